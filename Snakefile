@@ -1,0 +1,22 @@
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "schemas/config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/extract.smk"
+include: "rules/ancestors.smk"
+include: "rules/summary.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.add_ancestor_models.output.models,
+        rules.summarize_run.output.summary,

@@ -1,0 +1,116 @@
+"""Glue between Snakemake and the library: logging, the client from params, the demo replica.
+
+Scripts stay thin by calling these; nothing here holds business logic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from .hub import REPLICA_URL_ENV, HubClient, process_rate_limiter, token_from_env
+from .jsonio import write_artifact
+from .stages.extract import Harvest
+
+log = logging.getLogger("hfharvest")
+
+
+def start_log(path: str) -> None:
+    """Send logging and progress bars (stderr) to the rule's log file."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    stream = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the job
+    sys.stderr = stream
+    logging.basicConfig(
+        stream=stream, level=logging.INFO, force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )  # fmt: skip
+    # huggingface_hub logs full URLs at debug level only; keep it at warnings.
+    logging.getLogger("huggingface_hub").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+
+def client_from(hub: dict) -> HubClient:
+    return HubClient(
+        hub["endpoint"],
+        token_from_env(hub.get("token_env")),
+        timeout=hub.get("timeout_s", 30),
+        max_retries=hub.get("max_retries", 5),
+    )
+
+
+def write_stage(path: str, stage: str, harvest: Harvest, client: HubClient | None = None) -> None:
+    metadata = {}
+    if client is not None:
+        metadata["hub_requests"] = dict(process_rate_limiter().requests)
+    counts = write_artifact(path, stage, harvest.models, harvest.failures, **metadata)
+    log.info("%s: %s -> %s", stage, counts, path)
+
+
+# -- the replica for `hub.endpoint: replica` ---------------------------------------------------
+class ReplicaProcess:
+    """A replica hub in a child process for the length of a workflow run."""
+
+    def __init__(self, state_dir: str | Path, options: dict):
+        self.state_dir = Path(state_dir)
+        self.options = options
+        self.process: subprocess.Popen | None = None
+        self.url: str | None = None
+
+    def start(self, timeout_s: float = 60) -> str:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        ready = self.state_dir / "replica.url"
+        ready.unlink(missing_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "hfharvest.replica",
+            "--port",
+            "0",
+            "--ready-file",
+            str(ready),
+        ]
+        for key, value in self.options.items():
+            command += [f"--{key.replace('_', '-')}", str(value)]
+        log_file = open(self.state_dir / "replica.log", "w")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while not ready.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"replica hub did not start; see {self.state_dir / 'replica.log'}"
+                )
+            time.sleep(0.05)
+        self.url = ready.read_text().strip()
+        os.environ[REPLICA_URL_ENV] = self.url
+        return self.url
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"{self.url}/_replica/stats", timeout=10) as response:
+            return json.load(response)
+
+    def stop(self, stats_path: str | Path | None = None) -> dict | None:
+        if self.process is None:
+            return None
+        stats = None
+        try:
+            stats = self.stats()
+            if stats_path:
+                Path(stats_path).parent.mkdir(parents=True, exist_ok=True)
+                Path(stats_path).write_text(json.dumps(stats, indent=1))
+        except OSError as err:
+            log.warning("could not read the replica's stats: %s", err)
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.process = None
+        os.environ.pop(REPLICA_URL_ENV, None)
+        return stats

@@ -1,0 +1,18 @@
+rule add_ancestor_models:
+    input:
+        models=rules.merge_models.output.models,
+    output:
+        models=run_file("hf_models_with_ancestors.json"),
+    log:
+        log_file("add_ancestor_models"),
+    threads: 1
+    resources:
+        mem_mb=2048,
+        runtime=120,
+        hf_api=1,
+    params:
+        hub=HUB,
+        iterations=config["hf"]["base_model_iterations"],
+        http_threads=config["hf"]["threads"],
+    script:
+        "../scripts/add_ancestor_models.py"

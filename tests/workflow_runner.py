@@ -1,0 +1,48 @@
+"""Run the real workflow with `python -m snakemake` in a scratch copy of the project."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_PARTS = ["Snakefile", "rules", "scripts", "schemas", "profiles", "config"]
+RULE_LINE = re.compile(r"^(?:local)?rule (\w+):", re.MULTILINE)
+
+
+class Workflow:
+    def __init__(self, root: Path):
+        self.root = root
+        for part in WORKFLOW_PARTS:
+            source = REPO / part
+            if source.is_dir():
+                shutil.copytree(source, root / part)
+            else:
+                shutil.copy(source, root / part)
+
+    def run(self, config: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        (self.root / "test_config.yaml").write_text(yaml.safe_dump(config))
+        command = [sys.executable, "-m", "snakemake", "--configfile", "test_config.yaml",
+                   "--cores", "2", *args]  # fmt: skip
+        result = subprocess.run(command, cwd=self.root, capture_output=True, text=True, timeout=900)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"snakemake failed ({result.returncode}):\n{result.stderr[-5000:]}"
+            )
+        return result
+
+    def run_folder(self, config: dict) -> Path:
+        return self.root / config.get("data_root", "data") / "1_raw" / "hf" / config["run_id"]
+
+    def artifact(self, config: dict, name: str) -> dict:
+        return json.loads((self.run_folder(config) / name).read_text())
+
+
+def rules_run(result: subprocess.CompletedProcess) -> set[str]:
+    return set(RULE_LINE.findall(result.stderr + result.stdout)) - {"all"}
