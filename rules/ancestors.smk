@@ -5,6 +5,8 @@ rule add_ancestor_models:
         models=run_file("hf_models_with_ancestors.json"),
     log:
         log_file("add_ancestor_models"),
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         mem_mb=2048,

@@ -7,6 +7,8 @@ rule extract_latest:
         models=run_file("hf_models_latest.json"),
     log:
         log_file("extract_latest"),
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         mem_mb=2048,
@@ -28,6 +30,8 @@ rule extract_from_file:
         models=run_file("hf_models_from_file.json"),
     log:
         log_file("extract_from_file"),
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         mem_mb=2048,
@@ -49,6 +53,8 @@ rule merge_models:
         models=run_file("hf_models.json"),
     log:
         log_file("merge_models"),
+    conda:
+        "../environment.yml"
     resources:
         mem_mb=2048,
         runtime=10,

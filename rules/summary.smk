@@ -8,10 +8,12 @@ rule summarize_run:
         summary=run_file("summary.json"),
     log:
         log_file("summarize_run"),
+    conda:
+        "../environment.yml"
     resources:
         mem_mb=1024,
         runtime=5,
     params:
-        run_folder=RUN,
+        run_folder=lambda wildcards, output: os.path.dirname(output.summary),
     script:
         "../scripts/summarize_run.py"

@@ -12,7 +12,15 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_PARTS = ["Snakefile", "rules", "scripts", "schemas", "profiles", "config"]
+WORKFLOW_PARTS = [
+    "Snakefile",
+    "rules",
+    "scripts",
+    "schemas",
+    "profiles",
+    "config",
+    "environment.yml",
+]
 RULE_LINE = re.compile(r"^(?:local)?rule (\w+):", re.MULTILINE)
 
 

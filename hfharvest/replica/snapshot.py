@@ -1,0 +1,324 @@
+"""The replica's in-memory catalogue, built from the recorded Hub data in hub_snapshot/.
+
+Three kinds of model live side by side: recorded API bodies, models derived from the old
+transformers model cards, and synthetic `scale` models that borrow a template's record and README.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+DEFAULT_SNAPSHOT = Path(__file__).with_name("hub_snapshot")
+
+# The day model_cards/ left the transformers repository: the newest a card-only model can be.
+CARDS_REMOVED_AT = "2020-12-10T00:00:00.000Z"
+SCALE_AUTHOR = "replica-scale"
+BASE_MODEL_SHARE = 0.3
+BASE_MODEL_RELATIONS = ("finetune", "adapter", "quantized", "merge")
+_SCALE_START = int(datetime(2021, 1, 1, tzinfo=UTC).timestamp())
+_SCALE_SPAN = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp()) - _SCALE_START
+_MAX_AGE_AT_UPDATE = 2 * 365 * 86400
+
+# One part of a Hub id as huggingface_hub validates it: no leading/trailing '-'/'.', no '--'/'..'.
+_HUB_ID_PART = re.compile(r"(?![-.])(?!.*(?:--|\.\.))[A-Za-z0-9_.-]{1,96}(?<![-.])")
+# Like the Hub, blank lines may precede the opening '---'; '--' delimiters do not count.
+_FRONT_MATTER = re.compile(r"\A\s*---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+_TITLE = re.compile(r"^# [^\r\n]*", re.M)
+
+
+@dataclass(slots=True, eq=False)
+class Repo:
+    """One repo as recorded (or derived from its card), with the changes made since."""
+
+    id: str
+    record: dict
+    readme: str | None
+    card_derived: bool = False
+    fields: dict = field(default_factory=dict)  # values laid over `record` by change()
+    readme_suffix: str = ""  # lines appended by change()
+
+    def get(self, key: str, default=None):
+        if key in self.fields:
+            return self.fields[key]
+        return self.record.get(key, default)
+
+    def has(self, key: str) -> bool:
+        return key in self.fields or key in self.record
+
+    def to_json(self) -> dict:
+        keys = {**dict.fromkeys(self.record), **dict.fromkeys(self.fields)}
+        return {key: self.get(key) for key in keys if self.has(key)}
+
+    def readme_text(self) -> str | None:
+        return None if self.readme is None else self.readme + self.readme_suffix
+
+    def change(self, when: str) -> None:
+        """A new commit: new sha, `lastModified` = when, and a README one line longer."""
+        self.fields["sha"] = _sha1(f"{self.get('sha')}:{when}")
+        self.fields["lastModified"] = when
+        if self.readme is not None:
+            self.readme_suffix += f"\n<!-- updated on the replica hub at {when} -->\n"
+
+
+@dataclass(slots=True, eq=False)
+class SyntheticRepo(Repo):
+    """A `scale` model: its template's record and README (shared, not copied) under a new id.
+
+    Identity fields are derived on access so that 100k of them stay small.
+    """
+
+    seed: int = 0
+    last_modified: str = ""
+    created_at: str = ""
+    base_model: tuple[str, str] | None = None  # (base id, relation)
+
+    def get(self, key: str, default=None):
+        if key in self.fields:
+            return self.fields[key]
+        match key:
+            case "id" | "modelId":
+                return self.id
+            case "_id":
+                return _sha1(self.id)[:24]
+            case "author":
+                return SCALE_AUTHOR
+            case "sha":
+                return _sha1(f"{self.seed}:{self.id}")
+            case "lastModified":
+                return self.last_modified
+            case "createdAt":
+                return self.created_at
+            case "tags" | "cardData" if self.base_model:
+                return self._with_base_model(key)
+        return self.record.get(key, default)
+
+    def has(self, key: str) -> bool:
+        derived = key in _SYNTHETIC_KEYS or (key == "cardData" and self.base_model is not None)
+        return derived or Repo.has(self, key)
+
+    def to_json(self) -> dict:
+        keys = dict.fromkeys([*self.record, *_SYNTHETIC_KEYS, "cardData", *self.fields])
+        return {key: self.get(key) for key in keys if self.has(key)}
+
+    def readme_text(self) -> str | None:
+        if self.readme is None:
+            return None
+        match = _FRONT_MATTER.match(self.readme)
+        split = match.end() if match else 0
+        front, body = self.readme[:split], self.readme[split:]
+        body = _TITLE.sub(lambda _: f"# {self.id}", body, count=1)
+        if self.base_model:  # rewrite the metadata so that README and cardData agree
+            card_data = yaml.safe_dump(self.get("cardData"), sort_keys=False, allow_unicode=True)
+            front = f"---\n{card_data}---\n" + ("" if match else "\n")
+        return front + body + self.readme_suffix
+
+    def _with_base_model(self, key: str):
+        base, relation = self.base_model
+        if key == "cardData":
+            card_data = self.record.get("cardData") or {}
+            return {**card_data, "base_model": base, "base_model_relation": relation}
+        # The template's own base model, if any, gives way to this model's.
+        tags = [tag for tag in self.record.get("tags", []) if not tag.startswith("base_model:")]
+        return [*tags, f"base_model:{base}", f"base_model:{relation}:{base}"]
+
+
+_SYNTHETIC_KEYS = ("_id", "id", "modelId", "author", "sha", "lastModified", "createdAt")
+
+
+@dataclass
+class Catalogue:
+    models: dict[str, Repo]
+    datasets: dict[str, Repo]
+    redirects: dict[str, str]  # old model id -> current id
+    tasks: bytes  # recorded body of GET /api/tasks
+    expand_only: dict[str, dict] = field(default_factory=dict)  # fields served only via ?expand=
+
+
+def load_snapshot(
+    snapshot_dir: Path = DEFAULT_SNAPSHOT, *, scale: int = 0, seed: int = 0
+) -> Catalogue:
+    """Load the snapshot, adding `scale` synthetic models (deterministic for a given seed)."""
+    api = Path(snapshot_dir) / "api"
+    redirects = _load_redirects(api / "redirects.json")
+    cards = _load_cards(Path(snapshot_dir) / "cards")
+    models = _recorded_models(_load_bodies(api / "models"), cards, redirects)
+    models.update(_card_models(cards, models, redirects))
+    if scale > 0:
+        models.update(_synthetic_models(models, scale, seed))
+    datasets = _load_bodies(api / "datasets")
+    datasets = {
+        i: Repo(i, record, _readme_from_card_data(record)) for i, record in datasets.items()
+    }
+    expand_only = _expand_only_fields(api / "models-expand", models)
+    return Catalogue(models, datasets, redirects, (api / "tasks.json").read_bytes(), expand_only)
+
+
+def parse_front_matter(text: str) -> dict | None:
+    """The card's YAML metadata, or None when the delimiters or the YAML are broken."""
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        return None
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_valid_hub_id(repo_id: str) -> bool:
+    parts = repo_id.split("/")
+    return len(parts) <= 2 and all(_HUB_ID_PART.fullmatch(part) for part in parts)
+
+
+def iso_timestamp(seconds: float) -> str:
+    stamp = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def _sha1(text: str | bytes) -> str:
+    return hashlib.sha1(text.encode() if isinstance(text, str) else text).hexdigest()
+
+
+def _load_bodies(folder: Path) -> dict[str, dict]:
+    bodies = (json.loads(path.read_bytes()) for path in sorted(folder.glob("*.json")))
+    return {body["id"]: body for body in bodies}
+
+
+def _load_redirects(path: Path) -> dict[str, str]:
+    redirects = {}
+    for requested, recording in json.loads(path.read_bytes()).items():
+        location = recording["response"]["headers"]["Location"][0]
+        redirects[requested.split("?")[0]] = urlsplit(location).path.removeprefix("/api/models/")
+    return redirects
+
+
+def _load_cards(folder: Path) -> dict[str, str]:
+    """Card text by model id: `org__name.md` -> org/name, flat `name.md` -> name."""
+    # Decoded from bytes so CRLF endings survive and the served bytes equal the file's.
+    return {
+        path.stem.replace("__", "/", 1): path.read_bytes().decode("utf-8")
+        for path in sorted(folder.glob("*.md"))
+    }
+
+
+def _recorded_models(bodies: dict, cards: dict, redirects: dict) -> dict[str, Repo]:
+    models = {}
+    for model_id, record in bodies.items():
+        # A card may be filed under an old id that now redirects here (bert-base-uncased).
+        names = [model_id, *(old for old, new in redirects.items() if new == model_id)]
+        card = next((cards[name] for name in names if name in cards), None)
+        readme = card if card is not None else _readme_from_card_data(record)
+        models[model_id] = Repo(model_id, record, readme)
+    return models
+
+
+def _readme_from_card_data(record: dict) -> str | None:
+    card_data = record.get("cardData")
+    siblings = {sibling.get("rfilename") for sibling in record.get("siblings") or []}
+    if card_data is None and "README.md" not in siblings:
+        return None
+    yaml_text = yaml.safe_dump(card_data, sort_keys=False, allow_unicode=True) if card_data else ""
+    front = f"---\n{yaml_text}---\n\n" if yaml_text else ""
+    body = "This README was generated by the replica hub from the model's cardData."
+    return f"{front}# {record['id']}\n\n{body}\n"
+
+
+def _card_models(cards: dict, models: dict, redirects: dict) -> dict[str, Repo]:
+    used = set(models) | {old for old, new in redirects.items() if new in models}
+    return {
+        model_id: Repo(model_id, _record_from_card(model_id, text), text, card_derived=True)
+        for model_id, text in cards.items()
+        if model_id not in used and is_valid_hub_id(model_id)
+    }
+
+
+def _record_from_card(model_id: str, text: str) -> dict:
+    meta = parse_front_matter(text)
+    record = {
+        "_id": _sha1(model_id)[:24],
+        "id": model_id,
+        "modelId": model_id,
+        "author": model_id.split("/")[0] if "/" in model_id else None,
+        "sha": _sha1(text),
+        "lastModified": CARDS_REMOVED_AT,
+        "createdAt": CARDS_REMOVED_AT,
+        "private": False,
+        "disabled": False,
+        "gated": False,
+        "downloads": 0,
+        "likes": 0,
+        "library_name": "transformers",
+        "tags": _tags_from_card_data(meta or {}),
+    }
+    if isinstance((meta or {}).get("pipeline_tag"), str):
+        record["pipeline_tag"] = meta["pipeline_tag"]
+    if meta is not None:
+        record["cardData"] = meta
+    record["siblings"] = [{"rfilename": "README.md"}]
+    return record
+
+
+def _tags_from_card_data(meta: dict) -> list[str]:
+    tags = ["transformers", *_strings(meta.get("language"), split_commas=True)]
+    tags += [f"license:{value}" for value in _strings(meta.get("license"))]
+    tags += [f"dataset:{value}" for value in _strings(meta.get("datasets"))]
+    tags += _strings(meta.get("tags"))
+    return list(dict.fromkeys(tags))
+
+
+def _strings(value, *, split_commas: bool = False) -> list[str]:
+    """Scalar or list metadata as a list of non-empty strings (nested structures are dropped)."""
+    items = value if isinstance(value, list) else [] if value is None else [value]
+    texts = [str(item) for item in items if isinstance(item, str | int | float)]
+    if split_commas:
+        texts = [part for text in texts for part in text.split(",")]
+    return [text.strip() for text in texts if text.strip()]
+
+
+def _synthetic_models(models: dict[str, Repo], count: int, seed: int) -> dict[str, SyntheticRepo]:
+    templates = [repo for repo in models.values() if repo.readme is not None]
+    base_candidates = list(models)  # grows with each synthetic id: bases may be earlier synthetics
+    rng = random.Random(seed)
+    synthetic = {}
+    derived = 0
+    for i in range(count):
+        template = templates[i % len(templates)]
+        repo_id = f"{SCALE_AUTHOR}/{template.id.rsplit('/', 1)[-1]}-{i:06d}"
+        modified = _SCALE_START + rng.randrange(_SCALE_SPAN)
+        created = max(_SCALE_START, modified - rng.randrange(_MAX_AGE_AT_UPDATE))
+        base_model = None
+        if rng.random() < BASE_MODEL_SHARE:
+            relation = BASE_MODEL_RELATIONS[derived % len(BASE_MODEL_RELATIONS)]
+            base_model, derived = (rng.choice(base_candidates), relation), derived + 1
+        synthetic[repo_id] = SyntheticRepo(
+            repo_id,
+            template.record,
+            template.readme,
+            template.card_derived,
+            seed=seed,
+            last_modified=iso_timestamp(modified),
+            created_at=iso_timestamp(created),
+            base_model=base_model,
+        )
+        base_candidates.append(repo_id)
+    return synthetic
+
+
+def _expand_only_fields(folder: Path, models: dict[str, Repo]) -> dict[str, dict]:
+    """Recorded ?expand= answers add fields a full body lacks (inferenceProviderMapping)."""
+    extras: dict[str, dict] = {}
+    for path in sorted(folder.glob("*.json")):
+        body = json.loads(path.read_bytes())
+        if (repo := models.get(body["id"])) is not None:
+            fields = {key: value for key, value in body.items() if not repo.has(key)}
+            extras.setdefault(repo.id, {}).update(fields)
+    return extras
