@@ -14,6 +14,11 @@ def bucket_of(url: str) -> str:
     return "resolvers" if "/resolve/" in urlsplit(str(url)).path else "api"
 
 
+def _budget(url: str) -> tuple[str, str]:
+    """Budgets are per host and bucket: one endpoint's limit never slows another's."""
+    return urlsplit(str(url)).netloc, bucket_of(url)
+
+
 class RateLimiter:
     """Pauses requests of a bucket whose budget the Hub says is spent, until its window resets.
 
@@ -31,14 +36,14 @@ class RateLimiter:
         bucket = bucket_of(request.url)
         with self._lock:
             self.requests[bucket] = self.requests.get(bucket, 0) + 1
-            wait = self._blocked_until.get(bucket, 0.0) - self._clock()
+            wait = self._blocked_until.get(_budget(request.url), 0.0) - self._clock()
         if wait > 0:
             self._sleep(wait)
 
     def after_response(self, response) -> None:
-        self.observe(bucket_of(response.request.url), response.status_code, response.headers)
+        self.observe(str(response.request.url), response.status_code, response.headers)
 
-    def observe(self, bucket: str, status: int, headers) -> None:
+    def observe(self, url: str, status: int, headers) -> None:
         info = parse_ratelimit_headers(headers)
         retry_after = headers.get("Retry-After", "")
         reset = None
@@ -49,7 +54,8 @@ class RateLimiter:
         if reset is not None:
             with self._lock:
                 until = self._clock() + reset
-                self._blocked_until[bucket] = max(self._blocked_until.get(bucket, 0.0), until)
+                budget = _budget(url)
+                self._blocked_until[budget] = max(self._blocked_until.get(budget, 0.0), until)
 
     @property
     def total_requests(self) -> int:

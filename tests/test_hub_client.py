@@ -1,0 +1,120 @@
+"""The Hub client against a replica hub: real HTTP, the real huggingface_hub underneath."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from conftest import snapshot_record
+
+from hfharvest import errors
+from hfharvest.hub import REPLICA_URL_ENV, HubClient, resolve_endpoint
+from hfharvest.ids import InvalidModelId
+from hfharvest.ratelimit import RateLimiter
+from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
+from hfharvest.stages.extract import extract_latest
+
+
+def test_latest_listing_is_one_page_per_page_size_and_newest_first(replica):
+    client = HubClient(replica.url)
+    infos = list(client.list_latest(30, offset=5))
+    assert len(infos) == 30
+    stamps = [info.last_modified for info in infos]
+    assert stamps == sorted(stamps, reverse=True)
+    assert replica.stats()["by_endpoint"]["list_models"] == 2  # 35 of page size 20
+
+
+def test_model_info_follows_a_rename(replica):
+    info = HubClient(replica.url).model_info("bert-base-uncased")
+    assert info.id == "google-bert/bert-base-uncased"
+    assert info.sha == snapshot_record("google-bert/bert-base-uncased")["sha"]
+
+
+def test_model_info_outcomes(replica):
+    client = HubClient(replica.url)
+    with pytest.raises(errors.NotFound):
+        client.model_info("nobody/nothing-here")
+    with pytest.raises(InvalidModelId):
+        client.model_info("../../etc/passwd")
+    assert replica.stats()["total"] == 1  # the invalid id never became a request
+
+
+def test_readme_states(replica):
+    client = HubClient(replica.url)
+    card = (DEFAULT_SNAPSHOT / "cards" / "deepset__roberta-base-squad2.md").read_text()
+    sha = snapshot_record("deepset/roberta-base-squad2")["sha"]
+    assert client.readme("deepset/roberta-base-squad2", sha) == (card, False)
+    assert client.readme("dbmdz/bert-large-cased-finetuned-conll03-english", None) == (None, False)
+    with pytest.raises(errors.Gated):
+        client.readme("meta-llama/Llama-3.1-8B-Instruct", None)
+    text, _ = HubClient(replica.url, token="hf_dummy").readme(
+        "meta-llama/Llama-3.1-8B-Instruct", None
+    )
+    assert "Llama" in text
+
+
+def test_readme_over_the_cap_is_cut_and_flagged(replica):
+    client = HubClient(replica.url, readme_max_bytes=100)
+    text, truncated = client.readme("deepset/roberta-base-squad2", None)
+    assert truncated and len(text.encode()) <= 100
+
+
+def test_disabled_repo_is_its_own_outcome(replica):
+    replica.configure(disabled_ids=["facebook/bart-base"])
+    with pytest.raises(errors.Disabled):
+        HubClient(replica.url).model_info("facebook/bart-base")
+
+
+def test_rate_limited_calls_wait_for_the_window_and_succeed(replica):
+    replica.configure(api_rate_limit=3, resolve_rate_limit=3, rate_window=1)
+    client = HubClient(replica.url, backoff_s=0.1)
+    harvest = extract_latest(client, num_models=8, threads=4)
+    assert len(harvest.models) == 8
+    assert [f for f in harvest.failures if f["reason"] != "gated"] == []
+
+
+def test_retries_give_up_as_rate_limited_when_the_budget_never_returns(replica):
+    replica.configure(api_rate_limit=0, rate_window=1)
+    client = HubClient(replica.url, max_retries=1, backoff_s=0.05, max_wait_s=0.1)
+    with pytest.raises(errors.RateLimited):
+        client.model_info("gpt2")
+    assert replica.stats()["rate_limited"] == 2  # the call and its one retry
+
+
+def test_limiter_pauses_a_bucket_whose_budget_is_spent():
+    slept = []
+    now = [100.0]
+    limiter = RateLimiter(clock=lambda: now[0], sleep=slept.append)
+    limiter.observe("http://h/api/models/y", 200, {"RateLimit": '"api";r=0;t=7'})
+    request = type("Request", (), {"url": "http://h/api/models/x"})
+    limiter.before_request(request)
+    request.url = "http://h/gpt2/resolve/main/README.md"
+    limiter.before_request(request)  # another bucket: no wait
+    request.url = "http://other-host/api/models/x"
+    limiter.before_request(request)  # another host: no wait
+    assert slept == [7.0]
+    assert limiter.requests == {"api": 2, "resolvers": 1}
+
+
+def test_token_never_shows_in_repr_errors_or_logs(replica, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = HubClient(replica.url, token="hf_SECRET_dummy_token")
+    with pytest.raises(errors.NotFound) as raised:
+        client.model_info("nobody/nothing-here")
+    client.readme("meta-llama/Llama-3.1-8B-Instruct", None)
+    assert "hf_SECRET" not in repr(client) + str(raised.value) + raised.value.message
+    assert "hf_SECRET" not in caplog.text
+
+
+def test_replica_endpoint_needs_the_workflow_started_replica(monkeypatch):
+    monkeypatch.delenv(REPLICA_URL_ENV, raising=False)
+    with pytest.raises(RuntimeError, match=REPLICA_URL_ENV):
+        resolve_endpoint("replica")
+    monkeypatch.setenv(REPLICA_URL_ENV, "http://127.0.0.1:9/")
+    assert resolve_endpoint("replica") == "http://127.0.0.1:9"
+
+
+def test_no_token_means_no_token_even_if_one_is_stored(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_from_the_environment")
+    with ReplicaHub() as hub, pytest.raises(errors.Gated):
+        HubClient(hub.url, token=None).readme("meta-llama/Llama-3.1-8B-Instruct", None)
