@@ -146,8 +146,12 @@ class HubClient:
         self.max_wait_s = max_wait_s
         self.readme_max_bytes = readme_max_bytes
 
+    @property
+    def authenticated(self) -> bool:
+        return bool(self._token)
+
     def __repr__(self) -> str:  # never shows the token
-        return f"HubClient(endpoint={self.endpoint!r}, authenticated={bool(self._token)})"
+        return f"HubClient(endpoint={self.endpoint!r}, authenticated={self.authenticated})"
 
     # -- calls -------------------------------------------------------------------------------
     def list_latest(self, limit: int, offset: int = 0) -> Iterator[ModelInfo]:

@@ -1,9 +1,15 @@
-"""One rate limiter per process, fed by the Hub's `RateLimit` headers on every response."""
+"""One rate limiter per process, fed by the Hub's `RateLimit` headers on every response.
+
+The Hub tells each client its budget (`RateLimit: "api";r=<remaining>;t=<seconds to reset>`).
+We spend it, counting requests as they leave so that threads in flight never overdraw it, and
+when it is spent every thread waits for the window to reset instead of collecting 429s.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from huggingface_hub.utils import parse_ratelimit_headers
@@ -14,48 +20,71 @@ def bucket_of(url: str) -> str:
     return "resolvers" if "/resolve/" in urlsplit(str(url)).path else "api"
 
 
-def _budget(url: str) -> tuple[str, str]:
+def _budget_key(url: str) -> tuple[str, str]:
     """Budgets are per host and bucket: one endpoint's limit never slows another's."""
     return urlsplit(str(url)).netloc, bucket_of(url)
 
 
-class RateLimiter:
-    """Pauses requests of a bucket whose budget the Hub says is spent, until its window resets.
+@dataclass
+class _Budget:
+    remaining: int | None = None  # unknown until the Hub says
+    resets_at: float = 0.0
+    limit: int | None = None  # the window's quota, when the Hub gives its policy
 
-    Threads share it; it only ever waits, so it cannot make a request fail.
-    """
+
+class RateLimiter:
+    """Paces requests to the budget the Hub announces; it only ever waits, never fails."""
 
     def __init__(self, clock=time.monotonic, sleep=time.sleep):
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._blocked_until: dict[str, float] = {}
+        self._budgets: dict[tuple[str, str], _Budget] = {}
         self.requests: dict[str, int] = {}
+        self.waited_s = 0.0
 
     def before_request(self, request) -> None:
-        bucket = bucket_of(request.url)
-        with self._lock:
-            self.requests[bucket] = self.requests.get(bucket, 0) + 1
-            wait = self._blocked_until.get(_budget(request.url), 0.0) - self._clock()
-        if wait > 0:
+        """Take one request from the budget, waiting for the next window if it is spent."""
+        key = _budget_key(request.url)
+        while True:
+            with self._lock:
+                budget = self._budgets.setdefault(key, _Budget())
+                now = self._clock()
+                if budget.remaining is not None and now >= budget.resets_at:
+                    budget.remaining = budget.limit  # a new window: full quota, or unknown
+                if budget.remaining is None or budget.remaining > 0:
+                    if budget.remaining is not None:
+                        budget.remaining -= 1
+                    self.requests[key[1]] = self.requests.get(key[1], 0) + 1
+                    return
+                wait = budget.resets_at - now
+                self.waited_s += wait
             self._sleep(wait)
 
     def after_response(self, response) -> None:
         self.observe(str(response.request.url), response.status_code, response.headers)
 
     def observe(self, url: str, status: int, headers) -> None:
+        """Learn the budget from a response: `RateLimit` (and its policy) or a 429's Retry-After."""
         info = parse_ratelimit_headers(headers)
         retry_after = headers.get("Retry-After", "")
-        reset = None
-        if info is not None and info.remaining == 0:
-            reset = info.reset_in_seconds
-        elif status == 429 and retry_after.isdigit():
-            reset = int(retry_after)
-        if reset is not None:
-            with self._lock:
-                until = self._clock() + reset
-                budget = _budget(url)
-                self._blocked_until[budget] = max(self._blocked_until.get(budget, 0.0), until)
+        if info is None and not (status == 429 and retry_after.isdigit()):
+            return
+        with self._lock:
+            budget = self._budgets.setdefault(_budget_key(url), _Budget())
+            now = self._clock()
+            if info is not None:
+                remaining, resets_at = info.remaining, now + info.reset_in_seconds
+                budget.limit = info.limit or budget.limit
+            else:
+                remaining, resets_at = 0, now + int(retry_after)
+            if status == 429:
+                remaining = 0
+            if budget.remaining is None or resets_at > budget.resets_at + 1:
+                budget.remaining = remaining  # first word from the Hub, or a new window
+            else:  # answers come back out of order: trust the lowest count of this window
+                budget.remaining = min(budget.remaining, remaining)
+            budget.resets_at = max(budget.resets_at, resets_at)
 
     @property
     def total_requests(self) -> int:

@@ -13,11 +13,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
+from .cache import CardCache
 from .hub import REPLICA_URL_ENV, HubClient, process_rate_limiter, token_from_env
-from .jsonio import write_artifact
-from .stages.extract import Harvest
+from .jsonio import artifact_writer
+from .stages.extract import Extractor, Outcome
 
 log = logging.getLogger("hfharvest")
 
@@ -45,12 +47,23 @@ def client_from(hub: dict) -> HubClient:
     )
 
 
-def write_stage(path: str, stage: str, harvest: Harvest, client: HubClient | None = None) -> None:
-    metadata = {}
-    if client is not None:
-        metadata["hub_requests"] = dict(process_rate_limiter().requests)
-    counts = write_artifact(path, stage, harvest.models, harvest.failures, **metadata)
-    log.info("%s: %s -> %s", stage, counts, path)
+def extractor_from(params) -> Extractor:
+    """The extractor a rule's params describe: endpoint, token variable, cache, concurrency."""
+    cache = CardCache(params.cache_dir) if params.cache_dir else None
+    return Extractor(client_from(params.hub), cache, threads=params.http_threads)
+
+
+def write_stage(path: str, stage: str, outcomes: Iterable[Outcome],
+                extractor: Extractor | None = None) -> None:  # fmt: skip
+    """Stream a stage's outcomes into its file, with the requests and cache hits it cost."""
+    with artifact_writer(path, stage) as out:
+        out.add(outcomes)
+        if extractor is not None:
+            out.metadata["hub_requests"] = dict(process_rate_limiter().requests)
+            if extractor.cache is not None:
+                cache = extractor.cache
+                out.metadata["card_cache"] = {"hits": cache.hits, "misses": cache.misses}
+    log.info("%s: %s -> %s (%s)", stage, out.counts, path, out.metadata)
 
 
 # -- the replica for `hub.endpoint: replica` ---------------------------------------------------

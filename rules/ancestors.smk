@@ -16,5 +16,6 @@ rule add_ancestor_models:
         hub=HUB,
         iterations=config["hf"]["base_model_iterations"],
         http_threads=config["hf"]["threads"],
+        cache_dir=CARD_CACHE,
     script:
         "../scripts/add_ancestor_models.py"

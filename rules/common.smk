@@ -4,6 +4,8 @@ from hfharvest.workflow import ReplicaProcess
 
 RUN = f"{config['data_root']}/1_raw/hf/{config['run_id']}"
 LOGS = f"logs/{config['run_id']}"
+# READMEs by model id + sha, shared by every run under this data root.
+CARD_CACHE = f"{config['data_root']}/cache/hf" if config["hf"]["cache"] else None
 # Only what reaches the Hub; the token stays in the environment, never in params.
 HUB = {
     key: config["hub"][key]

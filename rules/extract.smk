@@ -19,6 +19,7 @@ rule extract_latest:
         num_models=config["hf"]["num_models"],
         offset=config["hf"]["offset"],
         http_threads=config["hf"]["threads"],
+        cache_dir=CARD_CACHE,
     script:
         "../scripts/extract_latest.py"
 
@@ -41,6 +42,7 @@ rule extract_from_file:
         hub=HUB,
         models_file=config["hf"]["models_file"],
         http_threads=config["hf"]["threads"],
+        cache_dir=CARD_CACHE,
     script:
         "../scripts/extract_from_file.py"
 

@@ -12,7 +12,7 @@ from hfharvest.hub import REPLICA_URL_ENV, HubClient, resolve_endpoint
 from hfharvest.ids import InvalidModelId
 from hfharvest.ratelimit import RateLimiter
 from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
-from hfharvest.stages.extract import extract_latest
+from hfharvest.stages.extract import Extractor, Harvest
 
 
 def test_latest_listing_is_one_page_per_page_size_and_newest_first(replica):
@@ -68,7 +68,7 @@ def test_disabled_repo_is_its_own_outcome(replica):
 def test_rate_limited_calls_wait_for_the_window_and_succeed(replica):
     replica.configure(api_rate_limit=3, resolve_rate_limit=3, rate_window=1)
     client = HubClient(replica.url, backoff_s=0.1)
-    harvest = extract_latest(client, num_models=8, threads=4)
+    harvest = Harvest.collect(Extractor(client, threads=4).latest(8))
     assert len(harvest.models) == 8
     assert [f for f in harvest.failures if f["reason"] != "gated"] == []
 
@@ -81,19 +81,46 @@ def test_retries_give_up_as_rate_limited_when_the_budget_never_returns(replica):
     assert replica.stats()["rate_limited"] == 2  # the call and its one retry
 
 
-def test_limiter_pauses_a_bucket_whose_budget_is_spent():
-    slept = []
-    now = [100.0]
-    limiter = RateLimiter(clock=lambda: now[0], sleep=slept.append)
-    limiter.observe("http://h/api/models/y", 200, {"RateLimit": '"api";r=0;t=7'})
-    request = type("Request", (), {"url": "http://h/api/models/x"})
-    limiter.before_request(request)
-    request.url = "http://h/gpt2/resolve/main/README.md"
-    limiter.before_request(request)  # another bucket: no wait
-    request.url = "http://other-host/api/models/x"
-    limiter.before_request(request)  # another host: no wait
-    assert slept == [7.0]
-    assert limiter.requests == {"api": 2, "resolvers": 1}
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+        self.slept = []
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def request_to(url):
+    return type("Request", (), {"url": url})
+
+
+def test_limiter_spends_the_announced_budget_then_waits_for_the_window():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=lambda: clock.now, sleep=clock.sleep)
+    api = request_to("http://h/api/models/x")
+    limiter.before_request(api)  # unknown budget: go
+    policy = '"fixed window";"api";q=3;w=10'
+    limiter.observe(
+        "http://h/api/models/x", 200, {"RateLimit": '"api";r=2;t=10', "RateLimit-Policy": policy}
+    )
+    limiter.before_request(api)
+    limiter.before_request(api)  # the budget is now spent, before any answer says so
+    assert clock.slept == []
+    limiter.before_request(api)  # waits for the reset, then a fresh quota of 3
+    assert clock.slept == [10.0]
+    limiter.before_request(request_to("http://h/gpt2/resolve/main/README.md"))  # other bucket
+    limiter.before_request(request_to("http://other-host/api/models/x"))  # other host
+    assert clock.slept == [10.0]
+    assert limiter.requests == {"api": 5, "resolvers": 1}
+
+
+def test_limiter_takes_a_429_retry_after_as_a_spent_budget():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=lambda: clock.now, sleep=clock.sleep)
+    limiter.observe("http://h/api/models/x", 429, {"Retry-After": "7"})
+    limiter.before_request(request_to("http://h/api/models/y"))
+    assert clock.slept == [7.0]
 
 
 def test_token_never_shows_in_repr_errors_or_logs(replica, caplog):

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx2
 import pytest
 import yaml
 from huggingface_hub import HfApi, ModelCard, constants, hf_hub_download
@@ -22,7 +23,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.utils import get_session, parse_ratelimit_headers
+from huggingface_hub.utils import parse_ratelimit_headers
 
 from hfharvest.replica import ReplicaHub
 
@@ -31,6 +32,12 @@ SNAPSHOT = ROOT / "hfharvest" / "replica" / "hub_snapshot"
 BERT = "google-bert/bert-base-uncased"
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 DBMDZ = "dbmdz/bert-large-cased-finetuned-conll03-english"
+
+
+def raw_session() -> httpx2.Client:
+    """A plain client: hfharvest installs a rate limiter into huggingface_hub's own session,
+    and these tests must see the replica's raw answers (a 429 included)."""
+    return httpx2.Client(follow_redirects=True)
 
 
 def recorded(file_stem: str) -> dict:
@@ -100,7 +107,7 @@ def test_list_models_default_fields_and_filters(api):
 
 
 def test_expand_with_full_is_a_bad_request(hub):
-    response = get_session().get(f"{hub.url}/api/models", params={"expand": "sha", "full": True})
+    response = raw_session().get(f"{hub.url}/api/models", params={"expand": "sha", "full": True})
     assert response.status_code == 400
 
 
@@ -191,13 +198,13 @@ def test_card_only_models(hub, api, download):
 
 
 def test_tasks_are_served(hub):
-    response = get_session().get(f"{hub.url}/api/tasks")
+    response = raw_session().get(f"{hub.url}/api/tasks")
     assert response.content == (SNAPSHOT / "api" / "tasks.json").read_bytes()
 
 
 def test_api_rate_limit():
     with ReplicaHub(api_rate_limit=5) as hub:
-        session = get_session()
+        session = raw_session()
         for remaining in (4, 3, 2, 1, 0):
             response = session.get(f"{hub.url}/api/models/gpt2")
             assert response.status_code == 200
@@ -260,7 +267,7 @@ def test_change_models(download):
         [newest] = api.list_models(sort="last_modified", limit=1)
         assert newest.id == BERT
 
-        response = get_session().post(
+        response = raw_session().post(
             f"{hub.url}/_replica/change", json={"fraction": 0.05, "seed": 1}
         )
         changed = response.json()["changed"]
@@ -270,7 +277,7 @@ def test_change_models(download):
 
 def test_latency_and_config_route():
     with ReplicaHub(latency_ms=300) as hub:
-        session = get_session()
+        session = raw_session()
         started = time.monotonic()
         assert session.get(f"{hub.url}/api/models/gpt2").status_code == 200
         assert time.monotonic() - started >= 0.3
@@ -319,7 +326,7 @@ def test_cli_writes_url_and_stats(tmp_path):
             time.sleep(0.05)
         url = ready.read_text()
         assert process.stdout.readline().strip() == url
-        assert get_session().get(f"{url}/api/tasks").status_code == 200
+        assert raw_session().get(f"{url}/api/tasks").status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0

@@ -6,11 +6,13 @@ Routes, error headers, redirects, paging and rate-limit headers follow what hugg
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 import math
 import random
+import re
 import socket
 import threading
 import time
@@ -20,6 +22,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from xml.sax.saxutils import escape, quoteattr
 
 from .snapshot import DEFAULT_SNAPSHOT, Repo, iso_timestamp, load_snapshot
 
@@ -29,6 +32,7 @@ logger = logging.getLogger(__name__)
 KNOBS = ("latency_ms", "page_size", "api_rate_limit", "resolve_rate_limit", "rate_window")
 KNOBS += ("disabled_ids", "faults")
 ENDPOINTS = ("list_models", "model_info", "dataset_info", "tasks", "resolve_head", "resolve_get")
+ENDPOINTS += ("croissant", "arxiv_query")
 LIST_FIELDS = ("_id", "id", "likes", "private", "downloads", "tags", "pipeline_tag")
 LIST_FIELDS += ("library_name", "createdAt", "modelId")
 # What a record lacking the sort key sorts as (trendingScore: nobody trends on the replica).
@@ -41,6 +45,10 @@ GATED_MESSAGE = (
 DISABLED_MESSAGE = "Access to this resource is disabled."
 _LISTINGS_KEPT = 8
 _JSON_TYPE = {"Content-Type": "application/json; charset=utf-8"}
+_ATOM_TYPE = {"Content-Type": "application/atom+xml; charset=utf-8"}
+# arXiv identifiers: new style `1810.04805` and old style `hep-th/9901001`, optionally versioned.
+ARXIV_ID = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
+ARXIV_DEFAULT_MAX_RESULTS = 10  # the arXiv API's default page size
 _TEXT_TYPE = {"Content-Type": "text/plain; charset=utf-8"}
 
 
@@ -198,8 +206,12 @@ class ReplicaHub:
             return "list_models", "api", self._list_models
         if path.startswith("/api/models/"):
             return "model_info", "api", lambda r: self._repo_info(r, self.catalogue.models)
+        if path.startswith("/api/datasets/") and path.endswith("/croissant"):
+            return "croissant", "api", self._croissant
         if path.startswith("/api/datasets/"):
             return "dataset_info", "api", lambda r: self._repo_info(r, self.catalogue.datasets)
+        if path == "/api/query":  # the arXiv API (export.arxiv.org/api/query), served alongside
+            return "arxiv_query", None, self._arxiv_query
         if path == "/api/tasks":
             return "tasks", "api", lambda _: Response(200, self.catalogue.tasks, {**_JSON_TYPE})
         if path.startswith("/api/"):
@@ -333,6 +345,47 @@ class ReplicaHub:
         model_id = found.id if repos is self.catalogue.models else None
         return json_response(200, self._project(found, request.query), model_id)
 
+    def _croissant(self, request: Request) -> Response:
+        """GET /api/datasets/{id}/croissant: recorded Croissant JSON-LD, else 404."""
+        prefix, suffix = "/api/datasets/", "/croissant"
+        dataset_id = unquote(request.path[len(prefix) : -len(suffix)])
+        found = self._find(self.catalogue.datasets, dataset_id, request, prefix)
+        if isinstance(found, Response):
+            return found
+        body = self.catalogue.croissant.get(found.id)
+        if body is None:
+            return error_response(404, f"No Croissant metadata recorded for dataset {found.id}")
+        return Response(200, body, {**_JSON_TYPE})
+
+    def _arxiv_query(self, request: Request) -> Response:
+        """The arXiv API's id_list query, as an Atom feed in arXiv's format.
+
+        Like arXiv: a well-formed id it does not know gets no entry (and is not counted in
+        totalResults); a malformed id fails the whole request with HTTP 400 and an error entry.
+        """
+        id_list = [part.strip() for part in (_first(request.query, "id_list") or "").split(",")]
+        id_list = [part for part in id_list if part]
+        try:
+            start = int(_first(request.query, "start") or 0)
+            size = int(_first(request.query, "max_results") or ARXIV_DEFAULT_MAX_RESULTS)
+        except ValueError:
+            return _arxiv_error("incorrect_paging", "start and max_results must be integers")
+        bad = next((item for item in id_list if not ARXIV_ID.fullmatch(item)), None)
+        if bad is not None:
+            return _arxiv_error(f"incorrect_id_format_for_{bad}", f"incorrect id format for {bad}")
+        matches = [record for item in id_list if (record := self._arxiv_record(item))]
+        page = matches[max(0, start) : max(0, start) + max(0, size)]
+        body = _arxiv_feed(request.raw_query, id_list, start, size, len(matches), page)
+        return Response(200, body.encode(), {**_ATOM_TYPE})
+
+    def _arxiv_record(self, requested: str) -> dict | None:
+        """The stored record for `1810.04805` or `1810.04805v2` (only the stored version)."""
+        base, version = re.fullmatch(r"(.+?)(?:v(\d+))?", requested).groups()
+        record = self.catalogue.arxiv.get(base)
+        if record is None or (version and int(version) != int(record.get("version", 1))):
+            return None
+        return record
+
     def _project(self, repo: Repo, query: dict, listing: bool = False) -> dict:
         """The record as the Hub shapes it for this query (expand, full, cardData, config)."""
         if "expand" in query:
@@ -399,6 +452,96 @@ def _empty_stats() -> dict:
         "readme_gets": {},
         "model_info_gets": {},
     }
+
+
+def _arxiv_feed(raw_query: str, id_list: list, start: int, size: int, total: int, page) -> str:
+    """An Atom feed laid out as export.arxiv.org answers an id_list query (2026 format)."""
+    ids = ",".join(id_list)
+    query = f"search_query=&id_list={ids}&start={start}&max_results={size}"
+    feed_id = base64.urlsafe_b64encode(hashlib.sha1(raw_query.encode()).digest()).decode()
+    link = (
+        f"https://arxiv.org/api/query?search_query=&start={start}&max_results={size}&id_list={ids}"
+    )
+    lines = [
+        "<?xml version='1.0' encoding='UTF-8'?>",
+        '<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
+        'xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns="http://www.w3.org/2005/Atom">',
+        f"  <id>https://arxiv.org/api/{feed_id.rstrip('=')}</id>",
+        f"  <title>arXiv Query: {escape(query)}</title>",
+        f"  <updated>{_arxiv_now()}</updated>",
+        f'  <link href={quoteattr(link)} type="application/atom+xml"/>',
+        f"  <opensearch:itemsPerPage>{size}</opensearch:itemsPerPage>",
+        f"  <opensearch:totalResults>{total}</opensearch:totalResults>",
+        f"  <opensearch:startIndex>{start}</opensearch:startIndex>",
+    ]
+    for record in page:
+        lines += _arxiv_entry(record)
+    lines.append("</feed>")
+    return "\n".join(lines) + "\n"
+
+
+def _arxiv_entry(record: dict) -> list[str]:
+    versioned = f"{record['id']}v{record.get('version', 1)}"
+    lines = [
+        "  <entry>",
+        f"    <id>http://arxiv.org/abs/{versioned}</id>",
+        f"    <title>{escape(record['title'])}</title>",
+        f"    <updated>{record['updated']}</updated>",
+        f'    <link href="https://arxiv.org/abs/{versioned}" rel="alternate" type="text/html"/>',
+        f'    <link href="https://arxiv.org/pdf/{versioned}" rel="related" type="application/pdf"'
+        ' title="pdf"/>',
+        f"    <summary>{escape(record['summary'])}</summary>",
+    ]
+    for category in record.get("categories") or [record["primary_category"]]:
+        lines.append(
+            f'    <category term={quoteattr(category)} scheme="http://arxiv.org/schemas/atom"/>'
+        )
+    lines.append(f"    <published>{record['published']}</published>")
+    if record.get("comment"):
+        lines.append(f"    <arxiv:comment>{escape(record['comment'])}</arxiv:comment>")
+    lines.append(f"    <arxiv:primary_category term={quoteattr(record['primary_category'])}/>")
+    if record.get("journal_ref"):
+        lines.append(f"    <arxiv:journal_ref>{escape(record['journal_ref'])}</arxiv:journal_ref>")
+    if record.get("doi"):
+        lines.append(f"    <arxiv:doi>{escape(record['doi'])}</arxiv:doi>")
+        doi_link = quoteattr(f"https://doi.org/{record['doi']}")
+        lines.append(f'    <link href={doi_link} rel="related" title="doi"/>')
+    for author in record.get("authors") or []:
+        lines += ["    <author>", f"      <name>{escape(author)}</name>", "    </author>"]
+    lines.append("  </entry>")
+    return lines
+
+
+def _arxiv_error(code: str, message: str) -> Response:
+    """arXiv's answer to a bad query: HTTP 400 and a feed holding one `Error` entry."""
+    now, url = _arxiv_now(), quoteattr(f"https://arxiv.org/api/errors#{code}")
+    body = "\n".join([
+        "<?xml version='1.0' encoding='UTF-8'?>",
+        '<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
+        'xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns="http://www.w3.org/2005/Atom">',
+        "  <id>https://arxiv.org/</id>",
+        "  <title>arXiv Search Results</title>",
+        f"  <updated>{now}</updated>",
+        "  <opensearch:itemsPerPage>1</opensearch:itemsPerPage>",
+        "  <opensearch:totalResults>1</opensearch:totalResults>",
+        "  <opensearch:startIndex>0</opensearch:startIndex>",
+        "  <entry>",
+        f"    <id>{escape(url[1:-1])}</id>",
+        "    <title>Error</title>",
+        f"    <updated>{now}</updated>",
+        f'    <link href={url} rel="alternate" type="text/html"/>',
+        f"    <summary>{escape(message)}</summary>",
+        "    <author>",
+        "      <name>arXiv api core</name>",
+        "    </author>",
+        "  </entry>",
+        "</feed>",
+    ])  # fmt: skip
+    return Response(400, (body + "\n").encode(), {**_ATOM_TYPE})
+
+
+def _arxiv_now() -> str:
+    return iso_timestamp(time.time()).split(".")[0] + "Z"
 
 
 def _not_found(request: Request) -> Response:

@@ -141,6 +141,8 @@ class Catalogue:
     redirects: dict[str, str]  # old model id -> current id
     tasks: bytes  # recorded body of GET /api/tasks
     expand_only: dict[str, dict] = field(default_factory=dict)  # fields served only via ?expand=
+    croissant: dict[str, bytes] = field(default_factory=dict)  # dataset id -> Croissant JSON-LD
+    arxiv: dict[str, dict] = field(default_factory=dict)  # arXiv id (no version) -> metadata
 
 
 def load_snapshot(
@@ -159,7 +161,11 @@ def load_snapshot(
         i: Repo(i, record, _readme_from_card_data(record)) for i, record in datasets.items()
     }
     expand_only = _expand_only_fields(api / "models-expand", models)
-    return Catalogue(models, datasets, redirects, (api / "tasks.json").read_bytes(), expand_only)
+    tasks = (api / "tasks.json").read_bytes()
+    catalogue = Catalogue(models, datasets, redirects, tasks, expand_only)
+    catalogue.croissant = _load_croissant(api / "croissant")
+    catalogue.arxiv = _load_arxiv(Path(snapshot_dir) / "arxiv")
+    return catalogue
 
 
 def parse_front_matter(text: str) -> dict | None:
@@ -191,6 +197,19 @@ def _sha1(text: str | bytes) -> str:
 def _load_bodies(folder: Path) -> dict[str, dict]:
     bodies = (json.loads(path.read_bytes()) for path in sorted(folder.glob("*.json")))
     return {body["id"]: body for body in bodies}
+
+
+def _load_croissant(folder: Path) -> dict[str, bytes]:
+    """Recorded Croissant JSON-LD by dataset id: `org__name.json` is org/name, `name.json` name."""
+    return {
+        path.stem.replace("__", "/", 1): path.read_bytes() for path in sorted(folder.glob("*.json"))
+    }
+
+
+def _load_arxiv(folder: Path) -> dict[str, dict]:
+    """arXiv metadata records (one JSON file per paper), keyed by their versionless `id`."""
+    records = (json.loads(path.read_bytes()) for path in sorted(folder.glob("*.json")))
+    return {record["id"]: record for record in records}
 
 
 def _load_redirects(path: Path) -> dict[str, str]:

@@ -3,69 +3,74 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 
 from .. import errors
-from ..hub import HubClient
 from ..ids import InvalidModelId, validate_model_id
+from ..jsonio import iter_models, read_failures
 from ..lineage import base_model_links
-from .extract import Harvest, extract_by_ids
+from .extract import Extractor, Outcome
 
 log = logging.getLogger(__name__)
+Link = tuple[str, str, str]  # (model id, base id, relation)
 
 
-def add_ancestors(
-    client: HubClient, models: list[dict], iterations: int, threads: int = 8
-) -> Harvest:
-    """The models plus their base models, `iterations` rounds deep, sorted by model id.
+def add_ancestors(extractor: Extractor, models_path: str, iterations: int) -> Iterator[Outcome]:
+    """The merged models, then their base models round by round, `iterations` rounds deep.
 
     Each added record carries `ancestry`: its depth and which models pulled it in with which
     relation. A base model that cannot be fetched is a failure of its own and ends that branch;
-    the round goes on.
+    the round goes on. Only ids and links are held in memory, never records.
     """
-    known = {record["modelId"]: record for record in models}
-    failures: list[dict] = []
-    frontier = list(models)
+    for failure in read_failures(models_path):
+        yield None, failure
+    known: set[str] = set()
+    links: list[Link] = []
+    for record in iter_models(models_path):
+        known.add(record["modelId"])
+        links += _links(record)
+        yield record, None
     for depth in range(1, iterations + 1):
-        wanted, invalid = _wanted_bases(frontier, known)
-        failures += invalid
+        wanted = yield from _wanted_bases(links, known)
         if not wanted:
             break
         log.info("round %d: %d base models to fetch", depth, len(wanted))
-        fetched = extract_by_ids(client, sorted(wanted), source="ancestors", threads=threads)
-        frontier = []
-        for record in fetched.models:
+        links = []
+        fetched = extractor.by_ids(sorted(wanted), source="ancestors", total=len(wanted))
+        for record, failure in fetched:
+            if failure is not None:
+                failure["pulled_in_by"] = wanted.get(failure["model_id"], [])
+                yield None, failure
+            if record is None or record["modelId"] in known:  # renamed to one we have
+                continue
             requested = record["extraction_metadata"].get("requested_id", record["modelId"])
             pulled_by = wanted.get(requested, []) + wanted.get(record["modelId"], [])
-            if record["modelId"] in known:  # a renamed id that we already had under its new name
-                continue
             record["ancestry"] = {"depth": depth, "pulled_in_by": _unique(pulled_by)}
-            known[record["modelId"]] = record
-            frontier.append(record)
-        for failure in fetched.failures:
-            failure["pulled_in_by"] = wanted.get(failure["model_id"], [])
-        failures += fetched.failures
-    return Harvest(models=[known[key] for key in sorted(known)], failures=failures)
+            known.add(record["modelId"])
+            links += _links(record)
+            yield record, None
 
 
-def _wanted_bases(frontier: list[dict], known: dict[str, dict]):
+def _links(record: dict) -> list[Link]:
+    return [(record["modelId"], base, relation) for base, relation in base_model_links(record)]
+
+
+def _wanted_bases(links: Iterable[Link], known: set[str]):
+    """Group this round's links by base id; invalid base ids are yielded as failures."""
     wanted: dict[str, list[dict]] = {}
-    invalid = []
-    for record in frontier:
-        for base, relation in base_model_links(record):
-            if base in known or base == record["modelId"]:
-                continue
-            link = {"model_id": record["modelId"], "relation": relation}
-            try:
-                validate_model_id(base)
-            except InvalidModelId as err:
-                invalid.append(errors.InvalidId(base, str(err)).as_failure(pulled_in_by=[link]))
-                continue
-            wanted.setdefault(base, []).append(link)
-    return wanted, invalid
+    for model_id, base, relation in links:
+        if base in known or base == model_id:
+            continue
+        link = {"model_id": model_id, "relation": relation}
+        try:
+            validate_model_id(base)
+        except InvalidModelId as err:
+            yield None, errors.InvalidId(base, str(err)).as_failure(pulled_in_by=[link])
+            continue
+        wanted.setdefault(base, []).append(link)
+    return wanted
 
 
 def _unique(links: list[dict]) -> list[dict]:
-    return sorted(
-        {(link["model_id"], link["relation"]): link for link in links}.values(),
-        key=lambda link: (link["model_id"], link["relation"]),
-    )
+    unique = {(link["model_id"], link["relation"]): link for link in links}
+    return [unique[key] for key in sorted(unique)]

@@ -1,57 +1,67 @@
-"""Merge: one deduplicated model set, in a deterministic order."""
+"""Merge: one deduplicated model set, streamed, in a deterministic order.
+
+Order: the first artifact's models in their order (the latest listing, newest first), then
+models only later artifacts have, in theirs (the models file's order).
+"""
 
 from __future__ import annotations
 
-GOOD_CARD = {"ok", "missing"}  # we asked and the Hub answered
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..jsonio import iter_models, read_failures
+from .extract import Outcome
+
+GOOD_CARD = {"ok", "missing", "truncated"}  # we asked and the Hub answered
 
 
-def merge_harvests(*artifacts: dict) -> tuple[list[dict], list[dict]]:
-    """Union of the artifacts' models by model id, sorted by id.
+@dataclass
+class _Choice:
+    index: int  # the artifact whose record is kept
+    card_good: bool
+    sources: list[str] = field(default_factory=list)
+    written: bool = False
 
-    The first artifact's record wins unless a later one got the README the first could not.
-    Each kept record lists every source it came from; a failure is kept only if no source got
-    what it was about.
+
+def merge_artifacts(paths: list[str]) -> Iterator[Outcome]:
+    """Union of the artifacts' models by model id, each listing every source that had it.
+
+    A later artifact's record wins only when it got the README the earlier one could not. A
+    failure is kept only if no source got what it was about.
     """
-    merged: dict[str, dict] = {}
-    for artifact in artifacts:
-        for record in artifact["models"]:
-            model_id = record["modelId"]
-            sources = (
-                merged[model_id]["extraction_metadata"]["sources"] if model_id in merged else []
-            )
-            if model_id not in merged or (
-                _card_status(record) in GOOD_CARD
-                and _card_status(merged[model_id]) not in GOOD_CARD
-            ):
-                merged[model_id] = record
-            source = record["extraction_metadata"]["source"]
-            record_sources = sources + ([source] if source not in sources else [])
-            merged[model_id]["extraction_metadata"]["sources"] = record_sources
-    failures = [
-        failure
-        for artifact in artifacts
-        for failure in artifact["failures"]
-        if _still_failing(failure, merged)
-    ]
-    return [merged[key] for key in sorted(merged)], _dedupe(failures)
-
-
-def _card_status(record: dict) -> str:
-    return record["extraction_metadata"].get("card_status", "ok")
-
-
-def _still_failing(failure: dict, merged: dict[str, dict]) -> bool:
-    record = merged.get(failure["model_id"])
-    if record is None:
-        return True
-    return failure.get("part") == "card" and _card_status(record) not in GOOD_CARD
-
-
-def _dedupe(failures: list[dict]) -> list[dict]:
-    seen, unique = set(), []
-    for failure in failures:
+    plan = _plan(paths)
+    for index, path in enumerate(paths):
+        for record in iter_models(path):
+            choice = plan[record["modelId"]]
+            if choice.index == index and not choice.written:
+                choice.written = True
+                record["extraction_metadata"]["sources"] = choice.sources
+                yield record, None
+    seen = set()
+    for failure in (f for path in paths for f in read_failures(path)):
         key = (failure["model_id"], failure["reason"], failure.get("part"))
-        if key not in seen:
+        if key not in seen and _still_failing(failure, plan):
             seen.add(key)
-            unique.append(failure)
-    return unique
+            yield None, failure
+
+
+def _plan(paths: list[str]) -> dict[str, _Choice]:
+    """Which artifact's record to keep for each id (a pass that holds ids, not records)."""
+    plan: dict[str, _Choice] = {}
+    for index, path in enumerate(paths):
+        for record in iter_models(path):
+            meta = record["extraction_metadata"]
+            good = meta.get("card_status", "ok") in GOOD_CARD
+            choice = plan.setdefault(record["modelId"], _Choice(index, good))
+            if good and not choice.card_good:
+                choice.index, choice.card_good = index, True
+            if meta["source"] not in choice.sources:
+                choice.sources.append(meta["source"])
+    return plan
+
+
+def _still_failing(failure: dict, plan: dict[str, _Choice]) -> bool:
+    choice = plan.get(failure["model_id"])
+    if choice is None:
+        return True
+    return failure.get("part") == "card" and not choice.card_good

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..jsonio import read_json
+from ..jsonio import read_counts, read_failures
 
 
 def summarize(run_folder: str, artifacts: dict[str, str]) -> dict:
     stages = {}
     for name, path in artifacts.items():
-        data = read_json(path)
-        reasons = Counter(failure["reason"] for failure in data["failures"])
-        stages[name] = {**data["counts"], "failures_by_reason": dict(sorted(reasons.items()))}
+        reasons = Counter(failure["reason"] for failure in read_failures(path))
+        stages[name] = {**read_counts(path), "failures_by_reason": dict(sorted(reasons.items()))}
     return {"run_folder": run_folder, "stages": stages}
 
 

@@ -1,0 +1,305 @@
+"""Articles: arXiv metadata from the arXiv API (Atom), in polite batches; DOIs of arXiv papers.
+
+The arXiv API answers `GET {endpoint}?id_list=a,b,c&start=0&max_results=N` with an Atom feed
+(namespaces atom, opensearch, arxiv). A well-formed id it does not know simply has no entry; a
+malformed id fails the whole request with HTTP 400, so ids are checked before they are sent.
+Requests go out one at a time, `delay_s` apart (arXiv asks for one every three seconds), and
+429 / 5xx / timeouts / resets are retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import requests
+from lxml import etree
+
+from ..entities import entity
+from .common import models_by_entity, unresolved
+
+log = logging.getLogger(__name__)
+
+ARXIV_API = "https://export.arxiv.org/api/query"
+SOURCE = "arxiv_api"
+USER_AGENT = "hfharvest (model metadata harvester; polite batched id_list queries)"
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+NS = {
+    "atom": "http://www.w3.org/2005/Atom",
+    "arxiv": "http://arxiv.org/schemas/atom",
+    "opensearch": "http://a9.com/-/spec/opensearch/1.1/",
+}
+# New style `1810.04805`, old style `hep-th/9901001` (archive[.SUBJECT]/YYMMNNN); version optional.
+ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?")
+# DataCite DOIs that arXiv mints for its papers: 10.48550/arXiv.<id>.
+ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(.+)", re.IGNORECASE)
+NO_DOI_RESOLVER = "no DOI resolver configured"
+
+
+class ArxivUnavailable(Exception):
+    """A batch the arXiv API would not answer (after retries), or answered unreadably."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class _Wanted:
+    """An entity id and what to ask arXiv for it."""
+
+    entity_id: str
+    models: list[str]
+    arxiv_id: str  # versionless
+    requested_version: int | None = None
+    via_doi: str | None = None
+
+
+def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
+    """`1810.04805v2` -> ("1810.04805", 2); None when it is not an arXiv id."""
+    match = ARXIV_ID.fullmatch(text.strip())
+    if match is None:
+        return None
+    return match.group(1), int(match.group(2)) if match.group(2) else None
+
+
+def enrich_articles(
+    mapping: Mapping[str, Iterable[str]],
+    endpoint: str = ARXIV_API,
+    batch_size: int = 50,
+    delay_s: float = 3.0,
+    retries: int = 3,
+    *,
+    timeout: float = 30.0,
+    backoff_s: float | None = None,
+    session: requests.Session | None = None,
+) -> list[dict]:
+    """One entity per article id (`arxiv:<id>`, `doi:<doi>`), sorted by id.
+
+    arXiv ids (and DOIs of the form `10.48550/arxiv.<id>`) are resolved through the arXiv API in
+    batches of `batch_size`; an id the API does not return is `not_found`. Other DOIs stay
+    unresolved with the reason `no_doi_resolver`: no DOI resolver is configured.
+    """
+    results: dict[str, dict] = {}
+    wanted: list[_Wanted] = []
+    for entity_id, models in models_by_entity(mapping).items():
+        item = _classify(entity_id, models)
+        if isinstance(item, dict):
+            results[entity_id] = item
+        else:
+            wanted.append(item)
+    fetcher = _ArxivFetcher(endpoint, delay_s, retries, timeout, backoff_s, session)
+    unique = list(dict.fromkeys(item.arxiv_id for item in wanted))
+    found: dict[str, dict] = {}
+    failed: dict[str, ArxivUnavailable] = {}
+    for start in range(0, len(unique), max(1, batch_size)):
+        batch = unique[start : start + max(1, batch_size)]
+        try:
+            found.update(fetcher.fetch(batch))
+        except ArxivUnavailable as err:
+            failed.update(dict.fromkeys(batch, err))
+    for item in wanted:
+        results[item.entity_id] = _result(item, found.get(item.arxiv_id), failed.get(item.arxiv_id))
+    return [results[key] for key in sorted(results)]
+
+
+def _classify(entity_id: str, models: list[str]) -> _Wanted | dict:
+    scheme, _, value = entity_id.partition(":")
+    if scheme == "arxiv":
+        parsed = parse_arxiv_id(value)
+        if parsed is None:
+            return unresolved(
+                "articles",
+                entity_id,
+                models,
+                source=SOURCE,
+                reason="invalid_id",
+                message=f"not an arXiv identifier: {value!r}",
+            )
+        return _Wanted(entity_id, models, parsed[0], parsed[1])
+    if scheme == "doi":
+        match = ARXIV_DOI.fullmatch(value.strip())
+        parsed = parse_arxiv_id(_doi_suffix_to_id(match.group(1))) if match else None
+        if parsed is not None:
+            return _Wanted(entity_id, models, parsed[0], parsed[1], via_doi=value)
+        return unresolved(
+            "articles",
+            entity_id,
+            models,
+            source="doi",
+            reason="no_doi_resolver",
+            message=NO_DOI_RESOLVER,
+            doi=value,
+        )
+    return unresolved(
+        "articles",
+        entity_id,
+        models,
+        source=SOURCE,
+        reason="invalid_id",
+        message="article ids are 'arxiv:<id>' or 'doi:<doi>'",
+    )
+
+
+def _doi_suffix_to_id(suffix: str) -> str:
+    """DOIs arrive lower-cased: restore an old-style subject class (`math.gt/…` -> `math.GT/…`)."""
+    match = re.fullmatch(r"([a-z]+(?:-[a-z]+)?)\.([a-z]{2})(/\d{7}(?:v\d+)?)", suffix)
+    return f"{match[1]}.{match[2].upper()}{match[3]}" if match else suffix
+
+
+def _result(item: _Wanted, paper: dict | None, error: ArxivUnavailable | None) -> dict:
+    extra = {"doi_requested": item.via_doi} if item.via_doi else {}
+    if item.requested_version is not None:
+        extra["requested_version"] = item.requested_version
+    if error is not None:
+        return unresolved(
+            "articles",
+            item.entity_id,
+            item.models,
+            source=SOURCE,
+            reason=error.reason,
+            message=error.message,
+            arxiv_id=item.arxiv_id,
+            **extra,
+        )
+    if paper is None:
+        return unresolved(
+            "articles",
+            item.entity_id,
+            item.models,
+            source=SOURCE,
+            reason="not_found",
+            message="the arXiv API returned no entry for this id",
+            arxiv_id=item.arxiv_id,
+            **extra,
+        )
+    return entity("articles", item.entity_id, source=SOURCE, **paper, **extra, models=item.models)
+
+
+class _ArxivFetcher:
+    """Sends id_list queries one at a time, `delay_s` apart, retrying transient failures."""
+
+    def __init__(self, endpoint, delay_s, retries, timeout, backoff_s, session):
+        self.endpoint = endpoint.rstrip("/")
+        self.delay_s = max(0.0, delay_s)
+        self.retries = max(0, retries)
+        self.timeout = timeout
+        self.backoff_s = self.delay_s if backoff_s is None else max(0.0, backoff_s)
+        self.session = session or requests.Session()
+        self._last_request: float | None = None
+
+    def fetch(self, ids: list[str]) -> dict[str, dict]:
+        """Papers by versionless id for one batch; a 400 (bad id) is retried id by id."""
+        status, body = self._get(ids)
+        if status == 400 and len(ids) > 1:
+            found: dict[str, dict] = {}
+            for one in ids:
+                try:
+                    found.update(self.fetch([one]))
+                except ArxivUnavailable as err:
+                    log.warning("arXiv id %s: %s", one, err.message)
+            return found
+        if status != 200:
+            raise ArxivUnavailable("malformed", f"arXiv API answered HTTP {status}")
+        return parse_feed(body)
+
+    def _get(self, ids: list[str]) -> tuple[int, bytes]:
+        params = {"search_query": "", "id_list": ",".join(ids), "start": 0, "max_results": len(ids)}
+        headers = {"User-Agent": USER_AGENT}
+        for attempt in range(self.retries + 1):
+            self._pace()
+            try:
+                response = self.session.get(
+                    self.endpoint, params=params, headers=headers, timeout=self.timeout
+                )
+            except (requests.ConnectionError, requests.Timeout) as err:
+                problem = ArxivUnavailable("transient", f"{type(err).__name__} after retries")
+            else:
+                if response.status_code not in RETRY_STATUSES:
+                    return response.status_code, response.content
+                reason = "rate_limited" if response.status_code == 429 else "transient"
+                problem = ArxivUnavailable(
+                    reason, f"HTTP {response.status_code} from the arXiv API after retries"
+                )
+            if attempt == self.retries:
+                raise problem
+            wait = self.backoff_s * 2**attempt
+            log.warning("arXiv API: %s; retry %d in %.1fs", problem.message, attempt + 1, wait)
+            time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _pace(self) -> None:
+        if self._last_request is not None:
+            wait = self._last_request + self.delay_s - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        self._last_request = time.monotonic()
+
+
+def parse_feed(content: bytes) -> dict[str, dict]:
+    """An arXiv API Atom feed -> `{versionless id: paper fields}`; error entries are dropped."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(content, parser=parser)
+    except etree.XMLSyntaxError as err:
+        raise ArxivUnavailable("malformed", f"unreadable Atom feed: {err}") from None
+    if root is None or root.tag != f"{{{NS['atom']}}}feed":
+        raise ArxivUnavailable("malformed", "the arXiv API answer is not an Atom feed")
+    papers = {}
+    for entry in root.iterfind("atom:entry", NS):
+        paper = _paper(entry)
+        if paper is not None:
+            papers[paper["arxiv_id"]] = paper
+    return papers
+
+
+def _paper(entry) -> dict | None:
+    entry_id = _text(entry, "atom:id") or ""
+    parsed = parse_arxiv_id(entry_id.split("arxiv.org/abs/")[-1]) if "/abs/" in entry_id else None
+    if parsed is None:  # arXiv's error entries (…/api/errors#…) and anything unrecognisable
+        return None
+    arxiv_id, version = parsed
+    links = {"abs": f"https://arxiv.org/abs/{arxiv_id}"}
+    for link in entry.iterfind("atom:link", NS):
+        href, title, rel = link.get("href"), link.get("title"), link.get("rel")
+        if title == "pdf":
+            links["pdf"] = href
+        elif title == "doi":
+            links["doi"] = href
+        elif rel == "alternate":
+            links["abs_version"] = href
+    primary = entry.find("arxiv:primary_category", NS)
+    categories = [cat.get("term") for cat in entry.iterfind("atom:category", NS) if cat.get("term")]
+    return {
+        "arxiv_id": arxiv_id,
+        "version": version,
+        "title": _squash(_text(entry, "atom:title")),
+        "authors": [
+            _squash(_text(author, "atom:name"))
+            for author in entry.iterfind("atom:author", NS)
+            if _text(author, "atom:name")
+        ],
+        "abstract": _squash(_text(entry, "atom:summary")),
+        "primary_category": primary.get("term") if primary is not None else None,
+        "categories": categories,
+        "published": _text(entry, "atom:published"),
+        "updated": _text(entry, "atom:updated"),
+        "doi": _text(entry, "arxiv:doi"),
+        "journal_ref": _squash(_text(entry, "arxiv:journal_ref")),
+        "comment": _squash(_text(entry, "arxiv:comment")),
+        "links": links,
+    }
+
+
+def _text(element, path: str) -> str | None:
+    found = element.find(path, NS)
+    return found.text if found is not None and found.text is not None else None
+
+
+def _squash(text: str | None) -> str | None:
+    """arXiv wraps titles and abstracts at ~80 columns: fold the line breaks back into spaces."""
+    return " ".join(text.split()) if text else None

@@ -1,0 +1,20 @@
+"""Keywords: free tag strings, enriched with how many models carry them and which."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from ..entities import entity
+from .common import models_by_entity
+
+SOURCE = "models"
+
+
+def enrich_keywords(mapping: Mapping[str, Iterable[str]]) -> list[dict]:
+    """One entity per keyword: the keyword, the number of models and the models."""
+    return [
+        entity(
+            "keywords", keyword, source=SOURCE, keyword=keyword, count=len(models), models=models
+        )
+        for keyword, models in models_by_entity(mapping).items()
+    ]

@@ -1,0 +1,110 @@
+"""Tasks: the Hub's task taxonomy (GET /api/tasks) and the pipelines table (modality, subtasks)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+from .. import errors
+from ..entities import entity
+from ..hub import HubClient
+from .common import models_by_entity, unresolved
+
+SOURCE = "hub_tasks"
+_PACKAGE = Path(__file__).resolve().parents[1]
+# The bundled pipelines table (npm @huggingface/tasks); hfharvest/data/ once it is copied there.
+PIPELINES_PATHS = (
+    _PACKAGE / "data" / "pipelines.json",
+    _PACKAGE / "replica" / "hub_snapshot" / "tasks" / "pipelines.json",
+)
+
+
+def load_pipelines(paths: Iterable[Path] = PIPELINES_PATHS) -> dict[str, dict]:
+    """The pipelines table `{task id: {name, modality, subtasks?}}`, from the first path found."""
+    for path in paths:
+        if Path(path).is_file():
+            return json.loads(Path(path).read_bytes())
+    raise FileNotFoundError(f"no pipelines table at any of {[str(p) for p in paths]}")
+
+
+def fetch_hub_tasks(client: HubClient) -> dict[str, dict]:
+    """GET {endpoint}/api/tasks: the Hub's task taxonomy keyed by task id (with retries)."""
+    url = f"{client.endpoint}/api/tasks"
+
+    def call() -> dict:
+        headers = build_hf_headers(token=client.api.token, library_name="hfharvest")
+        response = get_session().get(url, headers=headers, timeout=client.timeout)
+        hf_raise_for_status(response)
+        return response.json()
+
+    body = client.with_retry("api/tasks", call)
+    if not isinstance(body, dict):
+        raise errors.Malformed("api/tasks", f"expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def enrich_tasks(
+    mapping: Mapping[str, Iterable[str]],
+    client: HubClient,
+    *,
+    pipelines: Mapping[str, dict] | None = None,
+) -> list[dict]:
+    """One entity per task id, from /api/tasks (label, summary, libraries) and the pipelines table.
+
+    A task known to either source is enriched (`sources` says which); an unknown task is kept
+    with `enriched: False`. If /api/tasks cannot be had, the pipelines table alone is used and
+    `hub_tasks_error` says why.
+    """
+    pipelines = load_pipelines() if pipelines is None else pipelines
+    grouped = models_by_entity(mapping)
+    hub_tasks: dict[str, dict] = {}
+    hub_error = None
+    if grouped:
+        try:
+            hub_tasks = fetch_hub_tasks(client)
+        except errors.HarvestError as err:
+            hub_error = {"reason": err.reason, "message": err.message}
+    return [
+        _task(task_id, models, hub_tasks.get(task_id), pipelines.get(task_id), hub_error)
+        for task_id, models in grouped.items()
+    ]
+
+
+def _task(task_id, models, hub: dict | None, pipeline: dict | None, hub_error) -> dict:
+    extra = {"hub_tasks_error": hub_error} if hub_error else {}
+    if not isinstance(hub, dict) and not isinstance(pipeline, dict):
+        return unresolved(
+            "tasks",
+            task_id,
+            models,
+            source=SOURCE,
+            reason="unknown_task",
+            message="not in the Hub's task list nor in the pipelines table",
+            **extra,
+        )
+    hub = hub if isinstance(hub, dict) else {}
+    pipeline = pipeline if isinstance(pipeline, dict) else {}
+    subtasks = [
+        {"id": sub.get("type"), "name": sub.get("name")}
+        for sub in pipeline.get("subtasks") or []
+        if isinstance(sub, dict)
+    ]
+    sources = [name for name, part in (("api_tasks", hub), ("pipelines", pipeline)) if part]
+    return entity(
+        "tasks",
+        task_id,
+        source=SOURCE,
+        label=hub.get("label") or pipeline.get("name"),
+        name=pipeline.get("name"),
+        modality=pipeline.get("modality"),
+        subtasks=subtasks,
+        summary=hub.get("summary") or None,
+        libraries=list(hub.get("libraries") or []),
+        is_placeholder=hub.get("isPlaceholder"),
+        sources=sources,
+        **extra,
+        models=models,
+    )

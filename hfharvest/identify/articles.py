@@ -1,0 +1,88 @@
+"""Articles a model cites: arXiv ids and DOIs from tags and from the card text.
+
+Entity ids are `arxiv:<id>` (version dropped) and `doi:<doi>` (lower-cased: DOIs are
+case-insensitive). A DOI that arXiv minted (`10.48550/arXiv.<id>`) is the arXiv article.
+In the text, a number counts as an arXiv id only in an arXiv context (an arxiv.org or
+huggingface.co/papers link, `arXiv:<id>`, a BibTeX `eprint` field, DBLP's `volume = {abs/<id>}`),
+never on its own: cards are full of version numbers and years that look like `2103.00020`.
+DOIs likewise: doi.org links, `doi:` text and tags, BibTeX `doi = {...}`, publisher `/doi/` URLs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._fields import card_text, prefixed_tags
+
+# Old-style archives (identifiers before April 2007, `hep-th/9901001`): a closed list.
+_OLD_ARCHIVES = [
+    *("acc-phys", "adap-org", "alg-geom", "ao-sci", "astro-ph", "atom-ph", "bayes-an", "chao-dyn"),
+    *("chem-ph", "cmp-lg", "comp-gas", "cond-mat", "cs", "dg-ga", "funct-an", "gr-qc", "hep-ex"),
+    *("hep-lat", "hep-ph", "hep-th", "math", "math-ph", "mtrl-th", "nlin", "nucl-ex", "nucl-th"),
+    *("patt-sol", "physics", "plasm-ph", "q-alg", "q-bio", "quant-ph", "solv-int", "supr-con"),
+]
+_ARCHIVE = "|".join(sorted(map(re.escape, _OLD_ARCHIVES), key=len, reverse=True))
+# YYMM.NNNN (2007-2014) or YYMM.NNNNN (2015-); old style archive[.SC]/YYMMNNN. Version dropped.
+_ARXIV_ID = (
+    r"(?P<new>\d{2}(?:0[1-9]|1[0-2])\.\d{4,5})"
+    rf"|(?P<archive>{_ARCHIVE})(?:\.(?P<subject>[a-z]{{2}}))?/(?P<number>\d{{7}})"
+)
+_ARXIV_ID_WITH_VERSION = rf"(?:{_ARXIV_ID})(?:v\d+)?(?!\d)"
+_ARXIV_CONTEXT = (
+    r"arxiv\.org/(?:abs|pdf|html|ps|format)/"
+    r"|huggingface\.co/papers/"
+    r"|\barxiv:\s*"
+    r"|\beprint\s*=\s*[{\"]?\s*(?:arxiv:\s*)?"
+    r"|\bvolume\s*=\s*[{\"]\s*abs/"  # DBLP's BibTeX for CoRR (arXiv): volume = {abs/1810.04805}
+)
+_ARXIV_IN_TEXT = re.compile(rf"(?:{_ARXIV_CONTEXT}){_ARXIV_ID_WITH_VERSION}", re.I)
+_ARXIV_FULL = re.compile(_ARXIV_ID_WITH_VERSION, re.I)
+
+# Crossref's recommended DOI pattern (it matches 99% of registered DOIs).
+_DOI = r"10\.\d{4,9}/[-._;()/:a-z0-9]+"
+# doi.org links, `doi:` text, BibTeX `doi = {...}`, and publishers' `/doi/[full/]10...` pages.
+_DOI_CONTEXT = r"doi\.org/|\bdoi:\s*|\bdoi\s*=\s*[{\"]\s*|/doi/(?:abs/|full/|pdf/|epdf/)?"
+_DOI_IN_TEXT = re.compile(rf"(?:{_DOI_CONTEXT})(?P<doi>{_DOI})", re.I)
+_ARXIV_DOI = re.compile(rf"10\.48550/arxiv\.(?:{_ARXIV_ID_WITH_VERSION})", re.I)
+
+
+def identify_articles(record: dict) -> list[str]:
+    text = card_text(record)
+    found = {arxiv_article(value) for value in prefixed_tags(record, "arxiv:")}
+    found |= {f"arxiv:{_canonical_arxiv_id(match)}" for match in _ARXIV_IN_TEXT.finditer(text)}
+    dois = prefixed_tags(record, "doi:") + [match["doi"] for match in _DOI_IN_TEXT.finditer(text)]
+    found |= {doi_article(value) for value in dois}
+    return sorted(article for article in found if article)
+
+
+def arxiv_article(value: str) -> str | None:
+    """`arxiv:<id>` for an `arxiv:` tag's value; kept as given when it does not parse (the Hub
+    minted the tag, so enrichment should get to see and report it)."""
+    value = value.strip()
+    if match := _ARXIV_FULL.fullmatch(value):
+        return f"arxiv:{_canonical_arxiv_id(match)}"
+    return f"arxiv:{value}" if value else None
+
+
+def doi_article(value: str) -> str | None:
+    doi = _strip_trailing_punctuation(value.strip())
+    if not doi:
+        return None
+    if match := _ARXIV_DOI.fullmatch(doi):
+        return f"arxiv:{_canonical_arxiv_id(match)}"
+    return f"doi:{doi.lower()}"
+
+
+def _canonical_arxiv_id(match: re.Match) -> str:
+    if match["new"]:
+        return match["new"]
+    # arXiv writes the archive in lower case and the subject class in upper case: cs.CL/0101001.
+    subject = f".{match['subject'].upper()}" if match["subject"] else ""
+    return f"{match['archive'].lower()}{subject}/{match['number']}"
+
+
+def _strip_trailing_punctuation(doi: str) -> str:
+    """Sentence punctuation and BibTeX braces after a DOI; `)` only when it closes nothing."""
+    while doi and (doi[-1] in ".,;}" or (doi[-1] == ")" and doi.count(")") > doi.count("("))):
+        doi = doi[:-1]
+    return doi

@@ -1,0 +1,42 @@
+"""Datasets a model names: `dataset:` tags and `cardData.datasets`, as Hub dataset ids."""
+
+from __future__ import annotations
+
+import re
+
+from ..ids import REPO_SUBPAGES
+from ._fields import card_values, prefixed_tags
+
+_HUB_DATASET_URL = re.compile(
+    r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/datasets/(?P<path>[^?#\s]+)", re.I
+)
+_MARKDOWN_LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<url>[^()\s]+)(?:\s+\"[^\"]*\")?\)")
+# `http://www.statmt.org/wmt16/ ([test-set](http://...))`: a value with a linked note after it.
+_TRAILING_LINKED_NOTE = re.compile(r"\s*\(\s*\[[^\]]*\]\([^()\s]*\)\s*\)\s*$")
+
+
+def identify_datasets(record: dict) -> list[str]:
+    values = prefixed_tags(record, "dataset:") + card_values(record, "datasets")
+    return sorted({dataset for value in values if (dataset := normalise_dataset(value))})
+
+
+def normalise_dataset(value: str) -> str | None:
+    """A Hub dataset id for a Hub URL or a link to one; otherwise the value (or link text) as given.
+
+    Hub ids are case-sensitive (`squad_v2`, `HuggingFaceH4/ultrachat_200k`), so case is kept.
+    """
+    value = _TRAILING_LINKED_NOTE.sub("", value).strip()
+    if link := _MARKDOWN_LINK.fullmatch(value):
+        return hub_dataset_id(link["url"]) or link["text"].strip() or None
+    return hub_dataset_id(value) or value or None
+
+
+def hub_dataset_id(url: str) -> str | None:
+    """`https://huggingface.co/datasets/org/name[/tree/main/...]` -> `org/name`, else None."""
+    match = _HUB_DATASET_URL.fullmatch(url.strip())
+    if match is None:
+        return None
+    segments = [segment for segment in match["path"].split("/") if segment]
+    if len(segments) >= 2 and segments[1] not in REPO_SUBPAGES | {"viewer"}:
+        return "/".join(segments[:2])
+    return segments[0] if segments else None

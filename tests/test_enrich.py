@@ -1,0 +1,415 @@
+"""Enrichers against the replica hub: real recorded data where it exists, honest gaps elsewhere."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import requests
+from conftest import snapshot_record
+
+from hfharvest import errors
+from hfharvest.enrich import (
+    enrich_articles,
+    enrich_base_models,
+    enrich_datasets,
+    enrich_keywords,
+    enrich_languages,
+    enrich_licenses,
+    enrich_tasks,
+)
+from hfharvest.entities import entity_id
+from hfharvest.hub import HubClient
+from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
+
+BERT = "google-bert/bert-base-uncased"
+ARXIV_DIR = DEFAULT_SNAPSHOT / "arxiv"
+
+
+def stored_paper(arxiv_id: str) -> dict:
+    return json.loads((ARXIV_DIR / f"{arxiv_id.replace('/', '_')}.json").read_text())
+
+
+def bert_mapping(prefix: str, scheme: str = "") -> dict[str, list[str]]:
+    """What the identify stage finds in bert-base-uncased's real record, for one tag prefix."""
+    tags = snapshot_record(BERT)["tags"]
+    return {BERT: [scheme + tag.split(":", 1)[1] for tag in tags if tag.startswith(prefix + ":")]}
+
+
+def by_id(entities: list[dict]) -> dict[str, dict]:
+    return {record["id"]: record for record in entities}
+
+
+@pytest.fixture
+def client(replica) -> HubClient:
+    return HubClient(replica.url, max_retries=1, backoff_s=0.01)
+
+
+@pytest.fixture
+def arxiv_endpoint(replica) -> str:
+    return f"{replica.url}/api/query"
+
+
+# -- articles ----------------------------------------------------------------------------------
+
+
+def test_bert_paper_from_the_arxiv_api(replica, arxiv_endpoint):
+    mapping = bert_mapping("arxiv", "arxiv:")
+    assert mapping == {BERT: ["arxiv:1810.04805"]}
+
+    [paper] = enrich_articles(mapping, arxiv_endpoint, delay_s=0)
+
+    stored = stored_paper("1810.04805")
+    assert paper["enriched"] is True and paper["models"] == [BERT]
+    assert (
+        paper["title"]
+        == "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding"
+    )
+    assert paper["authors"] == [
+        "Jacob Devlin",
+        "Ming-Wei Chang",
+        "Kenton Lee",
+        "Kristina Toutanova",
+    ]
+    assert paper["abstract"] == stored["summary"]
+    assert (paper["arxiv_id"], paper["version"]) == ("1810.04805", 2)
+    assert paper["primary_category"] == "cs.CL" and paper["categories"] == ["cs.CL"]
+    assert (paper["published"], paper["updated"]) == (stored["published"], stored["updated"])
+    assert paper["links"]["pdf"] == "https://arxiv.org/pdf/1810.04805v2"
+    assert paper["entity_id"] == entity_id("articles", "arxiv:1810.04805")
+    assert replica.stats()["by_endpoint"]["arxiv_query"] == 1
+
+
+def test_doi_journal_ref_comment_and_old_style_ids(arxiv_endpoint):
+    mapping = {"m": ["arxiv:1111.2011", "arxiv:hep-ex/0406020v1", "doi:10.48550/arxiv.2010.11929"]}
+    papers = by_id(enrich_articles(mapping, arxiv_endpoint, delay_s=0))
+
+    bethe = papers["arxiv:1111.2011"]
+    assert bethe["doi"] == "10.1103/PhysRevB.85.115117"
+    assert bethe["journal_ref"] == "Phys. Rev. B 85, 115117 (2012)"
+    assert bethe["comment"] == "8 pages, 3 figures. Published version"
+    assert bethe["title"].startswith("Quantum Criticality for Extended Nodes")  # line break folded
+    assert bethe["categories"] == ["cond-mat.str-el", "cond-mat.stat-mech"]
+    old = papers["arxiv:hep-ex/0406020v1"]
+    assert (old["arxiv_id"], old["requested_version"], old["authors"]) == (
+        "hep-ex/0406020",
+        1,
+        ["Alessia Tricomi"],
+    )
+    vit = papers["doi:10.48550/arxiv.2010.11929"]  # an arXiv DOI resolves through arXiv
+    assert vit["enriched"] and vit["arxiv_id"] == "2010.11929" and len(vit["authors"]) == 12
+
+
+def test_unknown_invalid_and_doi_articles_are_kept_with_reasons(replica, arxiv_endpoint):
+    mapping = {
+        "a": ["arxiv:1810.04805", "arxiv:2405.99999", "arxiv:not-an-id"],
+        "b": ["doi:10.57967/hf/0039", "arxiv:1810.04805"],
+    }
+    papers = by_id(enrich_articles(mapping, arxiv_endpoint, delay_s=0))
+
+    assert list(papers) == sorted(papers)
+    assert papers["arxiv:1810.04805"]["models"] == ["a", "b"]
+    assert papers["arxiv:2405.99999"]["reason"] == "not_found"
+    assert papers["arxiv:not-an-id"]["reason"] == "invalid_id"
+    doi = papers["doi:10.57967/hf/0039"]
+    assert (doi["enriched"], doi["reason"], doi["message"]) == (
+        False,
+        "no_doi_resolver",
+        "no DOI resolver configured",
+    )
+    # One query for the two well-formed ids; the malformed one is never sent (arXiv would 400).
+    assert replica.stats()["by_endpoint"]["arxiv_query"] == 1
+
+
+def test_batches_of_fifty(replica, arxiv_endpoint):
+    ids = ["arxiv:1810.04805"] + [f"arxiv:2401.{n:05d}" for n in range(119)]
+    papers = enrich_articles({"m": ids}, arxiv_endpoint, batch_size=50, delay_s=0)
+
+    assert len(papers) == 120
+    assert replica.stats()["by_endpoint"]["arxiv_query"] == 3
+    assert [p["id"] for p in papers if p["enriched"]] == ["arxiv:1810.04805"]
+    assert {p["reason"] for p in papers if not p["enriched"]} == {"not_found"}
+
+
+def test_transient_errors_are_retried_then_reported(arxiv_endpoint):
+    class Flaky(requests.Session):
+        def __init__(self, failures: int):
+            super().__init__()
+            self.failures, self.calls = failures, 0
+
+        def get(self, url, **kwargs):
+            self.calls += 1
+            if self.calls <= self.failures:
+                raise requests.ConnectionError("connection reset")
+            return super().get(url, **kwargs)
+
+    mapping = {"m": ["arxiv:1810.04805"]}
+    flaky = Flaky(failures=2)
+    [paper] = enrich_articles(mapping, arxiv_endpoint, delay_s=0, retries=3, session=flaky)
+    assert paper["enriched"] and flaky.calls == 3
+
+    down = Flaky(failures=10)
+    [paper] = enrich_articles(mapping, arxiv_endpoint, delay_s=0, retries=2, session=down)
+    assert (paper["enriched"], paper["reason"], down.calls) == (False, "transient", 3)
+
+
+def test_the_arxiv_package_reads_the_replica_feed(replica):
+    arxiv = pytest.importorskip("arxiv")
+    client = arxiv.Client(delay_seconds=0, num_retries=0)
+    client.query_url_format = f"{replica.url}/api/query?{{}}"
+
+    [result] = client.results(arxiv.Search(id_list=["1810.04805"]))
+    assert result.get_short_id() == "1810.04805v2"
+    assert result.title == stored_paper("1810.04805")["title"]
+    assert [a.name for a in result.authors][0] == "Jacob Devlin"
+    assert list(client.results(arxiv.Search(id_list=["0808.05394"]))) == []  # unknown: no entry
+
+
+# -- datasets ----------------------------------------------------------------------------------
+
+
+def test_bert_datasets_have_no_recorded_hub_body(replica, client):
+    # No real recorded /api/datasets body for bookcorpus or wikipedia could be found, so the
+    # replica answers 404 as the Hub does for a dataset it lacks: kept, enriched False.
+    mapping = bert_mapping("dataset")
+    assert mapping == {BERT: ["bookcorpus", "wikipedia"]}
+
+    found = by_id(enrich_datasets(client, mapping, threads=2))
+
+    for name in ("bookcorpus", "wikipedia"):
+        assert (found[name]["enriched"], found[name]["reason"]) == (False, "not_found")
+        assert found[name]["models"] == [BERT]
+    assert replica.stats()["by_endpoint"]["dataset_info"] == 2
+
+
+def test_free_text_is_never_requested_and_unknown_ids_are_not_found(replica, client):
+    mapping = {"cahya/bert-base-indonesian-522M": ["Indonesian Wikipedia", "no-org/no-dataset"]}
+
+    found = by_id(enrich_datasets(client, mapping))
+
+    assert found["Indonesian Wikipedia"]["reason"] == "invalid_id"
+    assert found["no-org/no-dataset"]["reason"] == "not_found"
+    assert replica.stats()["by_endpoint"]["dataset_info"] == 1  # only the valid id was asked
+
+
+@pytest.fixture
+def dataset_replica(tmp_path):
+    """The real snapshot plus one test-only dataset body and Croissant document (not Hub data)."""
+    snapshot = shutil.copytree(DEFAULT_SNAPSHOT, tmp_path / "snapshot")
+    body = {
+        "_id": "0" * 24,
+        "id": "replica-test/tiny",
+        "author": "replica-test",
+        "sha": "2" * 40,
+        "lastModified": "2024-01-02T03:04:05.000Z",
+        "tags": [
+            "task_categories:fill-mask",
+            "size_categories:n<1K",
+            "license:mit",
+            "arxiv:1810.04805",
+        ],
+        "description": "A test fixture written by tests/test_enrich.py.",
+        "downloads": 7,
+        "likes": 1,
+        "cardData": {
+            "license": "mit",
+            "task_categories": ["fill-mask"],
+            "size_categories": ["n<1K"],
+        },
+    }
+    (snapshot / "api" / "datasets").mkdir(exist_ok=True)
+    (snapshot / "api" / "datasets" / "replica-test__tiny.json").write_text(json.dumps(body))
+    legacy = {**body, "_id": "1" * 24, "id": "tiny-legacy", "author": None}
+    (snapshot / "api" / "datasets" / "tiny-legacy.json").write_text(json.dumps(legacy))
+    croissant = {
+        "@type": "sc:Dataset",
+        "name": "tiny",
+        "conformsTo": "http://mlcommons.org/croissant/1.0",
+    }
+    (snapshot / "api" / "croissant").mkdir(exist_ok=True)
+    (snapshot / "api" / "croissant" / "replica-test__tiny.json").write_text(json.dumps(croissant))
+    with ReplicaHub(snapshot) as hub:
+        yield hub, body, croissant
+
+
+def test_dataset_record_and_croissant(dataset_replica):
+    hub, body, croissant = dataset_replica
+    client = HubClient(hub.url)
+    mapping = {"a": ["replica-test/tiny", "tiny-legacy"], "b": ["replica-test/tiny"]}
+
+    found = by_id(enrich_datasets(client, mapping))
+
+    tiny = found["replica-test/tiny"]
+    assert tiny["enriched"] and tiny["models"] == ["a", "b"]
+    assert (tiny["author"], tiny["sha"], tiny["downloads"]) == ("replica-test", body["sha"], 7)
+    assert tiny["description"] == body["description"]
+    assert (tiny["license"], tiny["task_categories"]) == (["mit"], ["fill-mask"])
+    assert tiny["size_categories"] == ["n<1K"] and tiny["arxiv"] == ["1810.04805"]
+    assert tiny["last_modified"] == "2024-01-02T03:04:05Z"
+    assert tiny["card_data"] == body["cardData"]
+    assert (tiny["croissant"], tiny["croissant_status"]) == (croissant, "ok")
+    legacy = found["tiny-legacy"]  # a legacy id without an org works the same way
+    assert legacy["enriched"] and (legacy["croissant"], legacy["croissant_status"]) == (
+        None,
+        "missing",
+    )
+    assert hub.stats()["by_endpoint"]["croissant"] == 2
+
+
+def test_one_failing_dataset_does_not_sink_the_others(dataset_replica, monkeypatch):
+    hub, _, _ = dataset_replica
+    client = HubClient(hub.url, max_retries=1, backoff_s=0.01)
+    real = client.api.dataset_info
+
+    def flaky(repo_id, **kwargs):
+        if repo_id == "tiny-legacy":
+            raise errors.Transient(repo_id, "HTTP 503 after retries")
+        return real(repo_id, **kwargs)
+
+    monkeypatch.setattr(client.api, "dataset_info", flaky)
+    found = by_id(enrich_datasets(client, {"m": ["replica-test/tiny", "tiny-legacy"]}))
+
+    assert found["replica-test/tiny"]["enriched"]
+    assert (found["tiny-legacy"]["enriched"], found["tiny-legacy"]["reason"]) == (
+        False,
+        "transient",
+    )
+
+
+# -- licences, languages, tasks, base models, keywords -----------------------------------------
+
+
+def test_licenses_from_spdx_and_the_hub_table():
+    mapping = {
+        BERT: ["Apache-2.0"],
+        "meta-llama/Llama-3.1-8B-Instruct": ["llama3.1"],
+        "m": ["mit", "other", "not-a-licence", "bsd"],
+    }
+    found = by_id(enrich_licenses(mapping))
+
+    apache = found["Apache-2.0"]
+    assert (apache["name"], apache["osi_approved"], apache["spdx_id"]) == (
+        "Apache License 2.0",
+        True,
+        "Apache-2.0",
+    )
+    assert apache["url"] == "https://spdx.org/licenses/Apache-2.0.html"
+    assert (
+        apache["source"]
+        if "source" in apache
+        else apache["extraction_metadata"]["source"] == "spdx"
+    )
+    llama = found["llama3.1"]
+    assert (llama["name"], llama["spdx_id"], llama["extraction_metadata"]["source"]) == (
+        "Llama 3.1 Community License",
+        None,
+        "hub_license_table",
+    )
+    assert llama["url"].startswith("https://") and llama["models"] == [
+        "meta-llama/Llama-3.1-8B-Instruct"
+    ]
+    assert found["mit"]["spdx_id"] == "MIT"  # the Hub's lower-case spelling of an SPDX id
+    assert found["bsd"]["family"] is True
+    assert found["other"]["reason"] == "no_specific_license"
+    assert found["not-a-licence"]["reason"] == "unknown_license"
+
+
+def test_languages():
+    found = by_id(enrich_languages({"a": ["en", "mul", "multilingual"], "b": ["en", "yue"]}))
+
+    english = found["en"]
+    assert (english["name"], english["iso639_1"], english["iso639_3"]) == ("English", "en", "eng")
+    assert english["models"] == ["a", "b"]
+    assert (found["yue"]["iso639_1"], found["yue"]["iso639_3"]) == (None, "yue")
+    assert found["mul"]["name"] == "Multiple languages"
+    assert (found["multilingual"]["enriched"], found["multilingual"]["reason"]) == (
+        False,
+        "unknown_language",
+    )
+
+
+def test_tasks_from_the_hub_and_the_pipelines_table(replica, client):
+    recorded = json.loads((DEFAULT_SNAPSHOT / "api" / "tasks.json").read_text())["fill-mask"]
+    mapping = {BERT: [snapshot_record(BERT)["pipeline_tag"]], "m": ["not-a-task"]}
+
+    found = by_id(enrich_tasks(mapping, client))
+
+    fill = found["fill-mask"]
+    assert (fill["label"], fill["modality"], fill["name"]) == (
+        recorded["label"],
+        "nlp",
+        "Fill-Mask",
+    )
+    assert fill["summary"] == recorded["summary"] and fill["libraries"] == recorded["libraries"]
+    assert {sub["id"] for sub in fill["subtasks"]} == {"slot-filling", "masked-language-modeling"}
+    assert (found["not-a-task"]["enriched"], found["not-a-task"]["reason"]) == (
+        False,
+        "unknown_task",
+    )
+    assert replica.stats()["by_endpoint"]["tasks"] == 1
+
+
+def test_base_models_from_the_ancestors_artifact():
+    base = {
+        **snapshot_record("meta-llama/Llama-3.1-8B-Instruct"),
+        "ancestry": {
+            "depth": 1,
+            "pulled_in_by": [{"model_id": "org/finetuned", "relation": "finetune"}],
+        },
+    }
+    base["modelId"] = base["id"]
+    artifact = {
+        "models": [base],
+        "failures": [
+            {
+                "model_id": "meta-llama/Llama-3.1-8B",
+                "reason": "gated",
+                "message": "gated repo",
+                "pulled_in_by": [
+                    {"model_id": "meta-llama/Llama-3.1-8B-Instruct", "relation": "finetune"}
+                ],
+            }
+        ],
+    }
+    mapping = {
+        "org/finetuned": ["meta-llama/Llama-3.1-8B-Instruct"],
+        "meta-llama/Llama-3.1-8B-Instruct": ["meta-llama/Llama-3.1-8B"],
+        "x": ["nobody/unknown-base"],
+    }
+    found = by_id(enrich_base_models(artifact, mapping))
+
+    instruct = found["meta-llama/Llama-3.1-8B-Instruct"]
+    assert (instruct["depth"], instruct["relations"], instruct["models"]) == (
+        1,
+        ["finetune"],
+        ["org/finetuned"],
+    )
+    assert instruct["record"]["sha"] == base["sha"]
+    gated = found["meta-llama/Llama-3.1-8B"]
+    assert (gated["enriched"], gated["reason"], gated["pulled_in_by"][0]["relation"]) == (
+        False,
+        "gated",
+        "finetune",
+    )
+    assert found["nobody/unknown-base"]["reason"] == "not_harvested"
+
+
+def test_keywords():
+    found = by_id(enrich_keywords({"a": ["exbert", "bert"], "b": ["bert"], "c": []}))
+
+    assert (found["bert"]["count"], found["bert"]["models"]) == (2, ["a", "b"])
+    assert found["exbert"]["keyword"] == "exbert" and found["exbert"]["count"] == 1
+
+
+def test_entity_ids_are_stable_across_calls(arxiv_endpoint):
+    mapping = {"a": ["Apache-2.0", "llama3"], "b": ["other"]}
+    first, second = enrich_licenses(mapping), enrich_licenses(mapping)
+    assert [e["entity_id"] for e in first] == [e["entity_id"] for e in second]
+    assert first[0]["entity_id"] == entity_id("licenses", "Apache-2.0")
+
+    papers = {"m": ["arxiv:1810.04805", "arxiv:2405.99999"]}
+    ids = [
+        [e["entity_id"] for e in enrich_articles(papers, arxiv_endpoint, delay_s=0)] for _ in (1, 2)
+    ]
+    assert ids[0] == ids[1]

@@ -1,0 +1,471 @@
+"""The identify stage's pure functions, on the real snapshot records and 2020 model cards.
+
+Expected values are read off the JSON files and cards by hand and written here literally.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import langcodes
+import pytest
+from conftest import all_snapshot_records, snapshot_record
+
+from hfharvest.entities import KINDS
+from hfharvest.identify import IDENTIFIERS, base_model_relations, identify_models
+from hfharvest.identify.datasets import normalise_dataset
+from hfharvest.identify.languages import normalise_language, not_languages
+from hfharvest.identify.licenses import normalise_license
+from hfharvest.identify.tasks import task_ids
+from hfharvest.replica import DEFAULT_SNAPSHOT, load_snapshot
+
+identify = IDENTIFIERS  # identify["languages"](record)
+
+# Every `license:` value among the 35 API records, and what it must become.
+LICENSE_TAGS = {
+    "apache-2.0": "Apache-2.0",
+    "bsd-3-clause": "BSD-3-Clause",
+    "cc-by-4.0": "CC-BY-4.0",
+    "creativeml-openrail-m": "creativeml-openrail-m",
+    "llama3": "llama3",
+    "llama3.1": "llama3.1",
+    "mit": "MIT",
+    "openrail++": "openrail++",
+}
+# Library, framework and model-type tags that occur in the snapshot's records.
+SNAPSHOT_LIBRARY_TAGS = {
+    *("albert", "bart", "bert", "blip", "clip", "coreml", "detr", "diffusers", "distilbert"),
+    *("donut", "espnet", "gpt2", "jax", "llama", "mbart", "mistral", "mixtral", "onnx"),
+    *("openvino", "pytorch", "roberta", "rust", "safetensors", "sentence-transformers"),
+    *("speechbrain", "t5", "tapas", "tensorboard", "tf", "tflite", "transformers", "trl", "vilt"),
+    *("vit", "wav2vec2"),
+}
+# Tags the system we replace read as ISO 639-3 languages, and more of their kind.
+LIBRARY_TAGS = SNAPSHOT_LIBRARY_TAGS | {"ast", "git", "mlx", "opt", "flax", "keras", "peft", "timm"}
+
+
+@functools.cache
+def catalogue_records() -> dict[str, dict]:
+    """Every replica model (35 API bodies + 184 card-derived) as our pipeline's record."""
+    records = {}
+    for model_id, repo in load_snapshot().models.items():
+        record = repo.to_json()
+        record["modelId"], record["card"] = model_id, repo.readme_text()
+        records[model_id] = record
+    return records
+
+
+def record(model_id: str) -> dict:
+    return catalogue_records()[model_id]
+
+
+def values(tags: list[str], prefix: str) -> set[str]:
+    return {tag.removeprefix(prefix) for tag in tags if tag.startswith(prefix)}
+
+
+def test_one_identifier_per_entity_kind():
+    assert tuple(IDENTIFIERS) == KINDS
+
+
+# --- every prefixed tag of the 35 recorded API bodies -----------------------------------------
+
+
+@pytest.mark.parametrize("body", all_snapshot_records(), ids=lambda body: body["id"])
+def test_every_prefixed_tag_is_identified(body):
+    tags = body["tags"]
+    assert values(tags, "dataset:") <= set(identify["datasets"](body))
+    articles = {f"arxiv:{i}" for i in values(tags, "arxiv:")} | {
+        f"doi:{doi.lower()}" for doi in values(tags, "doi:")
+    }
+    assert articles <= set(identify["articles"](body))
+    bases = {tag.split(":")[-1] for tag in tags if tag.startswith("base_model:")}
+    assert bases <= set(identify["base_models"](body))
+    assert values(tags, "license:") <= set(LICENSE_TAGS), "a new licence: add it to LICENSE_TAGS"
+    assert identify["licenses"](body) == sorted({LICENSE_TAGS[v] for v in values(tags, "license:")})
+
+
+def test_bert_base_uncased():
+    bert = record("google-bert/bert-base-uncased")
+    assert identify["languages"](bert) == ["en"]
+    assert identify["datasets"](bert) == ["bookcorpus", "wikipedia"]
+    assert identify["articles"](bert) == ["arxiv:1810.04805"]  # tag, card link and BibTeX agree
+    assert identify["licenses"](bert) == ["Apache-2.0"]
+    assert identify["tasks"](bert) == ["fill-mask"]
+    assert identify["base_models"](bert) == []
+    keywords = identify["keywords"](bert)
+    assert {"exbert", "pytorch", "safetensors"} <= set(keywords)
+    system = {"region:us", "endpoints_compatible", "autotrain_compatible", "has_space"}
+    claimed = {"en", "fill-mask", "license:apache-2.0", "dataset:wikipedia", "arxiv:1810.04805"}
+    assert not (system | claimed) & set(keywords)
+
+
+def test_zephyr_base_model_and_its_relation():
+    zephyr = snapshot_record("HuggingFaceH4/zephyr-orpo-141b-A35b-v0.1")
+    assert identify["base_models"](zephyr) == ["mistral-community/Mixtral-8x22B-v0.1"]
+    assert base_model_relations([zephyr]) == {
+        "HuggingFaceH4/zephyr-orpo-141b-A35b-v0.1": {
+            "mistral-community/Mixtral-8x22B-v0.1": "finetune"
+        }
+    }
+
+
+def test_a_plain_tag_that_repeats_a_dataset_is_not_a_keyword():
+    wav2vec = snapshot_record("jonatasgrosman/wav2vec2-large-xlsr-53-english")
+    assert identify["datasets"](wav2vec) == ["common_voice", "mozilla-foundation/common_voice_6_0"]
+    assert "mozilla-foundation/common_voice_6_0" not in identify["keywords"](wav2vec)
+    assert identify["articles"](wav2vec) == ["doi:10.57967/hf/3569"]
+
+
+# --- languages ---------------------------------------------------------------------------------
+
+
+def test_no_library_tag_becomes_a_language_in_the_whole_catalogue():
+    readings = {langcodes.standardize_tag(t) for t in LIBRARY_TAGS if langcodes.tag_is_valid(t)}
+    assert {"ast", "git", "jax", "opt", "trl"} <= readings  # what makes the trap real
+    forbidden = LIBRARY_TAGS | readings
+    for model_id, found in identify_models("languages", catalogue_records().values()).items():
+        assert not forbidden & set(found), model_id
+
+
+def test_library_tags_added_to_a_real_record_stay_keywords():
+    bert = {**record("google-bert/bert-base-uncased")}
+    bert["tags"] = [*bert["tags"], "ast", "git", "trl", "mlx", "opt", "ml", "sd"]
+    assert identify["languages"](bert) == ["en"]
+    assert {"ast", "git", "trl", "mlx", "opt", "ml", "sd"} <= set(identify["keywords"](bert))
+
+
+def test_the_deny_list_covers_the_snapshots_library_tags():
+    snapshot_tags = {tag.lower() for r in catalogue_records().values() for tag in r["tags"]}
+    assert snapshot_tags >= SNAPSHOT_LIBRARY_TAGS  # the literal list is real data
+    assert not_languages() >= LIBRARY_TAGS
+
+
+@pytest.mark.parametrize(
+    ("model_id", "card_says", "languages"),
+    [
+        ("DeepPavlov/rubert-base-cased", "russian", ["ru"]),
+        (
+            "DeepPavlov/bert-base-bg-cs-pl-ru-cased",
+            "bulgarian, czech, polish, russian (list)",
+            ["bg", "cs", "pl", "ru"],
+        ),
+        (
+            "nlptown/bert-base-multilingual-uncased-sentiment",
+            "english, dutch, german, french, italian, spanish",
+            ["de", "en", "es", "fr", "it", "nl"],
+        ),
+        ("allenai/wmt16-en-de-dist-12-1", "en, de", ["de", "en"]),
+        ("monologg/koelectra-small-generator", "Korean", ["ko"]),
+        ("julien-c/EsperBERTo-small", "esperanto", ["eo"]),
+        ("mrm8488/RoBasquERTa", "basque", ["eu"]),
+        ("Geotrend/bert-base-en-fr-cased", "multilingual", ["mul"]),
+        ("bert-base-multilingual-cased", "english (on a 104-language model)", ["en"]),
+        ("huggingface/CodeBERTa-small-v1", "code", []),
+        ("mrm8488/codeBERTaJS", "code", []),
+        ("Helsinki-NLP/en-fr", "(no front matter)", []),
+    ],
+)
+def test_languages_from_real_cards(model_id, card_says, languages):
+    assert identify["languages"](record(model_id)) == languages
+
+
+def test_language_names_mirrored_as_tags_are_not_keywords():
+    rubert = record("DeepPavlov/rubert-base-cased")
+    assert "russian" in rubert["tags"]  # the Hub copies `language:` values into the tags
+    assert "russian" not in identify["keywords"](rubert)
+    # `code` names no human language: no language, but it still says what the model is for.
+    assert "code" in identify["keywords"](record("huggingface/CodeBERTa-small-v1"))
+
+
+def test_mbart_keeps_every_declared_code():
+    mbart = record("facebook/mbart-large-50-many-to-many-mmt")
+    languages = identify["languages"](mbart)
+    assert len(languages) == 53  # 52 codes + `multilingual`
+    # `tl` stays Tagalog's ISO 639-1 code (CLDR would make it `fil`); `ml` is deny-listed as a
+    # bare tag (machine learning) but the card declares Malayalam.
+    assert {"tl", "ml", "mul"} <= set(languages)
+    assert not {"tl", "ml", "multilingual", "translation"} & set(identify["keywords"](mbart))
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("en", "en"), ("eng", "en"), ("english", "en"), ("English", "en"), ("en-US", "en"),
+        ("en_XX", "en"), ("cmn", "zh"), ("ger", "de"), ("iw", "he"), ("tagalog", "tl"),
+        ("tl", "tl"), ("yue", "yue"), ("multilingual", "mul"), ("code", None), ("und", None),
+        ("zxx", None), ("historic german", None), ("x-foo", None), ("", None), ("e" * 500, None),
+    ],
+)  # fmt: skip
+def test_normalise_language(value, code):
+    assert normalise_language(value) == code
+
+
+def test_three_letter_tags_count_only_when_the_card_agrees():
+    card_says_german = {"tags": ["deu", "fra"], "cardData": {"language": "german"}}
+    assert identify["languages"](card_says_german) == ["de"]
+    assert identify["languages"]({"tags": ["fr", "jax"], "cardData": None}) == ["fr"]
+
+
+# --- articles ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model_id", "articles"),
+    [
+        # [Longformer](https://arxiv.org/abs/2004.05150) ... journal={arXiv:2004.05150}
+        ("allenai/longformer-base-4096", ["arxiv:2004.05150"]),
+        # [DeBERTa](https://arxiv.org/abs/2006.03654) ... eprint={2006.03654}
+        ("microsoft/DeBERTa-base", ["arxiv:2006.03654"]),
+        # arXiv preprint [arXiv:1905.07213](https://arxiv.org/abs/1905.07213)
+        ("DeepPavlov/rubert-base-cased", ["arxiv:1905.07213"]),
+        # [XLM-R-base](https://arxiv.org/abs/1911.02116) ... volume = {arXiv:2005.10200}
+        ("vinai/bertweet-base", ["arxiv:1911.02116", "arxiv:2005.10200"]),
+        # volume = {abs/1910.11856} ... eprint = {1910.11856}
+        ("mrm8488/bert-multi-cased-finetuned-xquadv1", ["arxiv:1910.11856"]),
+        # url = {http://arxiv.org/abs/1909.09436} ... note = {arXiv: 1909.09436}
+        ("huggingface/CodeBERTa-small-v1", ["arxiv:1909.09436"]),
+        # (https://onlinelibrary.wiley.com/doi/full/10.1002/minf.201700111)
+        ("mrm8488/chEMBL_smiles_v1", ["doi:10.1002/minf.201700111"]),
+    ],
+)
+def test_articles_found_in_card_text_without_tags(model_id, articles):
+    model = record(model_id)
+    assert not any(tag.startswith(("arxiv:", "doi:")) for tag in model["tags"])
+    assert identify["articles"](model) == articles
+
+
+@pytest.mark.parametrize(
+    ("text", "articles"),
+    [
+        ("see https://arxiv.org/abs/1810.04805v2.", ["arxiv:1810.04805"]),
+        ("[pdf](https://arxiv.org/pdf/1810.04805.pdf)", ["arxiv:1810.04805"]),
+        ("https://arxiv.org/html/2403.07691v2#S3", ["arxiv:2403.07691"]),
+        ("https://huggingface.co/papers/2305.18290", ["arxiv:2305.18290"]),
+        ("arXiv:0704.0001 and ARXIV: 1501.00001", ["arxiv:0704.0001", "arxiv:1501.00001"]),
+        ("  eprint = {1910.01108},\n  archivePrefix = {arXiv}", ["arxiv:1910.01108"]),
+        ("http://arxiv.org/abs/hep-th/9901001v3", ["arxiv:hep-th/9901001"]),
+        ("arXiv:cs.CL/0101001", ["arxiv:cs.CL/0101001"]),
+        ("https://arxiv.org/abs/math.GT/0309136", ["arxiv:math.GT/0309136"]),
+        ('eprint = "hep-th/9901001"', ["arxiv:hep-th/9901001"]),
+        ("https://doi.org/10.48550/arXiv.2106.09685", ["arxiv:2106.09685"]),
+        ("(https://doi.org/10.1145/3442188.3445922).", ["doi:10.1145/3442188.3445922"]),
+        ("doi = {10.18653/v1/N19-1423},", ["doi:10.18653/v1/n19-1423"]),
+        ("DOI: 10.1000/XYZ;", ["doi:10.1000/xyz"]),
+        ("(doi:10.1016/S0140-6736(20)30183-5)", ["doi:10.1016/s0140-6736(20)30183-5"]),
+        # Numbers that only look like ids, outside any arXiv or DOI context:
+        ("transformers 4.40.2, trained 2103.00020 steps; hep-th/9901001", []),
+        ("version 2020.12345 of 10.1000/xyz", []),
+        ("arxiv.org/abs/2213.00001", []),  # month 13
+    ],
+)
+def test_articles_in_text(text, articles):
+    assert identify["articles"]({"card": text}) == articles
+
+
+def test_article_tags_are_normalised():
+    tags = ["arxiv:1810.04805v2", "doi:10.57967/HF/0039.", "arxiv:not-an-id"]
+    assert identify["articles"]({"tags": tags}) == [
+        "arxiv:1810.04805",
+        "arxiv:not-an-id",  # kept: the Hub minted it, enrichment reports it
+        "doi:10.57967/hf/0039",
+    ]
+
+
+# --- datasets ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model_id", "datasets"),
+    [
+        # datasets: [http://www.statmt.org/wmt16/ ([test-set](http://matrix.statmt.org/...))]
+        ("allenai/wmt16-en-de-dist-12-1", ["http://www.statmt.org/wmt16/"]),
+        ("uer/chinese_roberta_L-2_H-128", ["CLUECorpus"]),  # datasets: CLUECorpus (a string)
+        ("cahya/bert-base-indonesian-522M", ["Indonesian Wikipedia"]),  # free text, kept
+        ("sentence-transformers/bert-base-nli-cls-token", ["MultiNLI", "SNLI"]),  # case kept
+    ],
+)
+def test_datasets_from_real_cards(model_id, datasets):
+    assert identify["datasets"](record(model_id)) == datasets
+
+
+ULTRACHAT = "HuggingFaceH4/ultrachat_200k"
+
+
+@pytest.mark.parametrize(
+    ("value", "dataset"),
+    [
+        ("  squad_v2 ", "squad_v2"),
+        ("HuggingFaceH4/ultrachat_200k", "HuggingFaceH4/ultrachat_200k"),
+        ("https://huggingface.co/datasets/HuggingFaceH4/ultrachat_200k", ULTRACHAT),
+        ("https://hf.co/datasets/squad/tree/main", "squad"),
+        ("huggingface.co/datasets/allenai/c4/viewer/en", "allenai/c4"),
+        ("[UltraChat](https://huggingface.co/datasets/HuggingFaceH4/ultrachat_200k)", ULTRACHAT),
+        ("[WMT 16](http://www.statmt.org/wmt16/)", "WMT 16"),
+        ("", None),
+    ],
+)  # fmt: skip
+def test_normalise_dataset(value, dataset):
+    assert normalise_dataset(value) == dataset
+
+
+# --- licences ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model_id", "licenses"),
+    [
+        ("allenai/wmt16-en-de-dist-12-1", ["Apache-2.0"]),  # license: Apache 2.0
+        ("valhalla/t5-base-qa-qg-hl", ["MIT"]),  # license: "MIT"
+        ("cahya/bert-base-indonesian-522M", ["MIT"]),  # license: "mit"
+        ("DeepPavlov/rubert-base-cased", []),
+    ],
+)
+def test_licenses_from_real_cards(model_id, licenses):
+    assert identify["licenses"](record(model_id)) == licenses
+
+
+@pytest.mark.parametrize(
+    ("value", "spdx"),
+    [
+        ("apache-2.0", ("Apache-2.0",)), ("Apache 2.0", ("Apache-2.0",)),
+        ("apache license 2.0", ("Apache-2.0",)), ("Apache License, Version 2.0", ("Apache-2.0",)),
+        ("mit", ("MIT",)), ("MIT", ("MIT",)), ("cc-by-4.0", ("CC-BY-4.0",)),
+        ("bsd-3-clause", ("BSD-3-Clause",)), ("gpl-3.0", ("GPL-3.0-only",)),
+        ("odbl", ("ODbL-1.0",)), ("MIT OR Apache-2.0", ("Apache-2.0", "MIT")),
+        ("openrail", ("openrail",)), ("bigscience-openrail-m", ("bigscience-openrail-m",)),
+        ("creativeml-openrail-m", ("creativeml-openrail-m",)), ("llama2", ("llama2",)),
+        ("llama3", ("llama3",)), ("Llama3.1", ("llama3.1",)), ("gemma", ("gemma",)),
+        ("other", ("other",)), ("bsd", ("bsd",)), ("gpl", ("gpl",)), ("", ()),
+    ],
+)  # fmt: skip
+def test_normalise_license(value, spdx):
+    assert normalise_license(value) == spdx
+
+
+def test_other_licence_takes_its_name():
+    model = {"tags": ["license:other"], "cardData": {"license": "other", "license_name": "Qwen"}}
+    assert identify["licenses"](model) == ["qwen"]
+    assert identify["licenses"]({"cardData": {"license": "mit", "license_name": "x"}}) == ["MIT"]
+
+
+# --- tasks and keywords ------------------------------------------------------------------------
+
+
+def test_task_table_is_the_bundled_hub_copy():
+    shipped = json.loads((DEFAULT_SNAPSHOT / "tasks" / "pipelines.json").read_text())
+    assert len(shipped) == 57
+    assert task_ids() == set(shipped) - {"other"}
+
+
+def test_tasks():
+    flan = snapshot_record("google/flan-t5-large")  # pipeline_tag: text2text-generation
+    assert identify["tasks"](flan) == ["text2text-generation"]  # kept though the table dropped it
+    blip = snapshot_record("Salesforce/blip-image-captioning-base")
+    assert identify["tasks"](blip) == ["image-text-to-text", "image-to-text"]
+    odd = {
+        "pipeline_tag": "other",
+        "tags": ["sentiment-analysis"],
+        "cardData": {"pipeline_tag": "x"},
+    }
+    assert identify["tasks"](odd) == []
+    assert identify["keywords"](odd) == ["sentiment-analysis"]  # a subtask type stays a keyword
+
+
+def test_keywords_drop_hub_system_tags_and_keep_library_tags():
+    tags = [
+        *("region:us", "endpoints_compatible", "autotrain_compatible", "has_space"),
+        *("text-generation-inference", "deploy:azure", "template:diffusion-lora"),
+        *("inference:warm", "eval-results", "model-index", "license:mit", "base_model:a/b"),
+        *("custom_code", "pytorch", "Safetensors", "4-bit", "pytorch"),
+    ]
+    model = {"tags": tags, "cardData": {"tags": ["COVID-19", 2020, None]}}
+    keywords = ["2020", "4-bit", "COVID-19", "Safetensors", "custom_code", "pytorch"]
+    assert identify["keywords"](model) == keywords
+
+
+def test_keywords_never_hold_claimed_or_system_tags_in_the_catalogue():
+    claimed = ("dataset:", "arxiv:", "doi:", "base_model:", "license:", "region:")
+    for model_id, keywords in identify_models("keywords", catalogue_records().values()).items():
+        assert not [k for k in keywords if k.startswith(claimed) or k.endswith("_compatible")]
+        assert not set(keywords) & task_ids(), model_id
+
+
+# --- base models -------------------------------------------------------------------------------
+
+
+def test_base_models_are_valid_ids_other_than_the_model_itself():
+    model = {
+        "modelId": "me/model",
+        "tags": ["base_model:me/model", "base_model:adapter:org/base", "base_model:not a/valid id"],
+        "cardData": {"base_model": ["https://huggingface.co/org/other", "x/y/z"]},
+    }
+    assert identify["base_models"](model) == ["org/base", "org/other"]
+    assert base_model_relations([model]) == {
+        "me/model": {"org/base": "adapter", "org/other": "base_model"}
+    }
+
+
+# --- the whole catalogue, and odd input --------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_identify_models_lists_every_model(kind):
+    found = identify_models(kind, [*catalogue_records().values(), {"no": "id"}, None])
+    assert list(found) == sorted(catalogue_records())
+    assert all(isinstance(v, list) and v == sorted(set(v)) for v in found.values())
+
+
+def test_identify_models_rejects_an_unknown_kind():
+    with pytest.raises(ValueError, match="unknown entity kind"):
+        identify_models("spaces", [])
+
+
+ODD_RECORDS = [
+    None,
+    "a string",
+    {},
+    {"id": 5, "modelId": None, "tags": None, "cardData": None, "card": None},
+    {"modelId": "a/b", "cardData": "license: mit", "tags": "en"},
+    {"modelId": "a/b", "cardData": ["language", "en"], "tags": [1, None, 2.5, ["en"], True]},
+    {
+        "modelId": "a/b",
+        "pipeline_tag": ["fill-mask"],
+        "card": b"arxiv.org/abs/1810.04805",
+        "cardData": {
+            "language": {"en": 1},
+            "license": [None, 3, {"a": 1}, "(", "MIT AND ("],
+            "license_name": ["x"],
+            "datasets": 5,
+            "tags": [None, {"a": 1}],
+            "base_model": {"a": "b"},
+            "base_model_relation": ["finetune"],
+            "pipeline_tag": 7,
+        },
+    },
+    {"modelId": "a/b", "tags": ["base_model:http://[::1", "base_model:", "license:", "dataset:"]},
+    {"modelId": "a/b", "cardData": {"language": ["\x00", "en-", "😀", "x" * 100_000 + ", en"]}},
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("odd", ODD_RECORDS, ids=lambda odd: repr(odd)[:40])
+def test_odd_records_never_raise(kind, odd):
+    assert isinstance(identify[kind](odd), list)
+
+
+def test_odd_values_read_as_far_as_they_make_sense():
+    model = {"modelId": "a/b", "cardData": "en", "tags": [1, None, "en", "pytorch", {"a": 1}]}
+    assert identify["languages"](model) == ["en"]
+    assert identify["keywords"](model) == ["pytorch"]
+    assert identify["languages"](ODD_RECORDS[-1]) == ["en"]
+
+
+def test_a_20_mb_card_is_scanned_only_in_its_first_megabyte():
+    filler = "x" * 1023 + "\n"
+    card = "arxiv.org/abs/1810.04805\n" + filler * 2048 + "arxiv.org/abs/2106.09685\n"
+    model = {"modelId": "a/b", "card": card + filler * 18_000}
+    assert len(model["card"]) > 20_000_000
+    for kind in KINDS:
+        identify[kind](model)
+    assert identify["articles"](model) == ["arxiv:1810.04805"]
