@@ -12,6 +12,8 @@ validate(config, "schemas/config.schema.yaml")
 include: "rules/common.smk"
 include: "rules/extract.smk"
 include: "rules/ancestors.smk"
+include: "rules/identify.smk"
+include: "rules/enrich.smk"
 include: "rules/summary.smk"
 
 

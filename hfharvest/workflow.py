@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .cache import CardCache
 from .hub import REPLICA_URL_ENV, HubClient, process_rate_limiter, token_from_env
-from .jsonio import artifact_writer
+from .jsonio import artifact_writer, write_json
+from .stages.enrich import enrichment_counts
 from .stages.extract import Extractor, Outcome
 
 log = logging.getLogger("hfharvest")
@@ -127,3 +128,9 @@ class ReplicaProcess:
         self.process = None
         os.environ.pop(REPLICA_URL_ENV, None)
         return stats
+
+
+def write_entities(path: str, entities: list[dict]) -> None:
+    """An enrich stage's output: one JSON list of entities, sorted by id."""
+    write_json(path, entities)
+    log.info("%s: %s", path, enrichment_counts(entities))

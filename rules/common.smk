@@ -1,5 +1,6 @@
 import os
 
+from hfharvest.entities import KINDS as ENTITY_KINDS
 from hfharvest.workflow import ReplicaProcess
 
 RUN = f"{config['data_root']}/1_raw/hf/{config['run_id']}"

@@ -1,9 +1,22 @@
+ENRICH_RULES = [
+    rules.enrich_datasets,
+    rules.enrich_articles,
+    rules.enrich_base_models,
+    rules.enrich_tasks,
+    rules.enrich_licenses,
+    rules.enrich_languages,
+    rules.enrich_keywords,
+]
+
+
 rule summarize_run:
     input:
         extract_latest=rules.extract_latest.output.models,
         extract_from_file=rules.extract_from_file.output.models,
         merge_models=rules.merge_models.output.models,
         add_ancestor_models=rules.add_ancestor_models.output.models,
+        identified=[run_file(f"identified/{kind}.json") for kind in ENTITY_KINDS],
+        enriched=[enrich.output.entities for enrich in ENRICH_RULES],
     output:
         summary=run_file("summary.json"),
     log:
@@ -15,5 +28,11 @@ rule summarize_run:
         runtime=5,
     params:
         run_folder=lambda wildcards, output: os.path.dirname(output.summary),
+        stages=[
+            "extract_latest",
+            "extract_from_file",
+            "merge_models",
+            "add_ancestor_models",
+        ],
     script:
         "../scripts/summarize_run.py"

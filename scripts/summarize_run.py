@@ -3,5 +3,7 @@ from hfharvest.stages.summary import summarize
 from hfharvest.workflow import start_log
 
 start_log(snakemake.log[0])
-artifacts = {name: path for name, path in snakemake.input.items()}
-write_json(snakemake.output.summary, summarize(snakemake.params.run_folder, artifacts))
+inputs = snakemake.input
+stages = {name: inputs[name] for name in snakemake.params.stages}
+summary = summarize(snakemake.params.run_folder, stages, inputs.identified, inputs.enriched)
+write_json(snakemake.output.summary, summary)

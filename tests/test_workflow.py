@@ -12,6 +12,8 @@ from hfharvest.lineage import base_model_links
 from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
 
 EXTRACT = {"extract_latest", "extract_from_file"}
+KINDS = ["datasets", "articles", "base_models", "keywords", "licenses", "languages", "tasks"]
+IDENTIFY_AND_ENRICH = {f"identify_{kind}" for kind in KINDS} | {f"enrich_{kind}" for kind in KINDS}
 MODELS_FILE = """\
 # models for the end-to-end test
 google-bert/bert-base-uncased
@@ -57,6 +59,7 @@ def first_run(hub, tmp_path_factory):
             "base_model_iterations": 2,
             "threads": 4,
         },
+        "arxiv": {"endpoint": f"{hub.url}/api/query", "delay_s": 0},
     }
     result = workflow.run(config)
     return workflow, config, result, (child, base, relation)
@@ -68,7 +71,11 @@ def by_id(artifact: dict) -> dict[str, dict]:
 
 def test_first_run_runs_every_rule(first_run):
     _, _, result, _ = first_run
-    assert rules_run(result) == EXTRACT | {"merge_models", "add_ancestor_models", "summarize_run"}
+    assert rules_run(result) == EXTRACT | IDENTIFY_AND_ENRICH | {
+        "merge_models",
+        "add_ancestor_models",
+        "summarize_run",
+    }
 
 
 def test_latest_models_are_the_newest_in_order(first_run, hub):
@@ -164,7 +171,7 @@ def test_reruns_touch_only_stale_rules(first_run):
     fewer_rounds = copy.deepcopy(config)
     fewer_rounds["hf"]["base_model_iterations"] = 1
     result = workflow.run(fewer_rounds)
-    assert rules_run(result) == {"add_ancestor_models", "summarize_run"}
+    assert rules_run(result) == {"add_ancestor_models", "summarize_run"} | IDENTIFY_AND_ENRICH
 
     more_models = copy.deepcopy(fewer_rounds)
     more_models["hf"]["num_models"] = 15
@@ -207,6 +214,7 @@ def test_scenarios(hub, tmp_path, num_models, models_file, latest, from_file):
         "run_id": "scenario",
         "hub": {"endpoint": hub.url},
         "hf": {"num_models": num_models, "models_file": "ids.txt", "base_model_iterations": 0},
+        "arxiv": {"endpoint": f"{hub.url}/api/query", "delay_s": 0},
     }
     workflow.run(config)
     assert len(workflow.artifact(config, "hf_models_latest.json")["models"]) == latest
@@ -214,3 +222,61 @@ def test_scenarios(hub, tmp_path, num_models, models_file, latest, from_file):
     merged = workflow.artifact(config, "hf_models_with_ancestors.json")
     assert len(merged["models"]) == latest + from_file
     assert all("ancestry" not in record for record in merged["models"])
+
+
+def entities_by_id(workflow, config, name) -> dict[str, dict]:
+    return {entity["id"]: entity for entity in workflow.artifact(config, name)}
+
+
+def test_every_model_gets_an_entry_per_kind(first_run):
+    workflow, config, _, _ = first_run
+    ids = {
+        m["modelId"] for m in workflow.artifact(config, "hf_models_with_ancestors.json")["models"]
+    }
+    for kind in KINDS:
+        mapping = workflow.artifact(config, f"identified/{kind}.json")
+        assert set(mapping) == ids, kind
+        assert all(entities == sorted(entities) for entities in mapping.values())
+
+
+def test_bert_is_identified_and_enriched_from_its_sources(first_run):
+    workflow, config, _, _ = first_run
+    bert = "google-bert/bert-base-uncased"
+    identified = {k: workflow.artifact(config, f"identified/{k}.json")[bert] for k in KINDS}
+    assert identified["articles"] == ["arxiv:1810.04805"]
+    assert identified["datasets"] == ["bookcorpus", "wikipedia"]
+    assert identified["licenses"] == ["Apache-2.0"]
+    assert identified["tasks"] == ["fill-mask"]
+    assert identified["languages"] == ["en"]
+    assert "exbert" in identified["keywords"] and "region:us" not in identified["keywords"]
+
+    paper = entities_by_id(workflow, config, "arxiv_articles.json")["arxiv:1810.04805"]
+    assert paper["enriched"] and bert in paper["models"]
+    assert paper["title"].startswith("BERT: Pre-training of Deep Bidirectional Transformers")
+    licence = entities_by_id(workflow, config, "licenses.json")["Apache-2.0"]
+    assert licence["name"] == "Apache License 2.0" and licence["enriched"]
+    english = entities_by_id(workflow, config, "languages.json")["en"]
+    assert english["enriched"] and bert in english["models"]
+    task = entities_by_id(workflow, config, "tasks.json")["fill-mask"]
+    assert task["enriched"] and bert in task["models"]
+
+
+def test_unresolvable_entities_are_kept_with_a_reason(first_run):
+    workflow, config, _, _ = first_run
+    for name in ["hf_datasets_specific.json", "arxiv_articles.json", "hf_base_models.json"]:
+        for entity in workflow.artifact(config, name):
+            assert entity["enriched"] or entity["reason"], (name, entity["id"])
+    bases = entities_by_id(workflow, config, "hf_base_models.json")
+    assert bases["mistralai/Mistral-7B-v0.1"]["enriched"] is False
+    assert bases["mistralai/Mistral-7B-v0.1"]["reason"] == "not_found"
+
+
+def test_summary_counts_entities_per_kind(first_run):
+    workflow, config, _, _ = first_run
+    summary = workflow.artifact(config, "summary.json")
+    for kind in KINDS:
+        mapping = workflow.artifact(config, f"identified/{kind}.json")
+        distinct = {entity for ids in mapping.values() for entity in ids}
+        assert summary["identified"][kind]["distinct_entities"] == len(distinct)
+    licences = workflow.artifact(config, "licenses.json")
+    assert summary["enriched"]["licenses.json"]["entities"] == len(licences)

@@ -1,0 +1,125 @@
+# One enrich rule per kind: each entity fetched or resolved from its authoritative source.
+
+
+rule enrich_datasets:
+    input:
+        mapping=rules.identify_datasets.output.mapping,
+    output:
+        entities=run_file("hf_datasets_specific.json"),
+    log:
+        log_file("enrich_datasets"),
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2048,
+        runtime=60,
+        hf_api=1,
+    params:
+        hub=HUB,
+        http_threads=config["hf"]["threads"],
+    script:
+        "../scripts/enrich_datasets.py"
+
+
+rule enrich_articles:
+    input:
+        mapping=rules.identify_articles.output.mapping,
+    output:
+        entities=run_file("arxiv_articles.json"),
+    log:
+        log_file("enrich_articles"),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=1024,
+        runtime=60,
+        arxiv_api=1,
+    params:
+        arxiv=config["arxiv"],
+    script:
+        "../scripts/enrich_articles.py"
+
+
+rule enrich_base_models:
+    input:
+        mapping=rules.identify_base_models.output.mapping,
+        models=rules.add_ancestor_models.output.models,
+    output:
+        entities=run_file("hf_base_models.json"),
+    log:
+        log_file("enrich_base_models"),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=2048,
+        runtime=30,
+    script:
+        "../scripts/enrich_base_models.py"
+
+
+rule enrich_tasks:
+    input:
+        mapping=rules.identify_tasks.output.mapping,
+    output:
+        entities=run_file("tasks.json"),
+    log:
+        log_file("enrich_tasks"),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=1024,
+        runtime=10,
+        hf_api=1,
+    params:
+        hub=HUB,
+    script:
+        "../scripts/enrich_tasks.py"
+
+
+rule enrich_licenses:
+    input:
+        mapping=rules.identify_licenses.output.mapping,
+    output:
+        entities=run_file("licenses.json"),
+    log:
+        log_file("enrich_licenses"),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=1024,
+        runtime=10,
+    script:
+        "../scripts/enrich_licenses.py"
+
+
+rule enrich_languages:
+    input:
+        mapping=rules.identify_languages.output.mapping,
+    output:
+        entities=run_file("languages.json"),
+    log:
+        log_file("enrich_languages"),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=1024,
+        runtime=10,
+    script:
+        "../scripts/enrich_languages.py"
+
+
+rule enrich_keywords:
+    input:
+        mapping=rules.identify_keywords.output.mapping,
+    output:
+        entities=run_file("keywords.json"),
+    log:
+        log_file("enrich_keywords"),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=1024,
+        runtime=10,
+    script:
+        "../scripts/enrich_keywords.py"

@@ -1,0 +1,42 @@
+# Seven identify rules side by side, all reading the models with their ancestors.
+# Each writes identified/<kind>.json: {model_id: [entity ids, sorted]}.
+IDENTIFY_KINDS = ["datasets", "articles", "keywords", "licenses", "languages", "tasks"]
+
+
+for kind in IDENTIFY_KINDS:
+
+    rule:
+        name:
+            f"identify_{kind}"
+        input:
+            models=rules.add_ancestor_models.output.models,
+        output:
+            mapping=run_file(f"identified/{kind}.json"),
+        log:
+            log_file(f"identify_{kind}"),
+        conda:
+            "../environment.yml"
+        resources:
+            mem_mb=2048,
+            runtime=30,
+        params:
+            kind=kind,
+        script:
+            "../scripts/identify.py"
+
+
+rule identify_base_models:
+    input:
+        models=rules.add_ancestor_models.output.models,
+    output:
+        mapping=run_file("identified/base_models.json"),
+        relations=run_file("identified/base_model_relations.json"),
+    log:
+        log_file("identify_base_models"),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=2048,
+        runtime=30,
+    script:
+        "../scripts/identify_base_models.py"

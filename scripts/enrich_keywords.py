@@ -1,0 +1,6 @@
+from hfharvest.enrich import enrich_keywords
+from hfharvest.jsonio import read_json
+from hfharvest.workflow import start_log, write_entities
+
+start_log(snakemake.log[0])
+write_entities(snakemake.output.entities, enrich_keywords(read_json(snakemake.input.mapping)))
