@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/snakemake --configfile config/demo.yaml
-	@echo "replica request counts: logs/demo/replica_stats.json"
+	$(BIN)/snakemake --configfile config/demo.yaml --report report.html --quiet all
+	@$(BIN)/python -m hfharvest.stages.summary data/1_raw/hf/demo/summary.json
+	@echo "report: report.html; replica request counts: logs/demo/replica_stats.json"
 
 test: setup lint check-format pytest
 
@@ -39,3 +41,16 @@ pytest:
 
 clean:
 	rm -rf data/1_raw logs .snakemake
+
+# `make test-slurm` (as root): a real one-node SLURM cluster on this machine, the offline pipeline
+# through it and locally, outputs compared; see ci/slurm/README.md.
+.PHONY: test-slurm
+test-slurm: setup
+	bash ci/slurm/run_test.sh
+
+# `make bench`: Hub requests, wall time and peak memory against replica hubs (bench/README.md);
+# `make bench BENCH_ARGS=--quick` for a smoke run, `BENCH_ARGS="--scenario cold"` for one.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: setup
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

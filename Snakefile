@@ -15,6 +15,7 @@ include: "rules/ancestors.smk"
 include: "rules/identify.smk"
 include: "rules/enrich.smk"
 include: "rules/summary.smk"
+include: "rules/report.smk"
 
 
 rule all:
@@ -22,3 +23,4 @@ rule all:
     input:
         rules.add_ancestor_models.output.models,
         rules.summarize_run.output.summary,
+        rules.plot_run_report.output,

@@ -1,7 +1,9 @@
-"""READMEs cached by model id + commit sha, shared by every run under one data root.
+"""READMEs cached by model id + commit sha, shared by every run under one data root; and the
+records one run fetched by id, so that a rerun of that run fetches only what it could not get.
 
-A commit never changes, so an entry never goes stale: a listing that shows an unchanged sha
+A commit never changes, so a README entry never goes stale: a listing that shows an unchanged sha
 costs no further request. Each entry carries a checksum; a corrupt one is dropped and refetched.
+Model ids become file names only once validated (no `..`, no absolute paths, ASCII only).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import logging
 import re
 import threading
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,7 @@ log = logging.getLogger(__name__)
 
 SHA = re.compile(r"[0-9a-f]{7,64}")
 LEGACY_OWNER = "~"  # ids without an owner (gpt2); `~` is never part of a Hub id
+ENTRY_MAX_BYTES = 64 * 1024 * 1024  # a README is cut at 5 MiB: an entry beyond this is damage
 
 
 @dataclass(frozen=True)
@@ -67,18 +71,73 @@ class CardCache:
             json.dump(entry, handle, ensure_ascii=False)
 
     def _load(self, path: Path, model_id: str, sha: str) -> CachedCard | None:
+        entry = _load_entry(path, {"model_id": model_id, "sha": sha})
+        if entry is None:
+            return None
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-            checksum = entry.pop("checksum")
-            if checksum != _checksum(entry) or (entry["model_id"], entry["sha"]) != (model_id, sha):
-                raise ValueError("checksum or key mismatch")
             return CachedCard(entry["text"], bool(entry["truncated"]), bool(entry["gated"]))
-        except FileNotFoundError:
+        except KeyError as err:
+            log.warning("corrupt cache entry %s (no %s): dropped, will refetch", path, err)
+            with suppress(OSError):
+                path.unlink(missing_ok=True)
             return None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-            log.warning("corrupt cache entry %s (%s): dropped, will refetch", path, err)
+
+
+class RecordCache:
+    """The records one run fetched by exact id (model_info + README), under its run folder.
+
+    A rerun of the same run reuses them: only models that were not fetched, or whose README
+    failed, cost requests. Scoped to one run on purpose: a new run is a new snapshot of the Hub.
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, model_id: str) -> Path:
+        validate_model_id(model_id)
+        owner, _, name = model_id.rpartition("/")
+        return self.root / (owner or LEGACY_OWNER) / f"{name}.json"
+
+    def get(self, model_id: str) -> dict | None:
+        entry = _load_entry(self._path(model_id), {"model_id": model_id})
+        record = entry.get("record") if entry else None
+        if not isinstance(record, dict) or not isinstance(record.get("extraction_metadata"), dict):
+            record = None
+        with self._lock:
+            if record is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+        return record
+
+    def put(self, model_id: str, record: dict) -> None:
+        entry = {"model_id": model_id, "record": record}
+        entry["checksum"] = _checksum(entry)
+        with atomic_writer(self._path(model_id)) as handle:
+            json.dump(entry, handle, ensure_ascii=False)
+
+
+def _load_entry(path: Path, key: dict) -> dict | None:
+    """A checksummed entry whose key fields match `key`; None if missing, or if damaged (then
+    it is deleted, to be refetched)."""
+    try:
+        if path.stat().st_size > ENTRY_MAX_BYTES:
+            raise ValueError(f"over {ENTRY_MAX_BYTES} bytes")
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        checksum = entry.pop("checksum")
+        if checksum != _checksum(entry) or any(entry[k] != v for k, v in key.items()):
+            raise ValueError("checksum or key mismatch")
+        return entry
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+        log.warning("corrupt cache entry %s (%s): dropped, will refetch", path, err)
+        with suppress(OSError):
             path.unlink(missing_ok=True)
-            return None
+        return None
 
 
 def _checksum(entry: dict) -> str:

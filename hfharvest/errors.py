@@ -45,5 +45,21 @@ class Malformed(HarvestError):
     reason = "malformed"
 
 
+class InvalidBody(Malformed):
+    """A 200 whose body is not the JSON it should be (cut short, an HTML page from a proxy).
+
+    Often a hiccup between us and the Hub, so it is retried a few times; if it stays, it is
+    `malformed`."""
+
+
 class InvalidId(HarvestError):
     reason = "invalid_id"
+
+
+def shown(value: object, limit: int = 120) -> str:
+    """`repr(value)`, cut to about `limit` characters: hostile input never floods a message."""
+    size = len(value) if isinstance(value, str | bytes) else None
+    text = repr(value[: limit * 2] if size is not None else value)
+    if len(text) <= limit and (size is None or size <= limit * 2):
+        return text
+    return f"{text[:limit]}... ({size if size is not None else len(text)} chars)"

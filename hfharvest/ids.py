@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+from .errors import shown
+
+log = logging.getLogger(__name__)
 
 MODELS_FILE_MAX_BYTES = 8 * 1024 * 1024
 HUB_HOSTS = {"huggingface.co", "www.huggingface.co", "hf.co"}
@@ -15,6 +21,13 @@ HUB_HOSTS = {"huggingface.co", "www.huggingface.co", "hf.co"}
 NON_MODEL_PREFIXES = {"datasets", "spaces", "api", "docs", "collections", "papers", "organizations"}
 # `org/name/tree/main/...` or `org/name/blob/...`: a page inside a model repo.
 REPO_SUBPAGES = {"tree", "blob", "resolve", "raw", "commit", "commits", "discussions", "settings"}
+
+
+SHOWN_CHARS = 120  # how much of a hostile entry a message repeats
+
+
+def _shown(value: object) -> str:
+    return shown(value, SHOWN_CHARS)
 
 
 class InvalidModelId(ValueError):
@@ -29,10 +42,13 @@ def validate_model_id(model_id: object) -> str:
     """Return `model_id` if it is a Hub model id (`name` or `org/name`, ASCII), else raise."""
     if not isinstance(model_id, str):
         raise InvalidModelId(f"model id must be a string, got {type(model_id).__name__}")
+    if len(model_id) > 2 * 96 + 1:  # two parts of at most 96 characters
+        raise InvalidModelId(f"not a Hub model id: {_shown(model_id)} (too long)")
     try:
         validate_repo_id(model_id)
     except HFValidationError as err:
-        raise InvalidModelId(f"not a Hub model id: {model_id!r} ({err})") from None
+        reason = str(err).replace(f": '{model_id}'", "").rstrip(".")  # the id is shown once
+        raise InvalidModelId(f"not a Hub model id: {_shown(model_id)} ({reason})") from None
     return model_id
 
 
@@ -52,12 +68,18 @@ def id_from_line(text: str) -> str:
 
 
 def _id_from_url(url: str) -> str:
-    parts = urlsplit(url if "://" in url else f"https://{url}")
-    if parts.scheme not in {"http", "https"} or parts.hostname not in HUB_HOSTS:
-        raise InvalidModelId(f"not a Hugging Face model URL: {url!r}")
+    try:
+        parts = urlsplit(url if "://" in url else f"https://{url}")
+        hostname = parts.hostname
+    except ValueError:  # a bad port, brackets, ...
+        raise InvalidModelId(f"not a Hugging Face model URL: {_shown(url)}") from None
+    if parts.scheme not in {"http", "https"} or hostname not in HUB_HOSTS:
+        raise InvalidModelId(f"not a Hugging Face model URL: {_shown(url)}")
     segments = [s for s in parts.path.split("/") if s]
     if not segments or segments[0] in NON_MODEL_PREFIXES:
-        raise InvalidModelId(f"not a Hugging Face model URL: {url!r}")
+        raise InvalidModelId(f"not a Hugging Face model URL: {_shown(url)}")
+    if any(segment in (".", "..") for segment in segments):
+        raise InvalidModelId(f"not a Hugging Face model URL: {_shown(url)} (`.` or `..` in it)")
     if len(segments) >= 2 and segments[1] not in REPO_SUBPAGES:
         return "/".join(segments[:2])
     return segments[0]
@@ -71,7 +93,7 @@ class LineProblem:
 
     def as_failure(self, path: Path) -> dict:
         return {
-            "model_id": self.text,
+            "model_id": self.text[: SHOWN_CHARS * 2],
             "reason": "invalid_id",
             "message": f"{path}:{self.line}: {self.reason}",
         }
@@ -87,25 +109,52 @@ def parse_models_file(path: str | Path) -> tuple[list[str], list[LineProblem]]:
     duplicates keep their first occurrence.
     """
     path = Path(path)
-    if not path.exists():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
         return [], []
-    size = path.stat().st_size
-    if size > MODELS_FILE_MAX_BYTES:
+    except OSError as err:
+        raise ModelsFileError(f"{path}: cannot be read ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):  # a directory, a FIFO, /dev/zero: never read
+        raise ModelsFileError(f"{path}: not a regular file")
+    if info.st_size > MODELS_FILE_MAX_BYTES:
         raise ModelsFileError(
-            f"{path}: {size} bytes is over the {MODELS_FILE_MAX_BYTES}-byte cap for a models file"
+            f"{path}: {info.st_size} bytes is over the {MODELS_FILE_MAX_BYTES}-byte cap for a "
+            "models file"
         )
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        with path.open("rb") as handle:
+            data = handle.read(MODELS_FILE_MAX_BYTES + 1)  # the file may grow while we read
+    except OSError as err:
+        raise ModelsFileError(f"{path}: cannot be read ({err.strerror})") from None
+    if len(data) > MODELS_FILE_MAX_BYTES:
+        raise ModelsFileError(
+            f"{path}: over the {MODELS_FILE_MAX_BYTES}-byte cap for a models file"
+        )
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ModelsFileError(f"{path}: not UTF-8 text ({err})") from None
+        raise ModelsFileError(
+            f"{path}: not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8"
+        ) from None
+    if "\x00" in text:
+        raise ModelsFileError(f"{path}: binary (NUL bytes), not a text file of model ids")
     ids: dict[str, None] = {}
     problems = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    duplicates = 0
+    # Numbered as editors number lines (\n, \r\n or \r), not at every Unicode line break.
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for number, raw in enumerate(lines, start=1):
         entry = _COMMENT.sub("", raw).strip()
         if not entry:
             continue
         try:
-            ids.setdefault(id_from_line(entry), None)
+            model_id = id_from_line(entry)
         except InvalidModelId as err:
             problems.append(LineProblem(number, entry, str(err)))
+            continue
+        duplicates += model_id in ids
+        ids.setdefault(model_id, None)
+    if duplicates:
+        log.info("%s: %d duplicate lines skipped (first occurrences kept)", path, duplicates)
     return list(ids), problems

@@ -74,8 +74,13 @@ def read_failures(path: str | Path) -> list[dict]:
     return list(_items(path, "failures.item"))
 
 
+def read_key(path: str | Path, key: str, default=None):
+    """One top-level value of a JSON file, streamed (the file is never loaded whole)."""
+    return next(_items(path, key), default)
+
+
 def read_counts(path: str | Path) -> dict:
-    return next(_items(path, "counts"))
+    return read_key(path, "counts")
 
 
 class ArtifactWriter:

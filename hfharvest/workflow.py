@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from .cache import CardCache
+from .cache import CardCache, RecordCache
 from .hub import REPLICA_URL_ENV, HubClient, process_rate_limiter, token_from_env
 from .jsonio import artifact_writer, write_json
 from .stages.enrich import enrichment_counts
@@ -48,17 +48,29 @@ def client_from(hub: dict) -> HubClient:
     )
 
 
-def extractor_from(params) -> Extractor:
-    """The extractor a rule's params describe: endpoint, token variable, cache, concurrency."""
-    cache = CardCache(params.cache_dir) if params.cache_dir else None
-    return Extractor(client_from(params.hub), cache, threads=params.http_threads)
+def extractor_from(params, cache: bool = True) -> Extractor:
+    """The extractor a rule's params describe: endpoint, token variable, caches, concurrency."""
+    cache_dir = getattr(params, "cache_dir", None) if cache else None
+    records_dir = getattr(params, "records_dir", None)
+    return Extractor(
+        client_from(params.hub),
+        CardCache(cache_dir) if cache_dir else None,
+        getattr(params, "http_threads", 1),
+        records=RecordCache(records_dir) if records_dir else None,
+    )
 
 
-def write_stage(path: str, stage: str, outcomes: Iterable[Outcome],
-                extractor: Extractor | None = None) -> None:  # fmt: skip
+def write_stage(
+    path: str,
+    stage: str,
+    outcomes: Iterable[Outcome],
+    extractor: Extractor | None = None,
+    metadata: dict | None = None,
+) -> None:
     """Stream a stage's outcomes into its file, with the requests and cache hits it cost."""
     with artifact_writer(path, stage) as out:
         out.add(outcomes)
+        out.metadata.update(metadata or {})
         if extractor is not None:
             out.metadata["hub_requests"] = dict(process_rate_limiter().requests)
             if extractor.cache is not None:

@@ -5,6 +5,8 @@ rule add_ancestor_models:
         models=run_file("hf_models_with_ancestors.json"),
     log:
         log_file("add_ancestor_models"),
+    benchmark:
+        benchmark_file("add_ancestor_models")
     conda:
         "../environment.yml"
     threads: 1
@@ -17,5 +19,7 @@ rule add_ancestor_models:
         iterations=config["hf"]["base_model_iterations"],
         http_threads=config["hf"]["threads"],
         cache_dir=CARD_CACHE,
+        records_dir=RECORDS,
+        retry=config["hf"]["retry_failures"],
     script:
         "../scripts/add_ancestor_models.py"

@@ -7,11 +7,22 @@ RUN = f"{config['data_root']}/1_raw/hf/{config['run_id']}"
 LOGS = f"logs/{config['run_id']}"
 # READMEs by model id + sha, shared by every run under this data root.
 CARD_CACHE = f"{config['data_root']}/cache/hf" if config["hf"]["cache"] else None
+# Records this run fetched by id: a rerun of the run asks the Hub only for what failed.
+RECORDS = f"{RUN}/.records" if config["hf"]["cache"] else None
 # Only what reaches the Hub; the token stays in the environment, never in params.
 HUB = {
     key: config["hub"][key]
     for key in ("endpoint", "token_env", "timeout_s", "max_retries")
 }
+
+
+scattergather:
+    latest=config["hf"]["shards"],
+    from_file=config["hf"]["shards"],
+
+
+wildcard_constraints:
+    scatteritem=r"\d+-of-\d+",
 
 
 def run_file(name):
@@ -20,6 +31,25 @@ def run_file(name):
 
 def log_file(rule_name):
     return f"{LOGS}/{rule_name}.log"
+
+
+def benchmark_file(rule_name):
+    """Wall time and memory of a job (Snakemake's benchmark), plotted in the report."""
+    return f"benchmarks/{config['run_id']}/{rule_name}.tsv"
+
+
+def job_benchmarks():
+    """Every job's benchmark file: plain rules', and each shard's."""
+    plain = [
+        str(rule.benchmark)
+        for rule in workflow.rules
+        if rule.benchmark and "{" not in str(rule.benchmark)
+    ]
+    return [
+        *plain,
+        *gather.latest(benchmark_file("fetch_latest_cards/{scatteritem}")),
+        *gather.from_file(benchmark_file("fetch_file_models/{scatteritem}")),
+    ]
 
 
 def models_file_input(wildcards):
@@ -51,3 +81,14 @@ onsuccess:
 
 onerror:
     _replica.stop(f"{LOGS}/replica_stats.json")
+
+
+# Too light for a cluster job (queueing costs more than the work): run where Snakemake runs.
+localrules:
+    all,
+    merge_models,
+    summarize_run,
+    split_models_file,
+    enrich_licenses,
+    enrich_languages,
+    enrich_keywords,

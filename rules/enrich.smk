@@ -8,6 +8,8 @@ rule enrich_datasets:
         entities=run_file("hf_datasets_specific.json"),
     log:
         log_file("enrich_datasets"),
+    benchmark:
+        benchmark_file("enrich_datasets")
     conda:
         "../environment.yml"
     threads: 1
@@ -29,6 +31,8 @@ rule enrich_articles:
         entities=run_file("arxiv_articles.json"),
     log:
         log_file("enrich_articles"),
+    benchmark:
+        benchmark_file("enrich_articles")
     conda:
         "../environment.yml"
     resources:
@@ -49,6 +53,8 @@ rule enrich_base_models:
         entities=run_file("hf_base_models.json"),
     log:
         log_file("enrich_base_models"),
+    benchmark:
+        benchmark_file("enrich_base_models")
     conda:
         "../environment.yml"
     resources:
@@ -65,6 +71,8 @@ rule enrich_tasks:
         entities=run_file("tasks.json"),
     log:
         log_file("enrich_tasks"),
+    benchmark:
+        benchmark_file("enrich_tasks")
     conda:
         "../environment.yml"
     resources:
@@ -84,6 +92,8 @@ rule enrich_licenses:
         entities=run_file("licenses.json"),
     log:
         log_file("enrich_licenses"),
+    benchmark:
+        benchmark_file("enrich_licenses")
     conda:
         "../environment.yml"
     resources:
@@ -100,6 +110,8 @@ rule enrich_languages:
         entities=run_file("languages.json"),
     log:
         log_file("enrich_languages"),
+    benchmark:
+        benchmark_file("enrich_languages")
     conda:
         "../environment.yml"
     resources:
@@ -116,6 +128,8 @@ rule enrich_keywords:
         entities=run_file("keywords.json"),
     log:
         log_file("enrich_keywords"),
+    benchmark:
+        benchmark_file("enrich_keywords")
     conda:
         "../environment.yml"
     resources:

@@ -1,36 +1,40 @@
 # The Hub calls are I/O-bound: `http_threads` workers wait on the network, so a rule claims
 # one core and one unit of the `hf_api` budget, and parallel jobs share the Hub politely.
+# README fetching is split into `hf.shards` jobs (Snakemake scatter/gather); the gathered
+# files are the same for any number of shards.
 
 
-rule extract_latest:
+rule list_latest_models:
     output:
-        models=run_file("hf_models_latest.json"),
+        listing=run_file("shards/latest_listing.json"),
     log:
-        log_file("extract_latest"),
+        log_file("list_latest_models"),
+    benchmark:
+        benchmark_file("list_latest_models")
     conda:
         "../environment.yml"
     threads: 1
     resources:
         mem_mb=2048,
-        runtime=120,
+        runtime=60,
         hf_api=1,
     params:
         hub=HUB,
         num_models=config["hf"]["num_models"],
         offset=config["hf"]["offset"],
-        http_threads=config["hf"]["threads"],
-        cache_dir=CARD_CACHE,
     script:
-        "../scripts/extract_latest.py"
+        "../scripts/list_latest_models.py"
 
 
-rule extract_from_file:
+rule fetch_latest_cards:
     input:
-        unpack(models_file_input),
+        listing=rules.list_latest_models.output.listing,
     output:
-        models=run_file("hf_models_from_file.json"),
+        shard=run_file("shards/latest/{scatteritem}.json"),
     log:
-        log_file("extract_from_file"),
+        log_file("fetch_latest_cards/{scatteritem}"),
+    benchmark:
+        benchmark_file("fetch_latest_cards/{scatteritem}")
     conda:
         "../environment.yml"
     threads: 1
@@ -40,9 +44,93 @@ rule extract_from_file:
         hf_api=1,
     params:
         hub=HUB,
-        models_file=config["hf"]["models_file"],
         http_threads=config["hf"]["threads"],
         cache_dir=CARD_CACHE,
+        retry=config["hf"]["retry_failures"],
+    script:
+        "../scripts/fetch_latest_cards.py"
+
+
+rule extract_latest:
+    input:
+        listing=rules.list_latest_models.output.listing,
+        shards=gather.latest(run_file("shards/latest/{scatteritem}.json")),
+    output:
+        models=run_file("hf_models_latest.json"),
+    log:
+        log_file("extract_latest"),
+    benchmark:
+        benchmark_file("extract_latest")
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=2048,
+        runtime=30,
+    script:
+        "../scripts/extract_latest.py"
+
+
+rule split_models_file:
+    input:
+        unpack(models_file_input),
+    output:
+        ids=run_file("shards/models_file_ids.json"),
+    log:
+        log_file("split_models_file"),
+    benchmark:
+        benchmark_file("split_models_file")
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=1024,
+        runtime=10,
+    params:
+        models_file=config["hf"]["models_file"],
+    script:
+        "../scripts/split_models_file.py"
+
+
+rule fetch_file_models:
+    input:
+        ids=rules.split_models_file.output.ids,
+    output:
+        shard=run_file("shards/from_file/{scatteritem}.json"),
+    log:
+        log_file("fetch_file_models/{scatteritem}"),
+    benchmark:
+        benchmark_file("fetch_file_models/{scatteritem}")
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2048,
+        runtime=120,
+        hf_api=1,
+    params:
+        hub=HUB,
+        http_threads=config["hf"]["threads"],
+        cache_dir=CARD_CACHE,
+        records_dir=RECORDS,
+        retry=config["hf"]["retry_failures"],
+    script:
+        "../scripts/fetch_file_models.py"
+
+
+rule extract_from_file:
+    input:
+        ids=rules.split_models_file.output.ids,
+        shards=gather.from_file(run_file("shards/from_file/{scatteritem}.json")),
+    output:
+        models=run_file("hf_models_from_file.json"),
+    log:
+        log_file("extract_from_file"),
+    benchmark:
+        benchmark_file("extract_from_file")
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=2048,
+        runtime=30,
     script:
         "../scripts/extract_from_file.py"
 
@@ -55,6 +143,8 @@ rule merge_models:
         models=run_file("hf_models.json"),
     log:
         log_file("merge_models"),
+    benchmark:
+        benchmark_file("merge_models")
     conda:
         "../environment.yml"
     resources:

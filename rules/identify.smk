@@ -14,6 +14,8 @@ for kind in IDENTIFY_KINDS:
             mapping=run_file(f"identified/{kind}.json"),
         log:
             log_file(f"identify_{kind}"),
+        benchmark:
+            benchmark_file(f"identify_{kind}")
         conda:
             "../environment.yml"
         resources:
@@ -33,6 +35,8 @@ rule identify_base_models:
         relations=run_file("identified/base_model_relations.json"),
     log:
         log_file("identify_base_models"),
+    benchmark:
+        benchmark_file("identify_base_models")
     conda:
         "../environment.yml"
     resources:

@@ -18,9 +18,15 @@ rule summarize_run:
         identified=[run_file(f"identified/{kind}.json") for kind in ENTITY_KINDS],
         enriched=[enrich.output.entities for enrich in ENRICH_RULES],
     output:
-        summary=run_file("summary.json"),
+        summary=report(
+            run_file("summary.json"),
+            category="Summary",
+            caption="../report/summary.rst",
+        ),
     log:
         log_file("summarize_run"),
+    benchmark:
+        benchmark_file("summarize_run")
     conda:
         "../environment.yml"
     resources:

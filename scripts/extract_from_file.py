@@ -1,6 +1,10 @@
-from hfharvest.workflow import extractor_from, start_log, write_stage
+from hfharvest.jsonio import read_json
+from hfharvest.stages.shards import gather, summed_metadata
+from hfharvest.workflow import start_log, write_stage
 
 start_log(snakemake.log[0])
-extractor = extractor_from(snakemake.params)
-outcomes = extractor.from_file(snakemake.params.models_file)
-write_stage(snakemake.output.models, "extract_from_file", outcomes, extractor)
+shards = list(snakemake.input.shards)
+outcomes = gather(shards, first_failures=read_json(snakemake.input.ids)["failures"])
+write_stage(
+    snakemake.output.models, "extract_from_file", outcomes, metadata=summed_metadata(shards)
+)

@@ -169,20 +169,6 @@ def test_the_arxiv_package_reads_the_replica_feed(replica):
 # -- datasets ----------------------------------------------------------------------------------
 
 
-def test_bert_datasets_have_no_recorded_hub_body(replica, client):
-    # No real recorded /api/datasets body for bookcorpus or wikipedia could be found, so the
-    # replica answers 404 as the Hub does for a dataset it lacks: kept, enriched False.
-    mapping = bert_mapping("dataset")
-    assert mapping == {BERT: ["bookcorpus", "wikipedia"]}
-
-    found = by_id(enrich_datasets(client, mapping, threads=2))
-
-    for name in ("bookcorpus", "wikipedia"):
-        assert (found[name]["enriched"], found[name]["reason"]) == (False, "not_found")
-        assert found[name]["models"] == [BERT]
-    assert replica.stats()["by_endpoint"]["dataset_info"] == 2
-
-
 def test_free_text_is_never_requested_and_unknown_ids_are_not_found(replica, client):
     mapping = {"cahya/bert-base-indonesian-522M": ["Indonesian Wikipedia", "no-org/no-dataset"]}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from conftest import snapshot_record
@@ -12,6 +13,7 @@ from hfharvest.lineage import base_model_links
 from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
 
 EXTRACT = {"extract_latest", "extract_from_file"}
+EXTRACT |= {"list_latest_models", "fetch_latest_cards", "split_models_file", "fetch_file_models"}
 KINDS = ["datasets", "articles", "base_models", "keywords", "licenses", "languages", "tasks"]
 IDENTIFY_AND_ENRICH = {f"identify_{kind}" for kind in KINDS} | {f"enrich_{kind}" for kind in KINDS}
 MODELS_FILE = """\
@@ -75,6 +77,7 @@ def test_first_run_runs_every_rule(first_run):
         "merge_models",
         "add_ancestor_models",
         "summarize_run",
+        "plot_run_report",
     }
 
 
@@ -171,7 +174,8 @@ def test_reruns_touch_only_stale_rules(first_run):
     fewer_rounds = copy.deepcopy(config)
     fewer_rounds["hf"]["base_model_iterations"] = 1
     result = workflow.run(fewer_rounds)
-    assert rules_run(result) == {"add_ancestor_models", "summarize_run"} | IDENTIFY_AND_ENRICH
+    rerun = {"add_ancestor_models", "summarize_run", "plot_run_report"} | IDENTIFY_AND_ENRICH
+    assert rules_run(result) == rerun
 
     more_models = copy.deepcopy(fewer_rounds)
     more_models["hf"]["num_models"] = 15
@@ -280,3 +284,42 @@ def test_summary_counts_entities_per_kind(first_run):
         assert summary["identified"][kind]["distinct_entities"] == len(distinct)
     licences = workflow.artifact(config, "licenses.json")
     assert summary["enriched"]["licenses.json"]["entities"] == len(licences)
+
+
+VOLATILE = {"extracted_at", "hub_requests", "card_cache"}
+
+
+def without_volatile(value):
+    if isinstance(value, dict):
+        return {k: without_volatile(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [without_volatile(v) for v in value]
+    return value
+
+
+def run_outputs(workflow, config) -> dict[str, object]:
+    folder = workflow.run_folder(config)
+    paths = [*folder.glob("*.json"), *folder.glob("identified/*.json")]
+    return {
+        str(p.relative_to(folder)): without_volatile(json.loads(p.read_text()))
+        for p in paths
+        if p.name != "summary.json"  # names the run folder
+    }
+
+
+def test_outputs_are_identical_for_one_or_four_shards(hub, tmp_path):
+    outputs = []
+    for shards in (1, 4):
+        workflow = Workflow(tmp_path / f"k{shards}")
+        (workflow.root / "ids.txt").write_text(MODELS_FILE.format(synthetic="gpt2"))
+        config = {
+            "run_id": "sharded",
+            "hub": {"endpoint": hub.url, "max_retries": 1},
+            "hf": {"num_models": 13, "models_file": "ids.txt", "shards": shards, "threads": 2},
+            "arxiv": {"endpoint": f"{hub.url}/api/query", "delay_s": 0},
+        }
+        result = workflow.run(config)
+        assert result.stderr.count("rule fetch_latest_cards:") == shards
+        outputs.append(run_outputs(workflow, config))
+    assert "hf_models_latest.json" in outputs[0] and "identified/tasks.json" in outputs[0]
+    assert outputs[0] == outputs[1]

@@ -27,6 +27,7 @@ RULE_LINE = re.compile(r"^(?:local)?rule (\w+):", re.MULTILINE)
 class Workflow:
     def __init__(self, root: Path):
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         for part in WORKFLOW_PARTS:
             source = REPO / part
             if source.is_dir():

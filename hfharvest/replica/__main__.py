@@ -1,4 +1,8 @@
-"""Run the replica hub: python -m hfharvest.replica --port 0 --ready-file hub.url"""
+"""Run the replica hub: python -m hfharvest.replica --port 0 --ready-file hub.url
+
+Faults: --fault-5xx 0.1 --fault-seed 1 --fault-429-every 10 --fault-429-burst 3 ...; or the whole
+plan as JSON with --faults '{"5xx": 0.1, "gated": ["org/name"]}' (a file with --faults @plan.json).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .server import ReplicaHub
+from .server import FAULTS_HELP, ReplicaHub
 from .snapshot import DEFAULT_SNAPSHOT
 
 
@@ -25,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         rate_window=args.rate_window,
         scale=args.scale,
         seed=args.seed,
+        faults=_faults(args),
     )
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -41,7 +46,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m hfharvest.replica", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m hfharvest.replica",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--snapshot", type=Path, default=DEFAULT_SNAPSHOT)
@@ -55,8 +64,63 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", type=int, default=0, help="synthetic models to add")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ready-file", type=Path, help="receives the URL once listening")
+    faults = parser.add_argument_group("faults", FAULTS_HELP)
+    faults.add_argument("--faults", help="the fault plan as JSON, or @file.json")
+    faults.add_argument("--fault-seed", type=int, help="seed of the fault decisions")
+    for kind in ("5xx", "slow", "reset", "truncated-json", "invalid-json", "huge-body"):
+        faults.add_argument(f"--fault-{kind}", type=float, metavar="FRACTION")
+    faults.add_argument("--fault-slow-s", type=float, help="seconds a slow answer takes")
+    faults.add_argument("--fault-huge-body-bytes", type=int)
+    faults.add_argument("--fault-times", type=int, help="fault only the first N asks of a path")
+    faults.add_argument("--fault-429-every", type=int, metavar="K")
+    faults.add_argument("--fault-429-burst", type=int, metavar="B", default=1)
+    faults.add_argument("--fault-retry-after", type=float, default=1, metavar="SECONDS")
+    faults.add_argument("--fault-endpoints", type=_csv, help="comma-separated endpoint names")
+    faults.add_argument("--fault-ids", type=_csv, help="comma-separated model ids")
+    for kind in ("not-found", "gated", "disabled"):
+        faults.add_argument(f"--fault-{kind}", type=_csv, metavar="IDS")
+    faults.add_argument(
+        "--fault-redirect", action="append", default=[], metavar="OLD=NEW",
+        help="307 from OLD to NEW (an id, or http://host:port); repeatable",
+    )  # fmt: skip
     parser.add_argument("--stats-file", type=Path, help="receives the final stats JSON on stop")
     return parser.parse_args(argv)
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _faults(args: argparse.Namespace) -> dict:
+    """The fault plan from --faults and the --fault-* flags (flags win)."""
+    plan = {}
+    if args.faults:
+        text = Path(args.faults[1:]).read_text() if args.faults.startswith("@") else args.faults
+        plan = json.loads(text)
+    if args.fault_seed is not None:
+        plan["seed"] = args.fault_seed
+    for name in ("endpoints", "ids"):
+        if (value := getattr(args, f"fault_{name}")) is not None:
+            plan[name] = value
+    for kind in ("5xx", "slow", "reset", "truncated_json", "invalid_json", "huge_body"):
+        if (rate := getattr(args, f"fault_{kind}")) is not None:
+            plan[kind] = {"rate": rate}
+            if args.fault_times is not None:
+                plan[kind]["times"] = args.fault_times
+    if args.fault_slow_s is not None and "slow" in plan:
+        plan["slow"]["seconds"] = args.fault_slow_s
+    if args.fault_huge_body_bytes is not None and "huge_body" in plan:
+        plan["huge_body"]["bytes"] = args.fault_huge_body_bytes
+    if args.fault_429_every:
+        plan["429"] = {"every": args.fault_429_every, "burst": args.fault_429_burst}
+        plan["429"]["retry_after"] = args.fault_retry_after
+    for kind in ("not_found", "gated", "disabled"):
+        if (ids := getattr(args, f"fault_{kind}")) is not None:
+            plan[kind] = ids
+    for pair in args.fault_redirect:
+        old, _, new = pair.partition("=")
+        plan.setdefault("redirects", {})[old] = new
+    return plan
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -2,6 +2,9 @@
 
 Routes, error headers, redirects, paging and rate-limit headers follow what huggingface_hub reads
 (hf_raise_for_status, paginate, get_hf_file_metadata). Control routes live under /_replica/.
+
+Fault switches (`faults=`, `configure(faults=...)`, POST /_replica/config, `--fault-*` flags) turn
+answers into the failures a real Hub and the network between produce; see FAULTS_HELP.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import math
 import random
 import re
 import socket
+import struct
 import threading
 import time
 from contextlib import suppress
@@ -51,6 +55,31 @@ ARXIV_ID = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7
 ARXIV_DEFAULT_MAX_RESULTS = 10  # the arXiv API's default page size
 _TEXT_TYPE = {"Content-Type": "text/plain; charset=utf-8"}
 
+FAULTS_HELP = """\
+faults = {
+  "seed": 0,                      # decisions hash (seed, kind, request path+query, nth request)
+  "endpoints": [...], "ids": [...],   # default targets of the rate faults below (default: all)
+  # rate faults: a fraction, or {"rate": f, "endpoints": [...], "ids": [...], "times": n}
+  # (`times`: only the first n requests of a path; later retries of it get through)
+  "5xx": 0.1,                     # {"statuses": [500, 502, 503]} picks among these
+  "slow": 0.1,                    # {"seconds": 5}: answer only after that long (past a timeout)
+  "reset": 0.1,                   # headers and half the body, then a TCP reset
+  "truncated_json": 0.1,          # a JSON body cut in half (Content-Length of the cut body)
+  "invalid_json": 0.1,            # HTTP 200 with a body that is not JSON
+  "huge_body": 0.1,               # {"bytes": n, "chunked": false}: a 200 JSON body of n bytes
+  "429": {"every": 10, "burst": 3, "retry_after": 1},  # requests i with i % every < burst
+  # per-id faults, on every endpoint that names the id
+  "not_found": [ids], "gated": [ids], "disabled": [ids],
+  "redirects": {"old/id": "new/id" or "http://other-host:port"},   # 307
+  "readmes": {"id": "text" | {"base64": "..."} | {"fill": "x", "bytes": n}},  # README bodies
+}"""
+RATE_FAULTS = ("5xx", "slow", "reset", "truncated_json", "invalid_json", "huge_body")
+ID_FAULTS = ("not_found", "gated", "disabled")
+FAULT_KEYS = {"seed", "endpoints", "ids", "429", "redirects", "readmes", *RATE_FAULTS, *ID_FAULTS}
+JSON_ENDPOINTS = {"list_models", "model_info", "dataset_info", "tasks", "croissant"}
+_RATE_OPTIONS = {"rate", "endpoints", "ids", "times", "statuses", "seconds", "bytes", "chunked"}
+_BURST_OPTIONS = {"every", "burst", "retry_after", "endpoints", "ids"}
+
 
 @dataclass
 class Request:
@@ -68,6 +97,9 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     model_id: str | None = None  # model whose info or README this answer served, for the stats
+    cut_at: int | None = None  # send this many body bytes, then reset the connection
+    chunks: object = None  # an iterable of bytes sent instead of `body` (huge bodies)
+    length: int | None = None  # Content-Length of `chunks`; None: chunked transfer encoding
 
 
 def json_response(status: int, payload, model_id: str | None = None) -> Response:
@@ -99,6 +131,7 @@ class ReplicaHub:
         scale: int = 0,
         seed: int = 0,
         disabled_ids=(),
+        faults: dict | None = None,
     ):
         self.catalogue = load_snapshot(snapshot_dir, scale=scale, seed=seed)
         self.latency_ms, self.page_size, self.rate_window = latency_ms, page_size, rate_window
@@ -107,11 +140,15 @@ class ReplicaHub:
         self.faults: dict = {}  # fault switches, read by _injected_fault()
         self.url: str | None = None
         self._lock = threading.Lock()
+        self._fault_requests: dict[str, int] = {}  # request path -> requests seen, for faults
+        self._burst_requests = 0  # requests the 429 bursts target, seen so far
         self._stats = _empty_stats()
         self._windows: dict[str, list[float | int]] = {}  # bucket -> [window start, requests]
         self._listings: dict[tuple, list[Repo]] = {}  # recent listings, for their next pages
         self._changes = 0
         self._server: _Server | None = None
+        if faults:
+            self.configure(faults=faults)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -155,13 +192,23 @@ class ReplicaHub:
         unknown = set(knobs) - set(KNOBS)
         if unknown:
             raise ValueError(f"unknown replica knobs: {sorted(unknown)}")
+        if "faults" in knobs:
+            knobs["faults"] = _checked_faults(knobs["faults"])
         with self._lock:
+            if "faults" in knobs:  # a new fault plan: decisions start afresh
+                self._fault_requests.clear()
+                self._burst_requests = 0
             for name, value in knobs.items():
                 setattr(self, name, set(value) if name == "disabled_ids" else value)
             if {"api_rate_limit", "resolve_rate_limit", "rate_window"} & set(knobs):
                 self._windows.clear()  # new limits start a new window
         values = {name: getattr(self, name) for name in KNOBS}
-        return {**values, "disabled_ids": sorted(self.disabled_ids)}
+        faults = dict(self.faults)
+        if "readmes" in faults:  # bytes: shown by size
+            faults["readmes"] = {
+                key: f"{len(body)} bytes" for key, body in faults["readmes"].items()
+            }
+        return {**values, "disabled_ids": sorted(self.disabled_ids), "faults": faults}
 
     def change_models(self, ids=None, fraction: float | None = None, seed: int = 0) -> list[str]:
         """Give models a new commit (sha, lastModified, README); pick `ids` or a random fraction."""
@@ -191,7 +238,7 @@ class ReplicaHub:
         endpoint, bucket, answer = self._route(request)
         allowed, limit_headers = self._take_from_bucket(bucket)
         if allowed:
-            response = self._injected_fault(request, endpoint) or answer(request)
+            response = self._injected_fault(request, endpoint, answer) or answer(request)
         else:
             response = error_response(429, f"Too many requests: '{bucket}' rate limit reached.")
         response.headers.update(limit_headers)
@@ -220,9 +267,116 @@ class ReplicaHub:
             return f"resolve_{method.lower()}", "resolvers", self._resolve
         return "other", None, _not_found
 
-    def _injected_fault(self, request: Request, endpoint: str) -> Response | None:
-        """The one place where fault switches (self.faults) will turn answers into failures."""
+    def _injected_fault(self, request: Request, endpoint: str, answer) -> Response | None:
+        """The one place where fault switches (self.faults) turn answers into failures.
+
+        Returns the answer to send instead of the normal one, or None for the normal one.
+        Decisions are a hash of (seed, path and query, how many times that path was asked), so a
+        path meets the same faults whatever the thread timing; 429 bursts excepted: they count
+        every targeted request in arrival order, as a rate limit does.
+        """
+        faults = self.faults
+        if not faults or endpoint == "other":
+            return None
+        target = _target_id(request.path, endpoint)
+        if target is not None and (response := self._id_fault(request, endpoint, target)):
+            return response
+        if (burst := faults.get("429")) and self._targets(burst, endpoint, target):
+            with self._lock:
+                index, self._burst_requests = self._burst_requests, self._burst_requests + 1
+            if index % burst["every"] < burst["burst"]:
+                self._count_fault("429")
+                return _burst_429(endpoint, burst.get("retry_after", 1))
+        # Counted after the 429s, so that what a path meets does not depend on the bursts.
+        key = f"{request.method} {request.path}?{request.raw_query}"
+        with self._lock:
+            nth = self._fault_requests[key] = self._fault_requests.get(key, 0) + 1
+        roll, threshold = _roll(faults.get("seed", 0), "rate", key, nth), 0.0
+        for kind in RATE_FAULTS:
+            spec = faults.get(kind)
+            if not spec or not self._targets(spec, endpoint, target):
+                continue
+            if kind in ("truncated_json", "invalid_json", "huge_body") and (
+                endpoint not in JSON_ENDPOINTS
+            ):
+                continue
+            if nth > spec.get("times", math.inf):
+                continue
+            threshold += spec["rate"]
+            if roll < threshold:
+                self._count_fault(kind)
+                return self._rate_fault(kind, spec, request, answer, key, nth)
         return None
+
+    def _targets(self, spec: dict, endpoint: str, target: str | None) -> bool:
+        endpoints = spec.get("endpoints", self.faults.get("endpoints"))
+        ids = spec.get("ids", self.faults.get("ids"))
+        return (endpoints is None or endpoint in endpoints) and (ids is None or target in ids)
+
+    def _id_fault(self, request: Request, endpoint: str, target: str) -> Response | None:
+        faults = self.faults
+        if (renamed := faults.get("redirects", {}).get(target)) is not None:
+            self._count_fault("redirect")
+            return _redirect(request, endpoint, target, renamed)
+        if target in faults.get("not_found", ()):
+            self._count_fault("not_found")
+            return error_response(404, "Repository not found", "RepoNotFound")
+        if target in faults.get("disabled", ()):
+            self._count_fault("disabled")
+            return error_response(403, DISABLED_MESSAGE)
+        resolving = endpoint.startswith("resolve_")
+        if resolving and target in faults.get("gated", ()):
+            self._count_fault("gated")
+            # The Hub: 401 without a token, 403 with one that was not granted access.
+            status = 403 if request.headers.get("Authorization") else 401
+            return error_response(
+                status, GATED_MESSAGE.format(kind="model", id=target), "GatedRepo"
+            )
+        if (
+            resolving
+            and target in faults.get("readmes", {})
+            and request.path.endswith("/README.md")
+        ):
+            self._count_fault("readme_body")
+            body = _readme_body(faults["readmes"][target])
+            repo = self.catalogue.models.get(target)
+            headers = {**_TEXT_TYPE, "ETag": f'"{hashlib.sha1(body).hexdigest()}"'}
+            if repo is not None:
+                headers["X-Repo-Commit"] = repo.get("sha")
+            return Response(200, body, headers, target)
+        return None
+
+    def _rate_fault(self, kind: str, spec: dict, request: Request, answer, key: str, nth: int):
+        if kind == "5xx":
+            statuses = spec.get("statuses", (500, 502, 503))
+            status = statuses[
+                int(_roll(self.faults.get("seed", 0), "status", key, nth) * len(statuses))
+            ]
+            return error_response(status, f"Injected server error {status}")
+        if kind == "slow":
+            time.sleep(spec.get("seconds", 5.0))
+            response = answer(request)
+            response.model_id = None  # too late: the client has given up; not counted as served
+            return response
+        if kind == "invalid_json":
+            body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            return Response(200, body, {**_JSON_TYPE})
+        if kind == "huge_body":
+            size = int(spec.get("bytes", 256 * 1024**2))
+            length = None if spec.get("chunked") else size
+            return Response(200, b"", {**_JSON_TYPE}, chunks=_huge_json(size), length=length)
+        response = answer(request)
+        response.model_id = None  # a broken answer does not count as served
+        if kind == "reset":
+            response.cut_at = len(response.body) // 2
+        elif response.status == 200:  # truncated_json
+            response.body = response.body[: len(response.body) // 2]
+        return response
+
+    def _count_fault(self, kind: str) -> None:
+        with self._lock:
+            injected = self._stats["faults_injected"]
+            injected[kind] = injected.get(kind, 0) + 1
 
     def _control(self, request: Request) -> Response:
         route = (request.method, request.path)
@@ -277,6 +431,7 @@ class ReplicaHub:
             status = str(response.status)
             stats["by_status"][status] = stats["by_status"].get(status, 0) + 1
             stats["rate_limited"] += rate_limited
+            stats["with_token"] += bool(request.headers.get("Authorization"))
             tally = {"model_info": "model_info_gets", "resolve_get": "readme_gets"}.get(endpoint)
             if tally and response.model_id and response.status == 200:
                 counts = stats[tally]
@@ -449,8 +604,10 @@ def _empty_stats() -> dict:
         "by_endpoint": dict.fromkeys(ENDPOINTS, 0),
         "by_status": {},
         "rate_limited": 0,
+        "with_token": 0,  # requests that carried an Authorization header
         "readme_gets": {},
         "model_info_gets": {},
+        "faults_injected": {},
     }
 
 
@@ -576,7 +733,122 @@ def _matches(repo: Repo, query: dict) -> bool:
         wanted = _first(query, name)
         if wanted and repo.get(name) != wanted:
             return False
-    return set(query.get("filter", ())) <= set(repo.get("tags") or ())
+    wanted = set(query.get("filter", ()))
+    tags = repo.get("tags") if isinstance(repo.get("tags"), list) else []
+    return not wanted or wanted <= {tag for tag in tags if isinstance(tag, str)}
+
+
+def _checked_faults(faults) -> dict:
+    """The fault plan, checked and normalised (rates as {"rate": f}); ValueError names the key."""
+    if faults is None:
+        return {}
+    if not isinstance(faults, dict):
+        raise ValueError(f"faults must be a mapping, got {type(faults).__name__}")
+    unknown = set(faults) - FAULT_KEYS
+    if unknown:
+        raise ValueError(f"unknown fault switches: {sorted(unknown)}; known: {sorted(FAULT_KEYS)}")
+    plan = dict(faults)
+    for kind in RATE_FAULTS:
+        spec = plan.get(kind)
+        if spec is None:
+            continue
+        spec = dict(spec) if isinstance(spec, dict) else {"rate": spec}
+        if set(spec) - _RATE_OPTIONS:
+            raise ValueError(f"faults.{kind}: unknown options {sorted(set(spec) - _RATE_OPTIONS)}")
+        rate = spec.setdefault("rate", 1.0)
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise ValueError(f"faults.{kind}.rate must be a number in [0, 1], got {rate!r}")
+        plan[kind] = spec
+    if (burst := plan.get("429")) is not None:
+        burst = dict(burst) if isinstance(burst, dict) else {"every": burst}
+        if set(burst) - _BURST_OPTIONS:
+            raise ValueError(f"faults.429: unknown options {sorted(set(burst) - _BURST_OPTIONS)}")
+        burst.setdefault("burst", 1)
+        if not (isinstance(burst.get("every"), int) and burst["every"] >= 1):
+            raise ValueError("faults.429.every must be an integer >= 1")
+        plan["429"] = burst
+    for kind in ID_FAULTS:
+        if kind in plan:
+            plan[kind] = sorted(set(plan[kind]))
+    for name in ("redirects", "readmes"):
+        if not isinstance(plan.get(name, {}), dict):
+            raise ValueError(f"faults.{name} must be a mapping of model id to value")
+    if "readmes" in plan:
+        plan["readmes"] = {key: _readme_body(value) for key, value in plan["readmes"].items()}
+    return plan
+
+
+def _readme_body(value) -> bytes:
+    """An injected README: text, {"base64": ...} for any bytes, or {"fill", "bytes"}."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, dict) and "base64" in value:
+        return base64.b64decode(value["base64"])
+    if isinstance(value, dict) and "bytes" in value:
+        fill = str(value.get("fill", "x")).encode() or b"x"
+        size = int(value["bytes"])
+        return (fill * (size // len(fill) + 1))[:size]
+    raise ValueError(f"faults.readmes: cannot make a README of {type(value).__name__}")
+
+
+def _roll(seed, kind: str, key: str, nth: int) -> float:
+    """A uniform number in [0, 1) fixed by its arguments: the same faults on every run."""
+    digest = hashlib.sha256(f"{seed}|{kind}|{key}|{nth}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _target_id(path: str, endpoint: str) -> str | None:
+    """The repo id a request is about (None for listings and other routes)."""
+    if endpoint in ("model_info", "dataset_info", "croissant"):
+        prefix = "/api/models/" if endpoint == "model_info" else "/api/datasets/"
+        parts = [
+            unquote(part) for part in path[len(prefix) :].removesuffix("/croissant").split("/")
+        ]
+        if len(parts) in (3, 4) and parts[-2] == "revision":
+            parts = parts[:-2]
+        return "/".join(parts)
+    if endpoint.startswith("resolve_"):
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        parts = parts[1:] if parts[0] == "datasets" else parts
+        at = 1 if len(parts) > 1 and parts[1] == "resolve" else 2
+        return "/".join(parts[:at])
+    return None
+
+
+def _redirect(request: Request, endpoint: str, old: str, new: str) -> Response:
+    """307 to a new id on this hub, or to the same path on another host (`http://...`)."""
+    if new.startswith(("http://", "https://")):
+        location = new.rstrip("/") + request.path
+    else:
+        prefix = request.path[: request.path.index(old)] if old in request.path else "/"
+        location = prefix + new + request.path[len(prefix) + len(old) :]
+    location += f"?{request.raw_query}" if request.raw_query else ""
+    body = f"Temporary Redirect. Redirecting to {location}".encode()
+    return Response(307, body, {"Location": location, **_TEXT_TYPE})
+
+
+def _burst_429(endpoint: str, retry_after) -> Response:
+    bucket = "resolvers" if endpoint.startswith("resolve_") else "api"
+    seconds = max(0, math.ceil(float(retry_after)))
+    return error_response(
+        429,
+        f"Too many requests: '{bucket}' rate limit reached.",
+        **{"Retry-After": str(seconds), "RateLimit": f'"{bucket}";r=0;t={seconds}'},
+    )
+
+
+def _huge_json(size: int):
+    """A JSON object of `size` bytes, made as it is sent."""
+    head, tail = b'{"padding": "', b'"}'
+    yield head
+    left = max(0, size - len(head) - len(tail))
+    block = b"x" * (1024 * 1024)
+    while left > 0:
+        yield block[: min(left, len(block))]
+        left -= len(block)
+    yield tail
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -594,15 +866,47 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             logger.exception("replica hub failed on %s %s", self.command, self.path)
             response = error_response(500, "Internal error in the replica hub")
+        try:
+            self._send(response)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout, a cap)
+            self.close_connection = True
+
+    def _send(self, response: Response) -> None:
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
+        chunked = response.chunks is not None and response.length is None
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            length = len(response.body) if response.chunks is None else response.length
+            self.send_header("Content-Length", str(length))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if response.chunks is not None:
+            for chunk in response.chunks:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        elif response.cut_at is not None:
+            self.wfile.write(response.body[: response.cut_at])
+            self._reset()
+        else:
             self.wfile.write(response.body)
 
+    def _reset(self) -> None:
+        """Close with a TCP reset (SO_LINGER 0), as a dropped connection looks to a client."""
+        self.close_connection = True
+        with suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+
     do_HEAD = do_POST = do_GET
+
+    def handle(self) -> None:
+        with suppress(ConnectionResetError, BrokenPipeError):  # a client that went away
+            super().handle()
 
     def log_message(self, format: str, *args) -> None:
         logger.debug("%s " + format, self.address_string(), *args)

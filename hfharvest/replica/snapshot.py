@@ -2,6 +2,8 @@
 
 Three kinds of model live side by side: recorded API bodies, models derived from the old
 transformers model cards, and synthetic `scale` models that borrow a template's record and README.
+Datasets are recorded API bodies (none so far) or records derived from the old dataset cards of
+huggingface/datasets (`dataset_cards/`); a recorded body wins over a card-derived record.
 """
 
 from __future__ import annotations
@@ -21,6 +23,24 @@ DEFAULT_SNAPSHOT = Path(__file__).with_name("hub_snapshot")
 
 # The day model_cards/ left the transformers repository: the newest a card-only model can be.
 CARDS_REMOVED_AT = "2020-12-10T00:00:00.000Z"
+# The dataset cards come from huggingface/datasets `datasets/<name>/README.md` (the folder left the
+# repository in Sept/Oct 2022). The code index gives the commit of each capture but not its date, so
+# card-derived dataset records carry this stated placeholder rather than an invented date.
+DATASET_CARDS_AT = "2022-01-01T00:00:00.000Z"
+# Front-matter keys the Hub turns into `<key>:<value>` dataset tags (older cards used the plurals).
+DATASET_TAG_KEYS = {
+    "task_categories": "task_categories",
+    "task_ids": "task_ids",
+    "language": "language",
+    "languages": "language",
+    "license": "license",
+    "licenses": "license",
+    "multilinguality": "multilinguality",
+    "size_categories": "size_categories",
+    "source_datasets": "source_datasets",
+    "annotations_creators": "annotations_creators",
+    "language_creators": "language_creators",
+}
 SCALE_AUTHOR = "replica-scale"
 BASE_MODEL_SHARE = 0.3
 BASE_MODEL_RELATIONS = ("finetune", "adapter", "quantized", "merge")
@@ -33,6 +53,9 @@ _HUB_ID_PART = re.compile(r"(?![-.])(?!.*(?:--|\.\.))[A-Za-z0-9_.-]{1,96}(?<![-.
 # Like the Hub, blank lines may precede the opening '---'; '--' delimiters do not count.
 _FRONT_MATTER = re.compile(r"\A\s*---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _TITLE = re.compile(r"^# [^\r\n]*", re.M)
+_HEADING = re.compile(r"#{1,6}[ \t]+(.*?)[ \t]*#*[ \t]*")
+_FENCE = re.compile(r"[ \t]{0,3}(```|~~~)")
+_PLACEHOLDER = re.compile(r"\[(More Information Needed|Needs More Information)\]")
 
 
 @dataclass(slots=True, eq=False)
@@ -157,9 +180,12 @@ def load_snapshot(
     if scale > 0:
         models.update(_synthetic_models(models, scale, seed))
     datasets = _load_bodies(api / "datasets")
+    dataset_cards = _load_cards(Path(snapshot_dir) / "dataset_cards")
     datasets = {
-        i: Repo(i, record, _readme_from_card_data(record)) for i, record in datasets.items()
+        i: Repo(i, record, dataset_cards.get(i) or _readme_from_card_data(record))
+        for i, record in datasets.items()
     }
+    datasets.update(_card_datasets(dataset_cards, datasets))
     expand_only = _expand_only_fields(api / "models-expand", models)
     tasks = (api / "tasks.json").read_bytes()
     catalogue = Catalogue(models, datasets, redirects, tasks, expand_only)
@@ -301,6 +327,103 @@ def _strings(value, *, split_commas: bool = False) -> list[str]:
     if split_commas:
         texts = [part for text in texts for part in text.split(",")]
     return [text.strip() for text in texts if text.strip()]
+
+
+def _card_datasets(cards: dict, recorded: dict) -> dict[str, Repo]:
+    """Dataset records derived from the captured dataset cards; recorded API bodies win."""
+    return {
+        dataset_id: Repo(dataset_id, _record_from_dataset_card(dataset_id, text), text, True)
+        for dataset_id, text in cards.items()
+        if dataset_id not in recorded and is_valid_hub_id(dataset_id)
+    }
+
+
+def _record_from_dataset_card(dataset_id: str, text: str) -> dict:
+    """A dataset record shaped like the Hub's, with what the card says and nothing invented."""
+    meta = parse_front_matter(text)
+    record = {
+        "_id": _sha1(f"datasets/{dataset_id}")[:24],
+        "id": dataset_id,
+        "author": dataset_id.split("/")[0] if "/" in dataset_id else None,
+        "sha": _sha1(text),
+        "lastModified": DATASET_CARDS_AT,
+        "createdAt": DATASET_CARDS_AT,
+        "private": False,
+        "disabled": False,
+        "gated": False,
+        "downloads": 0,
+        "likes": 0,
+        "tags": _dataset_tags(meta or {}),
+    }
+    if meta is not None:
+        record["cardData"] = meta
+        if isinstance(meta.get("paperswithcode_id"), str):
+            record["paperswithcode_id"] = meta["paperswithcode_id"]
+    if (description := _card_section(text, "Dataset Summary")) and not _PLACEHOLDER.match(
+        description
+    ):
+        record["description"] = description
+    if citation := _bibtex(_card_section(text, "Citation Information")):
+        record["citation"] = citation
+    record["siblings"] = [{"rfilename": "README.md"}]
+    return record
+
+
+def _dataset_tags(meta: dict) -> list[str]:
+    """`<key>:<value>` tags from the front matter, as the Hub derives them for datasets."""
+    tags = [
+        f"{tag}:{value}"
+        for key, tag in DATASET_TAG_KEYS.items()
+        for value in _strings(meta.get(key))
+    ]
+    return list(dict.fromkeys(tags))
+
+
+def _card_section(text: str, title: str) -> str | None:
+    """The body of the card section headed `title` (`### Title` or `### [Title](#anchor)`)."""
+    lines = text[_front_matter_end(text) :].splitlines()
+    body: list[str] | None = None
+    fenced = False
+    for line in lines:
+        heading = None if fenced else _HEADING.fullmatch(line)
+        if _FENCE.match(line):
+            fenced = not fenced
+        if heading is not None:
+            if body is not None:
+                break
+            name = re.sub(r"^\[(.*)\]\([^)]*\)$", r"\1", heading.group(1))
+            if name.strip().lower() == title.lower():
+                body = []
+        elif body is not None:
+            body.append(line)
+    section = "\n".join(body or []).strip()
+    return section or None
+
+
+def _bibtex(section: str | None) -> str | None:
+    """The BibTeX of a citation section: its fenced blocks, else the text from the first `@`."""
+    if not section:
+        return None
+    blocks, block = [], None
+    for line in section.splitlines():
+        if _FENCE.match(line):
+            if block is None:
+                block = []
+            else:
+                blocks.append("\n".join(block).strip())
+                block = None
+        elif block is not None:
+            block.append(line)
+    entries = [text for text in blocks if "@" in text]
+    if entries:
+        return "\n\n".join(entries)
+    start = re.search(r"^@", section, re.M)
+    return section[start.start() :].strip() if start else None
+
+
+def _front_matter_end(text: str) -> int:
+    match = _FRONT_MATTER.match(text)
+    return match.end() if match else 0
 
 
 def _synthetic_models(models: dict[str, Repo], count: int, seed: int) -> dict[str, SyntheticRepo]:

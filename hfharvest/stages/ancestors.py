@@ -13,6 +13,8 @@ from .extract import Extractor, Outcome
 
 log = logging.getLogger(__name__)
 Link = tuple[str, str, str]  # (model id, base id, relation)
+# A merge of a handful of models is common; a card naming hundreds of bases is not lineage.
+MAX_BASES_PER_MODEL = 64
 
 
 def add_ancestors(extractor: Extractor, models_path: str, iterations: int) -> Iterator[Outcome]:
@@ -28,8 +30,9 @@ def add_ancestors(extractor: Extractor, models_path: str, iterations: int) -> It
     links: list[Link] = []
     for record in iter_models(models_path):
         known.add(record["modelId"])
-        links += _links(record)
-        yield record, None
+        record_links, failure = _capped_links(record)
+        links += record_links
+        yield record, failure
     for depth in range(1, iterations + 1):
         wanted = yield from _wanted_bases(links, known)
         if not wanted:
@@ -47,12 +50,27 @@ def add_ancestors(extractor: Extractor, models_path: str, iterations: int) -> It
             pulled_by = wanted.get(requested, []) + wanted.get(record["modelId"], [])
             record["ancestry"] = {"depth": depth, "pulled_in_by": _unique(pulled_by)}
             known.add(record["modelId"])
-            links += _links(record)
-            yield record, None
+            record_links, failure = _capped_links(record)
+            links += record_links
+            yield record, failure
 
 
 def _links(record: dict) -> list[Link]:
     return [(record["modelId"], base, relation) for base, relation in base_model_links(record)]
+
+
+def _capped_links(record: dict) -> tuple[list[Link], dict | None]:
+    """The record's links, at most MAX_BASES_PER_MODEL of them (a failure says what was cut)."""
+    links = _links(record)
+    if len(links) <= MAX_BASES_PER_MODEL:
+        return links, None
+    message = (
+        f"names {len(links)} base models; only the first {MAX_BASES_PER_MODEL} (by id) followed"
+    )
+    log.warning("%s: %s", record["modelId"], message)
+    failure = {"model_id": record["modelId"], "reason": "bad_input", "part": "base_models",
+               "message": message}  # fmt: skip
+    return links[:MAX_BASES_PER_MODEL], failure
 
 
 def _wanted_bases(links: Iterable[Link], known: set[str]):

@@ -18,14 +18,15 @@ from typing import TypeVar
 from huggingface_hub.hf_api import ModelInfo
 
 from .. import errors
-from ..cache import CardCache
-from ..hub import HubClient, model_info_to_dict
-from ..ids import ModelsFileError, parse_models_file
+from ..cache import CardCache, RecordCache
+from ..hub import LISTING, HubClient, model_info_to_dict
+from ..ids import InvalidModelId, ModelsFileError, parse_models_file, validate_model_id
 from ..progress import progress
 
 log = logging.getLogger(__name__)
 
 Outcome = tuple[dict | None, dict | None]  # (record, failure): either or both
+CARD_FETCHED = {"ok", "missing", "truncated"}  # card_status values of a README we asked and got
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -65,84 +66,185 @@ def ordered_map(func: Callable[[T], R], items: Iterable[T], threads: int) -> Ite
             yield pending.popleft().result()
 
 
-def model_record(
-    info: ModelInfo, card: str | None, *, source: str, method: str, card_status: str,
-    requested_id: str | None = None,
-) -> dict:  # fmt: skip
-    record = model_info_to_dict(info)
-    record["card"] = card
+def listed_record(info: ModelInfo, *, source: str, method: str, requested_id: str | None = None,
+                  problems: list[str] | None = None) -> dict:  # fmt: skip
+    """A model's record as the Hub lists it, before its README is fetched.
+
+    Fields of the wrong type are dropped; what was dropped is said in `problems` when given.
+    """
+    record = model_info_to_dict(info, problems)
+    record["card"] = None
     record["extraction_metadata"] = {
         "source": source,
         "method": method,
         "extracted_at": now_iso(),
-        "card_status": card_status,
+        "card_status": "pending",
     }
     if requested_id and requested_id != info.id:
         record["extraction_metadata"]["requested_id"] = requested_id
     return record
 
 
-class Extractor:
-    """Fetches records and READMEs through one client, reusing READMEs cached by sha."""
+def listed_outcome(info: ModelInfo, *, source: str, method: str,
+                   requested_id: str | None = None) -> Outcome:  # fmt: skip
+    """`listed_record`, or a `malformed` failure for a record that cannot be made. Fields that
+    were dropped are listed in `extraction_metadata.problems` and leave a `malformed` failure
+    with `"part": "metadata"` beside the record."""
+    problems: list[str] = []
+    try:
+        record = listed_record(
+            info, source=source, method=method, requested_id=requested_id, problems=problems
+        )
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
+        message = f"unusable record: {type(err).__name__}: {errors.shown(str(err))}"
+        return None, errors.Malformed(info.id, message).as_failure()
+    if not problems:
+        return record, None
+    record["extraction_metadata"]["problems"] = problems  # travels with the record
+    return record, problems_failure(record)
 
-    def __init__(self, client: HubClient, cache: CardCache | None = None, threads: int = 8):
+
+def problems_failure(record: dict) -> dict | None:
+    """The `metadata` failure of a record whose odd fields were dropped, from its `problems`."""
+    problems = record["extraction_metadata"].get("problems")
+    if not problems:
+        return None
+    message = "; ".join(problems) + " (the rest of the record kept)"
+    return errors.Malformed(record["modelId"], message).as_failure(part="metadata")
+
+
+class Extractor:
+    """Fetches records and READMEs through one client, reusing READMEs cached by sha.
+
+    With `records` (a RecordCache of this run), a model fetched by id is fetched once per run:
+    a rerun of the run asks the Hub only for the models, and READMEs, it could not get before.
+    """
+
+    def __init__(self, client: HubClient, cache: CardCache | None = None, threads: int = 8,
+                 records: RecordCache | None = None):  # fmt: skip
         self.client = client
         self.cache = cache
         self.threads = threads
+        self.records = records
+        self.listing_failures: list[dict] = []  # what `listing()` skipped, see listing_outcomes
 
+    # -- READMEs -------------------------------------------------------------------------------
     def card(self, info: ModelInfo) -> tuple[str | None, str]:
-        """(README text, card_status); raises HarvestError when the README cannot be had.
+        """(README text, card_status); raises HarvestError when the README cannot be had."""
+        return self._card(info.id, info.sha)
 
-        A gated README is remembered for anonymous runs only: with a token it may open.
-        """
+    def _card(self, model_id: str, sha: str | None) -> tuple[str | None, str]:
+        """A gated README is remembered for anonymous runs only: with a token it may open."""
         anonymous = not self.client.authenticated
-        cached = self.cache.get(info.id, info.sha) if self.cache else None
+        cached = self.cache.get(model_id, sha) if self.cache else None
         if cached is not None and cached.gated and anonymous:
-            raise errors.Gated(info.id, "gated repo: access must be requested on the Hub")
+            raise errors.Gated(model_id, "gated repo: access must be requested on the Hub")
         if cached is not None and not cached.gated:
             text, truncated = cached.text, cached.truncated
         else:
             try:
-                text, truncated = self.client.readme(info.id, info.sha)
+                text, truncated = self.client.readme(model_id, sha)
             except errors.Gated:
                 if self.cache and anonymous:
-                    self.cache.put(info.id, info.sha, None, False, gated=True)
+                    self.cache.put(model_id, sha, None, False, gated=True)
                 raise
             if self.cache:
-                self.cache.put(info.id, info.sha, text, truncated)
+                self.cache.put(model_id, sha, text, truncated)
         return text, "missing" if text is None else "truncated" if truncated else "ok"
+
+    def fill_card(self, record: dict) -> Outcome:
+        """The record with its README (`card`, `card_status`); a README we cannot get leaves a
+        failure beside the record."""
+        meta = record["extraction_metadata"]
+        failure = None
+        try:
+            record["card"], meta["card_status"] = self._card(record["modelId"], record["sha"])
+        except errors.HarvestError as err:
+            record["card"], meta["card_status"] = None, err.reason
+            failure = err.as_failure(part="card", message=f"README: {err.message}; metadata kept")
+        return record, failure
 
     def with_card(self, info: ModelInfo, *, source: str, method: str,
                   requested_id: str | None = None) -> Outcome:  # fmt: skip
-        """The model's record with its README; a README we cannot get leaves a failure beside it."""
-        failure = None
-        try:
-            card, status = self.card(info)
-        except errors.HarvestError as err:
-            card, status = None, err.reason
-            failure = err.as_failure(part="card", message=f"README: {err.message}; metadata kept")
-        record = model_record(
-            info, card, source=source, method=method, card_status=status, requested_id=requested_id
+        """The model's record with its README; what it lacks is a failure beside it."""
+        record, problem = listed_outcome(
+            info, source=source, method=method, requested_id=requested_id
         )
-        return record, failure
+        if record is None:
+            return None, problem
+        record, failure = self.fill_card(record)
+        return record, failure or problem
+
+    def with_cards(self, items: Iterable[dict | Outcome], total: int | None = None):
+        """READMEs for listed records, in parallel, in order; outcomes pass through as they are."""
+
+        def one(item: dict | Outcome) -> Outcome:
+            if isinstance(item, tuple):
+                record, failure = item
+                if record is None:
+                    return item
+                record, card_failure = self.fill_card(record)
+                return record, card_failure or failure
+            record, card_failure = self.fill_card(item)  # a record from a listing file
+            return record, card_failure or problems_failure(record)
+
+        outcomes = ordered_map(one, items, self.threads)
+        return _logged(progress(outcomes, total=total, desc="READMEs"))
+
+    # -- models --------------------------------------------------------------------------------
+    def listing_outcomes(self, num_models: int, offset: int = 0) -> Iterator[Outcome]:
+        """The latest models' records (no README yet), and a failure for each entry that is not
+        a usable model and for a listing that broke off (`"part": "listing"`)."""
+        for item in self.client.iter_latest(num_models, offset):
+            if isinstance(item, errors.HarvestError):
+                extra = {"part": "listing"} if item.item_id == LISTING else {}
+                yield None, item.as_failure(**extra)
+            else:
+                yield listed_outcome(item, source="latest", method="list_models")
+
+    def listing(self, num_models: int, offset: int = 0) -> Iterator[dict]:
+        """The latest models' records, without READMEs; what could not be listed is logged and
+        kept in `listing_failures` (use `listing_outcomes` to write it beside the records)."""
+        for record, failure in self.listing_outcomes(num_models, offset):
+            if failure is not None:
+                log.warning("%s: %s (%s)", failure["model_id"], failure["message"],
+                            failure["reason"])  # fmt: skip
+                self.listing_failures.append(failure)
+            if record is not None:
+                yield record
+
+    def latest(self, num_models: int, offset: int = 0) -> Iterator[Outcome]:
+        """The latest models with their READMEs: listing pages, then one README each."""
+        return self.with_cards(self.listing_outcomes(num_models, offset), total=num_models)
 
     def fetch(self, model_id: str, *, source: str) -> Outcome:
-        """One model by exact id (model_info + README); a model we cannot get becomes a failure."""
+        """One model by exact id (model_info + README); a model we cannot get becomes a failure.
+
+        A model this run already fetched (see `records`) costs no request, or only its README
+        when that is what failed.
+        """
+        try:
+            validate_model_id(model_id)  # before it becomes a URL or a file name
+        except InvalidModelId as err:
+            named = model_id[:200] if isinstance(model_id, str) else errors.shown(model_id)
+            return None, errors.InvalidId(named, str(err)).as_failure()
+        if self.records is not None and (kept := self.records.get(model_id)) is not None:
+            kept["extraction_metadata"]["source"] = source
+            if kept["extraction_metadata"].get("card_status") in CARD_FETCHED:
+                return kept, None
+            record, failure = self.fill_card(kept)
+            self.records.put(model_id, record)
+            return record, failure
         try:
             info = self.client.model_info(model_id)
         except errors.HarvestError as err:
             return None, err.as_failure()
-        return self.with_card(info, source=source, method="model_info", requested_id=model_id)
-
-    def latest(self, num_models: int, offset: int = 0) -> Iterator[Outcome]:
-        """The `num_models` most recently modified models: listing pages, then READMEs."""
-        listing = self.client.list_latest(num_models, offset)
-        outcomes = ordered_map(
-            lambda info: self.with_card(info, source="latest", method="list_models"),
-            listing,
-            self.threads,
+        record, failure = self.with_card(
+            info, source=source, method="model_info", requested_id=model_id
         )
-        return _logged(progress(outcomes, total=num_models, desc="latest models"))
+        if self.records is not None and record is not None:
+            self.records.put(model_id, record)
+        return record, failure
 
     def by_ids(self, model_ids: Iterable[str], *, source: str, total: int | None = None):
         """Models by exact id, in parallel; not found, gated or broken ones become failures."""
@@ -151,18 +253,25 @@ class Extractor:
 
     def from_file(self, models_file: str | None) -> Iterator[Outcome]:
         """The models a file lists; bad lines become failures that name the file and line."""
-        if not models_file:
-            return
-        path = Path(models_file)
-        try:
-            model_ids, problems = parse_models_file(path)
-        except ModelsFileError as err:
-            yield None, {"model_id": str(path), "reason": "bad_input", "message": str(err)}
-            return
-        for problem in problems:
-            log.warning("%s:%d: skipped %r: %s", path, problem.line, problem.text, problem.reason)
-            yield None, problem.as_failure(path)
+        model_ids, failures = file_ids(models_file)
+        for failure in failures:
+            yield None, failure
         yield from self.by_ids(model_ids, source="file", total=len(model_ids))
+
+
+def file_ids(models_file: str | None) -> tuple[list[str], list[dict]]:
+    """The valid ids a models file lists, and a failure per bad line (or for the whole file)."""
+    if not models_file:
+        return [], []
+    path = Path(models_file)
+    try:
+        model_ids, problems = parse_models_file(path)
+    except ModelsFileError as err:
+        log.error("%s", err)
+        return [], [{"model_id": str(path), "reason": "bad_input", "message": str(err)}]
+    for problem in problems:
+        log.warning("%s:%d: skipped %r: %s", path, problem.line, problem.text, problem.reason)
+    return model_ids, [problem.as_failure(path) for problem in problems]
 
 
 def _logged(outcomes: Iterable[Outcome]) -> Iterator[Outcome]:

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from ..jsonio import iter_models, read_failures
 from .extract import Outcome
 
+# A stage file is ours, but may have been edited by hand: records without these are skipped.
+REQUIRED = ("modelId", "extraction_metadata")
+
 GOOD_CARD = {"ok", "missing", "truncated"}  # we asked and the Hub answered
 
 
@@ -29,39 +32,63 @@ def merge_artifacts(paths: list[str]) -> Iterator[Outcome]:
     A later artifact's record wins only when it got the README the earlier one could not. A
     failure is kept only if no source got what it was about.
     """
-    plan = _plan(paths)
+    plan, unusable = _plan(paths)
+    yield from ((None, failure) for failure in unusable)
     for index, path in enumerate(paths):
-        for record in iter_models(path):
+        for record in _usable(path):
             choice = plan[record["modelId"]]
             if choice.index == index and not choice.written:
                 choice.written = True
                 record["extraction_metadata"]["sources"] = choice.sources
                 yield record, None
     seen = set()
-    for failure in (f for path in paths for f in read_failures(path)):
-        key = (failure["model_id"], failure["reason"], failure.get("part"))
+    for failure in (f for path in paths for f in read_failures(path) if isinstance(f, dict)):
+        key = (failure.get("model_id"), failure.get("reason"), failure.get("part"))
         if key not in seen and _still_failing(failure, plan):
             seen.add(key)
             yield None, failure
 
 
-def _plan(paths: list[str]) -> dict[str, _Choice]:
-    """Which artifact's record to keep for each id (a pass that holds ids, not records)."""
+def _usable(path: str):
+    return (record for record in iter_models(path) if _problem(record) is None)
+
+
+def _problem(record) -> str | None:
+    if not isinstance(record, dict):
+        return f"a {type(record).__name__}, not a model record"
+    missing = [key for key in REQUIRED if key not in record]
+    if missing or not isinstance(record["extraction_metadata"], dict):
+        return f"a record without {', '.join(missing) or 'extraction_metadata'}"
+    if not isinstance(record["modelId"], str):
+        return "a record whose modelId is not a string"
+    return None
+
+
+def _plan(paths: list[str]) -> tuple[dict[str, _Choice], list[dict]]:
+    """Which artifact's record to keep for each id (a pass that holds ids, not records), and a
+    failure for each record that is not one."""
     plan: dict[str, _Choice] = {}
+    unusable = []
     for index, path in enumerate(paths):
-        for record in iter_models(path):
+        for number, record in enumerate(iter_models(path), start=1):
+            if (problem := _problem(record)) is not None:
+                message = f"{path}: model {number} is {problem}: skipped"
+                unusable.append({"model_id": f"{path}#{number}", "reason": "bad_input",
+                                 "message": message})  # fmt: skip
+                continue
             meta = record["extraction_metadata"]
             good = meta.get("card_status", "ok") in GOOD_CARD
             choice = plan.setdefault(record["modelId"], _Choice(index, good))
             if good and not choice.card_good:
                 choice.index, choice.card_good = index, True
-            if meta["source"] not in choice.sources:
-                choice.sources.append(meta["source"])
-    return plan
+            source = meta.get("source")
+            if source not in choice.sources:
+                choice.sources.append(source)
+    return plan, unusable
 
 
 def _still_failing(failure: dict, plan: dict[str, _Choice]) -> bool:
-    choice = plan.get(failure["model_id"])
+    choice = plan.get(failure.get("model_id"))
     if choice is None:
         return True
     return failure.get("part") == "card" and not choice.card_good

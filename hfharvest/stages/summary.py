@@ -42,3 +42,9 @@ def format_summary(summary: dict) -> str:
             + (f" ({reasons})" if reasons else "")
         )
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m hfharvest.stages.summary <run folder>/summary.json
+    import sys
+
+    print(format_summary(read_json(sys.argv[1])))

@@ -1,0 +1,97 @@
+"""Plots of a finished run for `snakemake --report`: what was harvested, and what it cost."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .jsonio import iter_models, read_json  # noqa: E402
+
+TOP = 15  # bars per chart; the rest is summed as "other"
+
+
+def top_counts(values: Iterable[str | None], top: int = TOP) -> list[tuple[str, int]]:
+    """Most common values first; missing ones as "(none)", the tail summed as "(other)"."""
+    counts = Counter(value if value else "(none)" for value in values)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    head, tail = ranked[:top], ranked[top:]
+    return head + ([("(other)", sum(n for _, n in tail))] if tail else [])
+
+
+def bar_chart(path: str, title: str, counts: list[tuple[str, int]], xlabel: str = "models"):
+    labels = [label for label, _ in counts][::-1]
+    values = [value for _, value in counts][::-1]
+    figure, axes = plt.subplots(figsize=(7, 0.35 * len(counts) + 1.2))
+    bars = axes.barh(labels, values, color="#4c72b0")
+    axes.bar_label(bars, padding=3)
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.margins(x=0.12)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_models(models_path: str, licenses_path: str, out: dict[str, str]) -> None:
+    """Models per pipeline tag, library and licence (licences as identified, SPDX where known)."""
+    tags, libraries = [], []
+    for record in iter_models(models_path):
+        tags.append(record.get("pipeline_tag"))
+        libraries.append(record.get("library_name"))
+    licences = [lic for ids in read_json(licenses_path).values() for lic in ids or [None]]
+    bar_chart(out["pipeline_tags"], "Models per pipeline tag", top_counts(tags))
+    bar_chart(out["libraries"], "Models per library", top_counts(libraries))
+    bar_chart(out["licenses"], "Models per licence", top_counts(licences))
+
+
+def plot_lineage(models_path: str, path: str) -> None:
+    """How deep the base-model lineage goes: harvested models are depth 0."""
+    depths = Counter(
+        (record.get("ancestry") or {}).get("depth", 0) for record in iter_models(models_path)
+    )
+    counts = [(f"depth {depth}", depths[depth]) for depth in sorted(depths)]
+    bar_chart(path, "Models by base-model lineage depth", counts)
+
+
+def plot_entities(summary_path: str, path: str) -> None:
+    """Entities per kind, split into enriched and unresolved."""
+    enriched = read_json(summary_path)["enriched"]
+    names = sorted(enriched)
+    done = [enriched[name]["enriched"] for name in names]
+    failed = [enriched[name]["unresolved"] for name in names]
+    figure, axes = plt.subplots(figsize=(7, 0.4 * len(names) + 1.4))
+    axes.barh(names, done, color="#55a868", label="enriched")
+    axes.barh(names, failed, left=done, color="#c44e52", label="unresolved")
+    for row, (ok, bad) in enumerate(zip(done, failed, strict=True)):
+        axes.text(ok + bad, row, f" {ok}/{ok + bad}", va="center")
+    axes.set_title("Entities per kind: enriched vs unresolved")
+    axes.set_xlabel("entities")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
+    axes.margins(x=0.2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def stage_seconds(benchmark_files: Iterable[str], root: str) -> list[tuple[str, float]]:
+    """Wall seconds per job from Snakemake's benchmark files, named by their path under `root`
+    (`benchmarks/<run>/`): `merge_models`, `fetch_latest_cards/2-of-4`."""
+    timings = []
+    for path in benchmark_files:
+        with open(path, newline="") as handle:
+            row = next(csv.DictReader(handle, delimiter="\t"))
+        name = str(Path(path).relative_to(root).with_suffix(""))
+        timings.append((name, round(float(row["s"]), 2)))
+    return sorted(timings, key=lambda item: (-item[1], item[0]))
+
+
+def plot_timings(benchmark_files: Iterable[str], root: str, path: str) -> None:
+    timings = stage_seconds(benchmark_files, root)
+    bar_chart(path, "Wall time per job", timings, xlabel="seconds")

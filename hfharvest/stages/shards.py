@@ -1,0 +1,68 @@
+"""Sharded extraction: the README-fetching work split into K jobs, gathered back in order.
+
+Shard i of K takes items i, i+K, i+2K, ... of the listing (or of the models file's ids), so
+gathering round-robin restores the original order: the gathered file is the same for any K.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from itertools import islice, zip_longest
+
+from ..jsonio import iter_models, read_failures, read_json, read_key
+from .extract import Extractor, Outcome
+
+SCATTER_ITEM = re.compile(r"(\d+)-of-(\d+)")
+_MISSING = object()
+
+
+def shard_of(scatteritem: str) -> tuple[int, int]:
+    """Snakemake's `{scatteritem}` ("3-of-8") as a 0-based shard index and the shard count."""
+    match = SCATTER_ITEM.fullmatch(scatteritem)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise ValueError(f"not a scatter item: {scatteritem!r}")
+    return int(match.group(1)) - 1, int(match.group(2))
+
+
+def take_shard(items: Iterable, scatteritem: str) -> Iterator:
+    index, count = shard_of(scatteritem)
+    return islice(items, index, None, count)
+
+
+def latest_shard(extractor: Extractor, listing_path: str, scatteritem: str) -> Iterator[Outcome]:
+    """READMEs for this shard's part of the latest listing."""
+    return extractor.with_cards(take_shard(iter_models(listing_path), scatteritem))
+
+
+def file_shard(extractor: Extractor, ids_path: str, scatteritem: str) -> Iterator[Outcome]:
+    """Records and READMEs for this shard's part of the models file's ids."""
+    model_ids = list(take_shard(read_json(ids_path)["ids"], scatteritem))
+    return extractor.by_ids(model_ids, source="file", total=len(model_ids))
+
+
+def gather(shard_paths: list[str], first_failures: Iterable[dict] = ()) -> Iterator[Outcome]:
+    """The shards' records interleaved back into their original order (a renamed repo listed
+    twice kept once), then `first_failures` and the shards' failures sorted by model id."""
+    seen: set[str] = set()
+    streams = [iter_models(path) for path in shard_paths]
+    for row in zip_longest(*streams, fillvalue=_MISSING):
+        for record in row:
+            if record is not _MISSING and record["modelId"] not in seen:
+                seen.add(record["modelId"])
+                yield record, None
+    for failure in first_failures:
+        yield None, failure
+    failures = [failure for path in shard_paths for failure in read_failures(path)]
+    for failure in sorted(failures, key=lambda f: (f["model_id"], f["reason"])):
+        yield None, failure
+
+
+def summed_metadata(paths: list[str], keys=("hub_requests", "card_cache")) -> dict:
+    """Request and cache counters of several stage files, added up."""
+    totals: dict[str, dict[str, int]] = {}
+    for path in paths:
+        for key in keys:
+            for name, value in (read_key(path, key) or {}).items():
+                totals.setdefault(key, {})[name] = totals.get(key, {}).get(name, 0) + value
+    return totals

@@ -1,0 +1,32 @@
+import pytest
+
+from hfharvest.jsonio import artifact_writer
+from hfharvest.stages.extract import Harvest
+from hfharvest.stages.shards import gather, shard_of, take_shard
+
+
+def test_scatter_items():
+    assert shard_of("1-of-1") == (0, 1)
+    assert shard_of("3-of-8") == (2, 8)
+    for bad in ["0-of-2", "3-of-2", "x-of-2", "1of2"]:
+        with pytest.raises(ValueError):
+            shard_of(bad)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 12])
+def test_gathering_the_shards_restores_the_order(tmp_path, count):
+    records = [{"modelId": f"org/m{i}"} for i in range(10)]
+    records.insert(5, {"modelId": "org/m2"})  # a renamed repo listed twice
+    failures = [{"model_id": f"org/f{i}", "reason": "not_found"} for i in range(3)]
+    paths = []
+    for index in range(count):
+        path = tmp_path / f"{index + 1}-of-{count}.json"
+        with artifact_writer(path, "shard") as out:
+            for record in take_shard(records, f"{index + 1}-of-{count}"):
+                out.add_model(record)
+            for failure in take_shard(failures, f"{index + 1}-of-{count}"):
+                out.add_failure(failure)
+        paths.append(str(path))
+    gathered = Harvest.collect(gather(paths, first_failures=[{"model_id": "file:3"}]))
+    assert [r["modelId"] for r in gathered.models] == [f"org/m{i}" for i in range(10)]
+    assert [f["model_id"] for f in gathered.failures] == ["file:3", "org/f0", "org/f1", "org/f2"]
