@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-PY_SOURCES := hfharvest scripts tests
+PY_SOURCES := hfharvest scripts tests bench ci
 
 .PHONY: setup demo test lint format check-format pytest clean
 

@@ -67,7 +67,7 @@ class CardCache:
         entry = {"model_id": model_id, "sha": sha, "text": text, "truncated": truncated}
         entry["gated"] = gated
         entry["checksum"] = _checksum(entry)
-        with atomic_writer(self._path(model_id, sha)) as handle:
+        with atomic_writer(self._path(model_id, sha), fsync=False) as handle:
             json.dump(entry, handle, ensure_ascii=False)
 
     def _load(self, path: Path, model_id: str, sha: str) -> CachedCard | None:
@@ -116,7 +116,7 @@ class RecordCache:
     def put(self, model_id: str, record: dict) -> None:
         entry = {"model_id": model_id, "record": record}
         entry["checksum"] = _checksum(entry)
-        with atomic_writer(self._path(model_id)) as handle:
+        with atomic_writer(self._path(model_id), fsync=False) as handle:
             json.dump(entry, handle, ensure_ascii=False)
 
 

@@ -19,8 +19,12 @@ JSON_MAX_BYTES = 2 * 1024**3  # a run artifact beyond this is a bug, not data
 
 
 @contextmanager
-def atomic_writer(path: str | Path, mode: str = "w"):
-    """Open a temporary file beside `path`; rename it into place only if the block succeeds."""
+def atomic_writer(path: str | Path, mode: str = "w", fsync: bool = True):
+    """Open a temporary file beside `path`; rename it into place only if the block succeeds.
+
+    `fsync=False` for files that carry their own checksum (cache entries): a torn one is
+    detected and refetched, so it need not wait for the disk.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -28,7 +32,8 @@ def atomic_writer(path: str | Path, mode: str = "w"):
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

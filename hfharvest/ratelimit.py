@@ -29,7 +29,9 @@ def _budget_key(url: str) -> tuple[str, str]:
 class _Budget:
     remaining: int | None = None  # unknown until the Hub says
     resets_at: float = 0.0
-    limit: int | None = None  # the window's quota, when the Hub gives its policy
+    limit: int | None = None  # the window's quota and length, when the Hub gives its policy
+    window_s: float | None = None
+    sent: int = 0  # requests sent since this window began, answered or not
 
 
 class RateLimiter:
@@ -51,15 +53,22 @@ class RateLimiter:
                 budget = self._budgets.setdefault(key, _Budget())
                 now = self._clock()
                 if budget.remaining is not None and now >= budget.resets_at:
-                    budget.remaining = budget.limit  # a new window: full quota, or unknown
+                    self._new_window(budget, now)
                 if budget.remaining is None or budget.remaining > 0:
                     if budget.remaining is not None:
                         budget.remaining -= 1
+                    budget.sent += 1
                     self.requests[key[1]] = self.requests.get(key[1], 0) + 1
                     return
                 wait = budget.resets_at - now
                 self.waited_s += wait
             self._sleep(wait)
+
+    @staticmethod
+    def _new_window(budget: _Budget, now: float) -> None:
+        """The window reset: a full quota until the Hub says more (once, not per request)."""
+        budget.remaining, budget.sent = budget.limit, 0
+        budget.resets_at = now + budget.window_s if budget.window_s else now
 
     def after_response(self, response) -> None:
         self.observe(str(response.request.url), response.status_code, response.headers)
@@ -76,12 +85,15 @@ class RateLimiter:
             if info is not None:
                 remaining, resets_at = info.remaining, now + info.reset_in_seconds
                 budget.limit = info.limit or budget.limit
+                budget.window_s = info.window_seconds or budget.window_s
             else:
                 remaining, resets_at = 0, now + int(retry_after)
             if status == 429:
                 remaining = 0
             if budget.remaining is None or resets_at > budget.resets_at + 1:
-                budget.remaining = remaining  # first word from the Hub, or a new window
+                # First word of a window. It predates the requests sent since: count them too.
+                unsent = budget.limit - budget.sent if budget.limit is not None else remaining
+                budget.remaining = max(0, min(remaining, unsent))
             else:  # answers come back out of order: trust the lowest count of this window
                 budget.remaining = min(budget.remaining, remaining)
             budget.resets_at = max(budget.resets_at, resets_at)

@@ -145,3 +145,16 @@ def test_no_token_means_no_token_even_if_one_is_stored(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_from_the_environment")
     with ReplicaHub() as hub, pytest.raises(errors.Gated):
         HubClient(hub.url, token=None).readme("meta-llama/Llama-3.1-8B-Instruct", None)
+
+
+def test_a_new_window_refills_the_budget_once_not_per_request():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=lambda: clock.now, sleep=clock.sleep)
+    api = request_to("http://h/api/models/x")
+    policy = '"fixed window";"api";q=3;w=10'
+    limiter.observe(api.url, 200, {"RateLimit": '"api";r=0;t=10', "RateLimit-Policy": policy})
+    for _ in range(3):  # the next window's quota, before any answer of that window
+        limiter.before_request(api)
+    assert clock.slept == [10.0]
+    limiter.before_request(api)  # the fourth waits for the window after
+    assert clock.slept == [10.0, 10.0]

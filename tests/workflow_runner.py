@@ -24,16 +24,21 @@ WORKFLOW_PARTS = [
 RULE_LINE = re.compile(r"^(?:local)?rule (\w+):", re.MULTILINE)
 
 
+def copy_workflow(root: Path) -> None:
+    """The workflow's files (not its data, logs or venv) into `root`."""
+    root.mkdir(parents=True, exist_ok=True)
+    for part in WORKFLOW_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, root / part)
+        else:
+            shutil.copy(source, root / part)
+
+
 class Workflow:
     def __init__(self, root: Path):
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-        for part in WORKFLOW_PARTS:
-            source = REPO / part
-            if source.is_dir():
-                shutil.copytree(source, root / part)
-            else:
-                shutil.copy(source, root / part)
+        copy_workflow(root)
 
     def run(self, config: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         (self.root / "test_config.yaml").write_text(yaml.safe_dump(config))

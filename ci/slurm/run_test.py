@@ -34,7 +34,7 @@ SITE_PROFILE = REPO / "ci" / "slurm" / "profile"
 PARTITION = "debug"
 RUN_ID = "slurm-compare"
 sys.path.insert(0, str(REPO / "tests"))
-from workflow_runner import WORKFLOW_PARTS  # noqa: E402 - the e2e tests' list of what to copy
+from workflow_runner import copy_workflow  # noqa: E402 - copied as the e2e tests copy it
 
 # Dropped wherever they occur, by key: when a record was fetched (`extracted_at`), and what a job
 # cost — requests per rate-limit bucket and card-cache hits, which depend on which of two parallel
@@ -105,12 +105,7 @@ class Replica:
 class Run:
     def __init__(self, name: str, root: Path, replica: Replica):
         self.name, self.root, self.replica = name, root, replica
-        for part in WORKFLOW_PARTS:
-            source = REPO / part
-            if source.is_dir():
-                shutil.copytree(source, root / part)
-            else:
-                shutil.copy(source, root / part)
+        copy_workflow(root)
         config = yaml.safe_load((root / "config" / "demo.yaml").read_text())
         config["run_id"] = RUN_ID
         config.setdefault("hub", {})["endpoint"] = replica.url
