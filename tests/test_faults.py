@@ -8,7 +8,7 @@ from collections import Counter
 
 import httpx2
 import pytest
-from workflow_runner import Workflow
+from workflow_runner import Workflow, rules_run
 
 from hfharvest import errors
 from hfharvest.cache import CardCache, RecordCache
@@ -306,7 +306,7 @@ def test_a_faulty_hub_loses_nothing_and_the_rerun_asks_only_for_what_failed(scal
 # -- the same through Snakemake ----------------------------------------------------------------
 
 
-def test_workflow_records_fault_failures_and_a_forced_rerun_costs_only_failed_readmes(tmp_path):
+def test_workflow_records_fault_failures_and_a_retry_costs_only_what_failed(tmp_path):
     (tmp_path / "wf").mkdir()
     workflow = Workflow(tmp_path / "wf")
     (workflow.root / "ids.txt").write_text("facebook/bart-base\ngoogle-t5/t5-small\ngpt2\n")
@@ -331,12 +331,14 @@ def test_workflow_records_fault_failures_and_a_forced_rerun_costs_only_failed_re
         # Unchanged inputs: Snakemake sees nothing to do, transient failures or not...
         dry = workflow.run(config, target, "--dry-run")
         assert "Nothing to be done" in dry.stdout + dry.stderr
-        # ...so the rerun is asked for; with the faults gone it costs only what failed.
+        # ...so the retry is asked for; with the faults gone it costs only what failed.
         hub.configure(faults={})
         hub.reset_stats()
-        workflow.run(config, target, "--forceall")
+        config["hf"]["retry_failures"] = 1
+        retry = workflow.run(config, target)
         stats = hub.stats()
+    assert "list_latest_models" not in rules_run(retry)  # the run keeps its set of models
     assert set(stats["readme_gets"]) == set(broken_readmes) | {"google-t5/t5-small"}
+    assert set(stats["model_info_gets"]) == {"google-t5/t5-small"}  # the others: record cache
     merged = workflow.artifact(config, "hf_models.json")
     assert merged["failures"] == [] and len(merged["models"]) == 11
-    print("forced rerun:", stats["by_endpoint"])

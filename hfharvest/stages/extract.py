@@ -126,15 +126,13 @@ class Extractor:
         self.cache = cache
         self.threads = threads
         self.records = records
-        self.listing_failures: list[dict] = []  # what `listing()` skipped, see listing_outcomes
 
     # -- READMEs -------------------------------------------------------------------------------
-    def card(self, info: ModelInfo) -> tuple[str | None, str]:
-        """(README text, card_status); raises HarvestError when the README cannot be had."""
-        return self._card(info.id, info.sha)
+    def card(self, model_id: str, sha: str | None) -> tuple[str | None, str]:
+        """(README text, card_status); raises HarvestError when the README cannot be had.
 
-    def _card(self, model_id: str, sha: str | None) -> tuple[str | None, str]:
-        """A gated README is remembered for anonymous runs only: with a token it may open."""
+        A gated README is remembered for anonymous runs only: with a token it may open.
+        """
         anonymous = not self.client.authenticated
         cached = self.cache.get(model_id, sha) if self.cache else None
         if cached is not None and cached.gated and anonymous:
@@ -158,7 +156,7 @@ class Extractor:
         meta = record["extraction_metadata"]
         failure = None
         try:
-            record["card"], meta["card_status"] = self._card(record["modelId"], record["sha"])
+            record["card"], meta["card_status"] = self.card(record["modelId"], record["sha"])
         except errors.HarvestError as err:
             record["card"], meta["card_status"] = None, err.reason
             failure = err.as_failure(part="card", message=f"README: {err.message}; metadata kept")
@@ -201,17 +199,6 @@ class Extractor:
                 yield None, item.as_failure(**extra)
             else:
                 yield listed_outcome(item, source="latest", method="list_models")
-
-    def listing(self, num_models: int, offset: int = 0) -> Iterator[dict]:
-        """The latest models' records, without READMEs; what could not be listed is logged and
-        kept in `listing_failures` (use `listing_outcomes` to write it beside the records)."""
-        for record, failure in self.listing_outcomes(num_models, offset):
-            if failure is not None:
-                log.warning("%s: %s (%s)", failure["model_id"], failure["message"],
-                            failure["reason"])  # fmt: skip
-                self.listing_failures.append(failure)
-            if record is not None:
-                yield record
 
     def latest(self, num_models: int, offset: int = 0) -> Iterator[Outcome]:
         """The latest models with their READMEs: listing pages, then one README each."""
