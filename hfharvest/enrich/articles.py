@@ -112,14 +112,7 @@ def _classify(entity_id: str, models: list[str]) -> _Wanted | dict:
     if scheme == "arxiv":
         parsed = parse_arxiv_id(value)
         if parsed is None:
-            return unresolved(
-                "articles",
-                entity_id,
-                models,
-                source=SOURCE,
-                reason="invalid_id",
-                message=f"not an arXiv identifier: {value!r}",
-            )
+            return _invalid(entity_id, models, f"not an arXiv identifier: {value!r}")
         return _Wanted(entity_id, models, parsed[0], parsed[1])
     if scheme == "doi":
         match = ARXIV_DOI.fullmatch(value.strip())
@@ -135,13 +128,12 @@ def _classify(entity_id: str, models: list[str]) -> _Wanted | dict:
             message=NO_DOI_RESOLVER,
             doi=value,
         )
+    return _invalid(entity_id, models, "article ids are 'arxiv:<id>' or 'doi:<doi>'")
+
+
+def _invalid(entity_id: str, models: list[str], message: str) -> dict:
     return unresolved(
-        "articles",
-        entity_id,
-        models,
-        source=SOURCE,
-        reason="invalid_id",
-        message="article ids are 'arxiv:<id>' or 'doi:<doi>'",
+        "articles", entity_id, models, source=SOURCE, reason="invalid_id", message=message
     )
 
 

@@ -39,8 +39,11 @@ def enrich_base_models(
         record = records.get(base_id) or records.get(renamed.get(base_id))
         if record is not None:
             result.append(_enriched(base_id, models, record))
-        elif base_id in failures:
-            failure = failures[base_id]
+        else:
+            failure = failures.get(base_id) or {
+                "reason": "not_harvested",
+                "message": "not in the ancestors artifact (models or failures)",
+            }
             result.append(
                 unresolved(
                     "base_models",
@@ -50,17 +53,6 @@ def enrich_base_models(
                     reason=failure.get("reason") or "unresolved",
                     message=failure.get("message"),
                     pulled_in_by=failure.get("pulled_in_by") or [],
-                )
-            )
-        else:
-            result.append(
-                unresolved(
-                    "base_models",
-                    base_id,
-                    models,
-                    source=SOURCE,
-                    reason="not_harvested",
-                    message="not in the ancestors artifact (models or failures)",
                 )
             )
     return result
