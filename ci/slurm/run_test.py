@@ -376,9 +376,14 @@ def short(value) -> str:
     return text if len(text) < 80 else text[:77] + "..."
 
 
+def artifacts(folder: Path) -> set[Path]:
+    """The run's JSON files; hidden folders (the run's record cache, `.records/`) are not output."""
+    paths = (p.relative_to(folder) for p in folder.rglob("*.json"))
+    return {p for p in paths if not any(part.startswith(".") for part in p.parts)}
+
+
 def compare(slurm: Path, local: Path, window: tuple[datetime, datetime]) -> Counter:
-    names = {p.relative_to(slurm) for p in slurm.rglob("*.json")}
-    local_names = {p.relative_to(local) for p in local.rglob("*.json")}
+    names, local_names = artifacts(slurm), artifacts(local)
     if not names:
         raise Failure(f"the SLURM run wrote no JSON under {slurm}")
     if names != local_names:
