@@ -30,3 +30,21 @@ def test_gathering_the_shards_restores_the_order(tmp_path, count):
     gathered = Harvest.collect(gather(paths, first_failures=[{"model_id": "file:3"}]))
     assert [r["modelId"] for r in gathered.models] == [f"org/m{i}" for i in range(10)]
     assert [f["model_id"] for f in gathered.failures] == ["file:3", "org/f0", "org/f1", "org/f2"]
+
+
+def test_a_shard_does_not_repeat_the_listing_files_failures(tmp_path):
+    from hfharvest.hub import HubClient
+    from hfharvest.replica import ReplicaHub
+    from hfharvest.stages.extract import Extractor, problems_failure
+    from hfharvest.stages.shards import latest_shard
+
+    with ReplicaHub() as hub:
+        extractor = Extractor(HubClient(hub.url), threads=2)
+        [(record, _)] = list(extractor.listing_outcomes(1))
+        record["extraction_metadata"]["problems"] = ["likes: not an integer, dropped"]
+        listing = tmp_path / "listing.json"
+        with artifact_writer(listing, "list_latest_models") as out:
+            out.add([(record, problems_failure(record))])
+        shard = Harvest.collect(latest_shard(extractor, str(listing), "1-of-1"))
+    assert [m["modelId"] for m in shard.models] == [record["modelId"]]
+    assert [f for f in shard.failures if f.get("part") == "metadata"] == []

@@ -173,20 +173,17 @@ class Extractor:
         record, failure = self.fill_card(record)
         return record, failure or problem
 
-    def with_cards(self, items: Iterable[dict | Outcome], total: int | None = None):
-        """READMEs for listed records, in parallel, in order; outcomes pass through as they are."""
+    def with_cards(self, outcomes: Iterable[Outcome], total: int | None = None):
+        """READMEs for listed records, in parallel, in order; failures pass through as they are."""
 
-        def one(item: dict | Outcome) -> Outcome:
-            if isinstance(item, tuple):
-                record, failure = item
-                if record is None:
-                    return item
-                record, card_failure = self.fill_card(record)
-                return record, card_failure or failure
-            record, card_failure = self.fill_card(item)  # a record from a listing file
-            return record, card_failure or problems_failure(record)
+        def one(outcome: Outcome) -> Outcome:
+            record, failure = outcome
+            if record is None:
+                return outcome
+            record, card_failure = self.fill_card(record)
+            return record, card_failure or failure
 
-        outcomes = ordered_map(one, items, self.threads)
+        outcomes = ordered_map(one, outcomes, self.threads)
         return _logged(progress(outcomes, total=total, desc="READMEs"))
 
     # -- models --------------------------------------------------------------------------------

@@ -32,7 +32,9 @@ def take_shard(items: Iterable, scatteritem: str) -> Iterator:
 
 def latest_shard(extractor: Extractor, listing_path: str, scatteritem: str) -> Iterator[Outcome]:
     """READMEs for this shard's part of the latest listing."""
-    return extractor.with_cards(take_shard(iter_models(listing_path), scatteritem))
+    # The listing file already holds the failures of its records (dropped fields): not again.
+    records = take_shard(iter_models(listing_path), scatteritem)
+    return extractor.with_cards((record, None) for record in records)
 
 
 def file_shard(extractor: Extractor, ids_path: str, scatteritem: str) -> Iterator[Outcome]:
