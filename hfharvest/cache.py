@@ -34,12 +34,32 @@ class CachedCard:
     gated: bool = False  # only ever cached for anonymous runs
 
 
-class CardCache:
-    def __init__(self, root: str | Path):
-        self.root = Path(root) / "readmes"
+class _EntryStore:
+    """Checksummed JSON entries under `root`, counting hits and misses (threads share it)."""
+
+    def __init__(self, root: Path):
+        self.root = root
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+
+    def _tally(self, found: bool) -> None:
+        with self._lock:
+            if found:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    @staticmethod
+    def _write(path: Path, entry: dict) -> None:
+        entry["checksum"] = _checksum(entry)
+        with atomic_writer(path, fsync=False) as handle:  # checksummed: torn ones are refetched
+            json.dump(entry, handle, ensure_ascii=False)
+
+
+class CardCache(_EntryStore):
+    def __init__(self, root: str | Path):
+        super().__init__(Path(root) / "readmes")
 
     def _path(self, model_id: str, sha: str) -> Path:
         validate_model_id(model_id)  # ids become paths only once checked: no `..`, no `/x`
@@ -51,13 +71,8 @@ class CardCache:
     def get(self, model_id: str, sha: str | None) -> CachedCard | None:
         if not sha or not SHA.fullmatch(sha):
             return None
-        path = self._path(model_id, sha)
-        card = self._load(path, model_id, sha)
-        with self._lock:
-            if card is None:
-                self.misses += 1
-            else:
-                self.hits += 1
+        card = self._load(self._path(model_id, sha), model_id, sha)
+        self._tally(card is not None)
         return card
 
     def put(self, model_id: str, sha: str | None, text: str | None, truncated: bool,
@@ -66,9 +81,7 @@ class CardCache:
             return
         entry = {"model_id": model_id, "sha": sha, "text": text, "truncated": truncated}
         entry["gated"] = gated
-        entry["checksum"] = _checksum(entry)
-        with atomic_writer(self._path(model_id, sha), fsync=False) as handle:
-            json.dump(entry, handle, ensure_ascii=False)
+        self._write(self._path(model_id, sha), entry)
 
     def _load(self, path: Path, model_id: str, sha: str) -> CachedCard | None:
         entry = _load_entry(path, {"model_id": model_id, "sha": sha})
@@ -83,7 +96,7 @@ class CardCache:
             return None
 
 
-class RecordCache:
+class RecordCache(_EntryStore):
     """The records one run fetched by exact id (model_info + README), under its run folder.
 
     A rerun of the same run reuses them: only models that were not fetched, or whose README
@@ -91,10 +104,7 @@ class RecordCache:
     """
 
     def __init__(self, root: str | Path):
-        self.root = Path(root)
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        super().__init__(Path(root))
 
     def _path(self, model_id: str) -> Path:
         validate_model_id(model_id)
@@ -106,18 +116,11 @@ class RecordCache:
         record = entry.get("record") if entry else None
         if not isinstance(record, dict) or not isinstance(record.get("extraction_metadata"), dict):
             record = None
-        with self._lock:
-            if record is None:
-                self.misses += 1
-            else:
-                self.hits += 1
+        self._tally(record is not None)
         return record
 
     def put(self, model_id: str, record: dict) -> None:
-        entry = {"model_id": model_id, "record": record}
-        entry["checksum"] = _checksum(entry)
-        with atomic_writer(self._path(model_id), fsync=False) as handle:
-            json.dump(entry, handle, ensure_ascii=False)
+        self._write(self._path(model_id), {"model_id": model_id, "record": record})
 
 
 def _load_entry(path: Path, key: dict) -> dict | None:
