@@ -75,10 +75,18 @@ def test_rate_limited_calls_wait_for_the_window_and_succeed(replica):
 
 def test_retries_give_up_as_rate_limited_when_the_budget_never_returns(replica):
     replica.configure(api_rate_limit=0, rate_window=1)
-    client = HubClient(replica.url, max_retries=1, backoff_s=0.05, max_wait_s=0.1)
+    client = HubClient(replica.url, max_retries=1, backoff_s=0.05, max_wait_s=1.5)
     with pytest.raises(errors.RateLimited):
         client.model_info("gpt2")
     assert replica.stats()["rate_limited"] == 2  # the call and its one retry
+
+
+def test_a_wait_announced_beyond_the_cap_fails_at_once_and_says_how_long(replica):
+    replica.configure(api_rate_limit=0, rate_window=1)  # a 429 with Retry-After: 1
+    client = HubClient(replica.url, max_retries=3, backoff_s=0.05, max_wait_s=0.1)
+    with pytest.raises(errors.RateLimited, match=r"wait 1 s \(Retry-After\), over the 0.1 s cap"):
+        client.model_info("gpt2")
+    assert replica.stats()["rate_limited"] == 1  # not retried: the wait is not taken
 
 
 class FakeClock:
