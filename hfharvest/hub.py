@@ -419,7 +419,7 @@ class HubClient:
                  missing_ok: bool = False):  # fmt: skip
         """A JSON answer from this endpoint, with retries and within the caps and deadline.
 
-        With `missing_ok`, a plain 404 (no repo/entry error code) is None instead of not_found.
+        With `missing_ok`, a 404 is None instead of not_found.
         """
 
         def call():
@@ -461,7 +461,7 @@ class HubClient:
                 )  # fmt: skip
             if status >= 400:
                 body, _ = self._read(response, ERROR_BODY_MAX_BYTES, cut=True)
-                if missing_ok and status == 404 and not response.headers.get("X-Error-Code"):
+                if missing_ok and status == 404:
                     yield None
                     return
                 # huggingface_hub reads the error's body for its message: hand it what was read.

@@ -247,14 +247,8 @@ def test_dataset_record_and_croissant(dataset_replica):
 def test_one_failing_dataset_does_not_sink_the_others(dataset_replica, monkeypatch):
     hub, _, _ = dataset_replica
     client = HubClient(hub.url, max_retries=1, backoff_s=0.01)
-    real = client.api.dataset_info
-
-    def flaky(repo_id, **kwargs):
-        if repo_id == "tiny-legacy":
-            raise errors.Transient(repo_id, "HTTP 503 after retries")
-        return real(repo_id, **kwargs)
-
-    monkeypatch.setattr(client.api, "dataset_info", flaky)
+    only = {"ids": ["tiny-legacy"], "endpoints": ["dataset_info"], "statuses": [503]}
+    hub.configure(faults={"5xx": {"rate": 1.0, **only}})
     found = by_id(enrich_datasets(client, {"m": ["replica-test/tiny", "tiny-legacy"]}))
 
     assert found["replica-test/tiny"]["enriched"]
