@@ -9,7 +9,6 @@ import pytest
 import requests
 from conftest import snapshot_record
 
-from hfharvest import errors
 from hfharvest.enrich import (
     enrich_articles,
     enrich_base_models,
@@ -244,7 +243,7 @@ def test_dataset_record_and_croissant(dataset_replica):
     assert hub.stats()["by_endpoint"]["croissant"] == 2
 
 
-def test_one_failing_dataset_does_not_sink_the_others(dataset_replica, monkeypatch):
+def test_one_failing_dataset_does_not_sink_the_others(dataset_replica):
     hub, _, _ = dataset_replica
     client = HubClient(hub.url, max_retries=1, backoff_s=0.01)
     only = {"ids": ["tiny-legacy"], "endpoints": ["dataset_info"], "statuses": [503]}
