@@ -14,7 +14,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .server import FAULTS_HELP, ReplicaHub
+from .faults import FAULTS_HELP
+from .server import ReplicaHub
 from .snapshot import DEFAULT_SNAPSHOT
 
 
