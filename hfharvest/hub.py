@@ -472,16 +472,21 @@ class HubClient:
             yield response
 
     def _read(self, response, cap: int, *, cut: bool = False) -> tuple[bytes, bool]:
-        return answers.read_capped(
-            response.iter_bytes(), cap, response.extensions.get("hfharvest_deadline"),
-            cut=cut, deadline_s=self.deadline_s,
-        )  # fmt: skip
+        """The body within `cap` decoded bytes and the answer's deadline; errors name the host."""
+        deadline = response.extensions.get("hfharvest_deadline")
+        try:
+            return answers.read_capped(
+                response.iter_bytes(), cap, deadline, cut=cut, deadline_s=self.deadline_s
+            )
+        except (TooLarge, DeadlineExceeded) as err:
+            raise type(err)(f"{self.endpoint}: {err}") from None
 
     def _refused_message(self) -> str:
-        where = self.token_env or "the token given"
         if self._token:
+            where = self.token_env or "the token given"
             return f"the Hub at {self.endpoint} refused the token in {where} (401)"
-        return f"the Hub at {self.endpoint} asks for a token (401) and {where} holds none"
+        where = f"{self.token_env} is empty" if self.token_env else "none was given"
+        return f"the Hub at {self.endpoint} asks for a token (401) and {where}"
 
     def _get_page(self, url: str, params: dict | None):
         """(raw entries with their depth, next page URL, this page's URL) of a listing page.

@@ -84,7 +84,7 @@ class RateLimiter:
                 wait = budget.resets_at - now
                 cap = MAX_WAIT_S.get()
                 if wait > cap:
-                    raise WaitTooLong(wait, cap, "budget spent until the announced reset")
+                    raise WaitTooLong(wait, cap, "RateLimit or Retry-After header")
                 self.waited_s += wait
             self._sleep(wait)
 
@@ -121,6 +121,13 @@ class RateLimiter:
             else:  # answers come back out of order: trust the lowest count of this window
                 budget.remaining = min(budget.remaining, remaining)
             budget.resets_at = max(budget.resets_at, resets_at)
+
+    def forget(self, url: str) -> None:
+        """Forget what the Hub said of the budgets of `url`'s host, as a new process would."""
+        host = urlsplit(str(url)).netloc
+        with self._lock:
+            for key in [key for key in self._budgets if key[0] == host]:
+                del self._budgets[key]
 
     @property
     def total_requests(self) -> int:

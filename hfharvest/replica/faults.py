@@ -8,9 +8,11 @@ into a failure (see FAULTS_HELP).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import math
 import time
+import zlib
 from urllib.parse import unquote
 
 from .messages import JSON_TYPE, TEXT_TYPE, Request, Response, error_response
@@ -28,6 +30,16 @@ faults = {
   "truncated_json": 0.1,          # a JSON body cut in half (Content-Length of the cut body)
   "invalid_json": 0.1,            # HTTP 200 with a body that is not JSON
   "huge_body": 0.1,               # {"bytes": n, "chunked": false}: a 200 JSON body of n bytes
+  # the hostile hub (rate faults too; body faults hit the JSON routes and arXiv)
+  "html": 1,                      # 200 text/html on every route, as a wrong endpoint answers
+  "unauthorized": 1,              # 401 "Invalid credentials in Authorization header" everywhere
+  "absurd_ratelimit": 1,          # {"seconds": 100000000}: `RateLimit: ...;r=0;t=<seconds>`
+  "absurd_retry_after": 1,        # {"seconds": 100000000}: 429 with `Retry-After: <seconds>`
+  "trickle": 1,                   # {"bytes_per_s": 1}: the normal answer, that slowly
+  "gzip_bomb": 1,                 # {"bytes": n}: ~n/1000 gzip bytes inflating to n (2 GiB)
+  # listing pages
+  "deep_entry": {"index": 0, "depth": 1000},  # that entry of each page nests its cardData
+  "link_loop": true,              # each page's `Link: rel="next"` points back at itself
   "429": {"every": 10, "burst": 3, "retry_after": 1},  # requests i with i % every < burst
   # per-id faults, on every endpoint that names the id
   "not_found": [ids], "gated": [ids], "disabled": [ids],
@@ -35,10 +47,24 @@ faults = {
   "readmes": {"id": "text" | {"base64": "..."} | {"fill": "x", "bytes": n}},  # README bodies
 }"""
 RATE_FAULTS = ("5xx", "slow", "reset", "truncated_json", "invalid_json", "huge_body")
+RATE_FAULTS += ("html", "unauthorized", "absurd_ratelimit", "absurd_retry_after", "trickle")
+RATE_FAULTS += ("gzip_bomb",)  # appended: earlier kinds keep their decisions for a given seed
 ID_FAULTS = ("not_found", "gated", "disabled")
+PAGE_FAULTS = ("deep_entry", "link_loop")  # see paging.py
 FAULT_KEYS = {"seed", "endpoints", "ids", "429", "redirects", "readmes", *RATE_FAULTS, *ID_FAULTS}
+FAULT_KEYS |= set(PAGE_FAULTS)
 JSON_ENDPOINTS = {"list_models", "model_info", "dataset_info", "tasks", "croissant"}
+BODY_FAULTS = {"truncated_json", "invalid_json", "huge_body", "gzip_bomb"}
+BODY_ENDPOINTS = {"huge_body": JSON_ENDPOINTS | {"arxiv_query"}}
+BODY_ENDPOINTS["gzip_bomb"] = BODY_ENDPOINTS["huge_body"]
 _RATE_OPTIONS = {"rate", "endpoints", "ids", "times", "statuses", "seconds", "bytes", "chunked"}
+_RATE_OPTIONS |= {"bytes_per_s"}
+_DEEP_OPTIONS = {"index", "depth"}
+ABSURD_S = 100_000_000  # three years
+HTML_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Welcome</title></head>"
+    b"<body><h1>It works!</h1><p>This is not the Hub.</p></body></html>\n"
+)
 _BURST_OPTIONS = {"every", "burst", "retry_after", "endpoints", "ids"}
 
 
@@ -74,9 +100,7 @@ class Faults:
             spec = faults.get(kind)
             if not spec or not self._targets(spec, endpoint, target):
                 continue
-            if kind in ("truncated_json", "invalid_json", "huge_body") and (
-                endpoint not in JSON_ENDPOINTS
-            ):
+            if kind in BODY_FAULTS and endpoint not in BODY_ENDPOINTS.get(kind, JSON_ENDPOINTS):
                 continue
             if nth > spec.get("times", math.inf):
                 continue
@@ -143,7 +167,19 @@ class Faults:
             size = int(spec.get("bytes", 256 * 1024**2))
             length = None if spec.get("chunked") else size
             return Response(200, b"", {**JSON_TYPE}, chunks=_huge_json(size), length=length)
+        if kind in ("html", "unauthorized", "absurd_retry_after", "gzip_bomb"):
+            return _hostile(kind, spec, request)
         response = answer(request)
+        if kind == "absurd_ratelimit":  # the answer itself is fine: the budget is not
+            bucket = "resolvers" if "/resolve/" in request.path else "api"
+            seconds = spec.get("seconds", ABSURD_S)
+            response.headers["RateLimit"] = f'"{bucket}";r=0;t={seconds}'
+            return response
+        if kind == "trickle":
+            body, response.body = response.body, b""
+            response.chunks = _trickled(body, float(spec.get("bytes_per_s", 1)))
+            response.length = len(body)
+            return response
         response.model_id = None  # a broken answer does not count as served
         if kind == "reset":
             response.cut_at = len(response.body) // 2
@@ -186,6 +222,18 @@ def checked_faults(faults) -> dict:
         if not (isinstance(burst.get("every"), int) and burst["every"] >= 1):
             raise ValueError("faults.429.every must be an integer >= 1")
         plan["429"] = burst
+    if (deep := plan.get("deep_entry")) is not None:
+        deep = dict(deep) if isinstance(deep, dict) else {}
+        if set(deep) - _DEEP_OPTIONS:
+            raise ValueError(
+                f"faults.deep_entry: unknown options {sorted(set(deep) - _DEEP_OPTIONS)}"
+            )
+        plan["deep_entry"] = {
+            "index": int(deep.get("index", 0)),
+            "depth": int(deep.get("depth", 1000)),
+        }
+    if "link_loop" in plan:
+        plan["link_loop"] = bool(plan["link_loop"])
     for kind in ID_FAULTS:
         if kind in plan:
             plan[kind] = sorted(set(plan[kind]))
@@ -268,3 +316,63 @@ def _huge_json(size: int):
         yield block[: min(left, len(block))]
         left -= len(block)
     yield tail
+
+
+def _hostile(kind: str, spec: dict, request: Request) -> Response:
+    """The answers of a hostile or wrong endpoint, in place of the route's own."""
+    if kind == "html":
+        return Response(200, HTML_PAGE, {"Content-Type": "text/html; charset=utf-8"})
+    if kind == "unauthorized":  # what the Hub answers a revoked or mistyped token
+        return error_response(401, "Invalid credentials in Authorization header")
+    if kind == "absurd_retry_after":
+        seconds = str(spec.get("seconds", ABSURD_S))
+        return error_response(429, "Too many requests", **{"Retry-After": seconds})
+    # gzip_bomb
+    chunks, length = _gzip_bomb(int(spec.get("bytes", 2 * 1024**3)))
+    headers = {**JSON_TYPE, "Content-Encoding": "gzip"}
+    return Response(200, b"", headers, chunks=chunks, length=length)
+
+
+def _trickled(body: bytes, bytes_per_s: float):
+    """`body` at `bytes_per_s`: each read a client makes returns in time, the answer never does."""
+    step = max(1, int(bytes_per_s / 10))
+    for start in range(0, len(body), step):
+        time.sleep(step / bytes_per_s)
+        yield body[start : start + step]
+
+
+_BOMB_BLOCK = 1024 * 1024
+
+
+@functools.cache
+def _bomb_parts() -> tuple[bytes, bytes, bytes]:
+    """(gzip header and JSON head, one 1 MiB block of `x`, the end) as deflate segments.
+
+    Each segment ends with a full flush, which resets the compressor: the block's segment is
+    the same every time, so a body inflating to gigabytes is that one ~1 kB segment repeated.
+    """
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw deflate
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, no name, no mtime
+    head = header + compressor.compress(b'{"padding": "') + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(b"x" * _BOMB_BLOCK) + compressor.flush(zlib.Z_FULL_FLUSH)
+    again = compressor.compress(b"x" * _BOMB_BLOCK) + compressor.flush(zlib.Z_FULL_FLUSH)
+    assert block == again, "a full flush must make the block's segment repeatable"
+    # The trailer's CRC-32 is not computed (it would cost seconds per answer): a client that
+    # inflated the whole body would see a CRC error at the very end, and none should get there.
+    end = compressor.compress(b'"}') + compressor.flush() + b"\x00" * 4
+    return head, block, end
+
+
+def _gzip_bomb(size: int):
+    """(chunks, Content-Length) of a gzip body that inflates to about `size` bytes."""
+    head, block, end = _bomb_parts()
+    blocks = max(1, size // _BOMB_BLOCK)
+    trailer = end + (blocks * _BOMB_BLOCK % 2**32).to_bytes(4, "little")
+
+    def chunks():
+        yield head
+        for _ in range(blocks):
+            yield block
+        yield trailer
+
+    return chunks(), len(head) + blocks * len(block) + len(trailer)

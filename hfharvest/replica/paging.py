@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode, urlsplit
 
 from .messages import Request, Response, error_response, first, json_response
@@ -34,9 +35,16 @@ class Paging:
         matches = self._listing(query)
         size = max(1, min(limit, self.page_size))
         page = matches[offset : offset + size]
-        response = json_response(200, [self._project(repo, query, listing=True) for repo in page])
+        entries = [self._project(repo, query, listing=True) for repo in page]
+        response = json_response(200, entries)
+        if (deep := self.faults.get("deep_entry")) and deep["index"] < len(entries):
+            self._count_fault("deep_entry")
+            response.body = _with_deep_entry(entries, deep["index"], deep["depth"])
         if offset + size < len(matches):
             next_page = self._next_page_url(request, offset + size)
+            if self.faults.get("link_loop"):  # back at this very page, as the client asked it
+                self._count_fault("link_loop")
+                next_page = self._next_page_url(request, None)
             response.headers["Link"] = f'<{next_page}>; rel="next"'
         return response
 
@@ -58,10 +66,13 @@ class Paging:
                 self._listings[key] = matches
         return matches
 
-    def _next_page_url(self, request: Request, cursor: int) -> str:
+    def _next_page_url(self, request: Request, cursor: int | None) -> str:
+        """The page at `cursor`; None: the request's own URL, byte for byte."""
         # huggingface_hub requests the Link target as is, so it must be absolute.
-        pairs = [(k, v) for k, values in request.query.items() if k != "cursor" for v in values]
         host = request.headers.get("Host") or urlsplit(self.url).netloc
+        if cursor is None:
+            return f"http://{host}{request.path}?{request.raw_query}"
+        pairs = [(k, v) for k, values in request.query.items() if k != "cursor" for v in values]
         return f"http://{host}{request.path}?{urlencode([*pairs, ('cursor', cursor)])}"
 
 
@@ -76,3 +87,13 @@ def _matches(repo: Repo, query: dict) -> bool:
     wanted = set(query.get("filter", ()))
     tags = repo.get("tags") if isinstance(repo.get("tags"), list) else []
     return not wanted or wanted <= {tag for tag in tags if isinstance(tag, str)}
+
+
+def _with_deep_entry(entries: list[dict], index: int, depth: int) -> bytes:
+    """The page with entry `index`'s cardData nested `depth` lists deep (written by hand:
+    json.dumps itself recurses, and fails at such depths)."""
+    parts = [json.dumps(entry, ensure_ascii=False, separators=(",", ":")) for entry in entries]
+    deep = {key: value for key, value in entries[index].items() if key != "cardData"}
+    nested = "[" * depth + "]" * depth
+    parts[index] = json.dumps(deep, separators=(",", ":"))[:-1] + f',"cardData":{nested}}}'
+    return ("[" + ",".join(parts) + "]").encode()
