@@ -57,11 +57,13 @@ def read_capped(
         if len(body) > cap:
             if cut:
                 return bytes(body[:cap]), True
+            body.clear()  # now: the traceback keeps this frame (and `body`) alive for a while
             raise TooLarge(f"answer over the {cap}-byte cap (decoded): not read further")
         if deadline_at is not None and time.monotonic() > deadline_at:
             spent = f" of {deadline_s:g} s" if deadline_s is not None else ""
+            got, _ = len(body), body.clear()
             raise DeadlineExceeded(
-                f"answer not complete within its deadline{spent} ({len(body)} bytes so far)"
+                f"answer not complete within its deadline{spent} ({got} bytes so far)"
             )
     return bytes(body), False
 

@@ -40,11 +40,18 @@ def start_log(path: str) -> None:
 
 
 def client_from(hub: dict) -> HubClient:
+    """The client the config's `hub` settings describe (defaults: schemas/config.schema.yaml)."""
+    mib = 1024 * 1024
     return HubClient(
         hub["endpoint"],
         token_from_env(hub.get("token_env")),
         timeout=hub.get("timeout_s", 30),
         max_retries=hub.get("max_retries", 5),
+        max_wait_s=hub.get("max_wait_s", 300),
+        deadline_s=hub.get("deadline_s", 120),
+        json_max_bytes=int(hub.get("json_max_mb", 64) * mib),
+        readme_max_bytes=int(hub.get("readme_max_mb", 5) * mib),
+        token_env=hub.get("token_env"),
     )
 
 
