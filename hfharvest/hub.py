@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import partial
 from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -344,22 +343,23 @@ class HubClient:
         pages_read: set[str] = set()
         seen: set[str] = set()
         while url is not None and position < offset + limit:
-            stop = partial(_listing_stopped, max(0, position - offset), limit)
+            got = max(0, position - offset)
             if _page_key(url) in pages_read:
-                yield stop(f"the next page ({shown(url, 160)}) was already read: a paging loop")
+                cause = f"the next page ({shown(url, 160)}) was already read: a paging loop"
+                yield _listing_stopped(got, limit, cause)
                 return
             try:
                 page, url, page_url = self.with_retry(
                     LISTING, lambda url=url, params=params: self._get_page(url, params)
                 )
             except errors.HarvestError as err:
-                yield stop(err.message, type(err))
+                yield _listing_stopped(got, limit, err.message, type(err))
                 return
             pages_read.add(_page_key(page_url))
             params = None  # the next page's URL carries the query
             if not isinstance(page, list):
                 cause = f"a listing page is a {type(page).__name__}, not a list of models"
-                yield stop(cause)
+                yield _listing_stopped(got, limit, cause)
                 return
             if not page:  # an empty page with a next link would loop forever
                 return
@@ -367,20 +367,23 @@ class HubClient:
             for raw, depth in page:
                 item = _listing_entry(raw, depth, f"listing entry {position + 1}")
                 model_id = getattr(item, "id", None)
-                if model_id is not None and model_id in seen:
+                if model_id in seen:
                     continue  # the listing moved under us, or repeats itself: once is enough
-                seen.add(model_id) if model_id is not None else None
+                if model_id is not None:
+                    seen.add(model_id)
                 position, new = position + 1, new + 1
                 if position > offset:
                     yield item
                 if position >= offset + limit:
                     return
-            stop = partial(_listing_stopped, max(0, position - offset), limit)
+            got = max(0, position - offset)
             if not new:
-                yield stop("a listing page brought no new model (a paging loop?)")
+                cause = "a listing page brought no new model (a paging loop?)"
+                yield _listing_stopped(got, limit, cause)
                 return
             if url is not None and origin_of(url) != origin_of(self.endpoint):
-                yield stop(f"next listing page on another host ({origin_of(url)}): not followed")
+                cause = f"next listing page on another host ({origin_of(url)}): not followed"
+                yield _listing_stopped(got, limit, cause)
                 return
 
     def model_info(self, model_id: str) -> ModelInfo:
