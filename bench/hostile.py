@@ -122,7 +122,7 @@ def main() -> None:
         message = row["message"].replace("|", "\\|")
         print(f"| {case} | {row['reason']} | {message} | {row['s']:.2f} | {row['rss_mb']:.0f} |",
               flush=True)  # fmt: skip
-    print("\nBaseline: a child that imports hfharvest and makes one normal call peaks at ~60 MB.")
+    print("\nBaseline: the light cases above (no big body) show what a child peaks at anyway.")
 
 
 if __name__ == "__main__":

@@ -545,9 +545,11 @@ class HubClient:
                         or (attempt == self.max_retries)
                     ):
                         if invalid:
-                            outcome.message += f" ({invalid_bodies} of {attempt + 1} answers)"
+                            tally = f" ({invalid_bodies} of {attempt + 1} answers)"
+                            outcome = type(outcome)(item_id, outcome.message + tally)
                         if isinstance(outcome, errors.Unreachable):
-                            outcome.message += f" after {attempt + 1} tries"
+                            tries = f" after {attempt + 1} tries"
+                            outcome = type(outcome)(item_id, outcome.message + tries)
                         raise outcome from None
                     wait = self._wait_s(err, attempt)
                     log.warning(

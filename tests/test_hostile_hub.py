@@ -77,6 +77,12 @@ def test_a_dead_endpoint_is_unreachable_with_host_cause_and_tries():
     )
 
 
+def test_the_exception_text_is_the_full_message():
+    client = HubClient(f"http://127.0.0.1:{closed_port()}", **FAST)
+    err = outcome(lambda: client.model_info(GPT2))
+    assert str(err) == f"{GPT2}: {err.message}" and err.message.endswith("after 3 tries")
+
+
 def test_an_endpoint_answering_html_is_a_wrong_endpoint_on_every_route(hostile):
     hostile.configure(faults={"html": 1})
     client = fast_client(hostile)
