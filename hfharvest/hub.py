@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx2
 from huggingface_hub import HfApi, hf_hub_url
@@ -344,7 +344,7 @@ class HubClient:
         seen: set[str] = set()
         while url is not None and position < offset + limit:
             got = max(0, position - offset)
-            if _page_key(url) in pages_read:
+            if _page_keys(url) & pages_read:
                 cause = f"the next page ({shown(url, 160)}) was already read: a paging loop"
                 yield _listing_stopped(got, limit, cause)
                 return
@@ -355,7 +355,7 @@ class HubClient:
             except errors.HarvestError as err:
                 yield _listing_stopped(got, limit, err.message, type(err))
                 return
-            pages_read.add(_page_key(page_url))
+            pages_read |= _page_keys(page_url)
             params = None  # the next page's URL carries the query
             if not isinstance(page, list):
                 cause = f"a listing page is a {type(page).__name__}, not a list of models"
@@ -586,11 +586,13 @@ def _listing_stopped(got: int, limit: int, cause: str, kind=errors.Malformed):
     return kind(LISTING, f"listing stopped after {got} of {limit} models: {cause}")
 
 
-def _page_key(url: str) -> str:
-    """A listing page's identity: its URL with the query in a canonical order."""
+def _page_keys(url: str) -> set[str]:
+    """What identifies a listing page: its URL with the query in a canonical order, and its
+    cursor (a cursor seen again is the same page, whatever else the URL says)."""
     parts = urlsplit(str(url))
     query = "&".join(sorted(parts.query.split("&")))
-    return f"{origin_of(url)}{parts.path}?{query}"
+    cursors = {f"cursor={value}" for value in parse_qs(parts.query).get("cursor", [])}
+    return {f"{origin_of(url)}{parts.path}?{query}", *cursors}
 
 
 def _listing_entry(raw: bytes, depth: int, where: str):

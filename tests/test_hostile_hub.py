@@ -272,6 +272,19 @@ def test_a_link_loop_stops_the_listing_with_the_distinct_count(hostile):
     assert hostile.stats()["by_endpoint"]["list_models"] == 1  # the page is not read again
 
 
+def test_pages_that_bring_nothing_new_stop_the_listing(hostile):
+    hostile.configure(page_size=4, faults={"stuck_cursor": True})
+    items = list(fast_client(hostile).iter_latest(10))
+
+    *models, stop = items
+    assert len(models) == 4 == len({m.id for m in models})
+    assert (stop.item_id, stop.reason) == (LISTING, "malformed")
+    assert stop.message == (
+        "listing stopped after 4 of 10 models: a listing page brought no new model (a paging loop?)"
+    )
+    assert hostile.stats()["by_endpoint"]["list_models"] == 2
+
+
 # -- nothing sent elsewhere --------------------------------------------------------------------
 
 

@@ -40,6 +40,7 @@ faults = {
   # listing pages
   "deep_entry": {"index": 0, "depth": 1000},  # that entry of each page nests its cardData
   "link_loop": true,              # each page's `Link: rel="next"` points back at itself
+  "stuck_cursor": true,           # next links move on, but every page is the first again
   "429": {"every": 10, "burst": 3, "retry_after": 1},  # requests i with i % every < burst
   # per-id faults, on every endpoint that names the id
   "not_found": [ids], "gated": [ids], "disabled": [ids],
@@ -50,7 +51,7 @@ RATE_FAULTS = ("5xx", "slow", "reset", "truncated_json", "invalid_json", "huge_b
 RATE_FAULTS += ("html", "unauthorized", "absurd_ratelimit", "absurd_retry_after", "trickle")
 RATE_FAULTS += ("gzip_bomb",)  # appended: earlier kinds keep their decisions for a given seed
 ID_FAULTS = ("not_found", "gated", "disabled")
-PAGE_FAULTS = ("deep_entry", "link_loop")  # see paging.py
+PAGE_FAULTS = ("deep_entry", "link_loop", "stuck_cursor")  # see paging.py
 FAULT_KEYS = {"seed", "endpoints", "ids", "429", "redirects", "readmes", *RATE_FAULTS, *ID_FAULTS}
 FAULT_KEYS |= set(PAGE_FAULTS)
 JSON_ENDPOINTS = {"list_models", "model_info", "dataset_info", "tasks", "croissant"}
@@ -232,8 +233,9 @@ def checked_faults(faults) -> dict:
             "index": int(deep.get("index", 0)),
             "depth": int(deep.get("depth", 1000)),
         }
-    if "link_loop" in plan:
-        plan["link_loop"] = bool(plan["link_loop"])
+    for name in ("link_loop", "stuck_cursor"):
+        if name in plan:
+            plan[name] = bool(plan[name])
     for kind in ID_FAULTS:
         if kind in plan:
             plan[kind] = sorted(set(plan[kind]))

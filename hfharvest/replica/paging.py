@@ -34,14 +34,18 @@ class Paging:
             return error
         matches = self._listing(query)
         size = max(1, min(limit, self.page_size))
+        next_offset = offset + size
+        if self.faults.get("stuck_cursor") and offset:  # a cursor that moves, pages that don't
+            self._count_fault("stuck_cursor")
+            offset = 0
         page = matches[offset : offset + size]
         entries = [self._project(repo, query, listing=True) for repo in page]
         response = json_response(200, entries)
         if (deep := self.faults.get("deep_entry")) and deep["index"] < len(entries):
             self._count_fault("deep_entry")
             response.body = _with_deep_entry(entries, deep["index"], deep["depth"])
-        if offset + size < len(matches):
-            next_page = self._next_page_url(request, offset + size)
+        if next_offset < len(matches):
+            next_page = self._next_page_url(request, next_offset)
             if self.faults.get("link_loop"):  # back at this very page, as the client asked it
                 self._count_fault("link_loop")
                 next_page = self._next_page_url(request, None)
