@@ -12,7 +12,7 @@ from hfharvest import errors
 from hfharvest.enrich.articles import enrich_articles
 from hfharvest.hub import REPLICA_URL_ENV, ConfigError, HubClient, resolve_endpoint, token_from_env
 from hfharvest.ids import InvalidModelId
-from hfharvest.ratelimit import RateLimiter
+from hfharvest.ratelimit import MAX_WAIT_S, RateLimiter, WaitTooLong
 from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
 from hfharvest.stages.extract import Extractor, Harvest
 from hfharvest.workflow import client_from
@@ -132,6 +132,26 @@ def test_limiter_takes_a_429_retry_after_as_a_spent_budget():
     limiter.observe("http://h/api/models/x", 429, {"Retry-After": "7"})
     limiter.before_request(request_to("http://h/api/models/y"))
     assert clock.slept == [7.0]
+
+
+def test_limiter_never_sleeps_past_the_cap_and_forgets_on_request():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=lambda: clock.now, sleep=clock.sleep)
+    limiter.observe("http://h/api/models/x", 200, {"RateLimit": '"api";r=0;t=100000000'})
+    for _ in range(3):  # every request fails at once; none waits
+        with pytest.raises(WaitTooLong, match="wait 100000000 s"):
+            limiter.before_request(request_to("http://h/api/models/y"))
+    assert clock.slept == [] and limiter.requests == {}
+    scope = MAX_WAIT_S.set(200_000_000)  # a cap above the wait: it is waited for
+    try:
+        limiter.before_request(request_to("http://h/api/models/y"))
+    finally:
+        MAX_WAIT_S.reset(scope)
+    assert clock.slept == [100000000.0]
+    limiter.observe("http://h/api/models/x", 200, {"RateLimit": '"api";r=0;t=100000000'})
+    limiter.forget("http://h")
+    limiter.before_request(request_to("http://h/api/models/y"))
+    assert clock.slept == [100000000.0]
 
 
 def test_token_never_shows_in_repr_errors_or_logs(replica, caplog):
