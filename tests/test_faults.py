@@ -215,8 +215,8 @@ PLAN = {
 def run_stages(hub: ReplicaHub, folder, cache_dir, n: int = 30) -> dict[str, dict]:
     """extract latest + from file, merge, ancestors, summary: the library path of the workflow."""
     client = fast_client(hub, max_retries=3)
-    extractor = Extractor(client, CardCache(cache_dir / "hf"), threads=4,
-                          records=RecordCache(folder / ".records"))  # fmt: skip
+    extractor = Extractor(client, CardCache(cache_dir / "hf", hub.url), threads=4,
+                          records=RecordCache(folder / ".records", hub.url))  # fmt: skip
     models_file = folder / "ids.txt"
     models_file.write_text("\n".join(FILE_IDS) + "\n")
     paths = {name: str(folder / f"{name}.json") for name in STAGES}
@@ -336,7 +336,7 @@ def test_workflow_records_fault_failures_and_a_retry_costs_only_what_failed(tmp_
         # ...so the retry is asked for; with the faults gone it costs only what failed.
         hub.configure(faults={})
         hub.reset_stats()
-        config["hf"]["retry_failures"] = 1
+        config["retry_failures"] = 1
         retry = workflow.run(config, target)
         stats = hub.stats()
     assert "list_latest_models" not in rules_run(retry)  # the run keeps its set of models
