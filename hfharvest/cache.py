@@ -77,8 +77,6 @@ class _EntryStore:
     # -- safe file access ----------------------------------------------------------------------
     def _open_dir(self, parts: list[str], create: bool) -> int:
         """A descriptor of root/parts..., every component a real folder (O_NOFOLLOW)."""
-        if create:
-            self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
         try:
             for part in parts:
@@ -132,6 +130,11 @@ class _EntryStore:
         if not self.writable:
             return
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            self._switch_off(err)
+            return
+        try:
             folder = self._open_dir(parts, create=True)
         except OSError as err:
             self._write_failed(parts, err)
@@ -155,7 +158,10 @@ class _EntryStore:
         where = self.root.joinpath(*parts)
         if err.errno in _TAMPERED:
             log.warning("%s cache: %s is not a real folder: entry not cached", self.what, where)
-            return
+        else:
+            self._switch_off(err)
+
+    def _switch_off(self, err: OSError) -> None:
         with self._lock:
             if not self.writable:
                 return
