@@ -27,7 +27,7 @@ class ConfigError(ValueError):
 
 def precheck(config: dict) -> None:
     """Before the schema validates (and would walk, and echo, what it is given)."""
-    _count_values(config, [0])
+    _count_values(config)
     for section, key in ENDPOINT_KEYS:
         value = config.get(section, {}).get(key) if isinstance(config.get(section), dict) else None
         if isinstance(value, str) and "@" in value.split("://", 1)[-1].split("/", 1)[0]:
@@ -37,18 +37,21 @@ def precheck(config: dict) -> None:
             )
 
 
-def _count_values(value, seen: list[int]) -> None:
-    seen[0] += 1
-    if seen[0] > MAX_CONFIG_VALUES:
-        raise ConfigError(
-            f"the config expands to more than {MAX_CONFIG_VALUES} values (a YAML alias bomb?): "
-            "refused"
-        )
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list):
-        for child in value:
-            _count_values(child, seen)
+def _count_values(config: dict) -> None:
+    """Walk the config, stopping once it holds more values than any real config."""
+    pending, seen = [config], 0
+    while pending:
+        value = pending.pop()
+        seen += 1
+        if seen > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"the config expands to more than {MAX_CONFIG_VALUES} values (a YAML alias "
+                "bomb?): refused"
+            )
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 def check(config: dict) -> None:

@@ -12,11 +12,13 @@ import sys
 import time
 from contextlib import suppress
 
+import pytest
 import yaml
 from workflow_runner import Workflow, rules_run
 
 from hfharvest.replica import ReplicaHub
 from hfharvest.runconfig import retry_command
+from hfharvest.workflow import ReplicaProcess
 
 CONSOLE_PREFIX = "hfharvest: "
 
@@ -33,22 +35,25 @@ def console_lines(result, prefix: str) -> list[str]:
 
 def test_a_dead_endpoint_fails_the_run_and_a_plain_rerun_after_the_outage_redoes_it(tmp_path):
     workflow = Workflow(tmp_path)
+    (workflow.root / "ids.txt").write_text("gpt2\nfacebook/bart-base\n")
     port = free_port()  # nothing listens there: connection refused
     config = {
         "run_id": "outage",
         "hub": {"endpoint": f"http://127.0.0.1:{port}", "max_retries": 1, "timeout_s": 5},
-        "hf": {"num_models": 4, "models_file": None, "base_model_iterations": 0},
+        "hf": {"num_models": 4, "models_file": "ids.txt", "base_model_iterations": 0},
     }
-    folder = workflow.run_folder(config).relative_to(workflow.root)
-    target = str(folder / "hf_models_latest.json")
+    target = str(workflow.run_folder(config).relative_to(workflow.root) / "hf_models.json")
     failed = workflow.run(config, target, check=False)
     assert failed.returncode != 0
-    lines = console_lines(failed, f"{CONSOLE_PREFIX}list_latest_models: ")
-    assert len(lines) == 1, failed.stderr[-3000:]
-    assert f"http://127.0.0.1:{port}" in lines[0] and "(transient;" in lines[0]
-    assert "listing stopped after 0 of 4 models" in lines[0]
-    listing = workflow.run_folder(config) / "shards" / "latest_listing.json"
-    assert not listing.exists() and not (workflow.root / target).exists()
+    [listing_line] = console_lines(failed, f"{CONSOLE_PREFIX}list_latest_models: ")
+    assert f"http://127.0.0.1:{port}" in listing_line and "(transient;" in listing_line
+    assert "listing stopped after 0 of 4 models" in listing_line
+    [by_id_line] = console_lines(failed, f"{CONSOLE_PREFIX}fetch_file_models: ")
+    assert f"http://127.0.0.1:{port}" in by_id_line
+    assert "(transient; all 2 requests failed, none answered)" in by_id_line
+    assert len(console_lines(failed, CONSOLE_PREFIX)) == 2  # one line per failed job
+    shards = workflow.run_folder(config) / "shards"
+    assert sorted(p.name for p in shards.rglob("*.json")) == ["models_file_ids.json"]
 
     hub = ReplicaHub(page_size=10)
     hub.start(port=port)  # the outage is over: the same command again
@@ -56,8 +61,9 @@ def test_a_dead_endpoint_fails_the_run_and_a_plain_rerun_after_the_outage_redoes
         again = workflow.run(config, target)
     finally:
         hub.stop()
-    assert "list_latest_models" in rules_run(again)
+    assert {"list_latest_models", "fetch_file_models"} <= rules_run(again)
     assert len(workflow.artifact(config, "hf_models_latest.json")["models"]) == 4
+    assert len(workflow.artifact(config, "hf_models_from_file.json")["models"]) == 2
 
 
 def test_a_refused_models_file_fails_its_job_naming_the_key(tmp_path):
@@ -209,3 +215,19 @@ def test_the_demo_replica_is_gone_after_snakemake_is_killed(tmp_path):
     finally:
         with suppress(ProcessLookupError):
             os.killpg(run.pid, signal.SIGKILL)  # jobs orphaned by the kill, ours alone
+
+
+def test_a_replica_that_does_not_start_in_time_is_killed(tmp_path, monkeypatch):
+    started = []
+    popen = subprocess.Popen
+
+    def remember(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", remember)
+    replica = ReplicaProcess(tmp_path, {"scale": 1_000_000})  # too big to be up in 0.5 s
+    with pytest.raises(RuntimeError, match="did not start within 0.5 s"):
+        replica.start(timeout_s=0.5)
+    [process] = started
+    assert process.poll() == -signal.SIGKILL  # killed, not left to run on
