@@ -99,11 +99,20 @@ def harvest_source(config: dict, section: str = "hub") -> dict:
     return source
 
 
+def cache_endpoint(config: dict) -> str:
+    """The endpoint the caches are keyed by. The replica a run starts listens on a new port each
+    time, but serves the same catalogue for the same scale and seed: that is its identity."""
+    endpoint = config["hub"]["endpoint"]
+    if endpoint != REPLICA:
+        return endpoint
+    return f"{REPLICA}?scale={config['replica']['scale']}&seed={config['replica']['seed']}"
+
+
 def endpoint_key(endpoint: str) -> tuple[str, str]:
     """(folder name, normalized endpoint) of a cache partition: entries of two endpoints never
-    mix. `replica` (the replica the run starts on a free port) is one endpoint."""
-    if endpoint == REPLICA:
-        normalized = REPLICA
+    mix."""
+    if endpoint.startswith(REPLICA):  # see cache_endpoint
+        normalized = endpoint
     else:
         parts = urlsplit(endpoint.strip())
         scheme = parts.scheme.lower()

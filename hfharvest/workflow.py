@@ -23,7 +23,7 @@ from .cache import CardCache, RecordCache
 from .hub import REPLICA_URL_ENV, HubClient, process_rate_limiter, token_from_env
 from .jsonio import artifact_writer, write_json
 from .progress import CONSOLE
-from .runconfig import cache_dirs
+from .runconfig import cache_dirs, cache_endpoint
 from .stages.enrich import enrichment_counts
 from .stages.extract import Extractor, JobFailed, Outcome
 
@@ -82,7 +82,7 @@ def extractor_from(config: dict, cache: bool = True) -> Extractor:
     is in the rules' params); the rest changes how fast, and must not make outputs stale.
     """
     card_dir, records_dir = cache_dirs(config) if cache else (None, None)
-    endpoint = config["hub"]["endpoint"]
+    endpoint = cache_endpoint(config)
     return Extractor(
         client_from(config["hub"]),
         CardCache(card_dir, endpoint) if card_dir else None,

@@ -11,7 +11,7 @@ import pytest
 from hfharvest.cache import CardCache, RecordCache
 from hfharvest.hub import HubClient
 from hfharvest.replica import ReplicaHub
-from hfharvest.runconfig import endpoint_key
+from hfharvest.runconfig import cache_endpoint, endpoint_key
 from hfharvest.stages.extract import Extractor, Harvest
 
 FILE_IDS = ["google-bert/bert-base-uncased", "gpt2", "facebook/bart-base"]
@@ -48,7 +48,10 @@ def test_endpoint_keys_normalise_the_origin_and_keep_the_path():
     assert endpoint_key("HTTPS://HuggingFace.co:443/")[1] == "https://huggingface.co"
     assert endpoint_key("https://huggingface.co")[0] == endpoint_key("https://huggingface.co/")[0]
     assert endpoint_key("https://mirror.example/hf")[0] != endpoint_key("https://mirror.example")[0]
-    assert endpoint_key("replica")[0] != endpoint_key("https://huggingface.co")[0]
+    demo = {"hub": {"endpoint": "replica"}, "replica": {"scale": 100, "seed": 0}}
+    other_seed = {"hub": {"endpoint": "replica"}, "replica": {"scale": 100, "seed": 1}}
+    keys = {endpoint_key(cache_endpoint(c))[0] for c in (demo, other_seed)}
+    assert len(keys | {endpoint_key("https://huggingface.co")[0]}) == 3
 
 
 def test_the_run_record_cache_is_not_reused_when_the_endpoint_changes(tmp_path):

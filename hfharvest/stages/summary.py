@@ -10,8 +10,9 @@ from ..runconfig import retry_command
 from .enrich import enrichment_counts, identification_counts
 from .extract import JobFailed
 
-# Failures a retry cannot mend: the model is not there, or the id is not one.
-PERMANENT = {"not_found", "invalid_id", "bad_input", "disabled"}
+# Failures a retry with the same settings cannot mend: the model is not there, the id is not
+# one, or its README needs a token that has access.
+PERMANENT = {"not_found", "invalid_id", "bad_input", "disabled", "gated"}
 # Where the run's failures are, the most complete first (later stages carry earlier failures).
 FAILURE_FILES = [
     ["hf_models_with_ancestors.json"],
