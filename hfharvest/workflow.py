@@ -73,6 +73,12 @@ def job(snakemake):
         message = err.message if isinstance(err, errors.HarvestError) else str(err)
         log.error("%s: %s", snakemake.rule, message, extra=CONSOLE)
         raise SystemExit(1) from None
+    except Exception as err:  # a config the client refuses, or a bug: say so, trace in the log
+        log.exception("%s: failed", snakemake.rule)
+        message = f"{type(err).__name__}: {str(err)[:300]}"
+        log.error("%s: %s (details in %s)", snakemake.rule, message, snakemake.log[0],
+                  extra=CONSOLE)  # fmt: skip
+        raise SystemExit(1) from None
 
 
 def extractor_from(config: dict, cache: bool = True) -> Extractor:

@@ -232,3 +232,30 @@ def test_a_replica_that_does_not_start_in_time_is_killed(tmp_path, monkeypatch):
         replica.start(timeout_s=0.5)
     [process] = started
     assert process.poll() == -signal.SIGKILL  # killed, not left to run on
+
+
+JOB_SCRIPT = """
+import sys
+from types import SimpleNamespace
+from hfharvest.stages.extract import JobFailed
+from hfharvest.workflow import job
+snakemake = SimpleNamespace(log=[sys.argv[1]], rule="some_rule", config=dict())
+with job(snakemake):
+    raise {error}
+"""
+
+
+def test_a_job_that_fails_says_why_in_one_console_line_and_exits_non_zero(tmp_path):
+    cases = {
+        'JobFailed("the Hub said no")': "hfharvest: some_rule: the Hub said no",
+        'RuntimeError("no replica URL")': "hfharvest: some_rule: RuntimeError: no replica URL "
+        f"(details in {tmp_path / 'job.log'})",
+    }
+    for error, line in cases.items():
+        script = JOB_SCRIPT.format(error=error)
+        result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "job.log")],
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert result.returncode == 1
+        assert result.stderr.splitlines() == [line]  # the traceback is in the log only
+        if error.startswith("RuntimeError"):  # a bug's traceback is kept, in the log
+            assert "Traceback" in (tmp_path / "job.log").read_text()
