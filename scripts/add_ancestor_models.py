@@ -1,7 +1,7 @@
 from hfharvest.stages.ancestors import add_ancestors
-from hfharvest.workflow import extractor_from, start_log, write_stage
+from hfharvest.workflow import extractor_from, job, write_stage
 
-start_log(snakemake.log[0])
-extractor = extractor_from(snakemake.params)
-outcomes = add_ancestors(extractor, snakemake.input.models, snakemake.params.iterations)
-write_stage(snakemake.output.models, "add_ancestor_models", outcomes, extractor)
+with job(snakemake) as config:
+    extractor = extractor_from(config)
+    outcomes = add_ancestors(extractor, snakemake.input.models, snakemake.params.iterations)
+    write_stage(snakemake.output.models, "add_ancestor_models", outcomes, extractor)
