@@ -100,7 +100,8 @@ def test_bookcorpus_dataset_info_comes_from_its_card(hub):
     assert info.description.startswith("Books are a rich source of both fine-grained information")
     assert info.citation.startswith("@InProceedings{Zhu_2015_ICCV,")
     assert [sibling.rfilename for sibling in info.siblings] == ["README.md"]
-    assert (info.downloads, info.likes, info.private, info.gated) == (0, 0, False, False)
+    # Download and like counts are unknown for a card-derived record: absent, not zero.
+    assert (info.downloads, info.likes, info.private, info.gated) == (None, None, False, False)
 
 
 def test_a_card_is_served_as_the_dataset_readme(hub, tmp_path):
