@@ -174,24 +174,24 @@ def load_snapshot(
     snapshot_dir: Path = DEFAULT_SNAPSHOT, *, scale: int = 0, seed: int = 0
 ) -> Catalogue:
     """Load the snapshot, adding `scale` synthetic models (deterministic for a given seed)."""
-    api = Path(snapshot_dir) / "api"
+    root = Path(snapshot_dir)
+    api = root / "api"
     redirects = _load_redirects(api / "redirects.json")
     # cards/: the 2020 transformers model cards; hub_cards/: real cards of recorded models.
-    cards = {name: _load_cards(Path(snapshot_dir) / name) for name in ("cards", "hub_cards")}
-    cards = cards["cards"] | cards["hub_cards"]
+    cards = _load_cards(root / "cards") | _load_cards(root / "hub_cards")
     models = _recorded_models(_load_bodies(api / "models"), cards, redirects)
     models.update(_card_models(cards, models, redirects))
     if scale > 0:
         models.update(_synthetic_models(models, scale, seed))
     datasets = _load_bodies(api / "datasets")
-    dataset_cards = _load_cards(Path(snapshot_dir) / "dataset_cards")
+    dataset_cards = _load_cards(root / "dataset_cards")
     datasets = {i: Repo(i, record, dataset_cards.get(i)) for i, record in datasets.items()}
     datasets.update(_card_datasets(dataset_cards, datasets))
     expand_only = _expand_only_fields(api / "models-expand", models)
     tasks = (api / "tasks.json").read_bytes()
     catalogue = Catalogue(models, datasets, redirects, tasks, expand_only)
     catalogue.croissant = _load_croissant(api / "croissant")
-    catalogue.arxiv = _load_arxiv(Path(snapshot_dir) / "arxiv")
+    catalogue.arxiv = _load_arxiv(root / "arxiv")
     return catalogue
 
 
