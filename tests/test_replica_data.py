@@ -333,3 +333,20 @@ def test_the_demo_model_set_is_real(hub):
         assert not model_id.startswith("replica-scale/"), model_id
         assert model_id in recorded | cards | redirects, model_id
     assert {"valhalla/distilbart-mnli-12-6", "bert-base-uncased"} <= set(file_ids)
+
+
+def test_every_base_model_the_snapshot_lacks_is_listed_in_the_provenance(hub):
+    notes = (DEFAULT_SNAPSHOT / "PROVENANCE-additions.md").read_text()
+    missing = set()
+    for path in RECORDED.glob("*.json"):
+        record = json.loads(path.read_bytes())
+        tags = [
+            tag.split(":")[-1] for tag in record.get("tags", []) if tag.startswith("base_model:")
+        ]
+        stated = (record.get("cardData") or {}).get("base_model")
+        for base in {*tags, *([stated] if isinstance(stated, str) else stated or [])}:
+            response = httpx2.get(f"{hub.url}/api/models/{base}", follow_redirects=True)
+            if response.status_code == 404:
+                missing.add(base)
+                assert f"| `{base}` |" in notes, base
+    assert "mistralai/Mistral-7B-v0.1" in missing and len(missing) >= 5
