@@ -169,10 +169,9 @@ def test_model_card_load(hub, tmp_path, monkeypatch):
 def test_gated_readme_needs_a_token(hub, download):
     with pytest.raises(GatedRepoError):
         download(hub, LLAMA)
-    # With a token the request passes the gate; no copy of the Llama card was found, so the
-    # answer is the missing file's 404, not the gate's 401.
-    with pytest.raises(EntryNotFoundError):
-        download(hub, LLAMA, token="hf_dummy")
+    readme = download(hub, LLAMA, token="hf_dummy")
+    assert front_matter(readme)["extra_gated_button_content"] == "Submit"
+    assert readme == (SNAPSHOT / "hub_cards" / "meta-llama__Llama-3.1-8B-Instruct.md").read_bytes()
 
 
 def test_repo_without_readme(hub, download):

@@ -152,8 +152,7 @@ def test_a_huge_readme_is_cut_at_the_cap(replica):
 def test_the_token_goes_to_the_endpoint_and_not_through_a_redirect_to_another_host():
     with ReplicaHub() as endpoint, ReplicaHub() as elsewhere:
         client = HubClient(endpoint.url, token=TOKEN, max_retries=0)
-        # The endpoint gets the token: past the gate (no Gated error); no Llama card is stored.
-        assert client.readme(LLAMA, None) == (None, False)
+        assert client.readme(LLAMA, None)[0]  # the endpoint gets the token: the card opens
         assert endpoint.stats()["with_token"] == 1
 
         endpoint.configure(faults={"redirects": {"gpt2": elsewhere.url, LLAMA: elsewhere.url}})
@@ -193,8 +192,7 @@ def test_the_token_never_reaches_outputs_logs_or_snakemake_metadata(tmp_path):
         assert hub.stats()["with_token"] > 0  # the token was read and used
     llama = next(m for m in workflow.artifact(config, "hf_models_from_file.json")["models"]
                  if m["modelId"] == LLAMA)  # fmt: skip
-    # Past the gate with the token ("missing", not "gated"): no copy of the Llama card is stored.
-    assert llama["extraction_metadata"]["card_status"] == "missing" and llama["card"] is None
+    assert llama["extraction_metadata"]["card_status"] == "ok" and llama["card"]
 
     assert TOKEN not in result.stdout + result.stderr
     leaks = []
