@@ -71,8 +71,14 @@ def test_a_gated_readme_is_asked_again_when_a_token_is_given(hub, tmp_path):
     hub.reset_stats()
     with_token = harvest(hub, tmp_path, token="hf_dummy")
     gated = {m["modelId"] for m in with_token.models if m["gated"]}
-    assert gated and set(hub.stats()["readme_gets"]) == gated
-    assert all(m["card"] for m in with_token.models if m["gated"])
+    stats = hub.stats()
+    assert gated and stats["by_endpoint"]["resolve_get"] == len(gated)  # only they are asked
+    # Every gated README the replica holds comes back; Meta-Llama-3-70B-Instruct's card was not
+    # found (hub_cards/index.json), so past the gate its answer is a 404.
+    with_card = {m["modelId"] for m in with_token.models if m["gated"] and m["card"]}
+    assert (
+        set(stats["readme_gets"]) == with_card == gated - {"meta-llama/Meta-Llama-3-70B-Instruct"}
+    )
 
 
 @pytest.mark.parametrize(
