@@ -82,6 +82,15 @@ class WrongEndpoint(InvalidBody):
 SYSTEMIC_REASONS = frozenset({Unreachable.reason, Unauthorized.reason, WrongEndpoint.reason})
 
 
+# Outcomes that are no answer from the Hub at all: when every request of a stage ends in one of
+# these, the stage's primary requests failed (a model's own 404 or gate is an answer).
+UNANSWERED_REASONS = SYSTEMIC_REASONS | {
+    Transient.reason,
+    Malformed.reason,
+    RateLimited.reason,
+}
+
+
 def is_systemic(reason: str) -> bool:
     return reason in SYSTEMIC_REASONS
 

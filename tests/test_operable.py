@@ -46,11 +46,11 @@ def test_a_dead_endpoint_fails_the_run_and_a_plain_rerun_after_the_outage_redoes
     failed = workflow.run(config, target, check=False)
     assert failed.returncode != 0
     [listing_line] = console_lines(failed, f"{CONSOLE_PREFIX}list_latest_models: ")
-    assert f"http://127.0.0.1:{port}" in listing_line and "(transient;" in listing_line
+    assert f"http://127.0.0.1:{port}" in listing_line and "(unreachable;" in listing_line
     assert "listing stopped after 0 of 4 models" in listing_line
     [by_id_line] = console_lines(failed, f"{CONSOLE_PREFIX}fetch_file_models: ")
     assert f"http://127.0.0.1:{port}" in by_id_line
-    assert "(transient; all 2 requests failed, none answered)" in by_id_line
+    assert "(unreachable; all 2 requests failed, none answered)" in by_id_line
     assert len(console_lines(failed, CONSOLE_PREFIX)) == 2  # one line per failed job
     shards = workflow.run_folder(config) / "shards"
     assert sorted(p.name for p in shards.rglob("*.json")) == ["models_file_ids.json"]

@@ -27,9 +27,6 @@ from ..progress import progress
 log = logging.getLogger(__name__)
 
 Outcome = tuple[dict | None, dict | None]  # (record, failure): either or both
-# Reasons that, when no request at all was answered, say the Hub was not reached as it should
-# be (down, wrong endpoint, token refused, rate limited), not that the models are missing.
-SYSTEMIC = {"transient", "unauthorized", "malformed", "rate_limited"}
 CARD_FETCHED = {"ok", "missing", "truncated"}  # card_status values of a README we asked and got
 T = TypeVar("T")
 R = TypeVar("R")
@@ -168,7 +165,7 @@ class Extractor:
 
     def _count(self, err: errors.HarvestError | None) -> None:
         with self._lock:
-            if err is None or err.reason not in SYSTEMIC:
+            if err is None or err.reason not in errors.UNANSWERED_REASONS:
                 self.answered += 1
             else:
                 self.failed += 1
