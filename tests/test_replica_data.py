@@ -23,6 +23,7 @@ from hfharvest.enrich import enrich_datasets
 from hfharvest.hub import HubClient
 from hfharvest.ids import parse_models_file
 from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
+from hfharvest.replica.snapshot import load_snapshot
 
 CARDS = DEFAULT_SNAPSHOT / "dataset_cards"
 ARXIV = DEFAULT_SNAPSHOT / "arxiv"
@@ -78,14 +79,27 @@ def test_the_index_is_repeated_in_the_provenance_notes():
         assert entry["sha256"] in notes
 
 
+# What a stored paper may hold: the arXiv API's entry fields, plus where each came from.
+ARXIV_FIELDS = {"id", "version", "title", "authors", "summary", "published", "updated",
+                "primary_category", "categories", "doi", "journal_ref", "comment"}  # fmt: skip
+
+
 def test_every_arxiv_record_has_a_provenance_block():
     for path in sorted(ARXIV.glob("*.json")):
         record = json.loads(path.read_bytes())
         assert isinstance(record.get("provenance"), dict) and record["provenance"], path.name
         assert path.stem == record["id"].replace("/", "_")
-        for key in ("title", "summary", "published", "updated", "primary_category"):
+        assert set(record) - {"provenance"} <= ARXIV_FIELDS, path.name
+        for key in ("title", "published"):  # what every arXiv entry has
             assert record[key], (path.name, key)
-        assert record["authors"] and record["primary_category"] in record["categories"]
+        if record.get("primary_category") and record.get("categories"):
+            assert record["primary_category"] in record["categories"], path.name
+        # A field left out says why: every absent optional field is listed as not in the source.
+        absent = ARXIV_FIELDS - set(record) - {"doi"}
+        noted = " ".join(record["provenance"].get("not_in_source", []))
+        assert all(key in noted for key in absent), (path.name, absent, noted)
+        notes = (DEFAULT_SNAPSHOT / "PROVENANCE-additions.md").read_text()
+        assert f"`{path.name}`" in notes, path.name
 
 
 # -- dataset records served by the replica -----------------------------------------------------
@@ -288,27 +302,64 @@ def test_hub_cards_are_listed_in_the_provenance_notes():
 # -- arXiv: what is served is what is stored ---------------------------------------------------
 
 
-def test_every_stored_paper_is_served_as_stored(hub):
-    records = [json.loads(path.read_bytes()) for path in sorted(ARXIV.glob("*.json"))]
-    ids = ",".join(record["id"] for record in records)
-    response = httpx2.get(f"{hub.url}/api/query", params={"id_list": ids, "max_results": 50})
+def test_a_record_without_title_or_first_version_date_is_refused(tmp_path):
+    snapshot = shutil.copytree(DEFAULT_SNAPSHOT, tmp_path / "snapshot")
+    record = json.loads((ARXIV / "1910.13461.json").read_bytes())
+    del record["published"]
+    (snapshot / "arxiv" / "1910.13461.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="1910.13461.json: an arXiv record needs published"):
+        load_snapshot(snapshot)
+
+
+def _entries(hub, ids: list[str]) -> dict:
+    response = httpx2.get(
+        f"{hub.url}/api/query", params={"id_list": ",".join(ids), "max_results": 50}
+    )
+    assert response.status_code == 200
     feed = ElementTree.fromstring(response.content)
-    entries = {
-        entry.find("atom:id", ATOM).text: entry for entry in feed.findall("atom:entry", ATOM)
+    return {entry.find("atom:id", ATOM).text: entry for entry in feed.findall("atom:entry", ATOM)}
+
+
+def _served_fields(entry) -> dict:
+    """The entry read back into the stored record's keys: only what the feed holds."""
+    text = {
+        "title": "atom:title", "summary": "atom:summary", "published": "atom:published",
+        "updated": "atom:updated", "comment": "arxiv:comment", "journal_ref": "arxiv:journal_ref",
+        "doi": "arxiv:doi",
+    }  # fmt: skip
+    fields = {
+        key: found.text
+        for key, path in text.items()
+        if (found := entry.find(path, ATOM)) is not None
     }
-    assert len(entries) == len(records) >= 5
+    names = [a.find("atom:name", ATOM).text for a in entry.findall("atom:author", ATOM)]
+    terms = [c.get("term") for c in entry.findall("atom:category", ATOM)]
+    primary = entry.find("arxiv:primary_category", ATOM)
+    fields |= {"authors": names} if names else {}
+    fields |= {"categories": terms} if terms else {}
+    fields |= {"primary_category": primary.get("term")} if primary is not None else {}
+    return fields
+
+
+def test_every_stored_paper_is_served_with_exactly_its_stored_fields(hub):
+    records = [json.loads(path.read_bytes()) for path in sorted(ARXIV.glob("*.json"))]
+    entries = _entries(hub, [record["id"] for record in records])
+    assert len(entries) == len(records) >= 15
     for record in records:
-        entry = entries[f"http://arxiv.org/abs/{record['id']}v{record['version']}"]
-        assert entry.find("atom:title", ATOM).text == record["title"]
-        assert entry.find("atom:summary", ATOM).text == record["summary"]
-        assert entry.find("atom:published", ATOM).text == record["published"]
-        assert entry.find("atom:updated", ATOM).text == record["updated"]
-        names = [a.find("atom:name", ATOM).text for a in entry.findall("atom:author", ATOM)]
-        assert names == record["authors"]
-        terms = [c.get("term") for c in entry.findall("atom:category", ATOM)]
-        assert terms == record["categories"]
-        doi = entry.find("arxiv:doi", ATOM)
-        assert (doi.text if doi is not None else None) == (record.get("doi") or None)
+        versioned = f"{record['id']}v{record['version']}" if "version" in record else record["id"]
+        stored = {key: value for key, value in record.items() if value is not None}
+        stored = {k: v for k, v in stored.items() if k not in ("id", "version", "provenance")}
+        assert _served_fields(entries[f"http://arxiv.org/abs/{versioned}"]) == stored, record["id"]
+
+
+def test_a_paper_without_a_stored_abstract_is_served_without_one(hub):
+    bart = json.loads((ARXIV / "1910.13461.json").read_bytes())
+    assert "summary" not in bart and "updated" not in bart and "version" not in bart
+    [(entry_id, entry)] = _entries(hub, ["1910.13461"]).items()
+    assert entry_id == "http://arxiv.org/abs/1910.13461"  # no version is claimed
+    assert entry.find("atom:summary", ATOM) is None and entry.find("atom:updated", ATOM) is None
+    assert entry.find("atom:published", ATOM).text == bart["published"] == "2019-10-29"
+    assert _entries(hub, ["1910.13461v1"]) == {}  # a version no source names is not served
 
 
 # -- the demo harvests real models only ----------------------------------------------------------

@@ -43,25 +43,34 @@ def arxiv_feed(raw_query: str, id_list: list, start: int, size: int, total: int,
 
 
 def _arxiv_entry(record: dict) -> list[str]:
-    versioned = f"{record['id']}v{record.get('version', 1)}"
-    lines = [
-        "  <entry>",
-        f"    <id>http://arxiv.org/abs/{versioned}</id>",
-        f"    <title>{escape(record['title'])}</title>",
-        f"    <updated>{record['updated']}</updated>",
+    """One entry, in arXiv's element order; a field the stored record lacks is left out.
+
+    Only `id`, `title` and `published` are always there (the snapshot loader refuses a record
+    without them); an abstract, a later version's date or the categories that no stored source
+    gives are omitted rather than made up.
+    """
+    versioned = f"{record['id']}v{record['version']}" if record.get("version") else record["id"]
+    lines = ["  <entry>", f"    <id>http://arxiv.org/abs/{versioned}</id>"]
+    lines.append(f"    <title>{escape(record['title'])}</title>")
+    if record.get("updated"):
+        lines.append(f"    <updated>{record['updated']}</updated>")
+    lines += [
         f'    <link href="https://arxiv.org/abs/{versioned}" rel="alternate" type="text/html"/>',
         f'    <link href="https://arxiv.org/pdf/{versioned}" rel="related" type="application/pdf"'
         ' title="pdf"/>',
-        f"    <summary>{escape(record['summary'])}</summary>",
     ]
-    for category in record.get("categories") or [record["primary_category"]]:
+    if record.get("summary"):
+        lines.append(f"    <summary>{escape(record['summary'])}</summary>")
+    for category in record.get("categories") or []:
         lines.append(
             f'    <category term={quoteattr(category)} scheme="http://arxiv.org/schemas/atom"/>'
         )
     lines.append(f"    <published>{record['published']}</published>")
     if record.get("comment"):
         lines.append(f"    <arxiv:comment>{escape(record['comment'])}</arxiv:comment>")
-    lines.append(f"    <arxiv:primary_category term={quoteattr(record['primary_category'])}/>")
+    if record.get("primary_category"):
+        term = quoteattr(record["primary_category"])
+        lines.append(f"    <arxiv:primary_category term={term}/>")
     if record.get("journal_ref"):
         lines.append(f"    <arxiv:journal_ref>{escape(record['journal_ref'])}</arxiv:journal_ref>")
     if record.get("doi"):

@@ -106,10 +106,13 @@ class Routes:
         return Response(200, body.encode(), {**ATOM_TYPE})
 
     def _arxiv_record(self, requested: str) -> dict | None:
-        """The stored record for `1810.04805` or `1810.04805v2` (only the stored version)."""
+        """The stored record for `1810.04805` or `1810.04805v2` (only the stored version).
+
+        A record whose sources name no version answers only the unversioned id.
+        """
         base, version = re.fullmatch(r"(.+?)(?:v(\d+))?", requested).groups()
         record = self.catalogue.arxiv.get(base)
-        if record is None or (version and int(version) != int(record.get("version", 1))):
+        if record is None or (version and int(version) != record.get("version")):
             return None
         return record
 

@@ -233,10 +233,20 @@ def _load_croissant(folder: Path) -> dict[str, bytes]:
     }
 
 
+# What every arXiv API entry has: a paper is stored only when real sources give all three.
+ARXIV_REQUIRED = ("id", "title", "published")
+
+
 def _load_arxiv(folder: Path) -> dict[str, dict]:
     """arXiv metadata records (one JSON file per paper), keyed by their versionless `id`."""
-    records = (json.loads(path.read_bytes()) for path in sorted(folder.glob("*.json")))
-    return {record["id"]: record for record in records}
+    records = {}
+    for path in sorted(folder.glob("*.json")):
+        record = json.loads(path.read_bytes())
+        missing = [key for key in ARXIV_REQUIRED if not record.get(key)]
+        if missing:
+            raise ValueError(f"{path.name}: an arXiv record needs {', '.join(missing)}")
+        records[record["id"]] = record
+    return records
 
 
 def _load_redirects(path: Path) -> dict[str, str]:
