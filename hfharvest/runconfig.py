@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
+from functools import cache
+from pathlib import Path
 from urllib.parse import urlsplit
 
 REPLICA = "replica"
@@ -96,6 +98,7 @@ def harvest_source(config: dict, section: str = "hub") -> dict:
     source = {"endpoint": config[section]["endpoint"]}
     if source["endpoint"] == REPLICA:
         source["replica"] = {key: config["replica"][key] for key in ("scale", "seed")}
+        source["replica"]["catalogue"] = replica_fingerprint()
     return source
 
 
@@ -105,7 +108,26 @@ def cache_endpoint(config: dict) -> str:
     endpoint = config["hub"]["endpoint"]
     if endpoint != REPLICA:
         return endpoint
-    return f"{REPLICA}?scale={config['replica']['scale']}&seed={config['replica']['seed']}"
+    replica = config["replica"]
+    return f"{REPLICA}?scale={replica['scale']}&seed={replica['seed']}&v={replica_fingerprint()}"
+
+
+REPLICA_PACKAGE = Path(__file__).parent / "replica"
+
+
+@cache
+def replica_fingerprint() -> str:
+    """A digest of what the bundled replica serves (its snapshot and its code): a new snapshot
+    is a new Hub, so it reruns the Hub-calling rules and gets cache folders of its own."""
+    return folder_digest(REPLICA_PACKAGE)
+
+
+def folder_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def endpoint_key(endpoint: str) -> tuple[str, str]:

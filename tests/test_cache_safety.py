@@ -129,3 +129,24 @@ def test_planted_entries_are_never_followed(tmp_path, plant, caplog):
         assert entry.parent.parent.is_symlink()  # left alone, written through never
     else:
         assert entry.is_file() and not entry.is_symlink()  # replaced by a real entry
+
+
+def test_a_new_replica_snapshot_is_a_new_hub_for_params_and_caches(tmp_path):
+    import shutil
+
+    from hfharvest.runconfig import (
+        REPLICA_PACKAGE,
+        folder_digest,
+        harvest_source,
+        replica_fingerprint,
+    )
+
+    copy = tmp_path / "replica"
+    shutil.copytree(REPLICA_PACKAGE / "hub_snapshot", copy / "hub_snapshot")
+    before = folder_digest(copy)
+    card = next((copy / "hub_snapshot" / "hub_cards").glob("*.md"))
+    card.write_text(card.read_text() + "\nedited\n")
+    assert folder_digest(copy) != before
+    config = {"hub": {"endpoint": "replica"}, "replica": {"scale": 0, "seed": 0}}
+    assert harvest_source(config)["replica"]["catalogue"] == replica_fingerprint()
+    assert replica_fingerprint() in cache_endpoint(config)

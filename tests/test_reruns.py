@@ -103,4 +103,6 @@ def test_a_models_file_edit_reruns_the_file_path_only(done):
 def test_the_replica_catalogue_counts_only_when_the_replica_is_the_endpoint():
     config = changed(hub={"endpoint": "https://huggingface.co"})
     assert harvest_source(config) == {"endpoint": "https://huggingface.co"}
-    assert harvest_source(CONFIG)["replica"] == {"scale": 10, "seed": 1}
+    replica = harvest_source(CONFIG)["replica"]
+    assert {key: replica[key] for key in ("scale", "seed")} == {"scale": 10, "seed": 1}
+    assert len(replica["catalogue"]) == 16  # the bundled snapshot's digest
