@@ -15,7 +15,10 @@ rule summarize_run:
         extract_from_file=rules.extract_from_file.output.models,
         merge_models=rules.merge_models.output.models,
         add_ancestor_models=rules.add_ancestor_models.output.models,
-        identified=[run_file(f"identified/{kind}.json") for kind in ENTITY_KINDS],
+        identified=[
+            run_file(f"identified/{kind}.json")
+            for kind in [*ENTITY_KINDS, "identifiers"]
+        ],
         enriched=[enrich.output.entities for enrich in ENRICH_RULES],
     output:
         summary=report(

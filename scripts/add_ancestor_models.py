@@ -3,5 +3,8 @@ from hfharvest.workflow import extractor_from, start_log, write_stage
 
 start_log(snakemake.log[0])
 extractor = extractor_from(snakemake.params)
-outcomes = add_ancestors(extractor, snakemake.input.models, snakemake.params.iterations)
-write_stage(snakemake.output.models, "add_ancestor_models", outcomes, extractor)
+renamed = {}  # filled while the outcomes are written: every redirect the Hub answered
+outcomes = add_ancestors(extractor, snakemake.input.models, snakemake.params.iterations, renamed)
+write_stage(
+    snakemake.output.models, "add_ancestor_models", outcomes, extractor, {"renamed": renamed}
+)

@@ -64,8 +64,8 @@ def values(tags: list[str], prefix: str) -> set[str]:
     return {tag.removeprefix(prefix) for tag in tags if tag.startswith(prefix)}
 
 
-def test_one_identifier_per_entity_kind():
-    assert tuple(IDENTIFIERS) == KINDS
+def test_one_identifier_per_entity_kind_and_one_for_the_models_own_ids():
+    assert tuple(IDENTIFIERS) == (*KINDS, "identifiers")
 
 
 # --- every prefixed tag of the 35 recorded API bodies -----------------------------------------
@@ -75,10 +75,12 @@ def test_one_identifier_per_entity_kind():
 def test_every_prefixed_tag_is_identified(body):
     tags = body["tags"]
     assert values(tags, "dataset:") <= set(identify["datasets"](body))
-    articles = {f"arxiv:{i}" for i in values(tags, "arxiv:")} | {
-        f"doi:{doi.lower()}" for doi in values(tags, "doi:")
-    }
+    dois = {f"doi:{doi.lower()}" for doi in values(tags, "doi:")}
+    repository_dois = {doi for doi in dois if doi.startswith("doi:10.57967/hf/")}
+    articles = {f"arxiv:{i}" for i in values(tags, "arxiv:")} | (dois - repository_dois)
     assert articles <= set(identify["articles"](body))
+    assert not repository_dois & set(identify["articles"](body))
+    assert repository_dois <= set(identify["identifiers"](body))
     bases = {tag.split(":")[-1] for tag in tags if tag.startswith("base_model:")}
     assert bases <= set(identify["base_models"](body))
     assert values(tags, "license:") <= set(LICENSE_TAGS), "a new licence: add it to LICENSE_TAGS"
@@ -105,7 +107,11 @@ def test_zephyr_base_model_and_its_relation():
     assert identify["base_models"](zephyr) == ["mistral-community/Mixtral-8x22B-v0.1"]
     assert base_model_relations([zephyr]) == {
         "HuggingFaceH4/zephyr-orpo-141b-A35b-v0.1": {
-            "mistral-community/Mixtral-8x22B-v0.1": "finetune"
+            "mistral-community/Mixtral-8x22B-v0.1": {
+                "relation": "finetune",
+                "source": "metadata",
+                "as_written": ["mistral-community/Mixtral-8x22B-v0.1"],
+            }
         }
     }
 
@@ -114,7 +120,7 @@ def test_a_plain_tag_that_repeats_a_dataset_is_not_a_keyword():
     wav2vec = snapshot_record("jonatasgrosman/wav2vec2-large-xlsr-53-english")
     assert identify["datasets"](wav2vec) == ["common_voice", "mozilla-foundation/common_voice_6_0"]
     assert "mozilla-foundation/common_voice_6_0" not in identify["keywords"](wav2vec)
-    assert identify["articles"](wav2vec) == ["doi:10.57967/hf/3569"]
+    assert identify["articles"](wav2vec) == []  # its only DOI is its own repository's
 
 
 # --- languages ---------------------------------------------------------------------------------
@@ -264,11 +270,11 @@ def test_articles_in_text(text, articles):
 
 
 def test_article_tags_are_normalised():
-    tags = ["arxiv:1810.04805v2", "doi:10.57967/HF/0039.", "arxiv:not-an-id"]
+    tags = ["arxiv:1810.04805v2", "doi:10.1145/3442188.3445922.", "arxiv:not-an-id"]
     assert identify["articles"]({"tags": tags}) == [
         "arxiv:1810.04805",
         "arxiv:not-an-id",  # kept: the Hub minted it, enrichment reports it
-        "doi:10.57967/hf/0039",
+        "doi:10.1145/3442188.3445922",
     ]
 
 
@@ -401,15 +407,18 @@ def test_base_models_are_valid_ids_other_than_the_model_itself():
         "cardData": {"base_model": ["https://huggingface.co/org/other", "x/y/z"]},
     }
     assert identify["base_models"](model) == ["org/base", "org/other"]
-    assert base_model_relations([model]) == {
-        "me/model": {"org/base": "adapter", "org/other": "base_model"}
+    relations = base_model_relations([model])["me/model"]
+    assert {base: entry["relation"] for base, entry in relations.items()} == {
+        "org/base": "adapter",
+        "org/other": "base_model",
     }
+    assert relations["org/other"]["as_written"] == ["org/other"]  # the URL, as an id
 
 
 # --- the whole catalogue, and odd input --------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", IDENTIFIERS)
 def test_identify_models_lists_every_model(kind):
     found = identify_models(kind, [*catalogue_records().values(), {"no": "id"}, None])
     assert list(found) == sorted(catalogue_records())
@@ -448,7 +457,7 @@ ODD_RECORDS = [
 ]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", IDENTIFIERS)
 @pytest.mark.parametrize("odd", ODD_RECORDS, ids=lambda odd: repr(odd)[:40])
 def test_odd_records_never_raise(kind, odd):
     assert isinstance(identify[kind](odd), list)
