@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from importlib.resources import files
+from string import ascii_lowercase
 
 import langcodes
 import pytest
 from conftest import all_snapshot_records, snapshot_record
+from test_card_text import card
 
 from hfharvest.entities import KINDS
 from hfharvest.identify import IDENTIFIERS, base_model_relations, identify_models
@@ -213,6 +217,41 @@ def test_three_letter_tags_count_only_when_the_card_agrees():
     assert identify["languages"]({"tags": ["fr", "jax"], "cardData": None}) == ["fr"]
 
 
+# Two-letter tags that are no ISO 639-1 code; a fuzzy name search reads `ci` as Akan, `qa` as
+# Ga, `ir` as Iraqw, `ua` as Amahuaca, `ma` as Mbre, `pe` as Pe, `au` as Agta.
+NOT_CODES = ["ci", "qa", "ir", "ua", "ma", "pe", "au"]
+
+
+def test_two_letter_tags_that_are_no_language_code_stay_keywords():
+    bert = {**record("google-bert/bert-base-uncased")}
+    bert["tags"] = [*bert["tags"], *NOT_CODES]
+    assert identify["languages"](bert) == ["en"]
+    assert set(NOT_CODES) <= set(identify["keywords"](bert))
+    assert [normalise_language(tag) for tag in NOT_CODES] == [None] * len(NOT_CODES)
+
+
+def test_language_names_count_only_in_the_cards_language_field():
+    assert identify["languages"]({"tags": ["russian", "Basque", "fr"]}) == ["fr"]
+    assert identify["languages"]({"cardData": {"language": ["russian", "Basque"]}}) == ["eu", "ru"]
+
+
+def test_the_two_letter_codes_langcodes_accepts_are_the_iso_639_1_registry():
+    """What languages._is_iso_639_1 relies on: a two-letter tag langcodes accepts is one of the
+    IANA registry's two-letter language subtags, which are ISO 639-1's codes."""
+    registry = files("language_data").joinpath("data/language-subtag-registry.txt").read_text()
+    two_letter = {
+        re.search(r"Subtag: (\S+)", entry)[1]
+        for entry in registry.split("%%")
+        if "Type: language" in entry and re.search(r"Subtag: [a-z]{2}\n", entry)
+    }
+    accepted = {
+        a + b for a in ascii_lowercase for b in ascii_lowercase if langcodes.tag_is_valid(a + b)
+    }
+    assert accepted == two_letter
+    assert len(two_letter) == 190 and {"en", "tl", "iw", "yi"} <= two_letter
+    assert not set(NOT_CODES) & two_letter
+
+
 # --- articles ----------------------------------------------------------------------------------
 
 
@@ -276,6 +315,67 @@ def test_article_tags_are_normalised():
         "arxiv:not-an-id",  # kept: the Hub minted it, enrichment reports it
         "doi:10.1145/3442188.3445922",
     ]
+
+
+# --- the model's own identifiers --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model_id", "identifiers"),
+    [
+        (
+            "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+            [
+                "doi:10.57967/hf/0181",
+                "https://huggingface.co/distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+            ],
+        ),
+        ("gpt2", ["doi:10.57967/hf/0039", "https://huggingface.co/gpt2"]),
+        (
+            "jonatasgrosman/wav2vec2-large-xlsr-53-english",
+            [
+                "doi:10.57967/hf/3569",
+                "https://huggingface.co/jonatasgrosman/wav2vec2-large-xlsr-53-english",
+            ],
+        ),
+        ("google-bert/bert-base-uncased", ["https://huggingface.co/google-bert/bert-base-uncased"]),
+    ],
+)
+def test_a_repository_doi_is_the_models_own_identifier_never_an_article(model_id, identifiers):
+    body = snapshot_record(model_id)
+    assert identify["identifiers"](body) == identifiers
+    assert not [a for a in identify["articles"](body) if a.startswith("doi:10.57967/")]
+
+
+def test_a_repository_doi_in_the_card_text():
+    # The Hub's "Cite this model" BibTeX: url = { https://huggingface.co/<the model> }, doi = ...
+    storm = card(
+        "hf-readme__akjindal53244_Llama-3.1-Storm-8B.md", "akjindal53244/Llama-3.1-Storm-8B"
+    )
+    assert identify["identifiers"](storm) == [
+        "doi:10.57967/hf/2902",
+        "https://huggingface.co/akjindal53244/Llama-3.1-Storm-8B",
+    ]
+    assert "doi:10.57967/hf/2902" not in identify["articles"](storm)
+    # The same card read as another model's: the DOI is not that model's.
+    assert identify["identifiers"]({**storm, "modelId": "akjindal53244/Llama-3.1-Storm"}) == [
+        "https://huggingface.co/akjindal53244/Llama-3.1-Storm"
+    ]
+    # A card citing another model's repository DOI (bertabaporu's): not its own, not an article.
+    senti = card(
+        "hf-readme__pysentimiento_bertweet-pt-sentiment.md", "pysentimiento/bertweet-pt-sentiment"
+    )
+    assert "10.57967/hf/0019" in senti["card"]
+    assert identify["identifiers"](senti) == [
+        "https://huggingface.co/pysentimiento/bertweet-pt-sentiment"
+    ]
+    assert not [a for a in identify["articles"](senti) if "10.57967" in a]
+
+
+def test_no_identifiers_for_an_invalid_id():
+    assert (
+        identify["identifiers"]({"modelId": "not a/valid id", "tags": ["doi:10.57967/hf/1"]}) == []
+    )
 
 
 # --- datasets ----------------------------------------------------------------------------------
@@ -376,6 +476,14 @@ def test_tasks():
     }
     assert identify["tasks"](odd) == []
     assert identify["keywords"](odd) == ["sentiment-analysis"]  # a subtask type stays a keyword
+
+
+def test_legacy_task_ids_the_hub_still_serves_are_tasks_not_keywords():
+    t5 = snapshot_record("google-t5/t5-small")  # pipeline_tag translation; tags the older ids
+    assert identify["tasks"](t5) == ["summarization", "text2text-generation", "translation"]
+    assert "text2text-generation" not in identify["keywords"](t5)
+    zephyr = snapshot_record("HuggingFaceH4/zephyr-7b-beta")
+    assert identify["tasks"](zephyr) == ["conversational", "text-generation"]
 
 
 def test_keywords_drop_hub_system_tags_and_keep_library_tags():
