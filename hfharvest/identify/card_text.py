@@ -36,7 +36,7 @@ from ..lineage import PLAIN
 from ._fields import card_data, card_text, tags
 
 # A model reference: a Markdown link to a Hub page, or the bare URL.
-_HUB_URL = r"https?://(?:www\.)?(?:huggingface\.co|hf\.co)/[^\s()\[\]<>\"'`]+"
+_HUB_URL = r"https?://(?:www\.)?(?:huggingface\.co|hf\.co)/[^\s()\[\]<>\"'`+]+"
 _REF = rf"(?:\[[^\]\n]{{0,300}}\]\((?P<link>{_HUB_URL})\)|(?P<bare>{_HUB_URL}))"
 _REF_ONLY = re.compile(rf"\s*{_REF}\s*")
 _ANY_REF = _REF.replace("?P<link>", "?:").replace("?P<bare>", "?:")  # to repeat it
@@ -71,18 +71,20 @@ _MERGED_LIST = re.compile(r"The following models were included in the merge:\s*\
 _BULLET = re.compile(r"[ \t]*[*+-][ \t]+(?P<item>[^\n]*)")
 _QUANTISATION = re.compile(r"\bquant", re.I)  # quantized, quantised, quantization, quants
 _ADAPTER = {"finetune": "adapter"}  # a PEFT card's fine-tune is an adapter
-# Trainer: "... fine-tuned version of [X](...) on the Y dataset." (same line)
-# The list as the Trainer writes it: "the A dataset", "the A, the B and the C datasets"; TRL and
+# Trainer: "... fine-tuned version of [X](...) on the Y dataset." (same line). The list as the
+# Trainer writes it: "the A dataset", "the A, the B and the C datasets"; TRL and
 # sentence-transformers link each name. A name is the dataset id, then perhaps its config (the
-# example scripts write "the wmt16 ro-en dataset"); a dataset named in prose ("on the Common
-# Voice 11.0 dataset", "on the following datasets:") is not read.
-_WORD = r"[^\s,\[\]()]+"
-_ITEM = rf"(?:the )?(?:\[[^\]\n]{{0,300}}\]\([^()\s]+\)|{_WORD}(?: {_WORD})?)"
+# example scripts write "the wmt16 ro-en dataset"). A list with any other item is prose ("on
+# the Common Voice 11.0 dataset") and is not read; "on the following datasets:" never matches.
 _TRAINER_DATASETS = re.compile(
     rf"(?P<trainer>This model is a )?(?:fine-?tuned version of|model fine-?tuned from)\s*{_REF}"
-    rf"\s+on (?P<datasets>the {_ITEM}(?:, {_ITEM})*(?:,? and {_ITEM})?) datasets?\."
+    r"\s+on (?P<datasets>the [^\n]{1,1000}?) datasets?\."
 )
-_DATASET_ITEM = re.compile(r"^\s*(?:and\s+)?(?:the\s+)?(?P<name>.+?)\s*$")
+_LIST_SEPARATOR = re.compile(r",? and |, ")
+_WORD = r"[^\s,\[\]()]+"
+_DATASET_ITEM = re.compile(
+    rf"(?:the )?(?P<name>\[[^\]\n]{{0,300}}\]\([^()\s]+\)|{_WORD}(?: {_WORD})?)"
+)
 _DATASET_LINK = re.compile(r"\[[^\]\n]*\]\((?P<url>[^()\s]+)\)")
 # Names the Trainer writes when it knows no dataset, and the `datasets` library's generic
 # loaders (`load_dataset("json", ...)`): no dataset of the Hub. An unlinked name must also be
@@ -145,9 +147,9 @@ def stated_datasets(record: dict) -> list[str]:
     local_names = _LOCAL_DATASET_NAMES in tags(record)
     for match in _TRAINER_DATASETS.finditer(_body(record)):
         names_allowed = _is_trainer_sentence(match) and not local_names
-        for item in re.split(r",\s*|\s+and\s+", match["datasets"]):
-            if dataset := _dataset_id(item, names_allowed):
-                found.add(dataset)
+        items = [_DATASET_ITEM.fullmatch(item) for item in _LIST_SEPARATOR.split(match["datasets"])]
+        if all(items):
+            found |= {dataset for item in items if (dataset := _dataset_id(item, names_allowed))}
     return sorted(found)
 
 
@@ -211,12 +213,9 @@ def _hub_id(url: str, prefix: str = "") -> str | None:
         return None
 
 
-def _dataset_id(item: str, names_allowed: bool) -> str | None:
+def _dataset_id(item: re.Match, names_allowed: bool) -> str | None:
     """One "the Y" of the sentence's dataset list as a Hub dataset id, or None."""
-    match = _DATASET_ITEM.match(item)
-    if match is None:
-        return None
-    name = match["name"]
+    name = item["name"]
     if link := _DATASET_LINK.fullmatch(name):
         return _hub_id(link["url"], prefix="datasets/")
     name = name.split(" ")[0]  # without its config
