@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/snakemake --configfile config/demo.yaml
 	$(BIN)/snakemake --configfile config/demo.yaml --report report.html --quiet all
-	@$(BIN)/python -m hfharvest.stages.summary data/1_raw/hf/demo/summary.json
-	@echo "report: report.html; replica request counts: logs/demo/replica_stats.json"
+	@$(BIN)/python -m hfharvest.stages.summary data/demo/1_raw/hf/demo/summary.json
+	@echo "report: report.html; replica request counts: data/demo/logs/demo/replica_stats.json"
 
 test: setup lint check-format pytest
 
@@ -40,7 +40,7 @@ pytest:
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf data/1_raw logs .snakemake
+	rm -rf data/1_raw data/logs data/benchmarks data/demo .snakemake
 
 # `make test-slurm` (as root): a real one-node SLURM cluster on this machine, the offline pipeline
 # through it and locally, outputs compared; see ci/slurm/README.md.

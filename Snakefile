@@ -1,4 +1,5 @@
 from snakemake.utils import min_version, validate
+from hfharvest.runconfig import precheck
 
 min_version("9.0")
 
@@ -6,6 +7,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+precheck(
+    config
+)  # size and credentials: before the schema walks (and echoes) the values
 validate(config, "schemas/config.schema.yaml")
 
 

@@ -1,6 +1,6 @@
 """One benchmark job in a fresh interpreter: python bench/child.py JOB.json
 
-A stage job runs what the Snakemake script of that stage runs (`extractor_from`, the stage
+A stage job runs what the Snakemake script of that stage runs (the extractor, the stage
 function, `write_stage`); the naive job runs bench/naive.py. Either way the child reports its
 wall time (the work only: not interpreter start-up and imports), its peak RSS (VmHWM, read at
 the end) and counts, as JSON in the file `job["result"]`.
@@ -42,12 +42,12 @@ class Tally:
 
 
 def stage_job(job: dict) -> dict:
-    from types import SimpleNamespace
-
+    from hfharvest.cache import CardCache
     from hfharvest.hub import process_rate_limiter
     from hfharvest.stages.ancestors import add_ancestors
+    from hfharvest.stages.extract import Extractor
     from hfharvest.stages.merge import merge_artifacts
-    from hfharvest.workflow import extractor_from, start_log, write_stage
+    from hfharvest.workflow import client_from, start_log, write_stage
 
     start_log(job["log"])
     tally = Tally(keep=job.get("keep", False))
@@ -56,12 +56,9 @@ def stage_job(job: dict) -> dict:
     if stage == "merge_models":
         outcomes = merge_artifacts(job["inputs"])
     else:
-        params = SimpleNamespace(
-            hub={"endpoint": job["endpoint"]},
-            cache_dir=job["cache_dir"],
-            http_threads=job["threads"],
-        )
-        extractor = extractor_from(params)
+        # What `extractor_from` builds from a run's config, with the bench's own cache folder.
+        cache = CardCache(job["cache_dir"], job["endpoint"]) if job["cache_dir"] else None
+        extractor = Extractor(client_from({"endpoint": job["endpoint"]}), cache, job["threads"])
         if stage == "extract_latest":
             outcomes = extractor.latest(job["num_models"])
         elif stage == "extract_from_file":

@@ -1,47 +1,71 @@
-"""READMEs cached by model id + commit sha, shared by every run under one data root; and the
-records one run fetched by id, so that a rerun of that run fetches only what it could not get.
+"""READMEs cached by endpoint, model id and commit sha, shared by every run under one data root;
+and the records one run fetched by id, so that a rerun of that run fetches only what it could
+not get.
 
 A commit never changes, so a README entry never goes stale: a listing that shows an unchanged sha
-costs no further request. Each entry carries a checksum; a corrupt one is dropped and refetched.
-Model ids become file names only once validated (no `..`, no absolute paths, ASCII only).
+costs no further request. Entries are partitioned by endpoint (a folder per endpoint hash, the
+endpoint written beside them): a replica's READMEs are never served to a run against the Hub.
+Only READMEs the Hub gave are cached; a gated or refused one is asked again next run.
+
+The cache is an optimisation: one that cannot be written is a warning and the run goes on
+without it. It reads and writes only regular files and real folders under its root: each path
+component is opened with O_NOFOLLOW relative to its parent, so a symlink, a FIFO or a device
+planted in the cache is never followed (it is dropped as a corrupt entry). Each entry carries a
+checksum; a corrupt one is dropped and refetched. Model ids become file names only once
+validated (no `..`, no absolute paths, ASCII only).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
+import os
 import re
+import secrets
+import stat
 import threading
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from .ids import validate_model_id
-from .jsonio import atomic_writer
+from .progress import CONSOLE
+from .runconfig import endpoint_key
 
 log = logging.getLogger(__name__)
 
 SHA = re.compile(r"[0-9a-f]{7,64}")
 LEGACY_OWNER = "~"  # ids without an owner (gpt2); `~` is never part of a Hub id
 ENTRY_MAX_BYTES = 64 * 1024 * 1024  # a README is cut at 5 MiB: an entry beyond this is damage
+ENDPOINT_FILE = "ENDPOINT"  # in each endpoint's folder: which endpoint its entries came from
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+# A planted symlink (ELOOP), a file where a folder should be (ENOTDIR), a FIFO or device (ENXIO).
+_TAMPERED = {errno.ELOOP, errno.ENOTDIR, errno.ENXIO, errno.EISDIR}
+
+
+class TamperedEntry(OSError):
+    """A cache path that is not a regular file in real folders under the cache's root."""
 
 
 @dataclass(frozen=True)
 class CachedCard:
-    text: str | None  # None: the repo has no README at that commit (or it is gated)
+    text: str | None  # None: the repo has no README at that commit
     truncated: bool
-    gated: bool = False  # only ever cached for anonymous runs
 
 
 class _EntryStore:
-    """Checksummed JSON entries under `root`, counting hits and misses (threads share it)."""
+    """Checksummed JSON entries in folders under `root` (threads share it), counting hits and
+    misses. `root` itself is the user's (it may be a symlink); everything under it is ours."""
 
-    def __init__(self, root: Path):
-        self.root = root
+    def __init__(self, root: str | Path, what: str):
+        self.root = Path(root)
+        self.what = what
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.writable = True
 
     def _tally(self, found: bool) -> None:
         with self._lock:
@@ -50,69 +74,204 @@ class _EntryStore:
             else:
                 self.misses += 1
 
+    # -- safe file access ----------------------------------------------------------------------
+    def _open_dir(self, parts: list[str], create: bool) -> int:
+        """A descriptor of root/parts..., every component a real folder (O_NOFOLLOW)."""
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for part in parts:
+                if create:
+                    with suppress(FileExistsError):
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _read(self, parts: list[str], name: str) -> bytes | None:
+        """The entry's bytes; None if absent. Raises TamperedEntry for anything but a regular
+        file in real folders, ValueError for one over the size cap."""
+        try:
+            folder = self._open_dir(parts, create=False)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise TamperedEntry(err.errno, f"{'/'.join(parts)}: not a real folder") from None
+        try:
+            try:  # O_NONBLOCK: opening a planted FIFO must not wait for a writer
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+            except FileNotFoundError:
+                return None
+            except OSError as err:
+                self._drop(folder, name)
+                raise TamperedEntry(err.errno, "not a regular file") from None
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    self._drop(folder, name)
+                    raise TamperedEntry(errno.EINVAL, "not a regular file")
+                if info.st_size > ENTRY_MAX_BYTES:
+                    raise ValueError(f"over {ENTRY_MAX_BYTES} bytes")
+                return handle.read(ENTRY_MAX_BYTES + 1)
+        finally:
+            os.close(folder)
+
     @staticmethod
-    def _write(path: Path, entry: dict) -> None:
+    def _drop(folder: int, name: str) -> None:
+        with suppress(OSError):
+            os.unlink(name, dir_fd=folder)  # removes a planted link itself, never its target
+
+    def _store(self, parts: list[str], name: str, data: bytes) -> None:
+        """Write atomically (a temporary file renamed over the entry); a cache that cannot be
+        written is switched off with one warning, a tampered path is skipped."""
+        if not self.writable:
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            self._switch_off(err)
+            return
+        try:
+            folder = self._open_dir(parts, create=True)
+        except OSError as err:
+            self._write_failed(parts, err)
+            return
+        temporary = f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                         0o644, dir_fd=folder)  # fmt: skip
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            # Checksummed entries need no fsync: a torn one is detected and refetched.
+            os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except OSError as err:
+            with suppress(OSError):
+                os.unlink(temporary, dir_fd=folder)
+            self._write_failed(parts, err)
+        finally:
+            os.close(folder)
+
+    def _write_failed(self, parts: list[str], err: OSError) -> None:
+        where = self.root.joinpath(*parts)
+        if err.errno in _TAMPERED:
+            log.warning("%s cache: %s is not a real folder: entry not cached", self.what, where)
+        else:
+            self._switch_off(err)
+
+    def _switch_off(self, err: OSError) -> None:
+        with self._lock:
+            if not self.writable:
+                return
+            self.writable = False
+        log.warning("%s cache %s cannot be written (%s): going on without it", self.what,
+                    self.root, err.strerror or err, extra=CONSOLE)  # fmt: skip
+
+    # -- entries -------------------------------------------------------------------------------
+    def _write_entry(self, parts: list[str], name: str, entry: dict) -> None:
         entry["checksum"] = _checksum(entry)
-        with atomic_writer(path, fsync=False) as handle:  # checksummed: torn ones are refetched
-            json.dump(entry, handle, ensure_ascii=False)
+        self._store(parts, name, json.dumps(entry, ensure_ascii=False).encode())
+
+    def _load_entry(self, parts: list[str], name: str, key: dict) -> dict | None:
+        """A checksummed entry whose key fields match `key`; None if missing, or if damaged
+        (then it is deleted, to be refetched)."""
+        where = self.root.joinpath(*parts, name)
+        try:
+            data = self._read(parts, name)
+            if data is None:
+                return None
+            entry = json.loads(data.decode("utf-8"))
+            checksum = entry.pop("checksum")
+            if checksum != _checksum(entry) or any(entry[k] != v for k, v in key.items()):
+                raise ValueError("checksum or key mismatch")
+            return entry
+        except TamperedEntry as err:
+            log.warning("cache entry %s: %s: ignored, will refetch", where, err.strerror)
+            return None
+        except PermissionError as err:
+            log.warning("cache entry %s cannot be read (%s): will refetch", where, err.strerror)
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+            log.warning("corrupt cache entry %s (%s): dropped, will refetch", where, err)
+            with suppress(OSError):
+                folder = self._open_dir(parts, create=False)
+                self._drop(folder, name)
+                os.close(folder)
+            return None
 
 
 class CardCache(_EntryStore):
-    def __init__(self, root: str | Path):
-        super().__init__(Path(root) / "readmes")
+    """READMEs under `<root>/readmes/<endpoint hash>/<owner>/<name>/<sha>.json`."""
 
-    def _path(self, model_id: str, sha: str) -> Path:
+    def __init__(self, root: str | Path, endpoint: str):
+        super().__init__(root, "README")
+        folder, self.endpoint = endpoint_key(endpoint)
+        self._base = ["readmes", folder]
+        self._marked = False
+
+    def _where(self, model_id: str, sha: str) -> tuple[list[str], str]:
         validate_model_id(model_id)  # ids become paths only once checked: no `..`, no `/x`
         if not SHA.fullmatch(sha):
             raise ValueError(f"not a commit sha: {sha!r}")
         owner, _, name = model_id.rpartition("/")
-        return self.root / (owner or LEGACY_OWNER) / name / f"{sha}.json"
+        return [*self._base, owner or LEGACY_OWNER, name], f"{sha}.json"
+
+    def _path(self, model_id: str, sha: str) -> Path:
+        """Where the entry lives (for people and tests; access goes through the safe openers)."""
+        parts, name = self._where(model_id, sha)
+        return self.root.joinpath(*parts, name)
 
     def get(self, model_id: str, sha: str | None) -> CachedCard | None:
         if not sha or not SHA.fullmatch(sha):
             return None
-        card = self._load(self._path(model_id, sha), model_id, sha)
+        parts, name = self._where(model_id, sha)
+        entry = self._load_entry(parts, name, {"model_id": model_id, "sha": sha})
+        card = None
+        if entry is not None:
+            try:
+                card = CachedCard(entry["text"], bool(entry["truncated"]))
+            except KeyError as err:
+                log.warning("corrupt cache entry %s/%s (no %s): will refetch", parts, name, err)
         self._tally(card is not None)
         return card
 
-    def put(self, model_id: str, sha: str | None, text: str | None, truncated: bool,
-            gated: bool = False) -> None:  # fmt: skip
+    def put(self, model_id: str, sha: str | None, text: str | None, truncated: bool) -> None:
+        """Cache a README the Hub gave (text, or None when the repo has none at `sha`)."""
         if not sha or not SHA.fullmatch(sha):
             return
+        if not self._marked:  # which endpoint this folder's entries came from, for people
+            self._marked = True
+            self._store(self._base, ENDPOINT_FILE, f"{self.endpoint}\n".encode())
+        parts, name = self._where(model_id, sha)
         entry = {"model_id": model_id, "sha": sha, "text": text, "truncated": truncated}
-        entry["gated"] = gated
-        self._write(self._path(model_id, sha), entry)
-
-    def _load(self, path: Path, model_id: str, sha: str) -> CachedCard | None:
-        entry = _load_entry(path, {"model_id": model_id, "sha": sha})
-        if entry is None:
-            return None
-        try:
-            return CachedCard(entry["text"], bool(entry["truncated"]), bool(entry["gated"]))
-        except KeyError as err:
-            log.warning("corrupt cache entry %s (no %s): dropped, will refetch", path, err)
-            with suppress(OSError):
-                path.unlink(missing_ok=True)
-            return None
+        self._write_entry(parts, name, entry)
 
 
 class RecordCache(_EntryStore):
-    """The records one run fetched by exact id (model_info + README), under its run folder.
+    """The records one run fetched by exact id (model_info + README), under its run folder, in
+    a folder per endpoint: a run whose endpoint changed fetches everything anew.
 
     A rerun of the same run reuses them: only models that were not fetched, or whose README
     failed, cost requests. Scoped to one run on purpose: a new run is a new snapshot of the Hub.
     """
 
-    def __init__(self, root: str | Path):
-        super().__init__(Path(root))
+    def __init__(self, root: str | Path, endpoint: str):
+        super().__init__(root, "record")
+        self._base = [endpoint_key(endpoint)[0]]
 
-    def _path(self, model_id: str) -> Path:
+    def _where(self, model_id: str) -> tuple[list[str], str]:
         validate_model_id(model_id)
         owner, _, name = model_id.rpartition("/")
-        return self.root / (owner or LEGACY_OWNER) / f"{name}.json"
+        return [*self._base, owner or LEGACY_OWNER], f"{name}.json"
+
+    def _path(self, model_id: str) -> Path:
+        parts, name = self._where(model_id)
+        return self.root.joinpath(*parts, name)
 
     def get(self, model_id: str) -> dict | None:
-        entry = _load_entry(self._path(model_id), {"model_id": model_id})
+        entry = self._load_entry(*self._where(model_id), {"model_id": model_id})
         record = entry.get("record") if entry else None
         if not isinstance(record, dict) or not isinstance(record.get("extraction_metadata"), dict):
             record = None
@@ -120,27 +279,7 @@ class RecordCache(_EntryStore):
         return record
 
     def put(self, model_id: str, record: dict) -> None:
-        self._write(self._path(model_id), {"model_id": model_id, "record": record})
-
-
-def _load_entry(path: Path, key: dict) -> dict | None:
-    """A checksummed entry whose key fields match `key`; None if missing, or if damaged (then
-    it is deleted, to be refetched)."""
-    try:
-        if path.stat().st_size > ENTRY_MAX_BYTES:
-            raise ValueError(f"over {ENTRY_MAX_BYTES} bytes")
-        entry = json.loads(path.read_text(encoding="utf-8"))
-        checksum = entry.pop("checksum")
-        if checksum != _checksum(entry) or any(entry[k] != v for k, v in key.items()):
-            raise ValueError("checksum or key mismatch")
-        return entry
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
-        log.warning("corrupt cache entry %s (%s): dropped, will refetch", path, err)
-        with suppress(OSError):
-            path.unlink(missing_ok=True)
-        return None
+        self._write_entry(*self._where(model_id), {"model_id": model_id, "record": record})
 
 
 def _checksum(entry: dict) -> str:

@@ -56,6 +56,58 @@ class InvalidId(HarvestError):
     reason = "invalid_id"
 
 
+# -- causes that are the endpoint's or the token's, not one model's ------------------------------
+
+
+class Unreachable(Transient):
+    """No connection to the endpoint (refused, no route, DNS, connect timeout) after retries."""
+
+    reason = "unreachable"
+
+
+class Unauthorized(HarvestError):
+    """A 401 that is no gated-repo or missing-repo answer: the token (or its absence) is refused."""
+
+    reason = "unauthorized"
+
+
+class WrongEndpoint(InvalidBody):
+    """The endpoint answers HTML where the Hub answers JSON: not a Hub, or a wrong path prefix."""
+
+    reason = "wrong_endpoint"
+
+
+# When every request of a stage fails for one of these, the stage itself failed (the workflow
+# fails the job): they say nothing about the models, everything about the endpoint or token.
+SYSTEMIC_REASONS = frozenset({Unreachable.reason, Unauthorized.reason, WrongEndpoint.reason})
+
+
+# Outcomes that are no answer from the Hub at all: when every request of a stage ends in one of
+# these, the stage's primary requests failed (a model's own 404 or gate is an answer).
+UNANSWERED_REASONS = SYSTEMIC_REASONS | {
+    Transient.reason,
+    Malformed.reason,
+    RateLimited.reason,
+}
+
+
+def is_systemic(reason: str) -> bool:
+    return reason in SYSTEMIC_REASONS
+
+
+def systemic_cause(failures) -> dict | None:
+    """The one systemic failure that explains all of `failures` (dicts from `as_failure`).
+
+    None when there are none, or when some failure has another reason: then the run harvested
+    what it could and each failure is a model's own.
+    """
+    failures = list(failures)
+    reasons = {failure.get("reason") for failure in failures}
+    if len(reasons) != 1 or not is_systemic(next(iter(reasons))):
+        return None
+    return failures[0]
+
+
 def shown(value: object, limit: int = 120) -> str:
     """`repr(value)`, cut to about `limit` characters: hostile input never floods a message."""
     size = len(value) if isinstance(value, str | bytes) else None

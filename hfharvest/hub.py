@@ -8,12 +8,14 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx2
 from huggingface_hub import HfApi, hf_hub_url
+from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import (
     DisabledRepoError,
     EntryNotFoundError,
@@ -22,7 +24,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.hf_api import ModelInfo
+from huggingface_hub.hf_api import DatasetInfo, ModelInfo
 from huggingface_hub.utils import (
     build_hf_headers,
     get_session,
@@ -31,12 +33,22 @@ from huggingface_hub.utils import (
 )
 from huggingface_hub.utils._http import hf_request_event_hook
 
-from . import errors
+from . import answers, errors
+from .answers import DeadlineExceeded, TooDeep, TooLarge
 from .errors import shown
 from .ids import InvalidModelId, is_model_id, validate_model_id
-from .ratelimit import RateLimiter
+from .ratelimit import MAX_WAIT_S, RateLimiter, WaitTooLong
 
 log = logging.getLogger(__name__)
+
+# No request to any host but the endpoint. With telemetry on, huggingface_hub runs its AI-agent
+# detection each time it builds a User-Agent (utils/_headers.py), and that fetches
+# `{HF_ENDPOINT}/api/agent-harnesses` once per process (utils/_detect_agent.py); its telemetry
+# pings go out the same way. HF_HUB_DISABLE_TELEMETRY is the library's documented switch for
+# both; it is read when huggingface_hub.constants is imported, so the constant is set as well
+# (huggingface_hub is imported above), and the variable for any process we start.
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+hf_constants.HF_HUB_DISABLE_TELEMETRY = True
 
 REPLICA = "replica"
 REPLICA_URL_ENV = "HFHARVEST_REPLICA_URL"
@@ -49,6 +61,10 @@ README_MAX_BYTES = 5 * 1024 * 1024
 # An API answer (a listing page of 1000 models with their cardData is a few MB) beyond this is
 # not metadata: it is refused, never held in memory.
 JSON_MAX_BYTES = 64 * 1024 * 1024
+ERROR_BODY_MAX_BYTES = 64 * 1024  # an error answer is read this far, for its message
+# One answer, body included, within this; a READMEs or a listing page of 1000 models comes in
+# seconds, so two minutes is generous and still ends a body trickled at 1 byte/s.
+DEADLINE_S = 120.0
 INVALID_BODY_RETRIES = 2  # a body that is not JSON: asked again this often, then `malformed`
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 TRANSIENT_EXCEPTIONS = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.ProtocolError,
@@ -64,8 +80,11 @@ def process_rate_limiter() -> RateLimiter:
     return _LIMITER
 
 
-class ResponseTooLarge(ValueError):
-    """An API answer over JSON_MAX_BYTES (README answers are cut instead, see `readme`)."""
+ResponseTooLarge = TooLarge  # an answer over its cap (README answers are cut instead)
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work (a malformed token, credentials in a URL): before any request."""
 
 
 # The origin (scheme://host:port) that may receive the token, set around each HubClient call.
@@ -124,7 +143,7 @@ set_client_factory(_client_factory)
 def resolve_endpoint(endpoint: str) -> str:
     """`replica` means the replica hub the workflow started; its URL comes from the environment."""
     if endpoint != REPLICA:
-        return endpoint.rstrip("/")
+        return check_endpoint(endpoint).rstrip("/")
     url = os.environ.get(REPLICA_URL_ENV)
     if not url:
         raise RuntimeError(
@@ -132,22 +151,71 @@ def resolve_endpoint(endpoint: str) -> str:
             "run through the workflow (it starts the replica) or start one with "
             "`python -m hfharvest.replica` and export its URL"
         )
-    return url.rstrip("/")
+    return check_endpoint(url, REPLICA_URL_ENV).rstrip("/")
+
+
+def check_endpoint(url: str, key: str = "hub.endpoint") -> str:
+    """`url` if it is an http(s) URL without credentials; ConfigError (naming `key`) otherwise.
+
+    Credentials in a URL would be sent on every request and end up in logs and reports; the
+    message shows where they are, never what they are.
+    """
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        host = parts.netloc.rpartition("@")[2]
+        raise ConfigError(
+            f"{key} carries credentials ({parts.scheme}://***@{host}): refused; "
+            "put a token in the environment variable named by hub.token_env instead"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{key} must be an http(s) URL with a host, got {shown(url, 80)}")
+    return url
 
 
 def token_from_env(token_env: str | None) -> str | None:
-    return os.environ.get(token_env) or None if token_env else None
+    """The token in the environment variable `token_env` (None when unset or empty).
+
+    A malformed one is a ConfigError naming the variable, raised before any request.
+    """
+    token = os.environ.get(token_env) or None if token_env else None
+    if token is not None:
+        check_token(token, token_env)
+    return token
+
+
+def check_token(token: str, source: str) -> None:
+    """ConfigError if `token` cannot be a Hub token; the message never carries its value.
+
+    httpx refuses such a header value outright (every request then fails as if the network
+    were down), and a stray space or newline from `echo` or a copy-paste is the usual cause.
+    """
+    if "\r" in token or "\n" in token:
+        problem = "a line break (CR or LF)"
+    elif token != token.strip():
+        problem = "leading or trailing whitespace"
+    elif any(ord(char) < 32 or ord(char) == 127 for char in token):
+        problem = "a control character"
+    elif not token.isascii():
+        problem = "non-ASCII characters"
+    else:
+        return
+    raise ConfigError(f"the token in {source} has {problem}: fix the variable (value not shown)")
 
 
 def classify(item_id: str, err: BaseException) -> errors.HarvestError:
     """Map a client exception to our outcome classes (the message never carries headers)."""
     if isinstance(err, errors.HarvestError):
         return err
-    if isinstance(err, ResponseTooLarge):
+    if isinstance(err, TooLarge | TooDeep):
         return errors.Malformed(item_id, str(err))
     if isinstance(err, RecursionError):
         return errors.Malformed(item_id, "answer nested too deeply to read")
-    if isinstance(err, json.JSONDecodeError | UnicodeDecodeError | httpx2.DecodingError):
+    if isinstance(err, WaitTooLong):
+        return errors.RateLimited(item_id, str(err))
+    if isinstance(err, DeadlineExceeded):
+        return errors.Transient(item_id, f"{err} (hub.deadline_s)")
+    if isinstance(err, json.JSONDecodeError | UnicodeDecodeError | httpx2.DecodingError
+                  | answers.BrokenArray):  # fmt: skip
         return errors.InvalidBody(item_id, f"answer is not valid JSON ({type(err).__name__})")
     if isinstance(err, httpx2.TooManyRedirects):
         return errors.Malformed(item_id, "too many redirects (a redirect loop?)")
@@ -166,6 +234,8 @@ def classify(item_id: str, err: BaseException) -> errors.HarvestError:
         if status in RETRY_STATUSES or (status or 0) >= 500:
             return errors.Transient(item_id, f"HTTP {status} after retries")
         return errors.Malformed(item_id, f"HTTP {status}")
+    if isinstance(err, httpx2.ConnectError | httpx2.ConnectTimeout):
+        return errors.Unreachable(item_id, f"cannot connect: {_connect_cause(err)}")
     if isinstance(err, TRANSIENT_EXCEPTIONS):
         return errors.Transient(item_id, f"{type(err).__name__} after retries")
     if isinstance(err, InvalidModelId):
@@ -173,6 +243,21 @@ def classify(item_id: str, err: BaseException) -> errors.HarvestError:
     if isinstance(err, ValueError | KeyError | TypeError):
         return errors.Malformed(item_id, f"unusable answer: {type(err).__name__}: {err}")
     raise err
+
+
+def _connect_cause(err: BaseException) -> str:
+    if isinstance(err, httpx2.ConnectTimeout):
+        return "connect timeout"
+    text = str(err).lower()
+    for needle, cause in (
+        ("refused", "connection refused"),
+        ("name or service", "host name not found"),
+        ("nodename", "host name not found"),
+        ("unreachable", "network unreachable"),
+    ):
+        if needle in text:
+            return cause
+    return type(err).__name__
 
 
 def _retry_after(err: BaseException) -> float | None:
@@ -184,7 +269,12 @@ def _retry_after(err: BaseException) -> float | None:
 
 
 class HubClient:
-    """Everything hfharvest asks of the Hub, through huggingface_hub against one endpoint."""
+    """Everything hfharvest asks of the Hub, through huggingface_hub against one endpoint.
+
+    Every wait and every answer is bounded: `timeout` per read, `deadline_s` per answer (body
+    included), `max_wait_s` for any wait the Hub announces, `json_max_bytes` and
+    `readme_max_bytes` on decoded bodies.
+    """
 
     def __init__(
         self,
@@ -195,16 +285,22 @@ class HubClient:
         max_retries: int = 5,
         backoff_s: float = 1.0,
         max_wait_s: float = 300.0,
+        deadline_s: float = DEADLINE_S,
         readme_max_bytes: int = README_MAX_BYTES,
         json_max_bytes: int = JSON_MAX_BYTES,
+        token_env: str | None = None,
     ):
         self.endpoint = resolve_endpoint(endpoint)
+        self.token_env = token_env  # named in messages about the token, never its value
+        if token:
+            check_token(token, token_env or "the token given")
         self._token = token or False  # False: never pick up a token from elsewhere
         self.api = HfApi(endpoint=self.endpoint, token=self._token, library_name="hfharvest")
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_wait_s = max_wait_s
+        self.deadline_s = deadline_s
         self.readme_max_bytes = readme_max_bytes
         self.json_max_bytes = json_max_bytes
 
@@ -229,9 +325,11 @@ class HubClient:
     def iter_latest(self, limit: int, offset: int = 0) -> Iterator[ModelInfo | errors.HarvestError]:
         """The latest models, page by page, each page retried; outcomes instead of exceptions.
 
-        An entry that is not a usable model yields its HarvestError and the listing goes on; a
-        page that cannot be had after the retries ends the listing with a HarvestError whose id
-        is LISTING. Pages are followed only on the endpoint's own host.
+        An entry that is not a usable model (unreadable, nested too deep, not a model) yields
+        its HarvestError and the listing goes on; a page that cannot be had after the retries
+        ends the listing with a HarvestError whose id is LISTING, and so does a paging loop (a
+        next page already read) or a page with nothing new. A model is yielded once, however
+        often pages repeat it. Pages are followed only on the endpoint's own host.
         """
         if limit <= 0:
             return
@@ -241,43 +339,70 @@ class HubClient:
             "limit": offset + limit,
             "expand": MODEL_FIELDS,
         }
-        position = 0  # entries seen, offset included
+        position = 0  # distinct entries seen, offset included
+        pages_read: set[str] = set()
+        seen: set[str] = set()
         while url is not None and position < offset + limit:
+            got = max(0, position - offset)
+            if _page_keys(url) & pages_read:
+                cause = f"the next page ({shown(url, 160)}) was already read: a paging loop"
+                yield _listing_stopped(got, limit, cause)
+                return
             try:
-                page, url = self.with_retry(
-                    LISTING, lambda url=url, params=params: self._get_json(url, params)
+                page, url, page_url = self.with_retry(
+                    LISTING, lambda url=url, params=params: self._get_page(url, params)
                 )
             except errors.HarvestError as err:
-                got = max(0, position - offset)
-                message = f"listing stopped after {got} of {limit} models: {err.message}"
-                yield type(err)(LISTING, message)
+                yield _listing_stopped(got, limit, err.message, type(err))
                 return
+            pages_read |= _page_keys(page_url)
             params = None  # the next page's URL carries the query
             if not isinstance(page, list):
-                message = f"a listing page is a {type(page).__name__}, not a list of models"
-                yield errors.Malformed(LISTING, message)
+                cause = f"a listing page is a {type(page).__name__}, not a list of models"
+                yield _listing_stopped(got, limit, cause)
                 return
             if not page:  # an empty page with a next link would loop forever
                 return
-            for entry in page:
-                position += 1
+            new = 0
+            for raw, depth in page:
+                item = _listing_entry(raw, depth, f"listing entry {position + 1}")
+                model_id = getattr(item, "id", None)
+                if model_id in seen:
+                    continue  # the listing moved under us, or repeats itself: once is enough
+                if model_id is not None:
+                    seen.add(model_id)
+                position, new = position + 1, new + 1
                 if position > offset:
-                    yield _model_info(entry, f"listing entry {position}")
+                    yield item
                 if position >= offset + limit:
                     return
+            got = max(0, position - offset)
+            if not new:
+                cause = "a listing page brought no new model (a paging loop?)"
+                yield _listing_stopped(got, limit, cause)
+                return
             if url is not None and origin_of(url) != origin_of(self.endpoint):
-                message = f"next listing page on another host ({origin_of(url)}): not followed"
-                yield errors.Malformed(LISTING, message)
+                cause = f"next listing page on another host ({origin_of(url)}): not followed"
+                yield _listing_stopped(got, limit, cause)
                 return
 
     def model_info(self, model_id: str) -> ModelInfo:
         validate_model_id(model_id)
         url = f"{self.endpoint}/api/models/{quote(model_id, safe='/')}"
-        data, _ = self.with_retry(model_id, lambda: self._get_json(url, {"expand": MODEL_FIELDS}))
+        data = self.get_json(url, model_id, {"expand": MODEL_FIELDS})
         info = _model_info(data, model_id, requested=model_id)
         if isinstance(info, errors.HarvestError):
             raise info
         return info
+
+    def dataset_info(self, dataset_id: str) -> DatasetInfo:
+        """The Hub's dataset record, read within the caps (HfApi.dataset_info reads it whole)."""
+        validate_model_id(dataset_id)  # dataset ids follow the model id grammar
+        data = self.get_json(f"{self.endpoint}/api/datasets/{quote(dataset_id, safe='/')}",
+                             dataset_id)  # fmt: skip
+        if not isinstance(data, dict):
+            raise errors.Malformed(dataset_id, f"a {type(data).__name__}, not a dataset record")
+        return DatasetInfo(**data)
 
     def readme(self, model_id: str, revision: str | None) -> tuple[str | None, bool]:
         """The README text at `revision` (None if the repo has none) and whether it was cut.
@@ -293,71 +418,138 @@ class HubClient:
             log.warning("%s: README is not valid UTF-8; undecodable bytes replaced", model_id)
         return text, truncated
 
+    def get_json(self, url: str, item_id: str, params: dict | None = None, *,
+                 missing_ok: bool = False):  # fmt: skip
+        """A JSON answer from this endpoint, with retries and within the caps and deadline.
+
+        With `missing_ok`, a 404 is None instead of not_found.
+        """
+
+        def call():
+            with self._answer(url, params, missing_ok=missing_ok) as response:
+                if response is None:
+                    return None
+                body, _ = self._read(response, self.json_max_bytes)
+            return answers.loads(body)
+
+        return self.with_retry(item_id, call)
+
+    # -- one answer ----------------------------------------------------------------------------
     def _headers(self) -> dict:
         return build_hf_headers(token=self._token, library_name="hfharvest")
 
-    def _get_json(self, url: str, params: dict | None) -> tuple[object, str | None]:
-        """(decoded JSON, next page URL), reading at most json_max_bytes."""
+    @contextmanager
+    def _answer(self, url: str, params: dict | None, *, missing_ok: bool = False,
+                wants: str = "JSON"):  # fmt: skip
+        """The streamed answer of a GET, once its status and type say it is what we asked for.
+
+        Errors are read (within ERROR_BODY_MAX_BYTES) and raised as huggingface_hub raises them,
+        except those that are about the endpoint or token rather than the item: a 401 that is no
+        gated-repo or missing-repo answer (`unauthorized`) and HTML where the Hub answers JSON
+        or a file (`wrong_endpoint`).
+        """
+        deadline = answers.deadline_after(self.deadline_s)
         with get_session().stream(
             "GET", url, params=params, headers=self._headers(), timeout=self.timeout
         ) as response:
-            if response.status_code >= 400:
-                response.read()  # its size was checked by _cap_api_answer
-            hf_raise_for_status(response)
-            length = response.headers.get("Content-Length", "")
-            if length.isdigit() and int(length) > self.json_max_bytes:
-                raise ResponseTooLarge(
-                    f"an answer of {length} bytes is over the {self.json_max_bytes}-byte cap"
+            response.extensions["hfharvest_deadline"] = deadline
+            status = response.status_code
+            if status == 401 and response.headers.get("X-Error-Code") not in _REPO_401_CODES:
+                raise errors.Unauthorized("", self._refused_message())
+            kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if kind == "text/html" and status < 500 and status != 429:
+                raise errors.WrongEndpoint(
+                    "", f"{self.endpoint} answered HTML, not {wants} ({kind}): "
+                    "wrong endpoint or path prefix?"
+                )  # fmt: skip
+            if status >= 400:
+                body, _ = self._read(response, ERROR_BODY_MAX_BYTES, cut=True)
+                if missing_ok and status == 404:
+                    yield None
+                    return
+                # huggingface_hub reads the error's body for its message: hand it what was read.
+                read = httpx2.Response(
+                    status, headers=response.headers, content=body, request=response.request
                 )
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > self.json_max_bytes:
-                    raise ResponseTooLarge(
-                        f"answer over the {self.json_max_bytes}-byte cap: not read further"
-                    )
+                hf_raise_for_status(read)
+            yield response
+
+    def _read(self, response, cap: int, *, cut: bool = False) -> tuple[bytes, bool]:
+        """The body within `cap` decoded bytes and the answer's deadline; errors name the host."""
+        deadline = response.extensions.get("hfharvest_deadline")
+        try:
+            return answers.read_capped(
+                response.iter_bytes(), cap, deadline, cut=cut, deadline_s=self.deadline_s
+            )
+        except (TooLarge, DeadlineExceeded) as err:
+            raise type(err)(f"{self.endpoint}: {err}") from None
+
+    def _refused_message(self) -> str:
+        if self._token:
+            where = self.token_env or "the token given"
+            return f"the Hub at {self.endpoint} refused the token in {where} (401)"
+        where = f"{self.token_env} is empty" if self.token_env else "none was given"
+        return f"the Hub at {self.endpoint} asks for a token (401) and {where}"
+
+    def _get_page(self, url: str, params: dict | None):
+        """(raw entries with their depth, next page URL, this page's URL) of a listing page.
+
+        Entries are parsed one by one later, so that one bad entry costs itself only; a body
+        that is no JSON array is parsed whole (an error object, or not JSON: retried).
+        """
+        with self._answer(url, params) as response:
+            body, _ = self._read(response, self.json_max_bytes)
             next_page = response.links.get("next", {}).get("url")
-        return json.loads(body), next_page
+            page_url = str(response.url)
+        entries = answers.split_array(body)
+        return (list(entries) if entries is not None else answers.loads(body)), next_page, page_url
 
     def _get_text(self, url: str) -> tuple[str | None, bool]:
-        with get_session().stream(
-            "GET", url, headers=self._headers(), timeout=self.timeout
-        ) as response:
-            if response.status_code >= 400:
-                response.read()
-            try:
-                hf_raise_for_status(response)
-            except EntryNotFoundError:
-                return None, False  # a repo without a README is a fact, not a failure
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > self.readme_max_bytes:
-                    return _decode(_cut_utf8(bytes(body[: self.readme_max_bytes]))), True
-        return _decode(bytes(body)), False
+        try:
+            with self._answer(url, None, wants="a file") as response:
+                body, truncated = self._read(response, self.readme_max_bytes, cut=True)
+        except EntryNotFoundError:
+            return None, False  # a repo without a README is a fact, not a failure
+        return _decode(_cut_utf8(body) if truncated else body), truncated
 
     # -- retries -----------------------------------------------------------------------------
     def with_retry(self, item_id: str, call: Callable[[], T]) -> T:
         """Retry 429, 5xx, timeouts, resets and bodies that are not JSON; else raise the outcome.
 
-        Within the call, the token may go to this client's endpoint only (see _guard_token).
+        Within the call, the token may go to this client's endpoint only (see _guard_token), and
+        no wait beyond max_wait_s is taken: an announced one fails the call as `rate_limited`.
+        Outcomes about the endpoint (unreachable, unauthorized) name it.
         """
         invalid_bodies = 0
         scope = _TOKEN_ORIGIN.set(origin_of(self.endpoint))
+        cap = MAX_WAIT_S.set(self.max_wait_s)
         try:
             for attempt in range(self.max_retries + 1):
                 try:
                     return call()
                 except Exception as err:
-                    outcome = classify(item_id, err)
+                    outcome = self._outcome(item_id, err)
                     invalid = isinstance(outcome, errors.InvalidBody)
                     invalid_bodies += invalid
                     retryable = isinstance(outcome, errors.Transient | errors.RateLimited) or (
                         invalid and invalid_bodies <= INVALID_BODY_RETRIES
                     )
-                    if not retryable or attempt == self.max_retries:
+                    hinted = _retry_after(err)
+                    if hinted is not None and hinted > self.max_wait_s:
+                        raise errors.RateLimited(
+                            item_id, str(WaitTooLong(hinted, self.max_wait_s, "Retry-After"))
+                        ) from None
+                    if (
+                        isinstance(err, WaitTooLong)
+                        or not retryable
+                        or (attempt == self.max_retries)
+                    ):
                         if invalid:
-                            outcome.message += f" ({invalid_bodies} of {attempt + 1} answers)"
+                            tally = f" ({invalid_bodies} of {attempt + 1} answers)"
+                            outcome = type(outcome)(item_id, outcome.message + tally)
+                        if isinstance(outcome, errors.Unreachable):
+                            tries = f" after {attempt + 1} tries"
+                            outcome = type(outcome)(item_id, outcome.message + tries)
                         raise outcome from None
                     wait = self._wait_s(err, attempt)
                     log.warning(
@@ -365,14 +557,57 @@ class HubClient:
                     )
                     time.sleep(wait)
         finally:
+            MAX_WAIT_S.reset(cap)
             _TOKEN_ORIGIN.reset(scope)
         raise AssertionError("unreachable")
+
+    def _outcome(self, item_id: str, err: BaseException) -> errors.HarvestError:
+        outcome = classify(item_id, err)
+        if not outcome.item_id:  # raised in _answer, before the item was known
+            outcome = type(outcome)(item_id, outcome.message)
+        if isinstance(outcome, errors.Unreachable):
+            cause = outcome.message.removeprefix("cannot connect: ")
+            outcome = errors.Unreachable(item_id, f"cannot reach {self.endpoint}: {cause}")
+        return outcome
 
     def _wait_s(self, err: BaseException, attempt: int) -> float:
         hinted = _retry_after(err)
         if hinted is not None:
             return min(hinted + random.uniform(0, 0.5), self.max_wait_s)
         return min(self.backoff_s * 2**attempt * random.uniform(0.5, 1.0), self.max_wait_s)
+
+
+# A 401 with one of these codes is about the repo (gated, or missing/private when anonymous);
+# any other 401 is about the token.
+_REPO_401_CODES = {"GatedRepo", "RepoNotFound", "RevisionNotFound", "EntryNotFound"}
+
+
+def _listing_stopped(got: int, limit: int, cause: str, kind=errors.Malformed):
+    return kind(LISTING, f"listing stopped after {got} of {limit} models: {cause}")
+
+
+def _page_keys(url: str) -> set[str]:
+    """What identifies a listing page: its URL with the query in a canonical order, and its
+    cursor (a cursor seen again is the same page, whatever else the URL says)."""
+    parts = urlsplit(str(url))
+    query = "&".join(sorted(parts.query.split("&")))
+    cursors = {f"cursor={value}" for value in parse_qs(parts.query).get("cursor", [])}
+    return {f"{origin_of(url)}{parts.path}?{query}", *cursors}
+
+
+def _listing_entry(raw: bytes, depth: int, where: str):
+    """A ModelInfo from one raw listing entry, or the HarvestError for that entry alone."""
+    named = answers.entry_id(raw)
+    item_id = named if is_model_id(named) else where
+    if depth > answers.MAX_DEPTH:
+        message = f"{where}: nested {depth} levels deep (over {answers.MAX_DEPTH}): skipped"
+        return errors.Malformed(item_id, message)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as err:
+        message = f"{where}: not valid JSON ({type(err).__name__}): skipped"
+        return errors.Malformed(item_id, message)
+    return _model_info(data, where)
 
 
 def _decode(data: bytes) -> str:

@@ -9,10 +9,26 @@ from __future__ import annotations
 
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from huggingface_hub.utils import parse_ratelimit_headers
+
+DEFAULT_MAX_WAIT_S = 300.0
+# The longest a request may wait for its budget; set per call by the client (hub.max_wait_s).
+MAX_WAIT_S: ContextVar[float] = ContextVar("hfharvest_max_wait_s", default=DEFAULT_MAX_WAIT_S)
+
+
+class WaitTooLong(Exception):
+    """The Hub announced a wait beyond the cap: the request fails now instead of sleeping."""
+
+    def __init__(self, wait_s: float, cap_s: float, source: str):
+        super().__init__(
+            f"the Hub asked to wait {wait_s:.0f} s ({source}), over the {cap_s:g} s cap "
+            "(hub.max_wait_s): not waited"
+        )
+        self.wait_s, self.cap_s, self.source = wait_s, cap_s, source
 
 
 def bucket_of(url: str) -> str:
@@ -35,7 +51,12 @@ class _Budget:
 
 
 class RateLimiter:
-    """Paces requests to the budget the Hub announces; it only ever waits, never fails."""
+    """Paces requests to the budget the Hub announces.
+
+    It waits for a spent budget to reset, up to MAX_WAIT_S: a reset announced further away (a
+    hostile or broken `RateLimit: ...;t=100000000`) fails each request at once (WaitTooLong)
+    rather than putting every later request to sleep for years.
+    """
 
     def __init__(self, clock=time.monotonic, sleep=time.sleep):
         self._clock = clock
@@ -61,6 +82,9 @@ class RateLimiter:
                     self.requests[key[1]] = self.requests.get(key[1], 0) + 1
                     return
                 wait = budget.resets_at - now
+                cap = MAX_WAIT_S.get()
+                if wait > cap:
+                    raise WaitTooLong(wait, cap, "RateLimit or Retry-After header")
                 self.waited_s += wait
             self._sleep(wait)
 
@@ -97,6 +121,13 @@ class RateLimiter:
             else:  # answers come back out of order: trust the lowest count of this window
                 budget.remaining = min(budget.remaining, remaining)
             budget.resets_at = max(budget.resets_at, resets_at)
+
+    def forget(self, url: str) -> None:
+        """Forget what the Hub said of the budgets of `url`'s host, as a new process would."""
+        host = urlsplit(str(url)).netloc
+        with self._lock:
+            for key in [key for key in self._budgets if key[0] == host]:
+                del self._budgets[key]
 
     @property
     def total_requests(self) -> int:

@@ -82,7 +82,7 @@ def plot_entities(summary_path: str, path: str) -> None:
 
 def stage_seconds(benchmark_files: Iterable[str], root: str) -> list[tuple[str, float]]:
     """Wall seconds per job from Snakemake's benchmark files, named by their path under `root`
-    (`benchmarks/<run>/`): `merge_models`, `fetch_latest_cards/2-of-4`."""
+    (`<data_root>/benchmarks/<run>/`): `merge_models`, `fetch_latest_cards/2-of-4`."""
     timings = []
     for path in benchmark_files:
         with open(path, newline="") as handle:

@@ -1,4 +1,5 @@
-"""Glue between Snakemake and the library: logging, the client from params, the demo replica.
+"""Glue between Snakemake and the library: logging, the job's outcome, the client from the
+config, the demo replica.
 
 Scripts stay thin by calling these; nothing here holds business logic.
 """
@@ -14,49 +15,92 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
+from . import errors
 from .cache import CardCache, RecordCache
 from .hub import REPLICA_URL_ENV, HubClient, process_rate_limiter, token_from_env
 from .jsonio import artifact_writer, write_json
+from .progress import CONSOLE
+from .runconfig import cache_dirs, cache_endpoint
 from .stages.enrich import enrichment_counts
-from .stages.extract import Extractor, Outcome
+from .stages.extract import Extractor, JobFailed, Outcome
 
 log = logging.getLogger("hfharvest")
 
 
 def start_log(path: str) -> None:
-    """Send logging and progress bars (stderr) to the rule's log file."""
+    """Send logging and progress bars (stderr) to the rule's log file; records logged with
+    `extra=CONSOLE` also go to the job's own stderr, which Snakemake shows on its console."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     stream = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the job
+    console = logging.StreamHandler(sys.__stderr__)
+    console.addFilter(lambda record: getattr(record, "console", False))
+    console.setFormatter(logging.Formatter("hfharvest: %(message)s"))
     sys.stderr = stream
     logging.basicConfig(
         stream=stream, level=logging.INFO, force=True,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )  # fmt: skip
+    logging.getLogger().addHandler(console)
     # huggingface_hub logs full URLs at debug level only; keep it at warnings.
     logging.getLogger("huggingface_hub").setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 
 def client_from(hub: dict) -> HubClient:
+    """The client the config's `hub` settings describe (defaults: schemas/config.schema.yaml)."""
+    mib = 1024 * 1024
     return HubClient(
         hub["endpoint"],
         token_from_env(hub.get("token_env")),
         timeout=hub.get("timeout_s", 30),
         max_retries=hub.get("max_retries", 5),
+        max_wait_s=hub.get("max_wait_s", 300),
+        deadline_s=hub.get("deadline_s", 120),
+        json_max_bytes=int(hub.get("json_max_mb", 64) * mib),
+        readme_max_bytes=int(hub.get("readme_max_mb", 5) * mib),
+        token_env=hub.get("token_env"),
     )
 
 
-def extractor_from(params, cache: bool = True) -> Extractor:
-    """The extractor a rule's params describe: endpoint, token variable, caches, concurrency."""
-    cache_dir = getattr(params, "cache_dir", None) if cache else None
-    records_dir = getattr(params, "records_dir", None)
+@contextmanager
+def job(snakemake):
+    """A job's body: its log, and the truth on the way out.
+
+    A stage whose primary requests failed raises JobFailed (or a HarvestError escapes): the
+    output is never written (writes are atomic), one line naming the cause reaches the console,
+    and the job exits non-zero, so that Snakemake says so and a plain rerun redoes the job.
+    """
+    start_log(snakemake.log[0])
+    try:
+        yield snakemake.config
+    except (JobFailed, errors.HarvestError) as err:
+        message = err.message if isinstance(err, errors.HarvestError) else str(err)
+        log.error("%s: %s", snakemake.rule, message, extra=CONSOLE)
+        raise SystemExit(1) from None
+    except Exception as err:  # a config the client refuses, or a bug: say so, trace in the log
+        log.exception("%s: failed", snakemake.rule)
+        message = f"{type(err).__name__}: {str(err)[:300]}"
+        log.error("%s: %s (details in %s)", snakemake.rule, message, snakemake.log[0],
+                  extra=CONSOLE)  # fmt: skip
+        raise SystemExit(1) from None
+
+
+def extractor_from(config: dict, cache: bool = True) -> Extractor:
+    """The extractor the run's config describes: endpoint, token variable, caches, concurrency.
+
+    Read from the config, not from params: only the endpoint changes what is harvested (and it
+    is in the rules' params); the rest changes how fast, and must not make outputs stale.
+    """
+    card_dir, records_dir = cache_dirs(config) if cache else (None, None)
+    endpoint = cache_endpoint(config)
     return Extractor(
-        client_from(params.hub),
-        CardCache(cache_dir) if cache_dir else None,
-        getattr(params, "http_threads", 1),
-        records=RecordCache(records_dir) if records_dir else None,
+        client_from(config["hub"]),
+        CardCache(card_dir, endpoint) if card_dir else None,
+        config["hf"]["threads"],
+        records=RecordCache(records_dir, endpoint) if records_dir else None,
     )
 
 
@@ -67,11 +111,16 @@ def write_stage(
     extractor: Extractor | None = None,
     metadata: dict | None = None,
 ) -> None:
-    """Stream a stage's outcomes into its file, with the requests and cache hits it cost."""
+    """Stream a stage's outcomes into its file, with the requests and cache hits it cost.
+
+    If every request the extractor sent failed for a cause that is not the model's (the Hub
+    unreachable, the token refused, ...), JobFailed is raised and the file is not written.
+    """
     with artifact_writer(path, stage) as out:
         out.add(outcomes)
         out.metadata.update(metadata or {})
         if extractor is not None:
+            extractor.check_answered()
             out.metadata["hub_requests"] = dict(process_rate_limiter().requests)
             if extractor.cache is not None:
                 cache = extractor.cache
@@ -90,32 +139,37 @@ class ReplicaProcess:
         self.url: str | None = None
 
     def start(self, timeout_s: float = 60) -> str:
+        """Start the replica and wait for its URL. The replica watches a pipe from this process
+        and stops when it closes, so it never outlives the run, even one killed with SIGKILL."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         ready = self.state_dir / "replica.url"
         ready.unlink(missing_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "hfharvest.replica",
-            "--port",
-            "0",
-            "--ready-file",
-            str(ready),
-        ]
+        command = [sys.executable, "-m", "hfharvest.replica", "--port", "0",
+                   "--ready-file", str(ready), "--exit-with-stdin"]  # fmt: skip
         for key, value in self.options.items():
             command += [f"--{key.replace('_', '-')}", str(value)]
-        log_file = open(self.state_dir / "replica.log", "w")  # noqa: SIM115 - owned by the child
-        self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+        with open(self.state_dir / "replica.log", "w") as log_file:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout_s
         while not ready.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self._kill()
                 raise RuntimeError(
-                    f"replica hub did not start; see {self.state_dir / 'replica.log'}"
+                    f"replica hub did not start within {timeout_s:g} s; "
+                    f"see {self.state_dir / 'replica.log'}"
                 )
             time.sleep(0.05)
         self.url = ready.read_text().strip()
         os.environ[REPLICA_URL_ENV] = self.url
         return self.url
+
+    def _kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
     def stats(self) -> dict:
         with urllib.request.urlopen(f"{self.url}/_replica/stats", timeout=10) as response:
@@ -136,7 +190,7 @@ class ReplicaProcess:
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            self._kill()
         self.process = None
         os.environ.pop(REPLICA_URL_ENV, None)
         return stats

@@ -17,9 +17,6 @@ rule add_ancestor_models:
     params:
         hub=HUB,
         iterations=config["hf"]["base_model_iterations"],
-        http_threads=config["hf"]["threads"],
-        cache_dir=CARD_CACHE,
-        records_dir=RECORDS,
-        retry=config["hf"]["retry_failures"],
+        retry=config["retry_failures"],
     script:
         "../scripts/add_ancestor_models.py"

@@ -1,19 +1,24 @@
 import os
+import sys
 
 from hfharvest.entities import KINDS as ENTITY_KINDS
+from hfharvest.runconfig import benchmarks_folder, check, harvest_source
+from hfharvest.runconfig import logs_folder, run_folder
+from hfharvest.stages.summary import failure_report
 from hfharvest.workflow import ReplicaProcess
 
-RUN = f"{config['data_root']}/1_raw/hf/{config['run_id']}"
-LOGS = f"logs/{config['run_id']}"
-# READMEs by model id + sha, shared by every run under this data root.
-CARD_CACHE = f"{config['data_root']}/cache/hf" if config["hf"]["cache"] else None
-# Records this run fetched by id: a rerun of the run asks the Hub only for what failed.
-RECORDS = f"{RUN}/.records" if config["hf"]["cache"] else None
-# Only what reaches the Hub; the token stays in the environment, never in params.
-HUB = {
-    key: config["hub"][key]
-    for key in ("endpoint", "token_env", "timeout_s", "max_retries")
-}
+check(
+    config
+)  # data_root, models file: errors that name their key, before any path is built
+RUN = run_folder(config)
+LOGS = logs_folder(config)  # <data_root>/logs/<run_id>: two data roots never share logs
+BENCHMARKS = benchmarks_folder(config)
+# What decides *what* the Hub-calling rules harvest, for their params: the endpoint (and the
+# replica's catalogue). How fast and how politely (threads, timeouts, retries, waits, pacing,
+# the token's variable, the caches) the scripts read from the config: changing it never makes
+# an output stale. The token stays in the environment, never in params.
+HUB = harvest_source(config, "hub")
+ARXIV = harvest_source(config, "arxiv")
 
 
 scattergather:
@@ -35,7 +40,7 @@ def log_file(rule_name):
 
 def benchmark_file(rule_name):
     """Wall time and memory of a job (Snakemake's benchmark), plotted in the report."""
-    return f"benchmarks/{config['run_id']}/{rule_name}.tsv"
+    return f"{BENCHMARKS}/{rule_name}.tsv"
 
 
 def job_benchmarks():
@@ -53,9 +58,16 @@ def job_benchmarks():
 
 
 def models_file_input(wildcards):
-    """The models file is an input only when it exists, so editing it reruns extraction."""
+    """The models file is an input (editing it reruns extraction); none when it is null."""
     path = config["hf"]["models_file"]
-    return {"ids": path} if path and os.path.exists(path) else {}
+    return {"ids": path} if path else {}
+
+
+def print_failures():
+    """The failures table of the run and the command that retries them, if any."""
+    table = failure_report(RUN, sys.argv, config["retry_failures"] + 1)
+    if table:
+        print(table)
 
 
 _replica = ReplicaProcess(f"{LOGS}/replica", config["replica"])
@@ -77,10 +89,12 @@ onsuccess:
         from hfharvest.stages.summary import format_summary
 
         print(format_summary(read_json(summary)))
+    print_failures()
 
 
 onerror:
     _replica.stop(f"{LOGS}/replica_stats.json")
+    print_failures()
 
 
 # Too light for a cluster job (queueing costs more than the work): run where Snakemake runs.

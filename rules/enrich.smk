@@ -19,7 +19,6 @@ rule enrich_datasets:
         hf_api=1,
     params:
         hub=HUB,
-        http_threads=config["hf"]["threads"],
     script:
         "../scripts/enrich_datasets.py"
 
@@ -40,7 +39,7 @@ rule enrich_articles:
         runtime=60,
         arxiv_api=1,
     params:
-        arxiv=config["arxiv"],
+        arxiv=ARXIV,
     script:
         "../scripts/enrich_articles.py"
 

@@ -1,4 +1,4 @@
-# The Hub calls are I/O-bound: `http_threads` workers wait on the network, so a rule claims
+# The Hub calls are I/O-bound: `hf.threads` workers wait on the network, so a rule claims
 # one core and one unit of the `hf_api` budget, and parallel jobs share the Hub politely.
 # README fetching is split into `hf.shards` jobs (Snakemake scatter/gather); the gathered
 # files are the same for any number of shards.
@@ -44,9 +44,7 @@ rule fetch_latest_cards:
         hf_api=1,
     params:
         hub=HUB,
-        http_threads=config["hf"]["threads"],
-        cache_dir=CARD_CACHE,
-        retry=config["hf"]["retry_failures"],
+        retry=config["retry_failures"],
     script:
         "../scripts/fetch_latest_cards.py"
 
@@ -108,10 +106,7 @@ rule fetch_file_models:
         hf_api=1,
     params:
         hub=HUB,
-        http_threads=config["hf"]["threads"],
-        cache_dir=CARD_CACHE,
-        records_dir=RECORDS,
-        retry=config["hf"]["retry_failures"],
+        retry=config["retry_failures"],
     script:
         "../scripts/fetch_file_models.py"
 

@@ -13,6 +13,7 @@ rule summarize_run:
     input:
         extract_latest=rules.extract_latest.output.models,
         extract_from_file=rules.extract_from_file.output.models,
+        file_ids=rules.split_models_file.output.ids,
         merge_models=rules.merge_models.output.models,
         add_ancestor_models=rules.add_ancestor_models.output.models,
         identified=[

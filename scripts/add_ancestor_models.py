@@ -1,10 +1,12 @@
 from hfharvest.stages.ancestors import add_ancestors
-from hfharvest.workflow import extractor_from, start_log, write_stage
+from hfharvest.workflow import extractor_from, job, write_stage
 
-start_log(snakemake.log[0])
-extractor = extractor_from(snakemake.params)
-renamed = {}  # filled while the outcomes are written: every redirect the Hub answered
-outcomes = add_ancestors(extractor, snakemake.input.models, snakemake.params.iterations, renamed)
-write_stage(
-    snakemake.output.models, "add_ancestor_models", outcomes, extractor, {"renamed": renamed}
-)
+with job(snakemake) as config:
+    extractor = extractor_from(config)
+    renamed = {}  # filled while the outcomes are written: every redirect the Hub answered
+    outcomes = add_ancestors(
+        extractor, snakemake.input.models, snakemake.params.iterations, renamed
+    )
+    write_stage(
+        snakemake.output.models, "add_ancestor_models", outcomes, extractor, {"renamed": renamed}
+    )

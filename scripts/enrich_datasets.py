@@ -1,10 +1,9 @@
 from hfharvest.enrich import enrich_datasets
 from hfharvest.jsonio import read_json
-from hfharvest.workflow import client_from, start_log, write_entities
+from hfharvest.workflow import client_from, job, write_entities
 
-start_log(snakemake.log[0])
-client = client_from(snakemake.params.hub)
-entities = enrich_datasets(
-    client, read_json(snakemake.input.mapping), snakemake.params.http_threads
-)
-write_entities(snakemake.output.entities, entities)
+with job(snakemake) as config:
+    client = client_from(config["hub"])
+    mapping = read_json(snakemake.input.mapping)
+    entities = enrich_datasets(client, mapping, config["hf"]["threads"])
+    write_entities(snakemake.output.entities, entities)

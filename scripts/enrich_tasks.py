@@ -1,7 +1,8 @@
 from hfharvest.enrich import enrich_tasks
 from hfharvest.jsonio import read_json
-from hfharvest.workflow import client_from, start_log, write_entities
+from hfharvest.workflow import client_from, job, write_entities
 
-start_log(snakemake.log[0])
-client = client_from(snakemake.params.hub)
-write_entities(snakemake.output.entities, enrich_tasks(read_json(snakemake.input.mapping), client))
+with job(snakemake) as config:
+    client = client_from(config["hub"])
+    entities = enrich_tasks(read_json(snakemake.input.mapping), client)
+    write_entities(snakemake.output.entities, entities)

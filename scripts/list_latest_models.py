@@ -1,7 +1,7 @@
-from hfharvest.workflow import extractor_from, start_log, write_stage
+from hfharvest.workflow import extractor_from, job, write_stage
 
-start_log(snakemake.log[0])
-params = snakemake.params
-extractor = extractor_from(params, cache=False)
-listing = extractor.listing_outcomes(params.num_models, params.offset)
-write_stage(snakemake.output.listing, "list_latest_models", listing, extractor)
+with job(snakemake) as config:
+    params = snakemake.params
+    extractor = extractor_from(config, cache=False)
+    listing = extractor.listing_outcomes(params.num_models, params.offset)
+    write_stage(snakemake.output.listing, "list_latest_models", listing, extractor)

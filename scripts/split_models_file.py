@@ -1,7 +1,7 @@
 from hfharvest.jsonio import write_json
 from hfharvest.stages.extract import file_ids
-from hfharvest.workflow import start_log
+from hfharvest.workflow import job
 
-start_log(snakemake.log[0])
-model_ids, failures = file_ids(snakemake.params.models_file)
-write_json(snakemake.output.ids, {"ids": model_ids, "failures": failures})
+with job(snakemake):
+    model_ids, failures = file_ids(snakemake.params.models_file, strict=True)
+    write_json(snakemake.output.ids, {"ids": model_ids, "failures": failures})

@@ -1,9 +1,13 @@
 from hfharvest.jsonio import write_json
-from hfharvest.stages.summary import summarize
-from hfharvest.workflow import start_log
+from hfharvest.stages.summary import check_failed_fraction, requested_counts, summarize
+from hfharvest.workflow import job
 
-start_log(snakemake.log[0])
-inputs = snakemake.input
-stages = {name: inputs[name] for name in snakemake.params.stages}
-summary = summarize(snakemake.params.run_folder, stages, inputs.identified, inputs.enriched)
-write_json(snakemake.output.summary, summary)
+with job(snakemake) as config:
+    inputs = snakemake.input
+    stages = {name: inputs[name] for name in snakemake.params.stages}
+    summary = summarize(snakemake.params.run_folder, stages, inputs.identified, inputs.enriched)
+    summary["requested"] = requested_counts(
+        inputs.extract_latest, inputs.extract_from_file, inputs.file_ids, config["hf"]["num_models"]
+    )
+    check_failed_fraction(summary["requested"], config["max_failed_fraction"])
+    write_json(snakemake.output.summary, summary)

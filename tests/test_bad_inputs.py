@@ -29,7 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def extractor(hub: ReplicaHub, tmp_path: Path | None = None) -> Extractor:
     client = HubClient(hub.url, max_retries=0)
-    return Extractor(client, CardCache(tmp_path / "cache") if tmp_path else None, threads=4)
+    return Extractor(
+        client, CardCache(tmp_path / "cache", hub.url) if tmp_path else None, threads=4
+    )
 
 
 def by_id(harvest: Harvest, key: str = "modelId") -> dict:
@@ -296,6 +298,6 @@ def test_the_workflow_completes_on_hostile_inputs_with_the_rest_intact(hostile_h
         assert (failure["reason"], failure["part"]) == ("malformed", "metadata")
     # The entry that is no model at all (its date is not one) is named: in the stage's failures
     # once the listing rule writes `listing_outcomes`; in the listing job's log until then.
-    logs = "".join(p.read_text() for p in (workflow.root / "logs").rglob("*.log"))
+    logs = "".join(p.read_text() for p in (workflow.root / "data" / "logs").rglob("*.log"))
     assert crafted("bad-date") in latest_failures or f"{crafted('bad-date')}: unusable" in logs
     assert crafted("bad-date") not in ids

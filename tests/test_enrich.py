@@ -9,7 +9,6 @@ import pytest
 import requests
 from conftest import snapshot_record
 
-from hfharvest import errors
 from hfharvest.enrich import (
     enrich_articles,
     enrich_base_models,
@@ -244,17 +243,11 @@ def test_dataset_record_and_croissant(dataset_replica):
     assert hub.stats()["by_endpoint"]["croissant"] == 2
 
 
-def test_one_failing_dataset_does_not_sink_the_others(dataset_replica, monkeypatch):
+def test_one_failing_dataset_does_not_sink_the_others(dataset_replica):
     hub, _, _ = dataset_replica
     client = HubClient(hub.url, max_retries=1, backoff_s=0.01)
-    real = client.api.dataset_info
-
-    def flaky(repo_id, **kwargs):
-        if repo_id == "tiny-legacy":
-            raise errors.Transient(repo_id, "HTTP 503 after retries")
-        return real(repo_id, **kwargs)
-
-    monkeypatch.setattr(client.api, "dataset_info", flaky)
+    only = {"ids": ["tiny-legacy"], "endpoints": ["dataset_info"], "statuses": [503]}
+    hub.configure(faults={"5xx": {"rate": 1.0, **only}})
     found = by_id(enrich_datasets(client, {"m": ["replica-test/tiny", "tiny-legacy"]}))
 
     assert found["replica-test/tiny"]["enriched"]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import snapshot_record
 
 from hfharvest import errors
-from hfharvest.hub import REPLICA_URL_ENV, HubClient, resolve_endpoint
+from hfharvest.enrich.articles import enrich_articles
+from hfharvest.hub import REPLICA_URL_ENV, ConfigError, HubClient, resolve_endpoint, token_from_env
 from hfharvest.ids import InvalidModelId
-from hfharvest.ratelimit import RateLimiter
+from hfharvest.ratelimit import MAX_WAIT_S, RateLimiter, WaitTooLong
 from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
 from hfharvest.stages.extract import Extractor, Harvest
+from hfharvest.workflow import client_from
 
 
 def test_latest_listing_is_one_page_per_page_size_and_newest_first(replica):
@@ -75,10 +78,18 @@ def test_rate_limited_calls_wait_for_the_window_and_succeed(replica):
 
 def test_retries_give_up_as_rate_limited_when_the_budget_never_returns(replica):
     replica.configure(api_rate_limit=0, rate_window=1)
-    client = HubClient(replica.url, max_retries=1, backoff_s=0.05, max_wait_s=0.1)
+    client = HubClient(replica.url, max_retries=1, backoff_s=0.05, max_wait_s=1.5)
     with pytest.raises(errors.RateLimited):
         client.model_info("gpt2")
     assert replica.stats()["rate_limited"] == 2  # the call and its one retry
+
+
+def test_a_wait_announced_beyond_the_cap_fails_at_once_and_says_how_long(replica):
+    replica.configure(api_rate_limit=0, rate_window=1)  # a 429 with Retry-After: 1
+    client = HubClient(replica.url, max_retries=3, backoff_s=0.05, max_wait_s=0.1)
+    with pytest.raises(errors.RateLimited, match=r"wait 1 s \(Retry-After\), over the 0.1 s cap"):
+        client.model_info("gpt2")
+    assert replica.stats()["rate_limited"] == 1  # not retried: the wait is not taken
 
 
 class FakeClock:
@@ -123,6 +134,26 @@ def test_limiter_takes_a_429_retry_after_as_a_spent_budget():
     assert clock.slept == [7.0]
 
 
+def test_limiter_never_sleeps_past_the_cap_and_forgets_on_request():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=lambda: clock.now, sleep=clock.sleep)
+    limiter.observe("http://h/api/models/x", 200, {"RateLimit": '"api";r=0;t=100000000'})
+    for _ in range(3):  # every request fails at once; none waits
+        with pytest.raises(WaitTooLong, match="wait 100000000 s"):
+            limiter.before_request(request_to("http://h/api/models/y"))
+    assert clock.slept == [] and limiter.requests == {}
+    scope = MAX_WAIT_S.set(200_000_000)  # a cap above the wait: it is waited for
+    try:
+        limiter.before_request(request_to("http://h/api/models/y"))
+    finally:
+        MAX_WAIT_S.reset(scope)
+    assert clock.slept == [100000000.0]
+    limiter.observe("http://h/api/models/x", 200, {"RateLimit": '"api";r=0;t=100000000'})
+    limiter.forget("http://h")
+    limiter.before_request(request_to("http://h/api/models/y"))
+    assert clock.slept == [100000000.0]
+
+
 def test_token_never_shows_in_repr_errors_or_logs(replica, caplog):
     caplog.set_level(logging.DEBUG)
     client = HubClient(replica.url, token="hf_SECRET_dummy_token")
@@ -158,3 +189,58 @@ def test_a_new_window_refills_the_budget_once_not_per_request():
     assert clock.slept == [10.0]
     limiter.before_request(api)  # the fourth waits for the window after
     assert clock.slept == [10.0, 10.0]
+
+
+# -- token and endpoint hygiene ----------------------------------------------------------------
+
+BAD_TOKENS = {
+    "trailing space": "hf_AbCdEf123 ",
+    "leading space": " hf_AbCdEf123",
+    "trailing LF": "hf_AbCdEf123\n",
+    "CR inside": "hf_AbC\rdEf123",
+    "control character": "hf_AbC\x07dEf123",
+    "non-ASCII": "hf_AbCdéf123",
+}
+
+
+@pytest.mark.parametrize("kind", BAD_TOKENS)
+def test_a_malformed_token_is_a_config_error_before_any_request(replica, monkeypatch, kind):
+    monkeypatch.setenv("HFHARVEST_TEST_TOKEN", BAD_TOKENS[kind])
+    with pytest.raises(ConfigError) as caught:
+        client_from({"endpoint": replica.url, "token_env": "HFHARVEST_TEST_TOKEN"})
+    message = str(caught.value)
+    assert message.startswith("the token in HFHARVEST_TEST_TOKEN has ")
+    assert "AbC" not in message and "123" not in message  # never the value
+    with pytest.raises(ConfigError):  # a token given directly is checked the same way
+        HubClient(replica.url, token=BAD_TOKENS[kind])
+    assert replica.stats()["total"] == 0
+
+
+def test_a_wellformed_token_passes_and_an_empty_variable_means_none(monkeypatch):
+    monkeypatch.setenv("HFHARVEST_TEST_TOKEN", "hf_AbCdEf123")
+    assert token_from_env("HFHARVEST_TEST_TOKEN") == "hf_AbCdEf123"
+    monkeypatch.setenv("HFHARVEST_TEST_TOKEN", "")
+    assert token_from_env("HFHARVEST_TEST_TOKEN") is None
+
+
+def test_credentials_in_an_endpoint_are_refused_without_being_shown(replica):
+    host = urlsplit(replica.url).netloc
+    for make in (
+        lambda: HubClient(f"http://harvester:pa55word@{host}"),
+        lambda: client_from({"endpoint": f"http://harvester:pa55word@{host}"}),
+        lambda: enrich_articles({"m": ["arxiv:1810.04805"]}, f"http://harvester:pa55word@{host}"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            make()
+        message = str(caught.value)
+        assert f"(http://***@{host})" in message and "credentials" in message
+        assert "harvester" not in message and "pa55word" not in message
+    assert "arxiv.endpoint" in message
+    assert replica.stats()["total"] == 0
+
+
+def test_the_config_bounds_reach_the_client():
+    client = client_from({"endpoint": "http://127.0.0.1:9", "max_wait_s": 7, "deadline_s": 9,
+                          "json_max_mb": 2, "readme_max_mb": 0.5})  # fmt: skip
+    bounds = (client.max_wait_s, client.deadline_s, client.json_max_bytes, client.readme_max_bytes)
+    assert bounds == (7, 9, 2 * 1024**2, 512 * 1024)

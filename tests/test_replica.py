@@ -148,10 +148,11 @@ def test_readme_is_the_real_card(hub, api, download):
     assert hub.stats()["readme_gets"] == {BERT: 2}
 
 
-def test_readme_from_card_data_when_no_card(hub, download):
-    readme = download(hub, "facebook/bart-base")
-    assert front_matter(readme) == recorded("facebook__bart-base")["cardData"]
-    assert b"# facebook/bart-base" in readme
+def test_no_readme_is_made_up_when_no_card_was_found(hub, download):
+    # The Hub lists a README for flan-t5-xxl, but no copy of it was found: none is served.
+    assert "README.md" in {s["rfilename"] for s in recorded("google__flan-t5-xxl")["siblings"]}
+    with pytest.raises(EntryNotFoundError):
+        download(hub, "google/flan-t5-xxl")
 
 
 def test_model_card_load(hub, tmp_path, monkeypatch):
@@ -170,6 +171,7 @@ def test_gated_readme_needs_a_token(hub, download):
         download(hub, LLAMA)
     readme = download(hub, LLAMA, token="hf_dummy")
     assert front_matter(readme)["extra_gated_button_content"] == "Submit"
+    assert readme == (SNAPSHOT / "hub_cards" / "meta-llama__Llama-3.1-8B-Instruct.md").read_bytes()
 
 
 def test_repo_without_readme(hub, download):
@@ -308,10 +310,14 @@ def test_datasets_from_a_snapshot_folder(tmp_path, download):
         "cardData": {"license": "mit"},
     }
     (snapshot / "api" / "datasets" / "replica__tiny.json").write_text(json.dumps(dataset))
-    with ReplicaHub(snapshot) as hub:
+    with ReplicaHub(snapshot) as hub:  # a recorded body without a card: no README is made up
         assert HfApi(endpoint=hub.url).dataset_info("replica/tiny").sha == "1" * 40
-        readme = download(hub, "replica/tiny", repo_type="dataset")
-        assert front_matter(readme) == {"license": "mit"}
+        with pytest.raises(EntryNotFoundError):
+            download(hub, "replica/tiny", repo_type="dataset")
+    card = b"---\nlicense: mit\n---\n\n# tiny\n"
+    (snapshot / "dataset_cards" / "replica__tiny.md").write_bytes(card)
+    with ReplicaHub(snapshot) as hub:  # the body takes the captured card as its README
+        assert download(hub, "replica/tiny", repo_type="dataset") == card
 
 
 def test_cli_writes_url_and_stats(tmp_path):

@@ -1,4 +1,5 @@
-"""The data added to the replica: dataset records derived from real dataset cards, and arXiv papers.
+"""The data added to the replica: real model cards, dataset records derived from real dataset
+cards, arXiv papers, and the demo's set of real models.
 
 Expected values are read from the captured files themselves (front matter, card text, stored JSON),
 never from the code that derives the served records.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 from xml.etree import ElementTree
@@ -19,12 +21,17 @@ from huggingface_hub import HfApi, hf_hub_download
 
 from hfharvest.enrich import enrich_datasets
 from hfharvest.hub import HubClient
+from hfharvest.ids import parse_models_file
 from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
 
 CARDS = DEFAULT_SNAPSHOT / "dataset_cards"
 ARXIV = DEFAULT_SNAPSHOT / "arxiv"
 BERT = "google-bert/bert-base-uncased"
 ATOM = {"atom": "http://www.w3.org/2005/Atom", "arxiv": "http://arxiv.org/schemas/atom"}
+HUB_CARDS = DEFAULT_SNAPSHOT / "hub_cards"
+RECORDED = DEFAULT_SNAPSHOT / "api" / "models"
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = {"Authorization": "Bearer hf_dummy"}  # opens the gated Llama repos on the replica
 
 
 def card_text(name: str) -> str:
@@ -100,7 +107,8 @@ def test_bookcorpus_dataset_info_comes_from_its_card(hub):
     assert info.description.startswith("Books are a rich source of both fine-grained information")
     assert info.citation.startswith("@InProceedings{Zhu_2015_ICCV,")
     assert [sibling.rfilename for sibling in info.siblings] == ["README.md"]
-    assert (info.downloads, info.likes, info.private, info.gated) == (0, 0, False, False)
+    # Download and like counts are unknown for a card-derived record: absent, not zero.
+    assert (info.downloads, info.likes, info.private, info.gated) == (None, None, False, False)
 
 
 def test_a_card_is_served_as_the_dataset_readme(hub, tmp_path):
@@ -191,3 +199,154 @@ def test_new_papers_come_back_with_their_real_titles(hub):
     assert names == t5["authors"] and names[0] == "Colin Raffel" and len(names) == 9
     assert entry.find("atom:published", ATOM).text == "2019-10-23T17:37:36Z"
     assert entry.find("arxiv:primary_category", ATOM).get("term") == "cs.LG"
+
+
+# -- model cards: only real files under real ids -----------------------------------------------
+
+
+def hub_cards_index() -> dict:
+    return json.loads((HUB_CARDS / "index.json").read_bytes())
+
+
+def listed_cards() -> dict[str, str]:
+    """sha256 -> file, for every card file the provenance indexes list."""
+    old = json.loads((DEFAULT_SNAPSHOT / "cards.index.json").read_bytes())["cards"]
+    new = hub_cards_index()["cards"]
+    return {entry["sha256"]: f"cards/{entry['file']}" for entry in old} | {
+        entry["sha256"]: f"hub_cards/{name}" for name, entry in new.items()
+    }
+
+
+def front_matter_of(data: bytes) -> dict:
+    match = re.match(rb"---\r?\n(.*?)\r?\n---\r?\n", data, re.S)
+    return yaml.safe_load(match.group(1))
+
+
+def readme(hub, model_id: str) -> httpx2.Response:
+    return httpx2.get(f"{hub.url}/{model_id}/resolve/main/README.md", headers=TOKEN)
+
+
+def test_every_hub_card_matches_its_index_and_is_that_models_card():
+    cards = hub_cards_index()["cards"]
+    assert sorted(path.name for path in HUB_CARDS.glob("*.md")) == sorted(cards)
+    assert len(cards) >= 15
+    for name, entry in cards.items():
+        data = (HUB_CARDS / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
+        assert len(data.decode()) == entry["chars"] and len(data) == entry["bytes"], name
+        assert name == entry["model_id"].replace("/", "__") + ".md"
+        assert entry.get("source_repo") or entry.get("index_id"), name  # where it was read
+        # The card of that very model: its licence is the recorded record's.
+        record = json.loads((RECORDED / name.replace(".md", ".json")).read_bytes())
+        meta = front_matter_of(data)
+        assert meta.get("license") == (record.get("cardData") or {}).get("license"), name
+    # Two cards whose whole front matter is the recorded cardData, checked field by field.
+    for name in ("facebook__detr-resnet-50.md", "microsoft__DialoGPT-small.md"):
+        record = json.loads((RECORDED / name.replace(".md", ".json")).read_bytes())
+        assert front_matter_of((HUB_CARDS / name).read_bytes()) == record["cardData"]
+
+
+def test_every_served_readme_under_a_real_id_is_a_listed_real_file(hub):
+    listed = listed_cards()
+    served = {}
+    for model_id in sorted(hub.catalogue.models):  # scale 0: recorded and card-derived only
+        response = readme(hub, model_id)
+        if response.status_code == 200:
+            served[model_id] = listed.get(hashlib.sha256(response.content).hexdigest())
+            assert served[model_id], f"{model_id}: README not in the provenance indexes"
+        else:
+            assert response.status_code == 404, model_id
+            assert response.headers["X-Error-Code"] == "EntryNotFound", model_id
+    assert served["HuggingFaceH4/zephyr-7b-beta"] == "hub_cards/HuggingFaceH4__zephyr-7b-beta.md"
+    assert served["gpt2"] == served["openai-community/gpt2"]  # one card, the renamed repo
+    assert served["google-bert/bert-base-uncased"] == "cards/bert-base-uncased.md"
+    assert len(served) >= 200
+
+
+def test_no_readme_is_served_for_a_model_whose_card_was_not_found(hub):
+    not_found = hub_cards_index()["not_found"]
+    recorded = {json.loads(path.read_bytes())["id"] for path in RECORDED.glob("*.json")}
+    assert set(not_found) <= recorded and len(not_found) >= 5
+    assert not set(not_found) & {e["model_id"] for e in hub_cards_index()["cards"].values()}
+    for model_id in sorted(recorded):
+        status = readme(hub, model_id).status_code
+        assert (status == 404) == (model_id in not_found), (model_id, status)
+    # The Hub lists a README for flan-t5-xxl; the replica serves none rather than a made-up one.
+    body = json.loads((RECORDED / "google__flan-t5-xxl.json").read_bytes())
+    assert {"rfilename": "README.md"} in body["siblings"]
+    provenance = (DEFAULT_SNAPSHOT / "PROVENANCE-additions.md").read_text()
+    for model_id in not_found:
+        assert f"`{model_id}`" in provenance, model_id
+
+
+def test_hub_cards_are_listed_in_the_provenance_notes():
+    notes = (DEFAULT_SNAPSHOT / "PROVENANCE-additions.md").read_text()
+    for name, entry in hub_cards_index()["cards"].items():
+        assert f"`{name}`" in notes and entry["sha256"] in notes, name
+
+
+# -- arXiv: what is served is what is stored ---------------------------------------------------
+
+
+def test_every_stored_paper_is_served_as_stored(hub):
+    records = [json.loads(path.read_bytes()) for path in sorted(ARXIV.glob("*.json"))]
+    ids = ",".join(record["id"] for record in records)
+    response = httpx2.get(f"{hub.url}/api/query", params={"id_list": ids, "max_results": 50})
+    feed = ElementTree.fromstring(response.content)
+    entries = {
+        entry.find("atom:id", ATOM).text: entry for entry in feed.findall("atom:entry", ATOM)
+    }
+    assert len(entries) == len(records) >= 5
+    for record in records:
+        entry = entries[f"http://arxiv.org/abs/{record['id']}v{record['version']}"]
+        assert entry.find("atom:title", ATOM).text == record["title"]
+        assert entry.find("atom:summary", ATOM).text == record["summary"]
+        assert entry.find("atom:published", ATOM).text == record["published"]
+        assert entry.find("atom:updated", ATOM).text == record["updated"]
+        names = [a.find("atom:name", ATOM).text for a in entry.findall("atom:author", ATOM)]
+        assert names == record["authors"]
+        terms = [c.get("term") for c in entry.findall("atom:category", ATOM)]
+        assert terms == record["categories"]
+        doi = entry.find("arxiv:doi", ATOM)
+        assert (doi.text if doi is not None else None) == (record.get("doi") or None)
+
+
+# -- the demo harvests real models only ----------------------------------------------------------
+
+
+def test_the_demo_model_set_is_real(hub):
+    config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    assert config["replica"]["scale"] == 0
+    file_ids, problems = parse_models_file(ROOT / config["hf"]["models_file"])
+    assert file_ids and not problems
+    # The listing the demo takes its newest `num_models` from (the replica at scale 0).
+    newest = HfApi(endpoint=hub.url).list_models(
+        sort="lastModified", limit=config["hf"]["num_models"]
+    )
+    listed = [model.id for model in newest]
+    recorded = {json.loads(path.read_bytes())["id"] for path in RECORDED.glob("*.json")}
+    cards = {path.stem.replace("__", "/", 1) for path in (DEFAULT_SNAPSHOT / "cards").glob("*.md")}
+    redirects = {key.removeprefix("/api/models/").split("?")[0] for key in json.loads(
+        (DEFAULT_SNAPSHOT / "api" / "redirects.json").read_bytes())}  # fmt: skip
+    assert set(listed) == recorded  # the newest 35 are the recorded records
+    for model_id in [*listed, *file_ids]:
+        assert not model_id.startswith("replica-scale/"), model_id
+        assert model_id in recorded | cards | redirects, model_id
+    assert {"valhalla/distilbart-mnli-12-6", "bert-base-uncased"} <= set(file_ids)
+
+
+def test_every_base_model_the_snapshot_lacks_is_listed_in_the_provenance(hub):
+    notes = (DEFAULT_SNAPSHOT / "PROVENANCE-additions.md").read_text()
+    missing = set()
+    for path in RECORDED.glob("*.json"):
+        record = json.loads(path.read_bytes())
+        tags = [
+            tag.split(":")[-1] for tag in record.get("tags", []) if tag.startswith("base_model:")
+        ]
+        stated = (record.get("cardData") or {}).get("base_model")
+        for base in {*tags, *([stated] if isinstance(stated, str) else stated or [])}:
+            response = httpx2.get(f"{hub.url}/api/models/{base}", follow_redirects=True)
+            if response.status_code == 404:
+                missing.add(base)
+                assert f"| `{base}` |" in notes, base
+    assert "mistralai/Mistral-7B-v0.1" in missing and len(missing) >= 5

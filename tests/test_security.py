@@ -37,12 +37,15 @@ def test_hostile_ids_never_become_requests_or_paths(shared_replica, tmp_path, mo
     for call in (lambda: client.model_info(model_id), lambda: client.readme(model_id, None)):
         with pytest.raises(InvalidModelId):
             call()
-    for cache in (CardCache(tmp_path / "cards"), RecordCache(tmp_path / "records")):
+    for cache in (
+        CardCache(tmp_path / "cards", replica.url),
+        RecordCache(tmp_path / "records", replica.url),
+    ):
         with pytest.raises(ValueError):
             cache._path(model_id, "a" * 40) if isinstance(cache, CardCache) else cache._path(
                 model_id
             )
-    outcome = Extractor(client, CardCache(tmp_path / "cards"), threads=1).fetch(
+    outcome = Extractor(client, CardCache(tmp_path / "cards", replica.url), threads=1).fetch(
         model_id, source="file"
     )
     assert outcome[0] is None and outcome[1]["reason"] == "invalid_id"
@@ -58,7 +61,7 @@ def test_a_listed_model_with_a_hostile_id_is_a_failure_and_nothing_is_written(tm
         ' "lastModified": "2099-01-01T00:00:00.000Z", "sha": "' + "ab" * 20 + '", "tags": []}'
     )
     with ReplicaHub(snapshot_dir=snapshot) as hub:
-        extractor = Extractor(HubClient(hub.url), CardCache(tmp_path / "cache"), threads=2)
+        extractor = Extractor(HubClient(hub.url), CardCache(tmp_path / "cache", hub.url), threads=2)
         outcomes = list(extractor.latest(3))
         assert hub.stats()["by_endpoint"]["resolve_get"] == 2  # none for the hostile entry
     failures = [f for _, f in outcomes if f is not None and f["reason"] == "invalid_id"]

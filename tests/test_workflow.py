@@ -207,7 +207,7 @@ def test_bad_config_fails_naming_the_key(tmp_path, override, named):
 @pytest.mark.parametrize(
     ("num_models", "models_file", "latest", "from_file"),
     [
-        (5, None, 5, 0),  # latest only: no models file
+        (5, None, 5, 0),  # latest only: `models_file: null`
         (5, "", 5, 0),  # latest only: an empty models file
         (0, "google-t5/t5-small\n", 0, 1),  # file only
     ],
@@ -219,7 +219,11 @@ def test_scenarios(hub, tmp_path, num_models, models_file, latest, from_file):
     config = {
         "run_id": "scenario",
         "hub": {"endpoint": hub.url},
-        "hf": {"num_models": num_models, "models_file": "ids.txt", "base_model_iterations": 0},
+        "hf": {
+            "num_models": num_models,
+            "models_file": None if models_file is None else "ids.txt",
+            "base_model_iterations": 0,
+        },
         "arxiv": {"endpoint": f"{hub.url}/api/query", "delay_s": 0},
     }
     workflow.run(config)

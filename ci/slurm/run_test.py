@@ -109,6 +109,7 @@ class Run:
         config = yaml.safe_load((root / "config" / "demo.yaml").read_text())
         config["run_id"] = RUN_ID
         config.setdefault("hub", {})["endpoint"] = replica.url
+        self.data_root = config.get("data_root", "data")
         (root / "test_config.yaml").write_text(yaml.safe_dump(config))
         self.log = root / f"{name}.log"
         self.seconds = 0.0
@@ -117,7 +118,7 @@ class Run:
 
     @property
     def run_folder(self) -> Path:
-        return self.root / "data" / "1_raw" / "hf" / RUN_ID
+        return self.root / self.data_root / "1_raw" / "hf" / RUN_ID
 
     def execute(self, args: list[str], timeout_s: float, cleanup=None) -> None:
         command = [sys.executable, "-m", "snakemake", "--configfile", "test_config.yaml", *args]

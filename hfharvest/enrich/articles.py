@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import requests
 from lxml import etree
 
+from ..answers import DeadlineExceeded, TooLarge, deadline_after, read_capped
 from ..entities import entity
+from ..hub import check_endpoint
 from .common import models_by_entity, unresolved
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,9 @@ ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})
 # DataCite DOIs that arXiv mints for its papers: 10.48550/arXiv.<id>.
 ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(.+)", re.IGNORECASE)
 NO_DOI_RESOLVER = "no DOI resolver configured"
+# A feed of 50 entries is ~150 kB: an answer beyond this (decoded) is refused, never held.
+FEED_MAX_BYTES = 16 * 1024 * 1024
+DEADLINE_S = 120.0  # one answer, body included
 
 
 class ArxivUnavailable(Exception):
@@ -77,6 +82,8 @@ def enrich_articles(
     timeout: float = 30.0,
     backoff_s: float | None = None,
     session: requests.Session | None = None,
+    max_bytes: int = FEED_MAX_BYTES,
+    deadline_s: float = DEADLINE_S,
 ) -> list[dict]:
     """One entity per article id (`arxiv:<id>`, `doi:<doi>`), sorted by id.
 
@@ -84,6 +91,7 @@ def enrich_articles(
     batches of `batch_size`; an id the API does not return is `not_found`. Other DOIs stay
     unresolved with the reason `no_doi_resolver`: no DOI resolver is configured.
     """
+    check_endpoint(endpoint, "arxiv.endpoint")
     results: dict[str, dict] = {}
     wanted: list[_Wanted] = []
     for entity_id, models in models_by_entity(mapping).items():
@@ -93,6 +101,7 @@ def enrich_articles(
         else:
             wanted.append(item)
     fetcher = _ArxivFetcher(endpoint, delay_s, retries, timeout, backoff_s, session)
+    fetcher.max_bytes, fetcher.deadline_s = max_bytes, deadline_s
     unique = list(dict.fromkeys(item.arxiv_id for item in wanted))
     found: dict[str, dict] = {}
     failed: dict[str, ArxivUnavailable] = {}
@@ -183,6 +192,7 @@ class _ArxivFetcher:
         self.backoff_s = self.delay_s if backoff_s is None else max(0.0, backoff_s)
         self.session = session or requests.Session()
         self._last_request: float | None = None
+        self.max_bytes, self.deadline_s = FEED_MAX_BYTES, DEADLINE_S
 
     def fetch(self, ids: list[str]) -> dict[str, dict]:
         """Papers by versionless id for one batch; a 400 (bad id) is retried id by id."""
@@ -205,17 +215,18 @@ class _ArxivFetcher:
         for attempt in range(self.retries + 1):
             self._pace()
             try:
-                response = self.session.get(
-                    self.endpoint, params=params, headers=headers, timeout=self.timeout
-                )
-            except (requests.ConnectionError, requests.Timeout) as err:
-                problem = ArxivUnavailable("transient", f"{type(err).__name__} after retries")
-            else:
-                if response.status_code not in RETRY_STATUSES:
-                    return response.status_code, response.content
-                reason = "rate_limited" if response.status_code == 429 else "transient"
+                status, body = self._answer(params, headers)
+            except (requests.RequestException, DeadlineExceeded) as err:
+                cause = str(err) if isinstance(err, DeadlineExceeded) else type(err).__name__
                 problem = ArxivUnavailable(
-                    reason, f"HTTP {response.status_code} from the arXiv API after retries"
+                    "transient", f"{self.endpoint}: {cause} after {attempt + 1} tries"
+                )
+            else:
+                if status not in RETRY_STATUSES:
+                    return status, body
+                reason = "rate_limited" if status == 429 else "transient"
+                problem = ArxivUnavailable(
+                    reason, f"HTTP {status} from the arXiv API after retries"
                 )
             if attempt == self.retries:
                 raise problem
@@ -223,6 +234,27 @@ class _ArxivFetcher:
             log.warning("arXiv API: %s; retry %d in %.1fs", problem.message, attempt + 1, wait)
             time.sleep(wait)
         raise AssertionError("unreachable")
+
+    def _answer(self, params: dict, headers: dict) -> tuple[int, bytes]:
+        """(status, body) of one query, the body read within max_bytes (decoded) and the
+        deadline; an HTML page (a wrong endpoint) is refused before it is read."""
+        deadline = deadline_after(self.deadline_s)
+        response = self.session.get(
+            self.endpoint, params=params, headers=headers, timeout=self.timeout, stream=True
+        )
+        with response:
+            kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if kind == "text/html" and response.status_code < 500:
+                raise ArxivUnavailable(
+                    "wrong_endpoint", f"{self.endpoint} answered HTML, not an Atom feed "
+                    "(text/html): wrong arxiv.endpoint?"
+                )  # fmt: skip
+            try:
+                body, _ = read_capped(response.iter_content(64 * 1024), self.max_bytes,
+                                      deadline, deadline_s=self.deadline_s)  # fmt: skip
+            except TooLarge as err:
+                raise ArxivUnavailable("malformed", f"{self.endpoint}: {err}") from None
+        return response.status_code, body
 
     def _pace(self) -> None:
         if self._last_request is not None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from urllib.parse import quote
 
 from huggingface_hub.hf_api import DatasetInfo
-from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from .. import errors
 from ..entities import entity
@@ -24,20 +24,12 @@ def is_dataset_id(value: str) -> bool:
 
 def fetch_croissant(client: HubClient, dataset_id: str) -> dict | None:
     """GET {endpoint}/api/datasets/{id}/croissant; None when the Hub has none (404)."""
-    url = f"{client.endpoint}/api/datasets/{dataset_id}/croissant"
-
-    def call() -> dict | None:
-        headers = build_hf_headers(token=client.api.token, library_name="hfharvest")
-        response = get_session().get(url, headers=headers, timeout=client.timeout)
-        if response.status_code == 404:
-            return None
-        hf_raise_for_status(response)
-        body = response.json()
-        if not isinstance(body, dict):
-            raise ValueError(f"Croissant answer is a {type(body).__name__}, not a JSON object")
-        return body
-
-    return client.with_retry(dataset_id, call)
+    url = f"{client.endpoint}/api/datasets/{quote(dataset_id, safe='/')}/croissant"
+    body = client.get_json(url, dataset_id, missing_ok=True)
+    if body is not None and not isinstance(body, dict):
+        message = f"Croissant answer is a {type(body).__name__}, not a JSON object"
+        raise errors.Malformed(dataset_id, message)
+    return body
 
 
 def dataset_fields(info: DatasetInfo) -> dict:
@@ -102,9 +94,7 @@ def _dataset(client: HubClient, dataset_id: str, models: list[str], with_croissa
             message="not a Hub dataset id (free text?): never requested",
         )
     try:
-        info = client.with_retry(
-            dataset_id, lambda: client.api.dataset_info(dataset_id, timeout=client.timeout)
-        )
+        info = client.dataset_info(dataset_id)
         fields = dataset_fields(info)
     except errors.HarvestError as err:
         return unresolved(

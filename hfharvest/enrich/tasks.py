@@ -6,8 +6,6 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
-
 from .. import errors
 from ..entities import entity
 from ..hub import HubClient
@@ -32,16 +30,8 @@ def load_pipelines(paths: Iterable[Path] = PIPELINES_PATHS) -> dict[str, dict]:
 
 
 def fetch_hub_tasks(client: HubClient) -> dict[str, dict]:
-    """GET {endpoint}/api/tasks: the Hub's task taxonomy keyed by task id (with retries)."""
-    url = f"{client.endpoint}/api/tasks"
-
-    def call() -> dict:
-        headers = build_hf_headers(token=client.api.token, library_name="hfharvest")
-        response = get_session().get(url, headers=headers, timeout=client.timeout)
-        hf_raise_for_status(response)
-        return response.json()
-
-    body = client.with_retry("api/tasks", call)
+    """GET {endpoint}/api/tasks: the Hub's task taxonomy keyed by task id (retried, capped)."""
+    body = client.get_json(f"{client.endpoint}/api/tasks", "api/tasks")
     if not isinstance(body, dict):
         raise errors.Malformed("api/tasks", f"expected a JSON object, got {type(body).__name__}")
     return body

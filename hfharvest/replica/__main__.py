@@ -10,11 +10,13 @@ import argparse
 import json
 import os
 import signal
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from .server import FAULTS_HELP, ReplicaHub
+from .faults import FAULTS_HELP
+from .server import ReplicaHub
 from .snapshot import DEFAULT_SNAPSHOT
 
 
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
+    if args.exit_with_stdin:
+        threading.Thread(target=_stop_at_eof, args=(stopping,), daemon=True).start()
     url = hub.start(args.host, args.port)
     print(url, flush=True)
     if args.ready_file:
@@ -43,6 +47,14 @@ def main(argv: list[str] | None = None) -> None:
     hub.stop()
     if args.stats_file:
         _write_atomically(args.stats_file, json.dumps(hub.stats(), indent=1))
+
+
+def _stop_at_eof(stopping: threading.Event) -> None:
+    """The parent holds the other end of our stdin: EOF means it is gone, even after a SIGKILL
+    that gave it no chance to stop us."""
+    while sys.stdin.buffer.read(4096):
+        pass
+    stopping.set()
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -64,6 +76,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", type=int, default=0, help="synthetic models to add")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ready-file", type=Path, help="receives the URL once listening")
+    parser.add_argument(
+        "--exit-with-stdin", action="store_true",
+        help="stop when stdin reaches EOF (the parent process that holds it is gone)",
+    )  # fmt: skip
     faults = parser.add_argument_group("faults", FAULTS_HELP)
     faults.add_argument("--faults", help="the fault plan as JSON, or @file.json")
     faults.add_argument("--fault-seed", type=int, help="seed of the fault decisions")

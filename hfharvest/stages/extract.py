@@ -7,6 +7,7 @@ stream 100 000 of them to disk while only a window of requests is in flight.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,10 @@ Outcome = tuple[dict | None, dict | None]  # (record, failure): either or both
 CARD_FETCHED = {"ok", "missing", "truncated"}  # card_status values of a README we asked and got
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class JobFailed(Exception):
+    """The job's primary requests failed: its output must not be written (see workflow.job)."""
 
 
 @dataclass
@@ -126,29 +131,57 @@ class Extractor:
         self.cache = cache
         self.threads = threads
         self.records = records
+        self._lock = threading.Lock()
+        self.answered = 0  # requests the Hub answered (a 404 or a gate included)
+        self.failed = 0  # requests that failed for a cause that is not the model's
+        self.first_failure: errors.HarvestError | None = None
 
     # -- READMEs -------------------------------------------------------------------------------
     def card(self, model_id: str, sha: str | None) -> tuple[str | None, str]:
         """(README text, card_status); raises HarvestError when the README cannot be had.
 
-        A gated README is remembered for anonymous runs only: with a token it may open.
+        Only READMEs the Hub gave are cached: a gated or refused one is asked again next time.
         """
-        anonymous = not self.client.authenticated
         cached = self.cache.get(model_id, sha) if self.cache else None
-        if cached is not None and cached.gated and anonymous:
-            raise errors.Gated(model_id, "gated repo: access must be requested on the Hub")
-        if cached is not None and not cached.gated:
+        if cached is not None:
             text, truncated = cached.text, cached.truncated
         else:
-            try:
-                text, truncated = self.client.readme(model_id, sha)
-            except errors.Gated:
-                if self.cache and anonymous:
-                    self.cache.put(model_id, sha, None, False, gated=True)
-                raise
+            text, truncated = self._asked(lambda: self.client.readme(model_id, sha))
             if self.cache:
                 self.cache.put(model_id, sha, text, truncated)
         return text, "missing" if text is None else "truncated" if truncated else "ok"
+
+    # -- whether the Hub answered at all ------------------------------------------------------
+    def _asked(self, call: Callable[[], T]) -> T:
+        """`call()`, counted: did the Hub answer (a model's own 404 or gate is an answer), or did
+        the request fail for a cause that is not the model's (unreachable, token refused...)?"""
+        try:
+            result = call()
+        except errors.HarvestError as err:
+            self._count(err)
+            raise
+        self._count(None)
+        return result
+
+    def _count(self, err: errors.HarvestError | None) -> None:
+        with self._lock:
+            if err is None or err.reason not in errors.UNANSWERED_REASONS:
+                self.answered += 1
+            else:
+                self.failed += 1
+                self.first_failure = self.first_failure or err
+
+    def check_answered(self) -> None:
+        """Raise JobFailed when requests were sent and not one was answered: the job's primary
+        requests failed, for a cause no rerun of a single model can fix."""
+        err = self.first_failure
+        if self.answered or err is None:
+            return
+        message = err.message
+        if self.client.endpoint not in message:
+            message = f"{self.client.endpoint}: {message}"
+        requests = "the only request" if self.failed == 1 else f"all {self.failed} requests"
+        raise JobFailed(f"{message} ({err.reason}; {requests} failed, none answered)")
 
     def fill_card(self, record: dict) -> Outcome:
         """The record with its README (`card`, `card_status`); a README we cannot get leaves a
@@ -193,8 +226,10 @@ class Extractor:
         for item in self.client.iter_latest(num_models, offset):
             if isinstance(item, errors.HarvestError):
                 extra = {"part": "listing"} if item.item_id == LISTING else {}
+                self._count(item if item.item_id == LISTING else None)
                 yield None, item.as_failure(**extra)
             else:
+                self._count(None)
                 yield listed_outcome(item, source="latest", method="list_models")
 
     def latest(self, num_models: int, offset: int = 0) -> Iterator[Outcome]:
@@ -220,7 +255,7 @@ class Extractor:
             self.records.put(model_id, record)
             return record, failure
         try:
-            info = self.client.model_info(model_id)
+            info = self._asked(lambda: self.client.model_info(model_id))
         except errors.HarvestError as err:
             return None, err.as_failure()
         record, failure = self.with_card(
@@ -248,14 +283,17 @@ class Extractor:
         yield from self.by_ids(model_ids, source="file", total=len(model_ids))
 
 
-def file_ids(models_file: str | None) -> tuple[list[str], list[dict]]:
-    """The valid ids a models file lists, and a failure per bad line (or for the whole file)."""
+def file_ids(models_file: str | None, strict: bool = False) -> tuple[list[str], list[dict]]:
+    """The valid ids a models file lists, and a failure per bad line (or for the whole file;
+    with `strict`, a file that cannot be read raises JobFailed instead)."""
     if not models_file:
         return [], []
     path = Path(models_file)
     try:
         model_ids, problems = parse_models_file(path)
     except ModelsFileError as err:
+        if strict:
+            raise JobFailed(f"hf.models_file: {err}") from None
         log.error("%s", err)
         return [], [{"model_id": str(path), "reason": "bad_input", "message": str(err)}]
     for problem in problems:

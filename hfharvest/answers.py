@@ -1,0 +1,149 @@
+"""Reading an answer within bounds: decoded size, a total deadline, and JSON nesting depth.
+
+Every HTTP body hfharvest reads (Hub API, READMEs, /api/tasks, Croissant, arXiv) goes through
+`read_capped`: the chunks it is given are already decoded (gzip included), so the cap bounds
+what is held in memory, not what crossed the wire; and the deadline bounds the whole answer,
+where a client's timeout bounds each read only (a body trickled at 1 byte/s never times out).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Iterator
+
+MAX_DEPTH = 64  # Hub records nest a few levels; 1000 levels is an attack, not metadata
+
+
+class TooLarge(ValueError):
+    """An answer over its size cap: refused, or cut where the caller allows it."""
+
+
+class DeadlineExceeded(TimeoutError):
+    """An answer that was not complete within its total deadline."""
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than MAX_DEPTH."""
+
+
+class BrokenArray(ValueError):
+    """A JSON array whose entries cannot be told apart (cut short, unmatched brackets)."""
+
+
+def deadline_after(seconds: float | None) -> float | None:
+    return None if seconds is None else time.monotonic() + seconds
+
+
+def read_capped(
+    chunks: Iterable[bytes],
+    cap: int,
+    deadline_at: float | None = None,
+    *,
+    cut: bool = False,
+    deadline_s: float | None = None,
+) -> tuple[bytes, bool]:
+    """(body, cut short?) from decoded `chunks`, holding at most `cap` bytes plus one chunk.
+
+    Over the cap: TooLarge, or with `cut=True` the first `cap` bytes. Past `deadline_at`
+    (a time.monotonic() value): DeadlineExceeded. Decoders hand out bounded chunks (httpx's
+    and urllib3's gzip decoders inflate one network read at a time), so a gzip bomb costs at
+    most one inflated chunk beyond the cap.
+    """
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > cap:
+            if cut:
+                return bytes(body[:cap]), True
+            body.clear()  # now: the traceback keeps this frame (and `body`) alive for a while
+            raise TooLarge(f"answer over the {cap}-byte cap (decoded): not read further")
+        if deadline_at is not None and time.monotonic() > deadline_at:
+            spent = f" of {deadline_s:g} s" if deadline_s is not None else ""
+            got, _ = len(body), body.clear()
+            raise DeadlineExceeded(
+                f"answer not complete within its deadline{spent} ({got} bytes so far)"
+            )
+    return bytes(body), False
+
+
+# -- JSON --------------------------------------------------------------------------------------
+
+# The tokens that shape a JSON text: whole strings (so brackets inside them are skipped in one
+# C-level match) and the structural characters. Scalars between them need no attention.
+_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
+_OPENERS = {ord("["): ord("]"), ord("{"): ord("}")}
+
+
+def depth_of(body: bytes) -> int:
+    """How deeply a JSON text nests (0 for a scalar); cheap, and no recursion."""
+    depth = deepest = 0
+    for match in _TOKENS.finditer(body):
+        char = body[match.start()]
+        if char in _OPENERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in (ord("]"), ord("}")):
+            depth -= 1
+    return deepest
+
+
+def loads(body: bytes, max_depth: int = MAX_DEPTH):
+    """json.loads, refusing a text nested deeper than `max_depth` before Python recurses on it."""
+    depth = depth_of(body)
+    if depth > max_depth:
+        raise TooDeep(f"JSON nested {depth} levels deep (over {max_depth})")
+    return json.loads(body)
+
+
+def split_array(body: bytes) -> Iterator[tuple[bytes, int]] | None:
+    """(raw entry, its nesting depth) for each entry of a top-level JSON array, or None when
+    the body is not an array.
+
+    Why our own scanner: the standard json module (and ijson's item parser) fail the whole
+    array on one bad entry, and json.loads raises RecursionError on a deeply nested one; split
+    first, each entry is parsed (and can fail) on its own. Raises BrokenArray when the array
+    itself is broken (brackets that do not match, text after it): then no entry boundary can
+    be trusted.
+    """
+    stripped = body.lstrip()
+    if not stripped.startswith(b"["):
+        return None
+    return _entries(stripped)
+
+
+def _entries(body: bytes) -> Iterator[tuple[bytes, int]]:
+    stack: list[int] = []
+    start, deepest = 1, 0  # where the current entry starts, how deep it went (the array: 1)
+    for match in _TOKENS.finditer(body):
+        at, char = match.start(), body[match.start()]
+        if char in _OPENERS:
+            stack.append(_OPENERS[char])
+            deepest = max(deepest, len(stack) - 1)
+        elif char in (ord("]"), ord("}")):
+            if not stack or stack.pop() != char:
+                raise BrokenArray(f"JSON array broken at byte {at}: unmatched {chr(char)!r}")
+            if not stack:  # the end of the array
+                last = body[start:at].strip()
+                if last:
+                    yield last, deepest
+                if body[at + 1 :].strip():
+                    raise BrokenArray(f"text after the JSON array at byte {at + 1}")
+                return
+        elif char == ord(",") and len(stack) == 1:
+            yield body[start:at].strip(), deepest
+            start, deepest = at + 1, 0
+    raise BrokenArray("JSON array not closed (cut short?)")
+
+
+_ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
+
+
+def entry_id(entry: bytes) -> str | None:
+    """The `"id"` an unreadable listing entry names, if any (the Hub writes it near the front).
+
+    A guess read from text that did not parse: callers validate it before they use it.
+    """
+    match = _ID.search(entry[:4096])
+    return match.group(1).decode("utf-8", "replace") if match else None

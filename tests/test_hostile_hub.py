@@ -1,0 +1,346 @@
+"""The hostile hub: every wait and every answer is bounded, and a failure says host and cause.
+
+Each case goes through the real client (huggingface_hub's HTTP stack underneath) against the
+replica hub with one of its hostile faults switched on; the side-request case uses a bare
+HTTP listener instead, so that any request a library makes on its own is seen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import REPO, snapshot_record
+
+from hfharvest import errors
+from hfharvest.enrich.articles import enrich_articles
+from hfharvest.enrich.datasets import fetch_croissant
+from hfharvest.enrich.tasks import fetch_hub_tasks
+from hfharvest.hub import LISTING, HubClient, process_rate_limiter
+from hfharvest.replica import ReplicaHub
+from hfharvest.stages.extract import Extractor, Harvest
+
+GPT2 = "openai-community/gpt2"
+TOKEN = "hf_DUMMYhostile7hub9token"
+# Short bounds: a hostile answer costs milliseconds here, not the production minutes.
+FAST = {"timeout": 2, "max_retries": 2, "backoff_s": 0.01, "max_wait_s": 5, "deadline_s": 5}
+
+
+def fast_client(hub: ReplicaHub, **options) -> HubClient:
+    return HubClient(hub.url, **{**FAST, **options})
+
+
+def outcome(call):
+    """The HarvestError a call raises (the test fails if it does not raise one)."""
+    with pytest.raises(errors.HarvestError) as caught:
+        call()
+    return caught.value
+
+
+@pytest.fixture
+def hostile():
+    """A replica whose faults each test sets; the process's rate budget for it is forgotten
+    afterwards (it is keyed by host:port, which a later replica may get again)."""
+    with ReplicaHub(page_size=20) as hub:
+        yield hub
+        process_rate_limiter().forget(hub.url)
+
+
+# -- unreachable, wrong endpoint, refused token ------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_dead_endpoint_is_unreachable_with_host_cause_and_tries():
+    url = f"http://127.0.0.1:{closed_port()}"
+    client = HubClient(url, **FAST)
+
+    err = outcome(lambda: client.model_info(GPT2))
+    assert err.reason == "unreachable" and errors.is_systemic(err.reason)
+    assert err.message == f"cannot reach {url}: connection refused after 3 tries"
+
+    [stop] = list(client.iter_latest(5))
+    assert (stop.item_id, stop.reason) == (LISTING, "unreachable")
+    assert stop.message == (
+        f"listing stopped after 0 of 5 models: cannot reach {url}: connection refused after 3 tries"
+    )
+
+
+def test_the_exception_text_is_the_full_message():
+    client = HubClient(f"http://127.0.0.1:{closed_port()}", **FAST)
+    err = outcome(lambda: client.model_info(GPT2))
+    assert str(err) == f"{GPT2}: {err.message}" and err.message.endswith("after 3 tries")
+
+
+def test_an_endpoint_answering_html_is_a_wrong_endpoint_on_every_route(hostile):
+    hostile.configure(faults={"html": 1})
+    client = fast_client(hostile)
+    expected = f"{hostile.url} answered HTML, not JSON (text/html): wrong endpoint or path prefix?"
+    for call in (
+        lambda: client.model_info(GPT2),
+        lambda: client.dataset_info("c4"),
+        lambda: fetch_hub_tasks(client),
+        lambda: fetch_croissant(client, "c4"),
+    ):
+        err = outcome(call)
+        assert err.reason == "wrong_endpoint" and err.message.startswith(expected)
+    readme = outcome(lambda: client.readme(GPT2, None))
+    assert readme.reason == "wrong_endpoint" and "answered HTML, not a file" in readme.message
+    [stop] = list(client.iter_latest(5))
+    assert (stop.item_id, stop.reason) == (LISTING, "wrong_endpoint")
+    assert expected in stop.message
+    [paper] = enrich_articles({"m": ["arxiv:1810.04805"]}, f"{hostile.url}/api/query", delay_s=0)
+    assert paper["reason"] == "wrong_endpoint" and "answered HTML" in paper["message"]
+
+
+def test_401_everywhere_is_unauthorized_and_names_the_variable_not_the_token(hostile):
+    hostile.configure(faults={"unauthorized": 1})
+    client = fast_client(hostile, token=TOKEN, token_env="HF_TOKEN")
+    expected = f"the Hub at {hostile.url} refused the token in HF_TOKEN (401)"
+    for call in (lambda: client.model_info(GPT2), lambda: client.readme(GPT2, None),
+                 lambda: fetch_hub_tasks(client), lambda: client.dataset_info("c4")):  # fmt: skip
+        err = outcome(call)
+        assert (err.reason, err.message) == ("unauthorized", expected)
+    [stop] = list(client.iter_latest(5))
+    assert (stop.reason, stop.message) == (
+        "unauthorized",
+        f"listing stopped after 0 of 5 models: {expected}",
+    )
+    assert hostile.stats()["total"] == 5  # a refused token is not retried
+    assert hostile.stats()["with_token"] == 5
+
+    anonymous = fast_client(hostile, token_env="HF_TOKEN")
+    err = outcome(lambda: anonymous.model_info(GPT2))
+    assert err.reason == "unauthorized"
+    assert err.message == f"the Hub at {hostile.url} asks for a token (401) and HF_TOKEN is empty"
+
+
+def test_a_gated_readme_is_still_gated_not_unauthorized(hostile):
+    # The replica answers an anonymous README request of a gated repo 401 GatedRepo, as the Hub.
+    err = outcome(lambda: fast_client(hostile).readme("meta-llama/Llama-3.1-8B-Instruct", None))
+    assert err.reason == "gated"
+
+
+def test_systemic_cause_is_the_one_endpoint_reason_that_explains_every_failure():
+    refused = errors.Unauthorized("a/b", "the Hub at http://h refused the token in HF_TOKEN (401)")
+    failures = [refused.as_failure(), errors.Unauthorized("c/d", refused.message).as_failure()]
+    assert errors.systemic_cause(failures) == failures[0]
+    assert errors.systemic_cause([*failures, errors.NotFound("e/f", "x").as_failure()]) is None
+    assert errors.systemic_cause([errors.Transient("a/b", "HTTP 503").as_failure()]) is None
+    assert errors.systemic_cause([]) is None
+    assert {"unreachable", "unauthorized", "wrong_endpoint"} == errors.SYSTEMIC_REASONS
+
+
+# -- waits -------------------------------------------------------------------------------------
+
+
+def test_an_absurd_retry_after_fails_at_once_with_the_announced_wait(hostile):
+    hostile.configure(faults={"absurd_retry_after": 1})
+    limiter = process_rate_limiter()
+    waited = limiter.waited_s
+    err = outcome(lambda: fast_client(hostile).model_info(GPT2))
+    assert err.reason == "rate_limited"
+    assert err.message.startswith(
+        "the Hub asked to wait 100000000 s (Retry-After), over the 5 s cap"
+    )
+    assert hostile.stats()["total"] == 1  # not retried, not waited for
+    # The limiter learnt the same wait from the 429: later requests fail at once, never sleep.
+    later = outcome(lambda: fast_client(hostile).model_info("gpt2"))
+    assert later.reason == "rate_limited" and "100000000 s" in later.message
+    assert hostile.stats()["total"] == 1 and limiter.waited_s == waited
+
+
+def test_an_absurd_ratelimit_budget_never_puts_later_requests_to_sleep(hostile):
+    hostile.configure(faults={"absurd_ratelimit": 1})
+    limiter = process_rate_limiter()
+    waited = limiter.waited_s
+    client = fast_client(hostile)
+    assert client.model_info(GPT2).id == GPT2  # the answer carrying the header is fine
+    err = outcome(lambda: client.model_info("gpt2"))
+    assert err.reason == "rate_limited"
+    assert "wait 99999999 s" in err.message or "wait 100000000 s" in err.message
+    assert "over the 5 s cap (hub.max_wait_s)" in err.message
+    assert hostile.stats()["total"] == 1 and limiter.waited_s == waited
+
+
+def test_a_trickled_body_fails_at_the_deadline(hostile):
+    # gpt2's record is ~2 kB: at 100 bytes/s it would take 20 s; the deadline is 0.5 s.
+    hostile.configure(faults={"trickle": {"bytes_per_s": 100}})
+    client = fast_client(hostile, deadline_s=0.5, max_retries=0)
+    for call in (lambda: client.model_info(GPT2), lambda: client.readme(GPT2, None)):
+        err = outcome(call)
+        assert err.reason == "transient"
+        assert err.message.startswith(f"{hostile.url}: answer not complete within its deadline")
+
+
+# -- answers -----------------------------------------------------------------------------------
+
+# Runs in a fresh interpreter, so that its peak RSS is this work's alone; prints one JSON line
+# per route: its outcome and the process's peak RSS (kB) before and after the route.
+CHILD = r"""
+import json, resource, sys
+from hfharvest.enrich.articles import enrich_articles
+from hfharvest.enrich.datasets import fetch_croissant
+from hfharvest.enrich.tasks import fetch_hub_tasks
+from hfharvest.hub import HubClient
+
+url = sys.argv[1]
+client = HubClient(url, max_retries=0, timeout=5)  # the default caps and deadline
+routes = {
+    "list_models": lambda: list(client.iter_latest(5))[0],
+    "model_info": lambda: client.model_info("openai-community/gpt2"),
+    "tasks": lambda: fetch_hub_tasks(client),
+    "dataset_info": lambda: client.dataset_info("c4"),
+    "croissant": lambda: fetch_croissant(client, "c4"),
+    "arxiv_query": lambda: enrich_articles({"m": ["arxiv:1810.04805"]}, url + "/api/query",
+                                           delay_s=0, retries=0)[0],
+}
+for name, call in routes.items():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        got = call()
+        result = {"reason": got["reason"], "message": got["message"]} if isinstance(got, dict) \
+            else {"reason": getattr(got, "reason", None), "message": getattr(got, "message", "")}
+    except Exception as err:
+        result = {"reason": getattr(err, "reason", type(err).__name__), "message": str(err)}
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"route": name, **result, "rss_kb": [before, after]}), flush=True)
+"""
+BODY_ROUTES = ["list_models", "model_info", "tasks", "dataset_info", "croissant", "arxiv_query"]
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"gzip_bomb": {"bytes": 4 * 1024**3}},  # 4 MB on the wire, 4 GiB inflated
+        {"huge_body": {"bytes": 3 * 1024**3 // 2, "chunked": True}},  # 1.5 GiB, no length
+    ],
+    ids=["gzip_bomb", "chunked_giant"],
+)
+def test_bombs_and_giants_are_refused_on_every_json_route_and_arxiv(faults):
+    with ReplicaHub(faults=faults) as hub:
+        child = subprocess.run([sys.executable, "-c", CHILD, hub.url], capture_output=True,
+                               text=True, timeout=120, cwd=REPO)  # fmt: skip
+        injected = hub.stats()["faults_injected"]
+    assert child.returncode == 0, child.stderr[-2000:]
+    results = {row["route"]: row for row in map(json.loads, child.stdout.splitlines())}
+    assert list(results) == BODY_ROUTES
+    for route, row in results.items():
+        assert row["reason"] == "malformed", (route, row)
+        assert "cap (decoded): not read further" in row["message"], (route, row)
+        assert hub.url in row["message"], (route, row)  # the host is named
+    # The caps are 64 MiB (Hub API) and 16 MiB (arXiv): the whole run's peak RSS grows by less
+    # than 200 MB, where reading one answer whole would take 1.5 to 4 GB.
+    start, peak = results["list_models"]["rss_kb"][0], results["arxiv_query"]["rss_kb"][1]
+    assert (peak - start) / 1024 < 200, f"peak RSS grew by {(peak - start) / 1024:.0f} MB"
+    assert sum(injected.values()) == len(BODY_ROUTES)
+
+
+def test_a_deep_entry_costs_that_entry_only(hostile):
+    clean = [info.id for info in fast_client(hostile).list_latest(10)]
+    hostile.configure(faults={"deep_entry": {"index": 3, "depth": 1000}})
+    items = list(fast_client(hostile).iter_latest(10))
+
+    failures = [item for item in items if isinstance(item, errors.HarvestError)]
+    assert [(f.item_id, f.reason) for f in failures] == [(clean[3], "malformed")]
+    assert "listing entry 4: nested 1001 levels deep (over 64)" in failures[0].message
+    kept = [item.id for item in items if not isinstance(item, errors.HarvestError)]
+    assert kept == clean[:3] + clean[4:]
+    assert snapshot_record(kept[0])["id"] == kept[0]
+
+
+def test_a_link_loop_stops_the_listing_with_the_distinct_count(hostile):
+    hostile.configure(page_size=4, faults={"link_loop": True})
+    harvest = Harvest.collect(Extractor(fast_client(hostile), threads=1).latest(10))
+
+    assert len(harvest.models) == 4 == len({m["modelId"] for m in harvest.models})
+    [stop] = [f for f in harvest.failures if f["model_id"] == LISTING]
+    assert stop["reason"] == "malformed"
+    assert stop["message"].startswith("listing stopped after 4 of 10 models: the next page")
+    assert stop["message"].endswith("was already read: a paging loop")
+    assert hostile.stats()["by_endpoint"]["list_models"] == 1  # the page is not read again
+
+
+def test_pages_that_bring_nothing_new_stop_the_listing(hostile):
+    hostile.configure(page_size=4, faults={"stuck_cursor": True})
+    items = list(fast_client(hostile).iter_latest(10))
+
+    *models, stop = items
+    assert len(models) == 4 == len({m.id for m in models})
+    assert (stop.item_id, stop.reason) == (LISTING, "malformed")
+    assert stop.message == (
+        "listing stopped after 4 of 10 models: a listing page brought no new model (a paging loop?)"
+    )
+    assert hostile.stats()["by_endpoint"]["list_models"] == 2
+
+
+# -- nothing sent elsewhere --------------------------------------------------------------------
+
+
+class _Listener(BaseHTTPRequestHandler):
+    """Answers like a Hub with one model, and writes down every request it gets."""
+
+    seen: list[str] = []
+
+    def do_GET(self):
+        path = urlsplit(self.path).path
+        self.seen.append(f"{self.command} {path}")
+        record = snapshot_record(GPT2)
+        if path == "/api/models":
+            body, kind = json.dumps([record]).encode(), "application/json"
+        elif path == f"/api/models/{GPT2}":
+            body, kind = json.dumps(record).encode(), "application/json"
+        elif path == f"/{GPT2}/resolve/main/README.md":
+            body, kind = b"# gpt2\n", "text/plain"
+        else:
+            body, kind = b'{"error": "not found"}', "application/json"
+        self.send_response(200 if kind != "application/json" or b"error" not in body else 404)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_client_run_sends_only_the_requests_it_makes(tmp_path):
+    _Listener.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Listener)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    # A fresh process, as a job is; huggingface_hub's defaults point at the listener too, so a
+    # side request it makes of its own (agent detection, telemetry) would land there.
+    env = {**os.environ, "HF_ENDPOINT": url, "HF_HOME": str(tmp_path / "hf_home"),
+           "AI_AGENT": "hfharvest-test"}  # fmt: skip
+    env.pop("HF_HUB_DISABLE_TELEMETRY", None)
+    script = (
+        "import sys; from hfharvest.hub import HubClient\n"
+        "client = HubClient(sys.argv[1], max_retries=0)\n"
+        f"assert [m.id for m in client.list_latest(1)] == [{GPT2!r}]\n"
+        f"assert client.model_info({GPT2!r}).id == {GPT2!r}\n"
+        f"assert client.readme({GPT2!r}, 'main')[0] == '# gpt2\\n'\n"
+    )
+    try:
+        child = subprocess.run([sys.executable, "-c", script, url], env=env, cwd=REPO,
+                               capture_output=True, text=True, timeout=60)  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert _Listener.seen == [
+        "GET /api/models",
+        f"GET /api/models/{GPT2}",
+        f"GET /{GPT2}/resolve/main/README.md",
+    ]
