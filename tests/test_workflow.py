@@ -264,10 +264,12 @@ def test_bert_is_identified_and_enriched_from_its_sources(first_run):
     sources = workflow.artifact(config, "identified/dataset_sources.json")
     assert sources[bert] == {"bookcorpus": "metadata", "wikipedia": "metadata"}
     relations = workflow.artifact(config, "identified/base_model_relations.json")
+    # The YAML names the base without a relation; the real card's text says "fine-tuned".
     assert relations["HuggingFaceH4/zephyr-7b-beta"] == {
         "mistralai/Mistral-7B-v0.1": {
-            "relation": "base_model",
+            "relation": "finetune",
             "source": "metadata",
+            "relation_source": "card_text",
             "as_written": ["mistralai/Mistral-7B-v0.1"],
         }
     }
