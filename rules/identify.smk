@@ -1,6 +1,15 @@
-# Seven identify rules side by side, all reading the models with their ancestors.
-# Each writes identified/<kind>.json: {model_id: [entity ids, sorted]}.
-IDENTIFY_KINDS = ["datasets", "articles", "keywords", "licenses", "languages", "tasks"]
+# Eight identify rules side by side, all reading the models with their ancestors.
+# Each writes identified/<kind>.json: {model_id: [entity ids, sorted]}; `identifiers` holds
+# the model's own ids (Hub URL, repository DOI). Datasets and base models also say where each
+# was stated (`metadata` or `card_text`).
+IDENTIFY_KINDS = [
+    "articles",
+    "keywords",
+    "licenses",
+    "languages",
+    "tasks",
+    "identifiers",
+]
 
 
 for kind in IDENTIFY_KINDS:
@@ -44,3 +53,22 @@ rule identify_base_models:
         runtime=30,
     script:
         "../scripts/identify_base_models.py"
+
+
+rule identify_datasets:
+    input:
+        models=rules.add_ancestor_models.output.models,
+    output:
+        mapping=run_file("identified/datasets.json"),
+        sources=run_file("identified/dataset_sources.json"),
+    log:
+        log_file("identify_datasets"),
+    benchmark:
+        benchmark_file("identify_datasets")
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=2048,
+        runtime=30,
+    script:
+        "../scripts/identify_datasets.py"

@@ -16,7 +16,10 @@ rule summarize_run:
         file_ids=rules.split_models_file.output.ids,
         merge_models=rules.merge_models.output.models,
         add_ancestor_models=rules.add_ancestor_models.output.models,
-        identified=[run_file(f"identified/{kind}.json") for kind in ENTITY_KINDS],
+        identified=[
+            run_file(f"identified/{kind}.json")
+            for kind in [*ENTITY_KINDS, "identifiers"]
+        ],
         enriched=[enrich.output.entities for enrich in ENRICH_RULES],
     output:
         summary=report(

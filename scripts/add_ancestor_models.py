@@ -3,5 +3,10 @@ from hfharvest.workflow import extractor_from, job, write_stage
 
 with job(snakemake) as config:
     extractor = extractor_from(config)
-    outcomes = add_ancestors(extractor, snakemake.input.models, snakemake.params.iterations)
-    write_stage(snakemake.output.models, "add_ancestor_models", outcomes, extractor)
+    renamed = {}  # filled while the outcomes are written: every redirect the Hub answered
+    outcomes = add_ancestors(
+        extractor, snakemake.input.models, snakemake.params.iterations, renamed
+    )
+    write_stage(
+        snakemake.output.models, "add_ancestor_models", outcomes, extractor, {"renamed": renamed}
+    )

@@ -354,6 +354,28 @@ def test_tasks_from_the_hub_and_the_pipelines_table(replica, client):
     assert replica.stats()["by_endpoint"]["tasks"] == 1
 
 
+def test_a_legacy_task_id_resolves_to_the_task_it_now_belongs_to(client):
+    recorded = json.loads((DEFAULT_SNAPSHOT / "api" / "tasks.json").read_text())
+    flan = snapshot_record("google/flan-t5-large")
+    assert flan["pipeline_tag"] == "text2text-generation" and "text2text-generation" not in recorded
+
+    found = by_id(
+        enrich_tasks({flan["id"]: [flan["pipeline_tag"]], "z": ["conversational"]}, client)
+    )
+
+    legacy = found["text2text-generation"]
+    assert legacy["enriched"] is True and legacy["resolved_to"] == "text-generation"
+    assert (legacy["label"], legacy["name"], legacy["modality"]) == (
+        "Text2Text Generation",  # its own entry among text-generation's subtasks
+        "Text2Text Generation",
+        "nlp",
+    )
+    assert legacy["summary"] == recorded["text-generation"]["summary"]
+    assert legacy["models"] == ["google/flan-t5-large"]
+    assert found["conversational"]["resolved_to"] == "text-generation"
+    assert found["conversational"]["label"] == "Conversational"
+
+
 def test_base_models_from_the_ancestors_artifact():
     base = {
         **snapshot_record("meta-llama/Llama-3.1-8B-Instruct"),

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from importlib.resources import files
+from string import ascii_lowercase
 
 import langcodes
 import pytest
 from conftest import all_snapshot_records, snapshot_record
+from test_card_text import card
 
 from hfharvest.entities import KINDS
 from hfharvest.identify import IDENTIFIERS, base_model_relations, identify_models
@@ -64,8 +68,8 @@ def values(tags: list[str], prefix: str) -> set[str]:
     return {tag.removeprefix(prefix) for tag in tags if tag.startswith(prefix)}
 
 
-def test_one_identifier_per_entity_kind():
-    assert tuple(IDENTIFIERS) == KINDS
+def test_one_identifier_per_entity_kind_and_one_for_the_models_own_ids():
+    assert tuple(IDENTIFIERS) == (*KINDS, "identifiers")
 
 
 # --- every prefixed tag of the 35 recorded API bodies -----------------------------------------
@@ -75,10 +79,12 @@ def test_one_identifier_per_entity_kind():
 def test_every_prefixed_tag_is_identified(body):
     tags = body["tags"]
     assert values(tags, "dataset:") <= set(identify["datasets"](body))
-    articles = {f"arxiv:{i}" for i in values(tags, "arxiv:")} | {
-        f"doi:{doi.lower()}" for doi in values(tags, "doi:")
-    }
+    dois = {f"doi:{doi.lower()}" for doi in values(tags, "doi:")}
+    repository_dois = {doi for doi in dois if doi.startswith("doi:10.57967/hf/")}
+    articles = {f"arxiv:{i}" for i in values(tags, "arxiv:")} | (dois - repository_dois)
     assert articles <= set(identify["articles"](body))
+    assert not repository_dois & set(identify["articles"](body))
+    assert repository_dois <= set(identify["identifiers"](body))
     bases = {tag.split(":")[-1] for tag in tags if tag.startswith("base_model:")}
     assert bases <= set(identify["base_models"](body))
     assert values(tags, "license:") <= set(LICENSE_TAGS), "a new licence: add it to LICENSE_TAGS"
@@ -105,7 +111,11 @@ def test_zephyr_base_model_and_its_relation():
     assert identify["base_models"](zephyr) == ["mistral-community/Mixtral-8x22B-v0.1"]
     assert base_model_relations([zephyr]) == {
         "HuggingFaceH4/zephyr-orpo-141b-A35b-v0.1": {
-            "mistral-community/Mixtral-8x22B-v0.1": "finetune"
+            "mistral-community/Mixtral-8x22B-v0.1": {
+                "relation": "finetune",
+                "source": "metadata",
+                "as_written": ["mistral-community/Mixtral-8x22B-v0.1"],
+            }
         }
     }
 
@@ -114,7 +124,7 @@ def test_a_plain_tag_that_repeats_a_dataset_is_not_a_keyword():
     wav2vec = snapshot_record("jonatasgrosman/wav2vec2-large-xlsr-53-english")
     assert identify["datasets"](wav2vec) == ["common_voice", "mozilla-foundation/common_voice_6_0"]
     assert "mozilla-foundation/common_voice_6_0" not in identify["keywords"](wav2vec)
-    assert identify["articles"](wav2vec) == ["doi:10.57967/hf/3569"]
+    assert identify["articles"](wav2vec) == []  # its only DOI is its own repository's
 
 
 # --- languages ---------------------------------------------------------------------------------
@@ -207,6 +217,41 @@ def test_three_letter_tags_count_only_when_the_card_agrees():
     assert identify["languages"]({"tags": ["fr", "jax"], "cardData": None}) == ["fr"]
 
 
+# Two-letter tags that are no ISO 639-1 code; a fuzzy name search reads `ci` as Akan, `qa` as
+# Ga, `ir` as Iraqw, `ua` as Amahuaca, `ma` as Mbre, `pe` as Pe, `au` as Agta.
+NOT_CODES = ["ci", "qa", "ir", "ua", "ma", "pe", "au"]
+
+
+def test_two_letter_tags_that_are_no_language_code_stay_keywords():
+    bert = {**record("google-bert/bert-base-uncased")}
+    bert["tags"] = [*bert["tags"], *NOT_CODES]
+    assert identify["languages"](bert) == ["en"]
+    assert set(NOT_CODES) <= set(identify["keywords"](bert))
+    assert [normalise_language(tag) for tag in NOT_CODES] == [None] * len(NOT_CODES)
+
+
+def test_language_names_count_only_in_the_cards_language_field():
+    assert identify["languages"]({"tags": ["russian", "Basque", "fr"]}) == ["fr"]
+    assert identify["languages"]({"cardData": {"language": ["russian", "Basque"]}}) == ["eu", "ru"]
+
+
+def test_the_two_letter_codes_langcodes_accepts_are_the_iso_639_1_registry():
+    """What languages._is_iso_639_1 relies on: a two-letter tag langcodes accepts is one of the
+    IANA registry's two-letter language subtags, which are ISO 639-1's codes."""
+    registry = files("language_data").joinpath("data/language-subtag-registry.txt").read_text()
+    two_letter = {
+        re.search(r"Subtag: (\S+)", entry)[1]
+        for entry in registry.split("%%")
+        if "Type: language" in entry and re.search(r"Subtag: [a-z]{2}\n", entry)
+    }
+    accepted = {
+        a + b for a in ascii_lowercase for b in ascii_lowercase if langcodes.tag_is_valid(a + b)
+    }
+    assert accepted == two_letter
+    assert len(two_letter) == 190 and {"en", "tl", "iw", "yi"} <= two_letter
+    assert not set(NOT_CODES) & two_letter
+
+
 # --- articles ----------------------------------------------------------------------------------
 
 
@@ -264,12 +309,73 @@ def test_articles_in_text(text, articles):
 
 
 def test_article_tags_are_normalised():
-    tags = ["arxiv:1810.04805v2", "doi:10.57967/HF/0039.", "arxiv:not-an-id"]
+    tags = ["arxiv:1810.04805v2", "doi:10.1145/3442188.3445922.", "arxiv:not-an-id"]
     assert identify["articles"]({"tags": tags}) == [
         "arxiv:1810.04805",
         "arxiv:not-an-id",  # kept: the Hub minted it, enrichment reports it
-        "doi:10.57967/hf/0039",
+        "doi:10.1145/3442188.3445922",
     ]
+
+
+# --- the model's own identifiers --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model_id", "identifiers"),
+    [
+        (
+            "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+            [
+                "doi:10.57967/hf/0181",
+                "https://huggingface.co/distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+            ],
+        ),
+        ("gpt2", ["doi:10.57967/hf/0039", "https://huggingface.co/gpt2"]),
+        (
+            "jonatasgrosman/wav2vec2-large-xlsr-53-english",
+            [
+                "doi:10.57967/hf/3569",
+                "https://huggingface.co/jonatasgrosman/wav2vec2-large-xlsr-53-english",
+            ],
+        ),
+        ("google-bert/bert-base-uncased", ["https://huggingface.co/google-bert/bert-base-uncased"]),
+    ],
+)
+def test_a_repository_doi_is_the_models_own_identifier_never_an_article(model_id, identifiers):
+    body = snapshot_record(model_id)
+    assert identify["identifiers"](body) == identifiers
+    assert not [a for a in identify["articles"](body) if a.startswith("doi:10.57967/")]
+
+
+def test_a_repository_doi_in_the_card_text():
+    # The Hub's "Cite this model" BibTeX: url = { https://huggingface.co/<the model> }, doi = ...
+    storm = card(
+        "hf-readme__akjindal53244_Llama-3.1-Storm-8B.md", "akjindal53244/Llama-3.1-Storm-8B"
+    )
+    assert identify["identifiers"](storm) == [
+        "doi:10.57967/hf/2902",
+        "https://huggingface.co/akjindal53244/Llama-3.1-Storm-8B",
+    ]
+    assert "doi:10.57967/hf/2902" not in identify["articles"](storm)
+    # The same card read as another model's: the DOI is not that model's.
+    assert identify["identifiers"]({**storm, "modelId": "akjindal53244/Llama-3.1-Storm"}) == [
+        "https://huggingface.co/akjindal53244/Llama-3.1-Storm"
+    ]
+    # A card citing another model's repository DOI (bertabaporu's): not its own, not an article.
+    senti = card(
+        "hf-readme__pysentimiento_bertweet-pt-sentiment.md", "pysentimiento/bertweet-pt-sentiment"
+    )
+    assert "10.57967/hf/0019" in senti["card"]
+    assert identify["identifiers"](senti) == [
+        "https://huggingface.co/pysentimiento/bertweet-pt-sentiment"
+    ]
+    assert not [a for a in identify["articles"](senti) if "10.57967" in a]
+
+
+def test_no_identifiers_for_an_invalid_id():
+    assert (
+        identify["identifiers"]({"modelId": "not a/valid id", "tags": ["doi:10.57967/hf/1"]}) == []
+    )
 
 
 # --- datasets ----------------------------------------------------------------------------------
@@ -372,6 +478,14 @@ def test_tasks():
     assert identify["keywords"](odd) == ["sentiment-analysis"]  # a subtask type stays a keyword
 
 
+def test_legacy_task_ids_the_hub_still_serves_are_tasks_not_keywords():
+    t5 = snapshot_record("google-t5/t5-small")  # pipeline_tag translation; tags the older ids
+    assert identify["tasks"](t5) == ["summarization", "text2text-generation", "translation"]
+    assert "text2text-generation" not in identify["keywords"](t5)
+    zephyr = snapshot_record("HuggingFaceH4/zephyr-7b-beta")
+    assert identify["tasks"](zephyr) == ["conversational", "text-generation"]
+
+
 def test_keywords_drop_hub_system_tags_and_keep_library_tags():
     tags = [
         *("region:us", "endpoints_compatible", "autotrain_compatible", "has_space"),
@@ -401,15 +515,18 @@ def test_base_models_are_valid_ids_other_than_the_model_itself():
         "cardData": {"base_model": ["https://huggingface.co/org/other", "x/y/z"]},
     }
     assert identify["base_models"](model) == ["org/base", "org/other"]
-    assert base_model_relations([model]) == {
-        "me/model": {"org/base": "adapter", "org/other": "base_model"}
+    relations = base_model_relations([model])["me/model"]
+    assert {base: entry["relation"] for base, entry in relations.items()} == {
+        "org/base": "adapter",
+        "org/other": "base_model",
     }
+    assert relations["org/other"]["as_written"] == ["org/other"]  # the URL, as an id
 
 
 # --- the whole catalogue, and odd input --------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", IDENTIFIERS)
 def test_identify_models_lists_every_model(kind):
     found = identify_models(kind, [*catalogue_records().values(), {"no": "id"}, None])
     assert list(found) == sorted(catalogue_records())
@@ -448,7 +565,7 @@ ODD_RECORDS = [
 ]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", IDENTIFIERS)
 @pytest.mark.parametrize("odd", ODD_RECORDS, ids=lambda odd: repr(odd)[:40])
 def test_odd_records_never_raise(kind, odd):
     assert isinstance(identify[kind](odd), list)

@@ -15,7 +15,9 @@ from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
 EXTRACT = {"extract_latest", "extract_from_file"}
 EXTRACT |= {"list_latest_models", "fetch_latest_cards", "split_models_file", "fetch_file_models"}
 KINDS = ["datasets", "articles", "base_models", "keywords", "licenses", "languages", "tasks"]
-IDENTIFY_AND_ENRICH = {f"identify_{kind}" for kind in KINDS} | {f"enrich_{kind}" for kind in KINDS}
+IDENTIFY_AND_ENRICH = {f"identify_{kind}" for kind in [*KINDS, "identifiers"]} | {
+    f"enrich_{kind}" for kind in KINDS
+}
 MODELS_FILE = """\
 # models for the end-to-end test
 google-bert/bert-base-uncased
@@ -257,6 +259,20 @@ def test_bert_is_identified_and_enriched_from_its_sources(first_run):
     assert identified["tasks"] == ["fill-mask"]
     assert identified["languages"] == ["en"]
     assert "exbert" in identified["keywords"] and "region:us" not in identified["keywords"]
+    identifiers = workflow.artifact(config, "identified/identifiers.json")
+    assert identifiers[bert] == ["https://huggingface.co/google-bert/bert-base-uncased"]
+    sources = workflow.artifact(config, "identified/dataset_sources.json")
+    assert sources[bert] == {"bookcorpus": "metadata", "wikipedia": "metadata"}
+    relations = workflow.artifact(config, "identified/base_model_relations.json")
+    # The YAML names the base without a relation; the real card's text says "fine-tuned".
+    assert relations["HuggingFaceH4/zephyr-7b-beta"] == {
+        "mistralai/Mistral-7B-v0.1": {
+            "relation": "finetune",
+            "source": "metadata",
+            "relation_source": "card_text",
+            "as_written": ["mistralai/Mistral-7B-v0.1"],
+        }
+    }
 
     paper = entities_by_id(workflow, config, "arxiv_articles.json")["arxiv:1810.04805"]
     assert paper["enriched"] and bert in paper["models"]

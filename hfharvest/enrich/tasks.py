@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import errors
 from ..entities import entity
 from ..hub import HubClient
+from ..identify.tasks import LEGACY_TASKS
 from .common import models_by_entity, unresolved
 
 SOURCE = "hub_tasks"
@@ -44,8 +45,10 @@ def enrich_tasks(
 ) -> list[dict]:
     """One entity per task id, from /api/tasks (label, summary, libraries) and the pipelines table.
 
-    A task known to either source is enriched (`sources` says which); an unknown task is kept
-    with `enriched: False`. If /api/tasks cannot be had, the pipelines table alone is used and
+    A task known to either source is enriched (`sources` says which); a legacy task id the Hub
+    still serves (`text2text-generation`) is enriched from the task it now belongs to
+    (`resolved_to`, its label that of its subtask entry); an unknown task is kept with
+    `enriched: False`. If /api/tasks cannot be had, the pipelines table alone is used and
     `hub_tasks_error` says why.
     """
     pipelines = load_pipelines() if pipelines is None else pipelines
@@ -58,13 +61,17 @@ def enrich_tasks(
         except errors.HarvestError as err:
             hub_error = {"reason": err.reason, "message": err.message}
     return [
-        _task(task_id, models, hub_tasks.get(task_id), pipelines.get(task_id), hub_error)
+        _task(task_id, models, hub_tasks, pipelines, hub_error)
         for task_id, models in grouped.items()
     ]
 
 
-def _task(task_id, models, hub: dict | None, pipeline: dict | None, hub_error) -> dict:
+def _task(task_id, models, hub_tasks: Mapping, pipelines: Mapping, hub_error) -> dict:
     extra = {"hub_tasks_error": hub_error} if hub_error else {}
+    hub, pipeline = hub_tasks.get(task_id), pipelines.get(task_id)
+    if hub is None and pipeline is None and (current := LEGACY_TASKS.get(task_id)):
+        hub, pipeline = hub_tasks.get(current), pipelines.get(current)
+        extra |= {"resolved_to": current, **_legacy_label(task_id, pipeline)}
     if not isinstance(hub, dict) and not isinstance(pipeline, dict):
         return unresolved(
             "tasks",
@@ -83,18 +90,23 @@ def _task(task_id, models, hub: dict | None, pipeline: dict | None, hub_error) -
         if isinstance(sub, dict)
     ]
     sources = [name for name, part in (("api_tasks", hub), ("pipelines", pipeline)) if part]
-    return entity(
-        "tasks",
-        task_id,
-        source=SOURCE,
-        label=hub.get("label") or pipeline.get("name"),
-        name=pipeline.get("name"),
-        modality=pipeline.get("modality"),
-        subtasks=subtasks,
-        summary=hub.get("summary") or None,
-        libraries=list(hub.get("libraries") or []),
-        is_placeholder=hub.get("isPlaceholder"),
-        sources=sources,
-        **extra,
-        models=models,
-    )
+    fields = {
+        "label": hub.get("label") or pipeline.get("name"),
+        "name": pipeline.get("name"),
+        "modality": pipeline.get("modality"),
+        "subtasks": subtasks,
+        "summary": hub.get("summary") or None,
+        "libraries": list(hub.get("libraries") or []),
+        "is_placeholder": hub.get("isPlaceholder"),
+        "sources": sources,
+    }
+    return entity("tasks", task_id, source=SOURCE, **(fields | extra), models=models)
+
+
+def _legacy_label(task_id: str, pipeline: dict | None) -> dict:
+    """The legacy id's own name, from its entry among the current task's subtasks."""
+    subtasks = (pipeline.get("subtasks") if isinstance(pipeline, dict) else None) or []
+    names = [
+        sub.get("name") for sub in subtasks if isinstance(sub, dict) and sub.get("type") == task_id
+    ]
+    return {"label": names[0], "name": names[0]} if names and names[0] else {}

@@ -7,18 +7,20 @@ returns the sorted, deduplicated ids of that kind. They are total: odd values (a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from ._fields import model_id
 from .articles import identify_articles
-from .base_models import identify_base_models, relations_of
-from .datasets import identify_datasets
+from .base_models import base_model_mappings, identify_base_models
+from .datasets import dataset_sources, identify_datasets
+from .identifiers import identify_identifiers
 from .keywords import identify_keywords
 from .languages import identify_languages
 from .licenses import identify_licenses
 from .tasks import identify_tasks
 
-# Keyed by the kind names of hfharvest.entities.KINDS.
+# Keyed by the kind names of hfharvest.entities.KINDS, then `identifiers`: the model's own ids
+# (Hub URL, repository DOI), which describe the model itself and have no entity to enrich.
 IDENTIFIERS: dict[str, Callable[[dict], list[str]]] = {
     "datasets": identify_datasets,
     "articles": identify_articles,
@@ -27,6 +29,7 @@ IDENTIFIERS: dict[str, Callable[[dict], list[str]]] = {
     "licenses": identify_licenses,
     "languages": identify_languages,
     "tasks": identify_tasks,
+    "identifiers": identify_identifiers,
 }
 
 
@@ -43,22 +46,36 @@ def identify_models(kind: str, records: Iterable[dict]) -> dict[str, list[str]]:
     return {model: sorted(ids) for model, ids in sorted(found.items())}
 
 
-def base_model_relations(records: Iterable[dict]) -> dict[str, dict[str, str]]:
-    """{model id: {base id: relation}}, relation one of hfharvest.lineage's (`finetune`, ...,
-    or `base_model` when the link names none)."""
-    relations: dict[str, dict[str, str]] = {}
+def base_model_relations(
+    records: Iterable[dict], renamed: Mapping[str, str] | None = None
+) -> dict[str, dict[str, dict]]:
+    """{model id: {base id: {relation, source, as_written}}}: relation one of hfharvest.lineage's
+    (`finetune`, ..., or `base_model` when the link names none), source `metadata` or
+    `card_text`, and the ids the record wrote for that base (an old name of a renamed repo
+    among them)."""
+    return base_model_mappings(records, renamed)[1]
+
+
+def dataset_provenance(records: Iterable[dict]) -> dict[str, dict[str, str]]:
+    """{model id: {dataset id: `metadata` or `card_text`}}, for every record with a model id."""
+    found: dict[str, dict[str, str]] = {}
     for record in records:
         if (model := model_id(record)) is not None:
-            relations.setdefault(model, {}).update(relations_of(record))
-    return dict(sorted(relations.items()))
+            merged = found.setdefault(model, {})
+            for dataset, source in dataset_sources(record).items():
+                merged.setdefault(dataset, source)
+    return {model: dict(sorted(sources.items())) for model, sources in sorted(found.items())}
 
 
 __all__ = [
     "IDENTIFIERS",
+    "base_model_mappings",
     "base_model_relations",
+    "dataset_provenance",
     "identify_articles",
     "identify_base_models",
     "identify_datasets",
+    "identify_identifiers",
     "identify_keywords",
     "identify_languages",
     "identify_licenses",

@@ -1,7 +1,9 @@
 """Articles a model cites: arXiv ids and DOIs from tags and from the card text.
 
 Entity ids are `arxiv:<id>` (version dropped) and `doi:<doi>` (lower-cased: DOIs are
-case-insensitive). A DOI that arXiv minted (`10.48550/arXiv.<id>`) is the arXiv article.
+case-insensitive). A DOI that arXiv minted (`10.48550/arXiv.<id>`) is the arXiv article. A DOI
+the Hub minted for a repository (`10.57967/hf/...`) names a model or dataset, not an article:
+it is never one (the model's own is among its identifiers, see identifiers.py).
 In the text, a number counts as an arXiv id only in an arXiv context (an arxiv.org or
 huggingface.co/papers link, `arXiv:<id>`, a BibTeX `eprint` field, DBLP's `volume = {abs/<id>}`),
 never on its own: cards are full of version numbers and years that look like `2103.00020`.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 
 from ._fields import card_text, prefixed_tags
+from .identifiers import repository_doi
 
 # Old-style archives (identifiers before April 2007, `hep-th/9901001`): a closed list.
 _OLD_ARCHIVES = [
@@ -66,7 +69,7 @@ def arxiv_article(value: str) -> str | None:
 
 def doi_article(value: str) -> str | None:
     doi = _strip_trailing_punctuation(value.strip())
-    if not doi:
+    if not doi or repository_doi(doi):
         return None
     if match := _ARXIV_DOI.fullmatch(doi):
         return f"arxiv:{_canonical_arxiv_id(match)}"

@@ -1,4 +1,9 @@
-"""Datasets a model names: `dataset:` tags and `cardData.datasets`, as Hub dataset ids."""
+"""Datasets a model names, as Hub dataset ids.
+
+`metadata`: `dataset:` tags and `cardData.datasets`. `card_text`: the datasets the Trainer's
+"fine-tuned version of [X](...) on the Y dataset" sentence names (card_text.py), used only when
+the metadata names none: card text never overrides nor extends metadata.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ import re
 
 from ..ids import REPO_SUBPAGES
 from ._fields import card_values, prefixed_tags
+from .card_text import stated_datasets
+
+METADATA, CARD_TEXT = "metadata", "card_text"
 
 _HUB_DATASET_URL = re.compile(
     r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/datasets/(?P<path>[^?#\s]+)", re.I
@@ -16,8 +24,17 @@ _TRAILING_LINKED_NOTE = re.compile(r"\s*\(\s*\[[^\]]*\]\([^()\s]*\)\s*\)\s*$")
 
 
 def identify_datasets(record: dict) -> list[str]:
+    return sorted(dataset_sources(record))
+
+
+def dataset_sources(record: dict) -> dict[str, str]:
+    """{dataset id: `metadata` or `card_text`}: the metadata's datasets, or else the text's."""
     values = prefixed_tags(record, "dataset:") + card_values(record, "datasets")
-    return sorted({dataset for value in values if (dataset := normalise_dataset(value))})
+    found = {dataset for value in values if (dataset := normalise_dataset(value))}
+    if found:
+        return dict.fromkeys(sorted(found), METADATA)
+    stated = stated_datasets(record) if isinstance(record, dict) else []
+    return dict.fromkeys(stated, CARD_TEXT)
 
 
 def normalise_dataset(value: str) -> str | None:

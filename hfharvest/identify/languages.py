@@ -5,10 +5,14 @@ langcodes: `en`, `eng`, `English`, `en-US` -> `en`; `cmn` -> `zh`. `multilingual
 (ISO 639-2/3 "multiple languages": the card says so, and a catalogue can filter on it).
 `code` (programming languages) and values that name no language are dropped.
 
-Tags are weaker evidence than the card: a tag adds a language only if it is a two-letter
-ISO 639-1 code, or if it agrees (normalised) with the card's `language:`; a tag listed in
-data/not_languages.txt (libraries, frameworks, model types: `jax`, `ast`, `opt`, `ml`, ...)
-never does. The card's own `language:` is taken as declared.
+Tags are weaker evidence than the card, and are read only as codes, never as names: a tag
+adds a language only if it is a registered language tag whose language is a two-letter ISO
+639-1 code (`fr`, `en-us`), or a valid code that agrees with the card's `language:` (`deu`
+with `language: german`). Two letters that are no ISO 639-1 code (`ci`, `qa`, `ir`, `ua`,
+`ma`, `pe`, `au`: country codes, abbreviations) are no language, whatever a name search would
+say. A tag listed in data/not_languages.txt (libraries, frameworks, model types: `jax`, `ast`,
+`opt`, `ml`, ...) never adds one. Names (`russian`, `Basque`) are resolved only in the card's
+own `language:`, which is taken as declared; a tag that repeats one of them stands for it.
 """
 
 from __future__ import annotations
@@ -46,10 +50,10 @@ def _languages(record: dict) -> set[str]:
     declared = {language for item in _card_items(record) if (language := normalise_language(item))}
     from_tags = {
         language
-        for tag, language in _tag_readings(record).items()
-        if language
-        and tag.lower() not in not_languages()
-        and (language in declared or _is_two_letter_code(tag))
+        for tag in tags(record)
+        if tag.lower() not in not_languages()
+        and (language := language_of_code(tag))
+        and (language in declared or _is_iso_639_1(tag))
     }
     return declared | from_tags
 
@@ -61,18 +65,32 @@ def _card_items(record: dict) -> list[str]:
 
 
 def _tag_readings(record: dict) -> dict[str, str | None]:
-    """Each tag that could be a language, read as one: code-shaped tags (`en`, `eng`, `en-us`)
-    and tags that repeat a `cardData.language` item (`russian`, `multilingual`)."""
-    card_items = {item.casefold() for item in _card_items(record)}
+    """Each tag that could stand for a language: as a code (`en`, `eng`, `en-us`), or, when it
+    repeats a `cardData.language` item (`russian`, `multilingual`), as that item reads."""
+    card_items = {item.casefold(): item for item in _card_items(record)}
     return {
-        tag: normalise_language(tag)
+        tag: normalise_language(card_items[tag.casefold()])
+        if tag.casefold() in card_items
+        else language_of_code(tag)
         for tag in tags(record)
-        if _CODE_SHAPED.fullmatch(tag) or tag.casefold() in card_items
     }
 
 
-def _is_two_letter_code(tag: str) -> bool:
-    return len(tag) == 2 and tag.isascii() and tag.isalpha()
+def _is_iso_639_1(tag: str) -> bool:
+    """Whether the tag's language subtag has two letters. Only for tags langcodes accepts as
+    registered: the IANA registry's two-letter language subtags are exactly ISO 639-1's codes
+    (190, the withdrawn `iw`, `in`, `ji`, `jw`, `mo`, `sh` included)."""
+    return len(re.split(r"[-_]", tag, maxsplit=1)[0]) == 2
+
+
+@functools.lru_cache(maxsize=4096)
+def language_of_code(tag: str) -> str | None:
+    """The shortest ISO 639 code of a language *code* (`en`, `eng`, `en-US`, `en_XX`), or None:
+    no name lookup, so `ci` or `qa` (registered as no language) read as nothing."""
+    tag = tag.strip()
+    if not _CODE_SHAPED.fullmatch(tag) or not langcodes.tag_is_valid(tag):
+        return None
+    return _iso_639(_code_from_tag(tag))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -83,7 +101,16 @@ def normalise_language(value: str) -> str | None:
         return None
     if value.lower() == "multilingual":
         return MULTILINGUAL
-    code = _code_from_tag(value) if langcodes.tag_is_valid(value) else _code_from_name(value)
+    if langcodes.tag_is_valid(value):
+        return _iso_639(_code_from_tag(value))
+    if _CODE_SHAPED.fullmatch(value) and len(value) <= 3:
+        # Two or three letters that are no registered code (`ci`, `qa`): not a name either;
+        # langcodes' name search would still return its nearest match (`ci` -> Akan).
+        return None
+    return _iso_639(_code_from_name(value))
+
+
+def _iso_639(code: str | None) -> str | None:
     is_iso_639 = code is not None and _ISO_639_CODE.fullmatch(code) is not None  # not `x-foo`
     return code if is_iso_639 and code not in _NOT_A_LANGUAGE else None
 

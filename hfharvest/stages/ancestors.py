@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from .. import errors
+from ..identify.card_text import stated_base_models
 from ..ids import InvalidModelId, validate_model_id
 from ..jsonio import iter_models, read_failures
 from ..lineage import base_model_links
@@ -17,18 +18,29 @@ Link = tuple[str, str, str]  # (model id, base id, relation)
 MAX_BASES_PER_MODEL = 64
 
 
-def add_ancestors(extractor: Extractor, models_path: str, iterations: int) -> Iterator[Outcome]:
+def add_ancestors(
+    extractor: Extractor,
+    models_path: str,
+    iterations: int,
+    renamed: dict[str, str] | None = None,
+) -> Iterator[Outcome]:
     """The merged models, then their base models round by round, `iterations` rounds deep.
 
     Each added record carries `ancestry`: its depth and which models pulled it in with which
     relation. A base model that cannot be fetched is a failure of its own and ends that branch;
     the round goes on. Only ids and links are held in memory, never records.
+
+    `renamed`, when given, is filled as the outcomes are consumed with every redirect seen,
+    `{id as requested: id the Hub answered with}`: the cache the identify stage uses to give a
+    renamed base model one id.
     """
+    renamed = {} if renamed is None else renamed
     for failure in read_failures(models_path):
         yield None, failure
     known: set[str] = set()
     links: list[Link] = []
     for record in iter_models(models_path):
+        _note_rename(record, renamed)
         known.add(record["modelId"])
         record_links, failure = _capped_links(record)
         links += record_links
@@ -39,12 +51,17 @@ def add_ancestors(extractor: Extractor, models_path: str, iterations: int) -> It
             break
         log.info("round %d: %d base models to fetch", depth, len(wanted))
         links = []
-        fetched = extractor.by_ids(sorted(wanted), source="ancestors", total=len(wanted))
+        fetched = extractor.by_ids(
+            sorted(wanted), source="ancestors", total=len(wanted), unique=False
+        )
         for record, failure in fetched:
             if failure is not None:
                 failure["pulled_in_by"] = wanted.get(failure["model_id"], [])
                 yield None, failure
-            if record is None or record["modelId"] in known:  # renamed to one we have
+            if record is None:
+                continue
+            _note_rename(record, renamed)
+            if record["modelId"] in known:  # renamed to one we have
                 continue
             requested = record["extraction_metadata"].get("requested_id", record["modelId"])
             pulled_by = wanted.get(requested, []) + wanted.get(record["modelId"], [])
@@ -55,8 +72,17 @@ def add_ancestors(extractor: Extractor, models_path: str, iterations: int) -> It
             yield record, failure
 
 
+def _note_rename(record: dict, renamed: dict[str, str]) -> None:
+    requested = record["extraction_metadata"].get("requested_id")
+    if requested and requested != record["modelId"]:
+        renamed[requested] = record["modelId"]
+
+
 def _links(record: dict) -> list[Link]:
-    return [(record["modelId"], base, relation) for base, relation in base_model_links(record)]
+    """The metadata's base-model links, or else those the card's text states in the Hub tools'
+    sentences (as the identify stage reads them), so that their records are harvested too."""
+    links = base_model_links(record) or sorted(stated_base_models(record).items())
+    return [(record["modelId"], base, relation) for base, relation in links]
 
 
 def _capped_links(record: dict) -> tuple[list[Link], dict | None]:

@@ -265,10 +265,15 @@ class Extractor:
             self.records.put(model_id, record)
         return record, failure
 
-    def by_ids(self, model_ids: Iterable[str], *, source: str, total: int | None = None):
-        """Models by exact id, in parallel; not found, gated or broken ones become failures."""
+    def by_ids(self, model_ids: Iterable[str], *, source: str, total: int | None = None,
+               unique: bool = True):  # fmt: skip
+        """Models by exact id, in parallel; not found, gated or broken ones become failures.
+
+        Two ids of one model (a renamed repo's old and new name) give one record, unless
+        `unique` is false (the caller wants to see every redirect)."""
         outcomes = ordered_map(lambda mid: self.fetch(mid, source=source), model_ids, self.threads)
-        return _unique(_logged(progress(outcomes, total=total, desc=f"models ({source})")))
+        outcomes = _logged(progress(outcomes, total=total, desc=f"models ({source})"))
+        return _unique(outcomes) if unique else outcomes
 
     def from_file(self, models_file: str | None) -> Iterator[Outcome]:
         """The models a file lists; bad lines become failures that name the file and line."""

@@ -1,0 +1,229 @@
+"""Base models and training datasets a card states in the fixed sentences of the Hub's tools.
+
+Only these sentences count, and only a link (or bare URL) to `huggingface.co/<id>` placed
+where the sentence names the model; a link anywhere else in a card is not a base model.
+Wording, from the tools' card templates:
+
+- transformers' Trainer: "This model is a fine-tuned version of [X](https://huggingface.co/X)
+  on the Y dataset." (or "on the A, the B and the C datasets."; "on an unknown dataset." and
+  "on the None dataset." name none). TRL links the dataset: "on the [D](.../datasets/D)
+  dataset". A PEFT adapter's card (`library_name: peft`) uses the same sentence: relation
+  `adapter`. Cards written by hand reuse "is a fine-tuned version of [X](...)".
+- huggingface_hub's default template: "**Finetuned from model [optional]:** [X](...)".
+- sentence-transformers: "This is a [sentence-transformers](https://www.SBERT.net) model
+  finetuned from [X](...) on the [D](.../datasets/D) dataset.", "**Base model:** [X](...)".
+- mergekit: "merged using the M merge method using [X](...) as a base." and "The following
+  models were included in the merge:" followed by a bullet list of links (relation `merge`;
+  bullets that are local paths are skipped).
+- quantizations: "quantized version of [X](...)", TheBloke's "This repo contains GGUF format
+  model files for [X](...)" (also GPTQ, AWQ) and "Original model: [X](...)", mradermacher's
+  "static quants of https://huggingface.co/X", bartowski's "Original model:
+  https://huggingface.co/X" (relation `quantized`; "Original model:" in a card that never
+  speaks of quantisation is a plain `base_model`).
+
+Every id is checked against the Hub's grammar (hfharvest.ids); a URL with more than two path
+segments (a local path pasted into a template: `/content/drive/...`) is not a model id.
+Whether these finds are used at all is decided by the callers: only when the metadata names
+none of that kind, so card text never overrides metadata.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..ids import NON_MODEL_PREFIXES, InvalidModelId, validate_model_id
+from ..lineage import PLAIN
+from ._fields import card_data, card_text, tags
+
+# A model reference: a Markdown link to a Hub page, or the bare URL.
+_HUB_URL = r"https?://(?:www\.)?(?:huggingface\.co|hf\.co)/[^\s()\[\]<>\"'`+]+"
+_REF = rf"(?:\[[^\]\n]{{0,300}}\]\((?P<link>{_HUB_URL})\)|(?P<bare>{_HUB_URL}))"
+_REF_ONLY = re.compile(rf"\s*{_REF}\s*")
+_ANY_REF = _REF.replace("?P<link>", "?:").replace("?P<bare>", "?:")  # to repeat it
+
+
+def _sentence(prefix: str) -> re.Pattern:
+    return re.compile(prefix + r"\s*" + _REF, re.I)
+
+
+# (pattern, relation) of the sentences tools write; `finetune` becomes `adapter` on a PEFT card.
+_TOOL_SENTENCES = [
+    (_sentence(r"\bThis model is a fine-tuned version of"), "finetune"),
+    (_sentence(r"\bmodel fine-?tuned from"), "finetune"),
+    (_sentence(r"\bquantized version of"), "quantized"),
+    (_sentence(r"\b(?:GGUF|GPTQ|AWQ|GGML|EXL2)(?: format)? model files for"), "quantized"),
+    (_sentence(r"\b(?:static|weighted/imatrix|imatrix) quants of"), "quantized"),
+]
+_ORIGINAL_MODEL = _sentence(r"\bOriginal model:\**")
+# Read only when no tool sentence names a base, as people fill these in with a grandparent (the
+# SFT model's own base) next to the Trainer's sentence that names the parent: the template
+# fields of huggingface_hub and sentence-transformers, then prose echoing the Trainer ("Zephyr
+# is a fine-tuned version of [X]").
+_TEMPLATE_FIELDS = [
+    _sentence(r"\*\*Finetuned from model(?: \[optional\])?:\*\*"),
+    _sentence(r"\*\*Base model:\*\*"),
+]
+_PROSE = _sentence(r"\bis a fine-?tuned version of")
+_MERGE_BASE = re.compile(
+    rf"\bmerge method using\s+(?P<refs>{_ANY_REF}(?:\s*\+\s*{_ANY_REF})*)\s+as a base", re.I
+)
+_MERGED_LIST = re.compile(r"The following models were included in the merge:\s*\n", re.I)
+_BULLET = re.compile(r"[ \t]*[*+-][ \t]+(?P<item>[^\n]*)")
+_QUANTISATION = re.compile(r"\bquant", re.I)  # quantized, quantised, quantization, quants
+_ADAPTER = {"finetune": "adapter"}  # a PEFT card's fine-tune is an adapter
+# Trainer: "... fine-tuned version of [X](...) on the Y dataset." (same line). The list as the
+# Trainer writes it: "the A dataset", "the A, the B and the C datasets"; TRL and
+# sentence-transformers link each name. A name is the dataset id, then perhaps its config (the
+# example scripts write "the wmt16 ro-en dataset"). A list with any other item is prose ("on
+# the Common Voice 11.0 dataset") and is not read; "on the following datasets:" never matches.
+_TRAINER_DATASETS = re.compile(
+    rf"(?P<trainer>This model is a )?(?:fine-?tuned version of|model fine-?tuned from)\s*{_REF}"
+    r"\s+on (?P<datasets>the [^\n]{1,1000}?) datasets?\."
+)
+_LIST_SEPARATOR = re.compile(r",? and |, ")
+_WORD = r"[^\s,\[\]()]+"
+_DATASET_ITEM = re.compile(
+    rf"(?:the )?(?P<name>\[[^\]\n]{{0,300}}\]\([^()\s]+\)|{_WORD}(?: {_WORD})?)"
+)
+_DATASET_LINK = re.compile(r"\[[^\]\n]*\]\((?P<url>[^()\s]+)\)")
+# Names the Trainer writes when it knows no dataset, and the `datasets` library's generic
+# loaders (`load_dataset("json", ...)`): no dataset of the Hub. An unlinked name must also be
+# a namespaced id (`org/name`) or lower case, as the Hub's un-namespaced (canonical) dataset
+# ids are (`imdb`, `squad_v2`): `SQuAD` or `Cifar100` are names, not ids.
+NOT_DATASETS = frozenset(
+    {
+        *("none", "unknown", "custom", "generator", "arrow", "audiofolder", "cache", "csv"),
+        *("imagefolder", "json", "pandas", "parquet", "spark", "sql", "text", "videofolder"),
+        *("webdataset", "xml", "dataset", "data"),
+    }
+)
+_ORIGINAL_CARD = re.compile(
+    r"^(?:<!-- original-model-card start -->|#+[ \t]*Original model card\b)", re.I | re.M
+)
+_LOCAL_DATASET_NAMES = "llama-factory"
+# `user2_train`, `gsm8k_sft_train`: a local split file the trainer was given, not a Hub dataset.
+_SPLIT_FILE = re.compile(r"(?:^|[_-])(?:train|test|dev|val|valid|validation)(?:$|[_-])")
+_FRONT_MATTER = re.compile(r"\A\s*---\s*\n.*?\n---\s*\n", re.S)
+
+
+def stated_base_models(record: dict) -> dict[str, str]:
+    """{base id as written: relation} for the bases the card's text states: the tools'
+    sentences, or else the template fields, or else prose."""
+    text = _body(record)
+    found = _tool_sentences(text)
+    for fallback in (_TEMPLATE_FIELDS, [_PROSE]):
+        if not found:
+            for match in (match for pattern in fallback for match in pattern.finditer(text)):
+                _add(found, _model_id(match), "finetune")
+    if _library(record) == "peft":
+        found = {model: _ADAPTER.get(relation, relation) for model, relation in found.items()}
+    return found
+
+
+def _tool_sentences(text: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pattern, relation in _TOOL_SENTENCES:
+        for match in pattern.finditer(text):
+            _add(found, _model_id(match), relation)
+    for match in _MERGE_BASE.finditer(text):
+        for ref in re.finditer(_REF, match["refs"]):
+            _add(found, _model_id(ref), "merge")
+    for model in _merged_models(text):
+        _add(found, model, "merge")
+    original = "quantized" if _QUANTISATION.search(text) else PLAIN
+    for match in _ORIGINAL_MODEL.finditer(text):
+        _add(found, _model_id(match), original)
+    return found
+
+
+def stated_datasets(record: dict) -> list[str]:
+    """Dataset ids the card's text names in the "fine-tuned version of [X](...) on the Y
+    dataset" sentence. A linked dataset (`[D](https://huggingface.co/datasets/D)`) counts in
+    any such sentence; a bare name only in the Trainer's own ("This model is a fine-tuned
+    version of"): hand-written variants say "on the English dataset"."""
+    found = set()
+    # LLaMA-Factory names the datasets of its own dataset_info.json ("the identity and the
+    # alpaca_en_demo datasets"), not Hub ids: only its linked datasets count.
+    local_names = _LOCAL_DATASET_NAMES in tags(record)
+    for match in _TRAINER_DATASETS.finditer(_body(record)):
+        names_allowed = _is_trainer_sentence(match) and not local_names
+        items = [_DATASET_ITEM.fullmatch(item) for item in _LIST_SEPARATOR.split(match["datasets"])]
+        if all(items):
+            found |= {dataset for item in items if (dataset := _dataset_id(item, names_allowed))}
+    return sorted(found)
+
+
+def _is_trainer_sentence(match: re.Match) -> bool:
+    return match["trainer"] is not None and match[0].startswith("This model is a fine-tuned")
+
+
+def _body(record: dict) -> str:
+    """The card's Markdown, without its YAML front matter (the metadata is read elsewhere) and
+    without the copy of the original model's card that quantisers append (its sentences are
+    about the original model: "# Original model card: ...")."""
+    text = _FRONT_MATTER.sub("", card_text(record), count=1)
+    copied = _ORIGINAL_CARD.search(text)
+    return text[: copied.start()] if copied else text
+
+
+def _add(found: dict[str, str], model: str | None, relation: str) -> None:
+    if model and found.get(model, PLAIN) == PLAIN:
+        found[model] = relation
+
+
+def _library(record: dict) -> str:
+    value = record.get("library_name") if isinstance(record, dict) else None
+    value = value if isinstance(value, str) else card_data(record).get("library_name")
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def _merged_models(text: str) -> list[str]:
+    """The links of the bullet list right after "The following models were included...".
+    Blank lines may separate the bullets; the first other line ends the list."""
+    models = []
+    for heading in _MERGED_LIST.finditer(text):
+        for line in text[heading.end() :].split("\n"):
+            if not line.strip():
+                continue
+            bullet = _BULLET.fullmatch(line)
+            if bullet is None:
+                break
+            if ref := _REF_ONLY.fullmatch(bullet["item"]):
+                models.append(_model_id(ref))
+    return [model for model in models if model]
+
+
+def _model_id(match: re.Match) -> str | None:
+    return _hub_id(match["link"] or match["bare"])
+
+
+def _hub_id(url: str, prefix: str = "") -> str | None:
+    """The repo id of a Hub URL whose path is exactly `/<prefix><name>` or `/<prefix><org>/<name>`
+    (`prefix` is `datasets/` for datasets), checked against the Hub's grammar; else None."""
+    match = re.match(
+        rf"https?://(?:www\.)?(?:huggingface\.co|hf\.co)/{prefix}(?P<path>[^?#]+)", url
+    )
+    path = match["path"].rstrip("/") if match else ""
+    segments = path.split("/")
+    if not path or len(segments) > 2 or segments[0] in NON_MODEL_PREFIXES | {"None"}:
+        return None  # `[None](https://huggingface.co/None)`: TRL's card when it knew no base
+    try:
+        return validate_model_id(path)  # dataset ids follow the same grammar
+    except InvalidModelId:
+        return None
+
+
+def _dataset_id(item: re.Match, names_allowed: bool) -> str | None:
+    """One "the Y" of the sentence's dataset list as a Hub dataset id, or None."""
+    name = item["name"]
+    if link := _DATASET_LINK.fullmatch(name):
+        return _hub_id(link["url"], prefix="datasets/")
+    name = name.split(" ")[0]  # without its config
+    if not names_allowed or name.lower() in NOT_DATASETS:
+        return None
+    if "/" not in name and (name != name.lower() or _SPLIT_FILE.search(name)):
+        return None
+    try:
+        return validate_model_id(name)  # dataset ids follow the same grammar as model ids
+    except InvalidModelId:
+        return None

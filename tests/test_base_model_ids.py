@@ -1,0 +1,95 @@
+"""One id per base model: a renamed repo's old and new names become one base, through the
+redirects the replica hub serves (recorded from the real Hub, api/redirects.json)."""
+
+from __future__ import annotations
+
+from conftest import snapshot_record
+from test_card_text import card
+
+from hfharvest.hub import HubClient
+from hfharvest.identify import base_model_mappings, identify_base_models
+from hfharvest.identify.base_models import relations_of
+from hfharvest.jsonio import artifact_writer
+from hfharvest.stages.ancestors import add_ancestors
+from hfharvest.stages.extract import Extractor, Harvest
+
+# Real cards (tests/data/cards/PROVENANCE.md) under their real model ids.
+CARDS = {
+    # YAML `base_model: google-bert/bert-base-uncased`
+    "tabularisai/robust-sentiment-analysis": "hf-readme__tabularisai_robust-sentiment-analysis.md",
+    # no base_model in the YAML; the Trainer's sentence: [bert-base-uncased](...)
+    "Intel/bert-base-uncased-mrpc": "hf-readme__Intel_bert-base-uncased-mrpc.md",
+    # YAML `base_model: meta-llama/Meta-Llama-3.1-8B-Instruct`, the pre-rename id
+    "DeepMount00/Llama-3.1-8b-Ita": "hf-readme__DeepMount00_Llama-3.1-8b-Ita.md",
+    # YAML `base_model: [meta-llama/Llama-3.1-8B-Instruct]`
+    "WillHeld/DiVA-llama-3-v0-8b": "hf-readme__WillHeld_DiVA-llama-3-v0-8b.md",
+}
+BERT, LLAMA = "google-bert/bert-base-uncased", "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def harvested(model_id: str) -> dict:
+    record = card(CARDS[model_id], model_id)
+    record["extraction_metadata"] = {"source": "file", "method": "model_info"}
+    return record
+
+
+def test_renamed_bases_are_one_base_each_through_the_replicas_redirects(replica, tmp_path):
+    merged = tmp_path / "merged.json"
+    with artifact_writer(merged, "merge_models") as out:
+        out.add((harvested(model_id), None) for model_id in CARDS)
+    extractor = Extractor(HubClient(replica.url, max_retries=1, backoff_s=0.01), threads=2)
+    renamed: dict[str, str] = {}
+    harvest = Harvest.collect(add_ancestors(extractor, str(merged), 1, renamed))
+
+    # The Hub's redirects, as the ancestors stage saw them: the record cache of renames.
+    assert renamed == {
+        "bert-base-uncased": BERT,
+        "meta-llama/Meta-Llama-3.1-8B-Instruct": LLAMA,
+    }
+    assert replica.stats()["by_status"]["307"] == 2
+    bases = [m for m in harvest.models if "ancestry" in m]
+    assert sorted(m["modelId"] for m in bases) == [BERT, LLAMA]  # one record each
+    pulled_in_by = {m["modelId"]: m["ancestry"]["pulled_in_by"] for m in bases}
+    assert {"model_id": "tabularisai/robust-sentiment-analysis", "relation": "base_model"} in (
+        pulled_in_by[BERT]
+    )
+
+    mapping, relations = base_model_mappings(harvest.models, renamed)
+    assert {model: mapping[model] for model in CARDS} == {
+        "tabularisai/robust-sentiment-analysis": [BERT],
+        "Intel/bert-base-uncased-mrpc": [BERT],
+        "DeepMount00/Llama-3.1-8b-Ita": [LLAMA],
+        "WillHeld/DiVA-llama-3-v0-8b": [LLAMA],
+    }
+    # The relation file keeps each id as the card wrote it, and where it was read.
+    assert relations["Intel/bert-base-uncased-mrpc"][BERT] == {
+        "relation": "finetune",
+        "source": "card_text",
+        "as_written": ["bert-base-uncased"],
+    }
+    assert relations["DeepMount00/Llama-3.1-8b-Ita"][LLAMA]["as_written"] == [
+        "meta-llama/Meta-Llama-3.1-8B-Instruct"
+    ]
+    lineage_nodes = {base for bases_of in mapping.values() for base in bases_of}
+    assert {BERT, LLAMA} <= lineage_nodes
+    assert not {"bert-base-uncased", "meta-llama/Meta-Llama-3.1-8B-Instruct"} & lineage_nodes
+
+
+def test_llama_3_1_instruct_names_its_base_twice_and_a_known_rename_makes_it_one():
+    llama = snapshot_record(LLAMA)
+    assert "base_model:meta-llama/Llama-3.1-8B" in llama["tags"]
+    assert llama["cardData"]["base_model"] == "meta-llama/Meta-Llama-3.1-8B"
+    # Without the Hub's word (the replica serves neither repo), the two names stay two.
+    assert identify_base_models(llama) == [
+        "meta-llama/Llama-3.1-8B",
+        "meta-llama/Meta-Llama-3.1-8B",
+    ]
+    # With the redirect the Hub answers for the old name, they are one, both names kept.
+    renamed = {"meta-llama/Meta-Llama-3.1-8B": "meta-llama/Llama-3.1-8B"}
+    assert relations_of(llama, renamed) == {
+        "meta-llama/Llama-3.1-8B": {
+            "relation": "finetune",  # the tag's, over the card's plain link
+            "source": "metadata",
+            "as_written": ["meta-llama/Llama-3.1-8B", "meta-llama/Meta-Llama-3.1-8B"],
+        }
+    }
