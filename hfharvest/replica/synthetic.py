@@ -414,6 +414,7 @@ class SyntheticDatasets(Mapping):
 
     def __init__(self, hub: SyntheticHub):
         self.hub = hub
+        self._keys: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
         return self.hub.dataset_count - len(self.hub.real_datasets)
@@ -436,9 +437,14 @@ class SyntheticDatasets(Mapping):
         return Repo(self.hub.dataset_id(rank), self.hub.dataset_record(rank), None)
 
     def sort_keys(self, sort: str) -> np.ndarray:
-        first = len(self.hub.real_datasets)
-        records = (self.hub.dataset_record(rank) for rank in range(first, self.hub.dataset_count))
-        return np.array([_sort_key(record.get(sort, 0)) for record in records], dtype=np.float64)
+        """Kept per sort key: synthetic datasets never change, and making them costs seconds."""
+        if sort not in self._keys:
+            first = len(self.hub.real_datasets)
+            ranks = range(first, self.hub.dataset_count)
+            records = (self.hub.dataset_record(rank) for rank in ranks)
+            keys = [_sort_key(record.get(sort, 0)) for record in records]
+            self._keys[sort] = np.array(keys, dtype=np.float64)
+        return self._keys[sort]
 
 
 class Chained(Mapping):
