@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signum, lambda *_: stopping.set())
     if args.exit_with_stdin:
         threading.Thread(target=_stop_at_eof, args=(stopping,), daemon=True).start()
+    if args.dump_prebuild:
+        hub.dump.prebuild()
     url = hub.start(args.host, args.port)
     print(url, flush=True)
     if args.ready_file:
@@ -82,6 +84,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--dump-rows-per-shard", type=int, default=ROWS_PER_SHARD,
         help=f"rows per Parquet file of the bulk dump {DUMP_ID}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dump-prebuild", action="store_true",
+        help="write the bulk dump's files in the background from the start (else on first use)",
     )  # fmt: skip
     parser.add_argument("--ready-file", type=Path, help="receives the URL once listening")
     parser.add_argument(
