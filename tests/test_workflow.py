@@ -44,7 +44,7 @@ def synthetic_child_of_real(hub: ReplicaHub) -> tuple[str, str, str]:
     }
     for model_id, repo in sorted(hub.catalogue.models.items()):
         for base, relation in base_model_links(repo.to_json()):
-            if model_id.startswith("replica-scale/") and base in real and relation != "base_model":
+            if model_id.startswith("replica-scale-") and base in real and relation != "base_model":
                 return model_id, base, relation
     raise AssertionError("the scaled replica has no synthetic finetune of a real model")
 
