@@ -16,6 +16,7 @@ include: "rules/identify.smk"
 include: "rules/enrich.smk"
 include: "rules/summary.smk"
 include: "rules/report.smk"
+include: "rules/normalize.smk"
 
 
 rule all:
@@ -24,3 +25,6 @@ rule all:
         rules.add_ancestor_models.output.models,
         rules.summarize_run.output.summary,
         rules.plot_run_report.output,
+        rules.normalize_fair4ml.output,
+        rules.build_catalogue.output,
+        postgres_targets(),

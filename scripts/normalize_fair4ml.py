@@ -1,0 +1,18 @@
+from hfharvest.jsonio import write_json
+from hfharvest.normalize.inputs import RunInputs
+from hfharvest.normalize.stage import normalize_linked_data
+from hfharvest.workflow import start_log
+
+start_log(snakemake.log[0])
+inputs, output = snakemake.input, snakemake.output
+run = RunInputs.from_files(
+    inputs.models,
+    inputs.identified,
+    inputs.relations,
+    inputs.entities,
+    identifiers=inputs.get("identifiers"),
+)
+stats = normalize_linked_data(
+    run, output.models, output.datasets, output.triples, snakemake.params.max_text_chars
+)
+write_json(output.stats, stats)
