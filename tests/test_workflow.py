@@ -16,6 +16,7 @@ EXTRACT = {"extract_latest", "extract_from_file"}
 EXTRACT |= {"list_latest_models", "fetch_latest_cards", "split_models_file", "fetch_file_models"}
 KINDS = ["datasets", "articles", "base_models", "keywords", "licenses", "languages", "tasks"]
 IDENTIFY_AND_ENRICH = {f"identify_{kind}" for kind in KINDS} | {f"enrich_{kind}" for kind in KINDS}
+NORMALIZE = {"normalize_fair4ml", "normalize_tables", "build_catalogue"}
 MODELS_FILE = """\
 # models for the end-to-end test
 google-bert/bert-base-uncased
@@ -73,7 +74,7 @@ def by_id(artifact: dict) -> dict[str, dict]:
 
 def test_first_run_runs_every_rule(first_run):
     _, _, result, _ = first_run
-    assert rules_run(result) == EXTRACT | IDENTIFY_AND_ENRICH | {
+    assert rules_run(result) == EXTRACT | IDENTIFY_AND_ENRICH | NORMALIZE | {
         "merge_models",
         "add_ancestor_models",
         "summarize_run",
@@ -175,6 +176,7 @@ def test_reruns_touch_only_stale_rules(first_run):
     fewer_rounds["hf"]["base_model_iterations"] = 1
     result = workflow.run(fewer_rounds)
     rerun = {"add_ancestor_models", "summarize_run", "plot_run_report"} | IDENTIFY_AND_ENRICH
+    rerun |= NORMALIZE
     assert rules_run(result) == rerun
 
     more_models = copy.deepcopy(fewer_rounds)
