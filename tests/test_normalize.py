@@ -354,3 +354,15 @@ def test_postgres_load_is_idempotent_and_answers_like_duckdb(run):
     for (query, params), expected in EXPECTED.items():
         answer = postgres.ask(dsn, query, run_id="norm", **dict(params))
         assert [tuple(row) for row in answer] == expected, query
+
+
+@pytest.mark.postgres
+def test_the_workflow_loads_postgres_and_never_writes_the_dsn(run):
+    """With the DSN in the environment the run's `all` includes the load; no file holds it."""
+    workflow, result, out = run
+    assert "load_postgres" in rules_run(result)
+    receipt = json.loads((out / "postgres_load.json").read_text())
+    assert receipt["rows"]["models"] == 7
+    password = os.environ["HFHARVEST_PG_DSN"].split(":")[2].split("@")[0]
+    written = [p for p in workflow.root.rglob("*") if p.is_file() and ".venv" not in p.parts]
+    assert not [p for p in written if password.encode() in p.read_bytes()]

@@ -14,15 +14,22 @@ import pyarrow.parquet as pq
 from psycopg import connect, sql
 
 from .queries import QUERIES, VIEWS
-from .tables import BOOL, INT, STR, STRS, TIME
 
 SCHEMA = "hfharvest"
-_TYPES = {STR: "text", INT: "bigint", BOOL: "boolean", TIME: "timestamptz", STRS: "text[]"}
+
+
+def _pg_type(kind: pa.DataType) -> str:
+    """The column types tables.py writes (Parquet reads timestamps back in ms: any unit)."""
+    if pa.types.is_timestamp(kind):
+        return "timestamptz"
+    if pa.types.is_list(kind):
+        return "text[]"
+    return {pa.string(): "text", pa.int64(): "bigint", pa.bool_(): "boolean"}[kind]
 
 
 def _create_table(name: str, schema: pa.Schema) -> sql.Composed:
     columns = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_TYPES[f.type])) for f in schema
+        sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_pg_type(f.type))) for f in schema
     )
     return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
         sql.Identifier(SCHEMA, name), columns
@@ -41,7 +48,7 @@ def load_run(dsn: str, tables: dict[str, Path], run_id: str, batch_rows: int) ->
             cur.execute(
                 sql.SQL("DELETE FROM {} WHERE run_id = %s").format(sql.Identifier(name)), [run_id]
             )
-            counts[name] = _copy(cur, name, parquet, batch_rows)
+            counts[name] = _copy(cur, name, parquet, run_id, batch_rows)
         for name, text in VIEWS.items():
             cur.execute(
                 sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(
@@ -51,7 +58,8 @@ def load_run(dsn: str, tables: dict[str, Path], run_id: str, batch_rows: int) ->
     return counts
 
 
-def _copy(cur, name: str, parquet: pq.ParquetFile, batch_rows: int) -> int:
+def _copy(cur, name: str, parquet: pq.ParquetFile, run_id: str, batch_rows: int) -> int:
+    """Stream the file's rows into the table as `run_id`'s (the run being loaded decides)."""
     names = parquet.schema_arrow.names
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, names))
@@ -60,6 +68,7 @@ def _copy(cur, name: str, parquet: pq.ParquetFile, batch_rows: int) -> int:
     with cur.copy(statement) as copy:
         for batch in parquet.iter_batches(batch_size=batch_rows):
             for row in batch.to_pylist():
+                row["run_id"] = run_id
                 copy.write_row([row[n] for n in names])
                 rows += 1
     return rows
