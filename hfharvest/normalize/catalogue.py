@@ -51,7 +51,7 @@ def main(argv: list[str]) -> None:
     if "limit" in params:
         params["limit"] = int(params["limit"])
     with pd.option_context("display.width", 160, "display.max_colwidth", 60):
-        print(ask(Path(db_path), query, **params).to_string(index=False))
+        print(ask(Path(db_path), query, **params).to_string(index=False, na_rep="null"))
 
 
 if __name__ == "__main__":
