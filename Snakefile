@@ -27,4 +27,5 @@ rule all:
         rules.plot_run_report.output,
         rules.normalize_fair4ml.output,
         rules.build_catalogue.output,
+        rules.plot_lineage_families.output,
         postgres_targets(),

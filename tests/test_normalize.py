@@ -24,7 +24,7 @@ from workflow_runner import Workflow, rules_run
 
 from hfharvest.entities import entity_id
 from hfharvest.lineage import base_model_links
-from hfharvest.normalize import catalogue, vocab
+from hfharvest.normalize import catalogue, families, vocab
 from hfharvest.normalize.fair4ml import Lookups, model_document
 from hfharvest.normalize.linked_data import OPTIONS, to_ntriples
 from hfharvest.normalize.sections import card_sections
@@ -44,6 +44,7 @@ HUB = "https://huggingface.co/"
 SHACL = "http://www.w3.org/ns/shacl#"
 SCHEMA, FAIR4ML, HFH = vocab.SCHEMA, vocab.FAIR4ML, vocab.HFH
 NORMALIZE_RULES = {"normalize_fair4ml", "normalize_tables", "build_catalogue"}
+NORMALIZE_RULES |= {"plot_lineage_families"}
 CONFIG = {
     "run_id": "norm",
     "hub": {"endpoint": "replica", "max_retries": 1},
@@ -323,6 +324,17 @@ def test_catalogue_holds_every_table_and_view(run):
         found = db.execute("SELECT table_name FROM information_schema.tables").fetchall()
     names = {row[0] for row in found}
     assert set(TABLES) | {"descendants", "license_changes", "papers_cited_most"} <= names
+
+
+def test_report_draws_the_largest_families_from_the_edges(run):
+    _, _, out = run
+    graph = families.lineage_graph(str(out / "tables" / "lineage_edges.parquet"))
+    largest = [set(family) for family in families.largest_families(graph, 4)]
+    llama_bases = {"meta-llama/Llama-3.1-8B", "meta-llama/Meta-Llama-3.1-8B"}
+    assert largest == [{*llama_bases, LLAMA, LLAMA_CHILD}, {QUANTIZED_BASE, QUANTIZED}]
+    assert graph.edges[LLAMA, LLAMA_CHILD]["relation"] == "finetune"
+    picture = out / "report" / "lineage_families.png"
+    assert picture.read_bytes().startswith(b"\x89PNG")
 
 
 # -- reruns --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ EXTRACT = {"extract_latest", "extract_from_file"}
 EXTRACT |= {"list_latest_models", "fetch_latest_cards", "split_models_file", "fetch_file_models"}
 KINDS = ["datasets", "articles", "base_models", "keywords", "licenses", "languages", "tasks"]
 IDENTIFY_AND_ENRICH = {f"identify_{kind}" for kind in KINDS} | {f"enrich_{kind}" for kind in KINDS}
-NORMALIZE = {"normalize_fair4ml", "normalize_tables", "build_catalogue"}
+NORMALIZE = {"normalize_fair4ml", "normalize_tables", "build_catalogue", "plot_lineage_families"}
 MODELS_FILE = """\
 # models for the end-to-end test
 google-bert/bert-base-uncased
