@@ -341,7 +341,6 @@ def test_report_draws_the_largest_families_from_the_edges(run):
 def test_normalize_reruns_exactly_when_its_inputs_change(run):
     workflow, first, _ = run
     assert rules_run(first) >= NORMALIZE_RULES
-    assert rules_run(workflow.run(CONFIG)) == set()
     faster = copy.deepcopy(CONFIG) | {"normalize": {"batch_rows": 500}}
     assert rules_run(workflow.run(faster)) == set()  # how, not what: nothing is stale
     shorter = copy.deepcopy(CONFIG) | {"normalize": {"max_text_chars": 200}}
