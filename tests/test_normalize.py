@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -25,21 +26,24 @@ from workflow_runner import Workflow, rules_run
 from hfharvest.entities import entity_id
 from hfharvest.lineage import base_model_links
 from hfharvest.normalize import catalogue, families, vocab
-from hfharvest.normalize.fair4ml import Lookups, model_document
+from hfharvest.normalize.fair4ml import model_document
+from hfharvest.normalize.inputs import RunInputs
 from hfharvest.normalize.linked_data import OPTIONS, to_ntriples
 from hfharvest.normalize.sections import card_sections
-from hfharvest.normalize.stage import TABLES
+from hfharvest.normalize.stage import TABLES, load_lookups
 from hfharvest.replica import ReplicaHub
 
 BERT = "google-bert/bert-base-uncased"
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 SQUAD = "deepset/roberta-base-squad2"
 DETR = "facebook/detr-resnet-50-panoptic"
+GPT2 = "openai-community/gpt2"  # the Hub minted a DOI for its repository: doi:10.57967/hf/0039
+GPT2_DOI = "https://doi.org/10.57967/hf/0039"
 # Synthetic models of the replica at scale 100, seed 0 (their links are checked below).
 QUANTIZED = "replica-scale/detr-resnet-50-panoptic-000011"
 QUANTIZED_BASE = "google/roberta2roberta_L-24_wikisplit"
 LLAMA_CHILD = "replica-scale/Meta-Llama-3-8B-Instruct-000024"
-HARVESTED = [BERT, LLAMA, SQUAD, DETR, QUANTIZED, LLAMA_CHILD]
+HARVESTED = [BERT, LLAMA, SQUAD, DETR, GPT2, QUANTIZED, LLAMA_CHILD]
 HUB = "https://huggingface.co/"
 SHACL = "http://www.w3.org/ns/shacl#"
 SCHEMA, FAIR4ML, HFH = vocab.SCHEMA, vocab.FAIR4ML, vocab.HFH
@@ -97,10 +101,10 @@ def extraction(doc: dict, prop: str) -> dict[str, list[str]]:
 # -- FAIR4ML documents ---------------------------------------------------------------------------
 def test_every_harvested_model_and_ancestor_gets_one_document(run, documents):
     _, _, out = run
-    # The six asked for, and the one base model the replica holds (two Llama bases are not found).
+    # The seven asked for, and the one base model the replica holds (two Llama bases are not found).
     assert set(documents) == {*HARVESTED, QUANTIZED_BASE}
     stats = json.loads((out / "fair4ml_stats.json").read_text())
-    assert stats["fair4ml_models.jsonl"]["documents"] == 7
+    assert stats["fair4ml_models.jsonl"]["documents"] == 8
 
 
 def test_bert_has_its_metadata_entities_and_card_sections(documents):
@@ -179,20 +183,25 @@ def test_model_index_becomes_evaluations(documents):
     }
 
 
-def test_repository_doi_is_an_identifier_not_a_citation():
-    """gpt2's real record carries the DOI the Hub minted for the repository."""
-    record = json.loads(
-        (
-            Path(__file__).parents[1] / "hfharvest/replica/hub_snapshot/api/models/gpt2.json"
-        ).read_text()
-    )
-    doi = next(t for t in record["tags"] if t.startswith("doi:"))
-    assert doi.startswith("doi:10.57967/hf/")
-    record = {**record, "modelId": "gpt2"}
-    lookups = Lookups(mappings={"articles": {"gpt2": [doi]}}, relations={}, entities={})
-    doc = model_document(record, lookups)
-    assert f"https://doi.org/{doi.removeprefix('doi:')}" in doc["schema:identifier"]
+def test_repository_doi_is_an_identifier_not_a_citation(documents):
+    doc = documents[GPT2]
+    assert set(doc["schema:identifier"]) == {GPT2, HUB + GPT2, GPT2_DOI}
     assert "schema:citation" not in doc
+
+
+def test_identifiers_from_the_identify_stage_are_used_when_the_run_has_them(run, tmp_path):
+    """Newer identify stages write identified/identifiers.json; when a run has it, its ids are
+    the model's own. Here it names gpt2's Hub URL only, so the DOI found in the tags goes."""
+    workflow, _, _ = run
+    folder = workflow.run_folder(CONFIG)
+    assert RunInputs.from_folder(folder).identifiers is None  # this run: computed, as above
+    copy_of = tmp_path / "run"
+    shutil.copytree(folder, copy_of, ignore=shutil.ignore_patterns(".records"))
+    (copy_of / "identified" / "identifiers.json").write_text(json.dumps({GPT2: [HUB + GPT2]}))
+    inputs = RunInputs.from_folder(copy_of)
+    record = next(r for r in inputs.iter_models() if r["modelId"] == GPT2)
+    document = model_document(record, load_lookups(inputs, max_chars=1000))
+    assert set(document["schema:identifier"]) == {GPT2, HUB + GPT2}
 
 
 def test_card_sections_ignore_headings_inside_code_and_front_matter():
@@ -267,6 +276,8 @@ def test_tables_have_stable_keys_and_provenance(run):
     models = tables["models"].to_pylist()
     assert {m["model_id"] for m in models} == {*HARVESTED, QUANTIZED_BASE}
     assert {m["run_id"] for m in models} == {"norm"}
+    dois = {m["model_id"]: m["repository_doi"] for m in models}
+    assert dois[GPT2] == "10.57967/hf/0039" and dois[BERT] is None
     links = {(r["model_id"], r["kind"], r["id"]): r for r in tables["model_entities"].to_pylist()}
     bert_paper = links[(BERT, "articles", "arxiv:1810.04805")]
     assert bert_paper["entity_id"] == entity_id("articles", "arxiv:1810.04805")
@@ -358,7 +369,7 @@ def test_postgres_load_is_idempotent_and_answers_like_duckdb(run):
     first = postgres.load_run(dsn, tables, "norm", batch_rows=100)
     again = postgres.load_run(dsn, tables, "norm", batch_rows=100)
     other = postgres.load_run(dsn, {"models": tables["models"]}, "other-run", batch_rows=100)
-    assert first == again and first["models"] == 7 and other["models"] == 7
+    assert first == again and first["models"] == 8 and other["models"] == 8
     counted = postgres.ask(dsn, "trained_on_under_license", run_id="norm",
                            dataset="wikipedia", license="Apache-2.0")  # fmt: skip
     assert counted == [(BERT,)]
@@ -373,7 +384,7 @@ def test_the_workflow_loads_postgres_and_never_writes_the_dsn(run):
     workflow, result, out = run
     assert "load_postgres" in rules_run(result)
     receipt = json.loads((out / "postgres_load.json").read_text())
-    assert receipt["rows"]["models"] == 7
+    assert receipt["rows"]["models"] == 8
     password = os.environ["HFHARVEST_PG_DSN"].split(":")[2].split("@")[0]
     written = [p for p in workflow.root.rglob("*") if p.is_file() and ".venv" not in p.parts]
     assert not [p for p in written if password.encode() in p.read_bytes()]
