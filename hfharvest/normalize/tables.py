@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -143,33 +144,23 @@ def _coerce(value, kind: pa.DataType):
 
 
 class TableWriter:
-    """Rows in, Parquet record batches out, `batch_rows` at a time; atomic as a whole."""
+    """Rows in, Parquet record batches out, `batch_rows` at a time."""
 
-    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int):
-        self._schema, self._batch_rows, self._rows = schema, batch_rows, []
-        self._file = atomic_writer(path, "wb")
-        self._writer = pq.ParquetWriter(self._file.__enter__(), schema, compression="zstd")
+    def __init__(self, writer: pq.ParquetWriter, batch_rows: int):
+        self._writer, self._batch_rows, self._rows = writer, batch_rows, []
         self.count = 0
 
     def add(self, row: dict) -> None:
-        self._rows.append({f.name: _coerce(row.get(f.name), f.type) for f in self._schema})
+        schema = self._writer.schema
+        self._rows.append({f.name: _coerce(row.get(f.name), f.type) for f in schema})
         if len(self._rows) >= self._batch_rows:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         if self._rows:
-            self._writer.write_batch(pa.RecordBatch.from_pylist(self._rows, self._schema))
+            self._writer.write_batch(pa.RecordBatch.from_pylist(self._rows, self._writer.schema))
             self.count += len(self._rows)
             self._rows = []
-
-    def close(self, error: BaseException | None = None) -> None:
-        if error is None:
-            self._flush()
-        self._writer.close()
-        if error is None:
-            self._file.__exit__(None, None, None)
-        else:
-            self._file.__exit__(type(error), error, error.__traceback__)
 
 
 def write_tables(
@@ -181,9 +172,13 @@ def write_tables(
     run_id: str,
     batch_rows: int,
 ) -> dict[str, int]:
-    """Write every table of `SCHEMAS` to `out[name]`; return the rows per table."""
-    writers = {name: TableWriter(out[name], schema, batch_rows) for name, schema in SCHEMAS.items()}
-    try:
+    """Write every table of `SCHEMAS` to `out[name]`, each file atomically; return row counts."""
+    with ExitStack() as stack:
+        writers = {}
+        for name, schema in SCHEMAS.items():
+            handle = stack.enter_context(atomic_writer(out[name], "wb"))
+            parquet = stack.enter_context(pq.ParquetWriter(handle, schema, compression="zstd"))
+            writers[name] = TableWriter(parquet, batch_rows)
         for record in models:
             _model_rows(record, lookups, writers, run_id)
         for kind, items in entities.items():
@@ -193,12 +188,8 @@ def write_tables(
             pulled = failure.get("pulled_in_by")
             row = {**failure, "run_id": run_id, "pulled_in_by": pulled and json.dumps(pulled)}
             writers["failures"].add(row)
-    except BaseException as error:
         for writer in writers.values():
-            writer.close(error)
-        raise
-    for writer in writers.values():
-        writer.close()
+            writer.flush()
     return {name: writer.count for name, writer in writers.items()}
 
 
