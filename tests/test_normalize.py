@@ -178,6 +178,11 @@ def test_model_index_becomes_evaluations(documents):
     results = first["fair4ml:evaluationResults"]
     results = {r["schema:propertyID"]: r["schema:value"] for r in results}
     assert results == {"exact_match": 79.9309, "f1": 82.9501, "total": 11869}
+    # deepset's card: 8 results on 5 datasets (squadshifts with four configs).
+    assert len(evaluations) == 8
+    evaluated_on = ids(documents[SQUAD]["fair4ml:evaluatedOn"])
+    names = ("squad_v2", "squad", "adversarial_qa", "squad_adversarial", "squadshifts")
+    assert evaluated_on == {HUB + "datasets/" + name for name in names}
     assert extraction(documents[SQUAD], "fair4ml:hasEvaluation") == {
         "metadata": ["cardData.model-index"]
     }

@@ -250,6 +250,9 @@ def _evaluations(node: _Node, record: dict) -> None:
     for index, result in enumerate(results):
         evaluation = _evaluation(node.iri, index, result)
         node.put("fair4ml:hasEvaluation", evaluation, METADATA, "cardData.model-index")
+        if dataset := evaluation.get("fair4ml:evaluationDataset"):
+            tested = {"@id": dataset["@id"]}
+            node.put("fair4ml:evaluatedOn", tested, METADATA, "cardData.model-index")
 
 
 def _evaluation(model: str, index: int, result: dict) -> dict:
