@@ -220,6 +220,20 @@ def test_card_sections_ignore_headings_inside_code_and_front_matter():
     assert "legal" not in sections  # `license: mit` is front matter, not a section
 
 
+def test_template_sections_left_unfilled_are_not_written():
+    """Cards made from the Hub's template keep its comments and placeholders where nothing was
+    written; such a section says nothing."""
+    card = (
+        "# Uses\n\n<!-- Address questions around how the model is intended to be used -->\n\n"
+        "## Direct Use\n\n[More Information Needed]\n\n"
+        "# Bias, Risks, and Limitations\n\n<!-- technical limitations -->\n\n"
+        "Biased towards English.\n"
+    )
+    sections = card_sections(card, 1000)
+    assert "intendedUse" not in sections
+    assert sections["modelRisksBiasLimitations"].text == "Biased towards English."
+
+
 # -- RDF -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def graph(run) -> rdflib.Graph:

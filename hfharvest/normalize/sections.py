@@ -46,6 +46,9 @@ HEADINGS = {
 }
 _parser = MarkdownIt("commonmark")
 _FRONT_MATTER = re.compile(r"\A---\r?\n.*?\r?\n---\r?\n", re.DOTALL)
+# The template's guidance comments and the placeholder it leaves where nothing was written.
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_PLACEHOLDER = "[More Information Needed]"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,14 @@ class Section:
 def normalise_heading(text: str) -> str:
     words = re.sub(r"[^a-z0-9&]+", " ", text.lower()).split()
     return " ".join(words)
+
+
+def _says_something(text: str) -> bool:
+    """False for a section that holds only sub-headings and the template's placeholders."""
+    return any(
+        line.strip() and not line.lstrip().startswith("#") and line.strip() != _PLACEHOLDER
+        for line in text.splitlines()
+    )
 
 
 def _matches(heading: str, names: tuple[str, ...]) -> bool:
@@ -86,8 +97,8 @@ def card_sections(card: str | None, max_chars: int) -> dict[str, Section]:
         if prop is None or prop in found:
             continue
         end = next((h[1] for h in headings[index + 1 :] if h[0] <= level), len(lines))
-        text = "\n".join(lines[body_start:end]).strip()
-        if not text:
+        text = _COMMENT.sub("", "\n".join(lines[body_start:end])).strip()
+        if not _says_something(text):
             continue
         code = next(
             (f.content.strip() for f in fences if body_start <= f.map[0] < end and f.content),
