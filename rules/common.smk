@@ -104,3 +104,4 @@ localrules:
     enrich_licenses,
     enrich_languages,
     enrich_keywords,
+    plot_lineage_families,
