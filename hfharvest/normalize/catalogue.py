@@ -13,10 +13,14 @@ import duckdb
 import pandas as pd
 
 from .queries import QUERIES, VIEWS, duckdb_sql
+from .tables import SCHEMAS
 
 
 def build_catalogue(tables: dict[str, Path], path: Path, memory_limit: str = "512MB") -> dict:
     """Load every table into a new DuckDB file, create the views, rename it into place."""
+    unknown = set(tables) - set(SCHEMAS)
+    if unknown:  # names become SQL identifiers: only the tables tables.py writes
+        raise ValueError(f"not a catalogue table: {sorted(unknown)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
