@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from ..identify._fields import card_text
 from .origin import CARD_TEXT, ENRICHED, METADATA, entity_origin, is_repository_doi
 from .sections import card_sections
 from .vocab import CONTEXT
@@ -301,7 +302,8 @@ def _result(evaluation: str, index: int, metric: dict) -> dict:
 
 
 def _card_sections(node: _Node, record: dict, max_chars: int) -> None:
-    sections = card_sections(record.get("card"), max_chars)
+    # The card's first MB, as the identifiers read it: past that it is a data dump, not prose.
+    sections = card_sections(card_text(record), max_chars)
     for prop, section in sections.items():
         node.put(f"fair4ml:{prop}", section.text, CARD_TEXT, f"card#{section.heading}")
     usage = sections.get("usageInstructions")
