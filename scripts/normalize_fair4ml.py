@@ -1,4 +1,5 @@
 from hfharvest.jsonio import write_json
+from hfharvest.normalize.doc_cache import DocumentCache
 from hfharvest.normalize.inputs import RunInputs
 from hfharvest.normalize.stage import normalize_linked_data
 from hfharvest.workflow import start_log
@@ -12,7 +13,11 @@ run = RunInputs.from_files(
     inputs.entities,
     identifiers=inputs.get("identifiers"),
 )
+# Where documents are cached changes no output: from the config, not a param.
+config = snakemake.config
+cached = config["normalize"]["cache"]
+cache = DocumentCache(f"{config['data_root']}/cache/normalize") if cached else None
 stats = normalize_linked_data(
-    run, output.models, output.datasets, output.triples, snakemake.params.max_text_chars
+    run, output.models, output.datasets, output.triples, snakemake.params.max_text_chars, cache
 )
 write_json(output.stats, stats)

@@ -26,7 +26,8 @@ from workflow_runner import Workflow, rules_run
 from hfharvest.entities import entity_id
 from hfharvest.lineage import base_model_links
 from hfharvest.normalize import catalogue, families, vocab
-from hfharvest.normalize.fair4ml import model_document
+from hfharvest.normalize.doc_cache import DocumentCache
+from hfharvest.normalize.fair4ml import model_document, model_inputs
 from hfharvest.normalize.inputs import RunInputs
 from hfharvest.normalize.linked_data import OPTIONS, to_ntriples
 from hfharvest.normalize.sections import card_sections
@@ -74,11 +75,14 @@ def run(tmp_path_factory):
     return workflow, result, out
 
 
-@pytest.fixture(scope="module")
-def documents(run) -> dict[str, dict]:
-    _, _, out = run
+def documents_of(out: Path) -> dict[str, dict]:
     lines = (out / "fair4ml_models.jsonl").read_text().splitlines()
     return {doc["schema:name"]: doc for doc in map(json.loads, lines)}
+
+
+@pytest.fixture(scope="module")
+def documents(run) -> dict[str, dict]:
+    return documents_of(run[2])
 
 
 def as_list(value) -> list:
@@ -369,12 +373,39 @@ def test_report_draws_the_largest_families_from_the_edges(run):
 
 # -- reruns --------------------------------------------------------------------------------------
 def test_normalize_reruns_exactly_when_its_inputs_change(run):
-    workflow, first, _ = run
+    workflow, first, out = run
+    written = {name: (out / name).read_bytes() for name in ("fair4ml_models.jsonl", "fair4ml.nt")}
     assert rules_run(first) >= NORMALIZE_RULES
     faster = copy.deepcopy(CONFIG) | {"normalize": {"batch_rows": 500}}
     assert rules_run(workflow.run(faster)) == set()  # how, not what: nothing is stale
     shorter = copy.deepcopy(CONFIG) | {"normalize": {"max_text_chars": 200}}
     assert rules_run(workflow.run(shorter)) == {"normalize_fair4ml"}
+    stats = json.loads((out / "fair4ml_stats.json").read_text())["fair4ml_models.jsonl"]
+    assert stats["from_cache"] == 0  # another cap: other documents
+    assert len(documents_of(out)[BERT]["fair4ml:intendedUse"]) == 200
+    # Back to the first settings: every document comes from the cache, byte for byte the same.
+    assert rules_run(workflow.run(CONFIG)) == {"normalize_fair4ml"}
+    stats = json.loads((out / "fair4ml_stats.json").read_text())["fair4ml_models.jsonl"]
+    assert stats["from_cache"] == stats["documents"] == 8
+    assert {name: (out / name).read_bytes() for name in written} == written
+
+
+def test_a_document_is_cached_by_what_it_is_made_from(run, tmp_path):
+    workflow, _, _ = run
+    inputs = RunInputs.from_folder(workflow.run_folder(CONFIG))
+    lookups = load_lookups(inputs, max_chars=1000)
+    bert = next(r for r in inputs.iter_models() if r["modelId"] == BERT)
+    key = DocumentCache.key(model_inputs(bert, lookups))
+    harvested_again = {**bert, "downloads": 1, "extraction_metadata": {"extracted_at": "later"}}
+    assert DocumentCache.key(model_inputs(harvested_again, lookups)) == key
+    new_commit = {**bert, "sha": "0" * 40}
+    assert DocumentCache.key(model_inputs(new_commit, lookups)) != key
+    cache = DocumentCache(tmp_path)
+    cache.put(key, {"@id": HUB + BERT}, "<a> <b> <c> .\n")
+    assert cache.get(key) == ({"@id": HUB + BERT}, "<a> <b> <c> .\n")
+    entry = next(tmp_path.rglob("*.json"))
+    entry.write_text(entry.read_text().replace("<c>", "<d>"))  # damaged on disk
+    assert cache.get(key) is None and (cache.hits, cache.misses) == (1, 1)
 
 
 # -- PostgreSQL (make test-postgres) -------------------------------------------------------------

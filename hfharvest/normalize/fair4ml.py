@@ -19,6 +19,8 @@ from .sections import card_sections
 from .vocab import CONTEXT
 
 HUB = "https://huggingface.co"
+# Record fields no document shows, left out of its cache key: they change on every harvest.
+_NOT_IN_DOCUMENTS = frozenset({"extraction_metadata", "downloads", "likes"})
 # Characters kept as they are in ids put into IRIs (Hub ids, DOIs); anything else is escaped.
 _IRI_SAFE = "/:._-~()"
 
@@ -104,6 +106,24 @@ def model_document(record: dict, lookups: Lookups) -> dict:
     _evaluations(node, record)
     _card_sections(node, record, lookups.max_chars)
     return node.document()
+
+
+def model_inputs(record: dict, lookups: Lookups) -> dict:
+    """Everything `model_document` reads for this model: its cache key is made of this."""
+    model_id = record["modelId"]
+    identifiers = lookups.identifiers
+    stable = {key: value for key, value in record.items() if key not in _NOT_IN_DOCUMENTS}
+    return {
+        "record": stable,
+        "entities": {
+            kind: [lookups.entity(kind, entity) for entity in lookups.ids(kind, model_id)]
+            for kind in sorted(lookups.mappings)
+        },
+        "relations": lookups.relations.get(model_id, {}),
+        "identified": identifiers is not None,
+        "identifiers": identifiers.get(model_id) if identifiers is not None else None,
+        "max_chars": lookups.max_chars,
+    }
 
 
 def _date(value) -> dict | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,20 +61,24 @@ def count_nodes(value) -> int:
     return 0
 
 
+def with_triples(documents: Iterable[dict]) -> Iterator[tuple[dict, str]]:
+    for document in documents:
+        yield document, to_ntriples(document)
+
+
 def write_linked_data(
-    streams: dict[Path, Iterable[dict]], ntriples: Path
+    streams: dict[Path, Iterable[tuple[dict, str]]], ntriples: Path
 ) -> dict[str, LinkedDataStats]:
-    """Stream each group of documents into its JSON Lines file, and all their triples into one
-    N-Triples file (each file written atomically); return what was written, per file name."""
+    """Stream each group of (document, its N-Triples) into its JSON Lines file, and all the
+    triples into one N-Triples file (each file written atomically); return what was written."""
     stats = {}
     with ExitStack() as stack:
         triples = stack.enter_context(atomic_writer(ntriples))
         for path, documents in streams.items():
             lines = stack.enter_context(atomic_writer(path))
             stats[Path(path).name] = counted = LinkedDataStats()
-            for document in documents:
+            for document, text in documents:
                 lines.write(json.dumps(document, ensure_ascii=False) + "\n")
-                text = to_ntriples(document)
                 triples.write(text)
                 counted.documents += 1
                 counted.nodes += count_nodes(document)
