@@ -20,6 +20,7 @@ include: "rules/identify.smk"
 include: "rules/enrich.smk"
 include: "rules/summary.smk"
 include: "rules/report.smk"
+include: "rules/normalize.smk"
 
 
 rule all:
@@ -28,3 +29,7 @@ rule all:
         rules.add_ancestor_models.output.models,
         rules.summarize_run.output.summary,
         rules.plot_run_report.output,
+        rules.normalize_fair4ml.output,
+        rules.build_catalogue.output,
+        rules.plot_lineage_families.output,
+        postgres_targets(),
