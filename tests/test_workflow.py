@@ -155,9 +155,9 @@ def test_missing_base_model_is_recorded_and_the_round_goes_on(first_run):
     out = workflow.artifact(config, "hf_models_with_ancestors.json")
     missing = [f for f in out["failures"] if f["model_id"] == "mistralai/Mistral-7B-v0.1"]
     assert missing and missing[0]["reason"] == "not_found"
-    assert missing[0]["pulled_in_by"] == [
-        {"model_id": "HuggingFaceH4/zephyr-7b-beta", "relation": "base_model"}
-    ]
+    # zephyr names it in its metadata (synthetic models of the replica may name it too)
+    zephyr = {"model_id": "HuggingFaceH4/zephyr-7b-beta", "relation": "base_model"}
+    assert zephyr in missing[0]["pulled_in_by"]
 
 
 def test_summary_counts_match_the_artifacts(first_run):
