@@ -1,17 +1,16 @@
 # FAIR4ML linked data, Parquet tables and the catalogue database: <data_root>/2_normalized/.
 from hfharvest.normalize.stage import TABLES
 
-# What the stage reads: the models, every entity map, the relations and every enrich output.
+# What the stage reads: the models, every entity map, the relations, where datasets were
+# stated, the models' own identifiers (Hub URL, repository DOI) and every enrich output.
 NORMALIZE_INPUTS = {
     "models": rules.add_ancestor_models.output.models,
     "identified": [run_file(f"identified/{kind}.json") for kind in ENTITY_KINDS],
     "relations": rules.identify_base_models.output.relations,
+    "dataset_sources": rules.identify_datasets.output.sources,
+    "identifiers": rules.identify_identifiers.output.mapping,
     "entities": [enrich.output.entities for enrich in ENRICH_RULES],
 }
-# The models' own identifiers (repository DOI, Hub URL), when an identify rule writes them.
-IDENTIFIERS = run_file("identified/identifiers.json")
-if any(IDENTIFIERS in map(str, rule.output) for rule in workflow.rules):
-    NORMALIZE_INPUTS["identifiers"] = IDENTIFIERS
 STAGE_FILES = {
     "extract_latest": rules.extract_latest.output.models,
     "extract_from_file": rules.extract_from_file.output.models,

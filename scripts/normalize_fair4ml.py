@@ -12,6 +12,7 @@ run = RunInputs.from_files(
     inputs.relations,
     inputs.entities,
     identifiers=inputs.get("identifiers"),
+    dataset_sources=inputs.get("dataset_sources"),
 )
 # Where documents are cached changes no output: from the config, not a param.
 config = snakemake.config

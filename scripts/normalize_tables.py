@@ -14,6 +14,7 @@ run = RunInputs.from_files(
     inputs.entities,
     stages={name: inputs[name] for name in snakemake.params.stages},
     identifiers=inputs.get("identifiers"),
+    dataset_sources=inputs.get("dataset_sources"),
 )
 folder = os.path.dirname(output.tables[0])
 batch_rows = snakemake.config["normalize"]["batch_rows"]

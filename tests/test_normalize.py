@@ -40,10 +40,11 @@ SQUAD = "deepset/roberta-base-squad2"
 DETR = "facebook/detr-resnet-50-panoptic"
 GPT2 = "openai-community/gpt2"  # the Hub minted a DOI for its repository: doi:10.57967/hf/0039
 GPT2_DOI = "https://doi.org/10.57967/hf/0039"
-# Synthetic models of the replica at scale 100, seed 0 (their links are checked below).
-QUANTIZED = "replica-scale/detr-resnet-50-panoptic-000011"
-QUANTIZED_BASE = "google/roberta2roberta_L-24_wikisplit"
-LLAMA_CHILD = "replica-scale/Meta-Llama-3-8B-Instruct-000024"
+# Synthetic models of the replica at scale 50, seed 3 (their links are checked below): the
+# smallest Hub with a finetune of the Llama model, and a quantized copy of a real model.
+QUANTIZED = "replica-scale-3/vit-base-patch16-224-GGUF-4"
+QUANTIZED_BASE = "google/vit-base-patch16-224"
+LLAMA_CHILD = "replica-scale-1/Llama-3.1-8B-Instruct-ft-15"
 HARVESTED = [BERT, LLAMA, SQUAD, DETR, GPT2, QUANTIZED, LLAMA_CHILD]
 HUB = "https://huggingface.co/"
 SHACL = "http://www.w3.org/ns/shacl#"
@@ -55,12 +56,12 @@ CONFIG = {
     "hub": {"endpoint": "replica", "max_retries": 1},
     "hf": {"num_models": 0, "models_file": "ids.txt", "base_model_iterations": 2, "threads": 4},
     "arxiv": {"endpoint": "replica", "delay_s": 0},
-    "replica": {"scale": 100, "seed": 0},
+    "replica": {"scale": 50, "seed": 3},
 }
 
 
 def test_the_replica_declares_the_synthetic_links_this_module_relies_on():
-    with ReplicaHub(scale=100, seed=0) as hub:
+    with ReplicaHub(scale=50, seed=3) as hub:
         links = {m: base_model_links(r.to_json()) for m, r in hub.catalogue.models.items()}
     assert links[QUANTIZED] == [(QUANTIZED_BASE, "quantized")]
     assert links[LLAMA_CHILD] == [(LLAMA, "finetune")]
@@ -198,12 +199,13 @@ def test_repository_doi_is_an_identifier_not_a_citation(documents):
     assert "schema:citation" not in doc
 
 
-def test_identifiers_from_the_identify_stage_are_used_when_the_run_has_them(run, tmp_path):
-    """Newer identify stages write identified/identifiers.json; when a run has it, its ids are
-    the model's own. Here it names gpt2's Hub URL only, so the DOI found in the tags goes."""
+def test_identifiers_come_from_the_identify_stage(run, tmp_path):
+    """identified/identifiers.json holds the model's own ids (`doi:` for a repository DOI); the
+    documents take them from there. With a file that names gpt2's Hub URL only, the DOI goes."""
     workflow, _, _ = run
     folder = workflow.run_folder(CONFIG)
-    assert RunInputs.from_folder(folder).identifiers is None  # this run: computed, as above
+    written = json.loads((folder / "identified" / "identifiers.json").read_text())
+    assert written[GPT2] == ["doi:10.57967/hf/0039", HUB + GPT2]  # gpt2's `doi:` tag
     copy_of = tmp_path / "run"
     shutil.copytree(folder, copy_of, ignore=shutil.ignore_patterns(".records"))
     (copy_of / "identified" / "identifiers.json").write_text(json.dumps({GPT2: [HUB + GPT2]}))
@@ -211,6 +213,25 @@ def test_identifiers_from_the_identify_stage_are_used_when_the_run_has_them(run,
     record = next(r for r in inputs.iter_models() if r["modelId"] == GPT2)
     document = model_document(record, load_lookups(inputs, max_chars=1000))
     assert set(document["schema:identifier"]) == {GPT2, HUB + GPT2}
+
+
+def test_a_dataset_found_in_the_card_text_says_so(run, tmp_path):
+    """identified/dataset_sources.json says where each dataset was found; the provenance of
+    `trainedOn` follows it (no harvested model names a dataset in text only, so the file of a
+    copy of the run says BERT's wikipedia came from the card's text)."""
+    workflow, _, _ = run
+    folder = workflow.run_folder(CONFIG)
+    copy_of = tmp_path / "run"
+    shutil.copytree(folder, copy_of, ignore=shutil.ignore_patterns(".records"))
+    sources = {BERT: {"bookcorpus": "metadata", "wikipedia": "card_text"}}
+    (copy_of / "identified" / "dataset_sources.json").write_text(json.dumps(sources))
+    inputs = RunInputs.from_folder(copy_of)
+    record = next(r for r in inputs.iter_models() if r["modelId"] == BERT)
+    document = model_document(record, load_lookups(inputs, max_chars=1000))
+    assert extraction(document, "fair4ml:trainedOn") == {
+        "metadata": ["cardData.datasets"],
+        "card_text": ["card"],
+    }
 
 
 def test_card_sections_ignore_headings_inside_code_and_front_matter():
@@ -317,27 +338,33 @@ def test_tables_have_stable_keys_and_provenance(run):
 
 
 # Answers written by hand from the records: Llama-3.1-8B-Instruct is a finetune of Llama-3.1-8B
-# (llama3.1); the synthetic LLAMA_CHILD a finetune of it (llama3); only BERT is trained on
-# wikipedia (Apache-2.0); DETR's paper is cited by DETR and by the quantized copy of its card,
-# every other paper by one model (1907.12461 by roberta2roberta's card).
+# (llama3.1); the synthetic LLAMA_CHILD a finetune of it (`license: mit`); only BERT is trained
+# on wikipedia (Apache-2.0). Papers: tags and cards' arXiv links give each paper one model
+# (BERT 1810.04805, Llama 2204.05149, DETR 2005.12872, ViT 2010.11929 and 2006.03677, QUANTIZED's
+# card 1907.06616, LLAMA_CHILD's card 1406.2661, 1908.10084, 2006.10369, 2006.11316,
+# 2210.11416), so the first three by id; of them only BERT's is in the replica's arXiv. Licences
+# change from ViT (apache-2.0) to its quantized copy (cc-by-nc-4.0) and from Llama to its child.
 EXPECTED = {
     ("descendants", (("model", "meta-llama/Llama-3.1-8B"),)): [
         (LLAMA, "meta-llama/Llama-3.1-8B", "finetune", 1, "llama3.1"),
-        (LLAMA_CHILD, LLAMA, "finetune", 2, "llama3"),
+        (LLAMA_CHILD, LLAMA, "finetune", 2, "MIT"),
     ],
     ("trained_on_under_license", (("dataset", "wikipedia"), ("license", "Apache-2.0"))): [
         (BERT,),
     ],
     ("papers_cited_most", (("limit", 3),)): [
-        ("arxiv:2005.12872", None, 2),
+        ("arxiv:1406.2661", None, 1),
         (
             "arxiv:1810.04805",
             "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding",
             1,
         ),
-        ("arxiv:1907.12461", None, 1),
+        ("arxiv:1907.06616", None, 1),
     ],  # fmt: skip
-    ("license_changes", ()): [(LLAMA, "llama3.1", LLAMA_CHILD, "llama3", "finetune")],
+    ("license_changes", ()): [
+        (QUANTIZED_BASE, "Apache-2.0", QUANTIZED, "CC-BY-NC-4.0", "quantized"),
+        (LLAMA, "llama3.1", LLAMA_CHILD, "MIT", "finetune"),
+    ],
 }
 
 

@@ -33,10 +33,19 @@ class Lookups:
     relations: dict[str, dict[str, dict]]  # model id -> base id -> {relation, source}
     entities: dict[str, dict[str, dict]]  # kind -> entity id -> slim entity
     identifiers: dict[str, list[str]] | None = None  # model id -> own ids (identify stage)
+    dataset_sources: dict[str, dict[str, str]] | None = None  # model id -> dataset -> source
     max_chars: int = 20_000  # cap on a card section or description written as text
 
     def ids(self, kind: str, model: str) -> list[str]:
         return self.mappings.get(kind, {}).get(model, [])
+
+    def stated_in(self, kind: str, model: str, entity: str) -> str | None:
+        """`metadata` or `card_text`, where the identify stage says it found a dataset or base."""
+        if kind == "datasets":
+            return (self.dataset_sources or {}).get(model, {}).get(entity)
+        if kind == "base_models":
+            return self.relations.get(model, {}).get(entity, {}).get("source")
+        return None
 
     def entity(self, kind: str, entity: str) -> dict:
         return self.entities.get(kind, {}).get(entity) or {"id": entity, "enriched": False}
@@ -120,6 +129,7 @@ def model_inputs(record: dict, lookups: Lookups) -> dict:
             for kind in sorted(lookups.mappings)
         },
         "relations": lookups.relations.get(model_id, {}),
+        "dataset_sources": (lookups.dataset_sources or {}).get(model_id, {}),
         "identified": identifiers is not None,
         "identifiers": identifiers.get(model_id) if identifiers is not None else None,
         "max_chars": lookups.max_chars,
@@ -131,11 +141,17 @@ def _date(value) -> dict | None:
 
 
 def repository_ids(model_id: str, lookups: Lookups) -> list[str]:
-    """The model's own identifiers: the identify stage's, else its Hub URL and Hub-minted DOIs."""
+    """The model's own identifiers as IRIs: the identify stage's (`doi:10.57967/hf/...` becomes
+    its doi.org IRI), else its Hub URL and the Hub-minted DOIs an older run kept as articles."""
     if lookups.identifiers is not None and model_id in lookups.identifiers:
-        return [i for i in lookups.identifiers[model_id] if i]
-    dois = [a for a in lookups.ids("articles", model_id) if is_repository_doi(a)]
-    return [model_iri(model_id), *(article_iri(doi) for doi in dois)]
+        own = [i for i in lookups.identifiers[model_id] if i]
+    else:
+        own = [model_iri(model_id), *(a for a in lookups.ids("articles", model_id))]
+    return [article_iri(i) if i.startswith("doi:") else i for i in own if _is_own_id(i)]
+
+
+def _is_own_id(identifier: str) -> bool:
+    return identifier.startswith(HUB + "/") or is_repository_doi(identifier)
 
 
 def _basics(node: _Node, record: dict, lookups: Lookups) -> None:
@@ -168,7 +184,8 @@ def _entities(node: _Node, record: dict, lookups: Lookups) -> None:
             if kind == "articles" and is_repository_doi(entity_id):
                 continue  # the model's own DOI: an identifier, not a citation
             entity = lookups.entity(kind, entity_id)
-            source, field = entity_origin(kind, record, entity_id)
+            stated = lookups.stated_in(kind, model_id, entity_id)
+            source, field = entity_origin(kind, record, entity_id, stated)
             enriched_by = entity.get("source") if entity.get("enriched") else None
             node.put(prop, build(entity, lookups), source, field, enriched_by)
 

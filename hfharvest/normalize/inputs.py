@@ -36,6 +36,7 @@ ENTITY_FIELDS = {
 COMMON_FIELDS = ("entity_id", "kind", "id", "enriched", "reason")
 IDENTIFIERS_FILE = "identified/identifiers.json"  # written by newer identify stages, optional
 RELATIONS_FILE = "identified/base_model_relations.json"
+DATASET_SOURCES_FILE = "identified/dataset_sources.json"  # optional, like IDENTIFIERS_FILE
 MODELS_FILE = "hf_models_with_ancestors.json"
 
 
@@ -49,11 +50,12 @@ class RunInputs:
     entities: dict[str, Path]
     stages: dict[str, Path] = field(default_factory=dict)
     identifiers: Path | None = None
+    dataset_sources: Path | None = None
 
     @classmethod
     def from_folder(cls, run: str | Path, stages: dict[str, str] | None = None) -> RunInputs:
         run = Path(run)
-        identifiers = run / IDENTIFIERS_FILE
+        identifiers, sources = run / IDENTIFIERS_FILE, run / DATASET_SOURCES_FILE
         return cls(
             models=run / MODELS_FILE,
             identified={kind: run / "identified" / f"{kind}.json" for kind in KINDS},
@@ -61,6 +63,7 @@ class RunInputs:
             entities={kind: run / name for kind, name in ENTITY_FILES.items()},
             stages={name: run / path for name, path in (stages or {}).items()},
             identifiers=identifiers if identifiers.exists() else None,
+            dataset_sources=sources if sources.exists() else None,
         )
 
     @classmethod
@@ -72,6 +75,7 @@ class RunInputs:
         entities: list[str],
         stages: dict[str, str] | None = None,
         identifiers: str | None = None,
+        dataset_sources: str | None = None,
     ) -> RunInputs:
         """From a rule's named inputs: entity maps and enrich outputs told apart by file name."""
         kinds = {name: kind for kind, name in ENTITY_FILES.items()}
@@ -82,6 +86,7 @@ class RunInputs:
             entities={kinds[Path(p).name]: Path(p) for p in entities},
             stages={name: Path(path) for name, path in (stages or {}).items()},
             identifiers=Path(identifiers) if identifiers else None,
+            dataset_sources=Path(dataset_sources) if dataset_sources else None,
         )
 
     def iter_models(self) -> Iterator[dict]:
@@ -109,6 +114,10 @@ class RunInputs:
             model: [i if isinstance(i, str) else i.get("id", "") for i in ids]
             for model, ids in read_json(self.identifiers).items()
         }
+
+    def dataset_sources_of(self) -> dict[str, dict[str, str]]:
+        """Model id -> dataset id -> `metadata` or `card_text`; {} when the run has no such file."""
+        return read_json(self.dataset_sources) if self.dataset_sources is not None else {}
 
     def iter_entities(self, kind: str) -> Iterator[dict]:
         """The enriched entities of `kind`, slimmed to the fields the stage uses."""

@@ -17,8 +17,13 @@ ENRICHED = "enriched"
 REPOSITORY_DOI_PREFIX = "doi:10.57967/hf/"
 
 
-def entity_origin(kind: str, record: dict, entity: str) -> tuple[str, str]:
-    """(source, field) of one identified entity of `record`."""
+def entity_origin(
+    kind: str, record: dict, entity: str, stated: str | None = None
+) -> tuple[str, str]:
+    """(source, field) of one identified entity of `record`; `stated` is the source the identify
+    stage recorded for a dataset or base model (card text is their fallback, not a field)."""
+    if stated == CARD_TEXT:
+        return CARD_TEXT, "card"
     if kind == "articles":
         tagged = {arxiv_article(v) for v in prefixed_tags(record, "arxiv:")}
         tagged |= {doi_article(v) for v in prefixed_tags(record, "doi:")}

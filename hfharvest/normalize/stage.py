@@ -27,6 +27,7 @@ def load_lookups(inputs: RunInputs, max_chars: int, entities: bool = True) -> Lo
         relations=inputs.relations_of(),
         entities={kind: inputs.entities_by_id(kind) for kind in KINDS} if entities else {},
         identifiers=inputs.identifiers_of(),
+        dataset_sources=inputs.dataset_sources_of(),
         max_chars=max_chars,
     )
 

@@ -219,7 +219,8 @@ def _model_rows(record: dict, lookups: Lookups, writers: dict, run_id: str) -> N
         writers["lineage_edges"].add(edge)
     for kind, mapping in lookups.mappings.items():
         for entity in mapping.get(model_id, []):
-            source, field = entity_origin(kind, record, entity)
+            stated = lookups.stated_in(kind, model_id, entity)
+            source, field = entity_origin(kind, record, entity, stated)
             row = {"run_id": run_id, "model_id": model_id, "kind": kind, "id": entity}
             row |= {"entity_id": entity_id(kind, entity), "source": source, "source_field": field}
             writers["model_entities"].add(row)
