@@ -94,6 +94,7 @@ def run_case(root: Path, url: str, overrides: dict, env: dict) -> tuple:
             "run_id": "case",
             "hub": {"endpoint": url, **FAST},
             "hf": {"num_models": 8, "models_file": "ids.txt", "base_model_iterations": 0},
+            "arxiv": {"endpoint": f"{url}/api/query", "delay_s": 0},
         },
         overrides,
     )
