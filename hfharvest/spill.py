@@ -74,11 +74,14 @@ class Groups:
         self._flush()
         rows = self._db.execute("SELECT key, member, payload FROM rows ORDER BY key, member")
         for key, group in groupby(rows, key=lambda row: row[0]):
-            yield key, [
-                (member, None if payload is None else json.loads(payload))
-                for _, member, payload in group
-                if member != _PRESENT
-            ]
+            yield (
+                key,
+                [
+                    (member, None if payload is None else json.loads(payload))
+                    for _, member, payload in group
+                    if member != _PRESENT
+                ],
+            )
 
     def members(self) -> Iterator[tuple[str, list[str]]]:
         """`(key, sorted members)` by key."""

@@ -19,8 +19,8 @@ from hfharvest.enrich import (
     enrich_tasks,
 )
 from hfharvest.entities import entity_id
-from hfharvest.jsonio import artifact_writer
 from hfharvest.hub import HubClient
+from hfharvest.jsonio import artifact_writer
 from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
 
 BERT = "google-bert/bert-base-uncased"

@@ -136,9 +136,7 @@ def _open(root: Path, endpoint: str, kind: str) -> sqlite3.Connection:
     return db
 
 
-def identify_run(
-    kind: str, models_path: str, outputs: dict[str, str], cache: ResultCache
-) -> dict:
+def identify_run(kind: str, models_path: str, outputs: dict[str, str], cache: ResultCache) -> dict:
     """Identify `kind` in every model of the artifact and write `outputs` (`mapping`, and
     `sources` for datasets, `relations` for base models). Returns the counts it logged."""
     renamed = (read_key(models_path, "renamed", {}) or {}) if kind == "base_models" else {}
