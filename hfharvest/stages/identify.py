@@ -18,10 +18,8 @@ import sqlite3
 from functools import cache
 from pathlib import Path
 
-from ..identify import IDENTIFIERS
+from ..identify import identifier
 from ..identify._fields import model_id
-from ..identify.base_models import relations_from_links, written_links
-from ..identify.datasets import dataset_sources
 from ..jsonio import iter_models, read_key, write_entries
 from ..progress import CONSOLE
 from ..runconfig import cache_endpoint, endpoint_key, folder_digest
@@ -58,10 +56,14 @@ def per_model(kind: str, record: dict):
     """What is cached for one record: the ids (datasets: with their sources; base models: the
     links as written, before renames, which depend on the whole run)."""
     if kind == "datasets":
+        from ..identify.datasets import dataset_sources
+
         return dataset_sources(record)
     if kind == "base_models":
+        from ..identify.base_models import written_links
+
         return written_links(record)
-    return IDENTIFIERS[kind](record)
+    return identifier(kind)(record)
 
 
 class ResultCache:
@@ -150,6 +152,8 @@ def identify_run(kind: str, models_path: str, outputs: dict[str, str], cache: Re
                 result = per_model(kind, record)
                 cache.put(digest, result)
             if kind == "base_models":
+                from ..identify.base_models import relations_from_links
+
                 result = relations_from_links(model, result, renamed)
             if isinstance(result, dict):
                 groups.add(model, result.keys(), result.values())
