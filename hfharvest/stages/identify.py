@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..identify import identifier
 from ..identify._fields import model_id
-from ..jsonio import iter_models, read_key, write_entries
+from ..jsonio import atomic_writer, iter_models, read_key, write_entries
 from ..progress import CONSOLE
 from ..runconfig import cache_endpoint, endpoint_key, folder_digest
 from ..spill import Groups
@@ -132,7 +132,8 @@ def _open(root: Path, endpoint: str, kind: str) -> sqlite3.Connection:
             raise OSError(f"{part} is not a real folder or file of the cache")
     if path.exists() and not path.is_file():
         raise OSError(f"{path} is not a regular file")
-    (folder / "ENDPOINT").write_text(normalized + "\n", encoding="utf-8")
+    with atomic_writer(folder / "ENDPOINT", fsync=False) as handle:  # replaces, never follows
+        handle.write(normalized + "\n")
     db = sqlite3.connect(path, timeout=60)
     db.execute("CREATE TABLE IF NOT EXISTS results (digest TEXT PRIMARY KEY, result TEXT)")
     return db
