@@ -16,6 +16,7 @@ from itertools import groupby
 from pathlib import Path
 
 _BATCH = 10_000  # rows per executemany: few round trips, a small buffer
+_BATCH_BYTES = 4 * 1024 * 1024
 _PRESENT = ""  # the member of a key's presence row: a key with no members still comes out
 
 
@@ -100,14 +101,20 @@ def count_distinct(values: Iterable[str]) -> int:
 class Table(Groups):
     """`{(key, member): payload}` on disk where the last payload put wins (as `dict[k] = v`)."""
 
+    _pending_bytes = 0
+
     def put(self, key: str, member: str, payload) -> None:
-        self._pending.append((key, member, json.dumps(payload, ensure_ascii=False)))
-        if len(self._pending) >= _BATCH:
+        text = json.dumps(payload, ensure_ascii=False)
+        self._pending.append((key, member, text))
+        self._pending_bytes += len(text)
+        # Payloads are whole records (a card can be megabytes): bound the buffer by size too.
+        if len(self._pending) >= _BATCH or self._pending_bytes >= _BATCH_BYTES:
             self._flush()
 
     def _flush(self) -> None:
         self._db.executemany("INSERT OR REPLACE INTO rows VALUES (?, ?, ?)", self._pending)
         self._pending = []
+        self._pending_bytes = 0
 
     def first(self, key: str):
         """The payload of the key's smallest member, or None."""
