@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from huggingface_hub.utils import HFValidationError, validate_repo_id
-
 from .errors import shown
 
 log = logging.getLogger(__name__)
@@ -44,6 +42,10 @@ def validate_model_id(model_id: object) -> str:
         raise InvalidModelId(f"model id must be a string, got {type(model_id).__name__}")
     if len(model_id) > 2 * 96 + 1:  # two parts of at most 96 characters
         raise InvalidModelId(f"not a Hub model id: {_shown(model_id)} (too long)")
+    # Imported here: huggingface_hub's errors load its HTTP client (0.2 s), which the jobs that
+    # import this module for its constants or URL parsing never need.
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
     try:
         validate_repo_id(model_id)
     except HFValidationError as err:

@@ -1,7 +1,12 @@
-"""JSON artifacts: written atomically and streamed, so 100 000 records never sit in memory.
+"""JSON artifacts: written atomically and streamed, so 1.5 million records never sit in memory.
 
 A stage file is one JSON object: `{"stage", ...metadata, "models": [...], "failures": [...],
-"counts": {...}}`. Models are written one by one as they come and read back one by one.
+"counts": {...}}`. Models are written one by one as they come and read back one by one. An
+identify mapping is one JSON object `{model id: value}` with one entry a line; an enrich output
+is one JSON list with one entity a line: both written and read entry by entry.
+
+Run files are our own outputs, so they have no size cap (a full harvest's model file passes
+any fixed one); a caller reading untrusted JSON passes `max_bytes`.
 """
 
 from __future__ import annotations
@@ -14,8 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import ijson
-
-JSON_MAX_BYTES = 2 * 1024**3  # a run artifact beyond this is a bug, not data
 
 
 @contextmanager
@@ -46,16 +49,17 @@ def write_json(path: str | Path, data) -> None:
         handle.write("\n")
 
 
-def _open_checked(path: str | Path):
+def _open_checked(path: str | Path, max_bytes: int | None = None):
     path = Path(path)
     size = path.stat().st_size
-    if size > JSON_MAX_BYTES:
-        raise ValueError(f"{path}: {size} bytes is over the {JSON_MAX_BYTES}-byte cap")
+    if max_bytes is not None and size > max_bytes:
+        raise ValueError(f"{path}: {size} bytes is over the {max_bytes}-byte cap")
     return path.open("rb")
 
 
-def read_json(path: str | Path):
-    with _open_checked(path) as handle:
+def read_json(path: str | Path, max_bytes: int | None = None):
+    """A whole JSON file: only for small files (a summary, an id list); stream the others."""
+    with _open_checked(path, max_bytes) as handle:
         try:
             return json.load(handle)
         except json.JSONDecodeError as err:
@@ -75,13 +79,53 @@ def iter_models(path: str | Path) -> Iterator[dict]:
     return _items(path, "models.item")
 
 
-def iter_list(path: str | Path) -> Iterator:
-    """The items of a file that is one JSON list (the enrich outputs), one at a time."""
+def iter_entries(path: str | Path) -> Iterator[tuple[str, object]]:
+    """An identify mapping's `(model id, value)` pairs, one at a time."""
+    with _open_checked(path) as handle:
+        try:
+            yield from ijson.kvitems(handle, "", use_float=True)
+        except ijson.JSONError as err:
+            raise ValueError(f"{path}: invalid JSON: {err}") from None
+
+
+def iter_items(path: str | Path) -> Iterator:
+    """The items of a file holding one JSON list (an enrich output), one at a time."""
     return _items(path, "item")
 
 
+def write_entries(path: str | Path, entries: Iterable[tuple[str, object]]) -> int:
+    """`{key: value, ...}` from pairs, one entry a line, atomically; returns how many."""
+    count = 0
+    with atomic_writer(path) as handle:
+        handle.write("{")
+        for key, value in entries:
+            handle.write(",\n" if count else "\n")
+            handle.write(f"{json.dumps(key, ensure_ascii=False)}: ")
+            handle.write(json.dumps(value, ensure_ascii=False))
+            count += 1
+        handle.write("\n}\n")
+    return count
+
+
+def write_items(path: str | Path, items: Iterable) -> int:
+    """`[item, ...]`, one item a line, atomically; returns how many."""
+    count = 0
+    with atomic_writer(path) as handle:
+        handle.write("[")
+        for item in items:
+            handle.write(",\n" if count else "\n")
+            handle.write(json.dumps(item, ensure_ascii=False))
+            count += 1
+        handle.write("\n]\n")
+    return count
+
+
+def iter_failures(path: str | Path) -> Iterator[dict]:
+    return _items(path, "failures.item")
+
+
 def read_failures(path: str | Path) -> list[dict]:
-    return list(_items(path, "failures.item"))
+    return list(iter_failures(path))
 
 
 def read_key(path: str | Path, key: str, default=None):

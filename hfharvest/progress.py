@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from tqdm import tqdm
-
 
 def progress(iterable=None, *, total=None, desc: str = ""):
+    from tqdm import tqdm  # 80 ms of imports: only for the jobs that show progress
+
     return tqdm(iterable, total=total, desc=desc, file=sys.stderr, mininterval=2.0, ascii=True)
 
 

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .jsonio import iter_models, read_json  # noqa: E402
+from .jsonio import iter_entries, iter_models, read_json  # noqa: E402
 
 TOP = 15  # bars per chart; the rest is summed as "other"
 
@@ -45,7 +45,7 @@ def plot_models(models_path: str, licenses_path: str, out: dict[str, str]) -> No
     for record in iter_models(models_path):
         tags.append(record.get("pipeline_tag"))
         libraries.append(record.get("library_name"))
-    licences = [lic for ids in read_json(licenses_path).values() for lic in ids or [None]]
+    licences = [lic for _, ids in iter_entries(licenses_path) for lic in ids or [None]]
     bar_chart(out["pipeline_tags"], "Models per pipeline tag", top_counts(tags))
     bar_chart(out["libraries"], "Models per library", top_counts(libraries))
     bar_chart(out["licenses"], "Models per licence", top_counts(licences))

@@ -21,32 +21,14 @@ from pathlib import Path
 from . import errors
 from .cache import CardCache, RecordCache
 from .hub import REPLICA_URL_ENV, HubClient, process_rate_limiter, token_from_env
-from .jsonio import artifact_writer, write_json
+from .joblog import start_log  # noqa: F401 - scripts import it from here too
+from .jsonio import artifact_writer
 from .progress import CONSOLE
 from .runconfig import cache_dirs, cache_endpoint
-from .stages.enrich import enrichment_counts
+from .stages.enrich import write_entities  # noqa: F401 - scripts import it from here too
 from .stages.extract import Extractor, JobFailed, Outcome
 
 log = logging.getLogger("hfharvest")
-
-
-def start_log(path: str) -> None:
-    """Send logging and progress bars (stderr) to the rule's log file; records logged with
-    `extra=CONSOLE` also go to the job's own stderr, which Snakemake shows on its console."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    stream = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the job
-    console = logging.StreamHandler(sys.__stderr__)
-    console.addFilter(lambda record: getattr(record, "console", False))
-    console.setFormatter(logging.Formatter("hfharvest: %(message)s"))
-    sys.stderr = stream
-    logging.basicConfig(
-        stream=stream, level=logging.INFO, force=True,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )  # fmt: skip
-    logging.getLogger().addHandler(console)
-    # huggingface_hub logs full URLs at debug level only; keep it at warnings.
-    logging.getLogger("huggingface_hub").setLevel(logging.WARNING)
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 
 def client_from(hub: dict) -> HubClient:
@@ -194,9 +176,3 @@ class ReplicaProcess:
         self.process = None
         os.environ.pop(REPLICA_URL_ENV, None)
         return stats
-
-
-def write_entities(path: str, entities: list[dict]) -> None:
-    """An enrich stage's output: one JSON list of entities, sorted by id."""
-    write_json(path, entities)
-    log.info("%s: %s", path, enrichment_counts(entities))

@@ -1,9 +1,8 @@
-from hfharvest.enrich import enrich_base_models
-from hfharvest.jsonio import read_json
-from hfharvest.stages.enrich import ancestors_subset, mentioned_ids
-from hfharvest.workflow import start_log, write_entities
+from hfharvest.enrich.base_models import enrich_base_models
+from hfharvest.joblog import start_log
+from hfharvest.jsonio import iter_entries
+from hfharvest.stages.enrich import write_entities
 
 start_log(snakemake.log[0])
-mapping = read_json(snakemake.input.mapping)
-ancestors = ancestors_subset(snakemake.input.models, mentioned_ids(mapping))
-write_entities(snakemake.output.entities, enrich_base_models(ancestors, mapping))
+entities = enrich_base_models(snakemake.input.models, iter_entries(snakemake.input.mapping))
+write_entities(snakemake.output.entities, entities)

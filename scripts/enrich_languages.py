@@ -1,6 +1,7 @@
-from hfharvest.enrich import enrich_languages
-from hfharvest.jsonio import read_json
-from hfharvest.workflow import start_log, write_entities
+from hfharvest.enrich.languages import enrich_languages
+from hfharvest.joblog import start_log
+from hfharvest.jsonio import iter_entries
+from hfharvest.stages.enrich import write_entities
 
 start_log(snakemake.log[0])
-write_entities(snakemake.output.entities, enrich_languages(read_json(snakemake.input.mapping)))
+write_entities(snakemake.output.entities, enrich_languages(iter_entries(snakemake.input.mapping)))

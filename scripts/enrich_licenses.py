@@ -1,6 +1,7 @@
-from hfharvest.enrich import enrich_licenses
-from hfharvest.jsonio import read_json
-from hfharvest.workflow import start_log, write_entities
+from hfharvest.enrich.licenses import enrich_licenses
+from hfharvest.joblog import start_log
+from hfharvest.jsonio import iter_entries
+from hfharvest.stages.enrich import write_entities
 
 start_log(snakemake.log[0])
-write_entities(snakemake.output.entities, enrich_licenses(read_json(snakemake.input.mapping)))
+write_entities(snakemake.output.entities, enrich_licenses(iter_entries(snakemake.input.mapping)))

@@ -1,7 +1,7 @@
-from hfharvest.identify import identify_models
-from hfharvest.jsonio import iter_models, write_json
-from hfharvest.workflow import start_log
+from hfharvest.joblog import start_log
+from hfharvest.stages.identify import cache_from, identify_run
 
 start_log(snakemake.log[0])
-mapping = identify_models(snakemake.params.kind, iter_models(snakemake.input.models))
-write_json(snakemake.output.mapping, mapping)
+kind = snakemake.params.kind
+cache = cache_from(snakemake.config, kind)
+identify_run(kind, snakemake.input.models, dict(snakemake.output.items()), cache)

@@ -1,8 +1,6 @@
-from hfharvest.identify import dataset_provenance
-from hfharvest.jsonio import iter_models, write_json
-from hfharvest.workflow import start_log
+from hfharvest.joblog import start_log
+from hfharvest.stages.identify import cache_from, identify_run
 
 start_log(snakemake.log[0])
-sources = dataset_provenance(iter_models(snakemake.input.models))
-write_json(snakemake.output.mapping, {model: list(datasets) for model, datasets in sources.items()})
-write_json(snakemake.output.sources, sources)
+cache = cache_from(snakemake.config, "datasets")
+identify_run("datasets", snakemake.input.models, dict(snakemake.output.items()), cache)

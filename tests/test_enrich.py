@@ -20,6 +20,7 @@ from hfharvest.enrich import (
 )
 from hfharvest.entities import entity_id
 from hfharvest.hub import HubClient
+from hfharvest.jsonio import artifact_writer
 from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
 
 BERT = "google-bert/bert-base-uncased"
@@ -376,7 +377,7 @@ def test_a_legacy_task_id_resolves_to_the_task_it_now_belongs_to(client):
     assert found["conversational"]["label"] == "Conversational"
 
 
-def test_base_models_from_the_ancestors_artifact():
+def test_base_models_from_the_ancestors_artifact(tmp_path):
     base = {
         **snapshot_record("meta-llama/Llama-3.1-8B-Instruct"),
         "ancestry": {
@@ -403,7 +404,32 @@ def test_base_models_from_the_ancestors_artifact():
         "meta-llama/Llama-3.1-8B-Instruct": ["meta-llama/Llama-3.1-8B"],
         "x": ["nobody/unknown-base"],
     }
-    found = by_id(enrich_base_models(artifact, mapping))
+    # A renamed repo: requested under its old id, recorded under the new one.
+    renamed = {**snapshot_record("google-bert/bert-base-uncased")}
+    renamed["modelId"] = renamed["id"]
+    renamed["extraction_metadata"] = {"requested_id": "bert-base-uncased"}
+    mapping["y"] = ["bert-base-uncased"]
+    path = tmp_path / "hf_models_with_ancestors.json"
+    with artifact_writer(path, "add_ancestor_models") as out:
+        out.add_model(base)
+        out.add_model(renamed)
+        out.add_model(
+            {**snapshot_record("google/flan-t5-large"), "modelId": "google/flan-t5-large"}
+        )
+        for failure in artifact["failures"]:
+            out.add_failure(failure)
+    found = by_id(enrich_base_models(path, iter(mapping.items())))
+
+    assert list(found) == sorted(found)  # one entity per base id, sorted, not the other models
+    assert set(found) == {
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "meta-llama/Llama-3.1-8B",
+        "nobody/unknown-base",
+        "bert-base-uncased",
+    }
+    old_name = found["bert-base-uncased"]
+    assert (old_name["enriched"], old_name["model_id"]) == (True, "google-bert/bert-base-uncased")
+    assert old_name["record"]["sha"] == renamed["sha"] and old_name["models"] == ["y"]
 
     instruct = found["meta-llama/Llama-3.1-8B-Instruct"]
     assert (instruct["depth"], instruct["relations"], instruct["models"]) == (
@@ -430,7 +456,7 @@ def test_keywords():
 
 def test_entity_ids_are_stable_across_calls(arxiv_endpoint):
     mapping = {"a": ["Apache-2.0", "llama3"], "b": ["other"]}
-    first, second = enrich_licenses(mapping), enrich_licenses(mapping)
+    first, second = list(enrich_licenses(mapping)), list(enrich_licenses(mapping))
     assert [e["entity_id"] for e in first] == [e["entity_id"] for e in second]
     assert first[0]["entity_id"] == entity_id("licenses", "Apache-2.0")
 

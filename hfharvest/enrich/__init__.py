@@ -5,13 +5,7 @@ record per distinct id (sorted by id), listing the models that reference it. An 
 be resolved is kept with `enriched: False` and a `reason`; one failure never sinks the others.
 """
 
-from .articles import enrich_articles
-from .base_models import enrich_base_models
-from .datasets import enrich_datasets
-from .keywords import enrich_keywords
-from .languages import enrich_languages
-from .licenses import enrich_licenses
-from .tasks import enrich_tasks
+from importlib import import_module
 
 __all__ = [
     "enrich_articles",
@@ -22,3 +16,11 @@ __all__ = [
     "enrich_licenses",
     "enrich_tasks",
 ]
+
+
+def __getattr__(name: str):
+    """`from hfharvest.enrich import enrich_x` imports module x only: a job that enriches
+    licences never loads the Hub client the datasets enricher needs."""
+    if name in __all__:
+        return getattr(import_module(f".{name.removeprefix('enrich_')}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

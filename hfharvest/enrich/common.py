@@ -2,23 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from ..entities import entity
+from ..spill import Groups
 
 
-def models_by_entity(mapping: Mapping[str, Iterable]) -> dict[str, list[str]]:
-    """`{model_id: [entity ids]}` -> `{entity id: sorted model ids}`, sorted by entity id.
+class EntityModels:
+    """`{entity id: sorted model ids}`, sorted by entity id, kept on disk (hfharvest.spill): a
+    kind can name a million entities whose model lists together hold every model."""
+
+    def __init__(self, mapping: Mapping[str, Iterable] | Iterable[tuple[str, Iterable]]):
+        self._groups = Groups()
+        pairs = mapping.items() if isinstance(mapping, Mapping) else mapping
+        for model_id, ids in pairs:
+            for entity_id in ids or ():
+                if isinstance(entity_id, str) and entity_id.strip():
+                    self._groups.add(entity_id, (model_id,))
+
+    def items(self) -> Iterator[tuple[str, list[str]]]:
+        return self._groups.members()
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key, _ in self.items())
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def __contains__(self, entity_id: object) -> bool:
+        return isinstance(entity_id, str) and entity_id in self._groups
+
+    def close(self) -> None:
+        self._groups.close()
+
+
+def models_by_entity(mapping: Mapping[str, Iterable] | Iterable[tuple]) -> EntityModels:
+    """`{model_id: [entity ids]}` (or its `(model id, ids)` pairs, streamed from the identify
+    file) -> `{entity id: sorted model ids}`, sorted by entity id.
 
     Ids that are not non-empty strings are skipped (an identify stage never emits them).
     """
-    grouped: dict[str, set[str]] = {}
-    for model_id, ids in mapping.items():
-        for entity_id in ids or ():
-            if isinstance(entity_id, str) and entity_id.strip():
-                grouped.setdefault(entity_id, set()).add(model_id)
-    return {key: sorted(grouped[key]) for key in sorted(grouped)}
+    return EntityModels(mapping)
 
 
 def unresolved(

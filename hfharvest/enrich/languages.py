@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import langcodes
 
@@ -12,9 +12,9 @@ from .common import models_by_entity, unresolved
 SOURCE = "langcodes"
 
 
-def enrich_languages(mapping: Mapping[str, Iterable[str]]) -> list[dict]:
+def enrich_languages(mapping: Mapping[str, Iterable[str]] | Iterable[tuple]) -> Iterator[dict]:
     """One entity per language code: ISO 639-1 (when one exists), ISO 639-3, English name."""
-    return [_language(code, models) for code, models in models_by_entity(mapping).items()]
+    return (_language(code, models) for code, models in models_by_entity(mapping).items())
 
 
 def _language(code: str, models: list[str]) -> dict:

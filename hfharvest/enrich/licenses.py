@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib.resources import files
 
@@ -98,11 +98,11 @@ NOT_A_LICENSE = {
 }
 
 
-def enrich_licenses(mapping: Mapping[str, Iterable[str]]) -> list[dict]:
+def enrich_licenses(mapping: Mapping[str, Iterable[str]] | Iterable[tuple]) -> Iterator[dict]:
     """One entity per licence id: SPDX data (name, OSI / FSF flags, URL) or the Hub's table."""
-    return [
+    return (
         _license(license_id, models) for license_id, models in models_by_entity(mapping).items()
-    ]
+    )
 
 
 def _license(license_id: str, models: list[str]) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from .. import errors
@@ -38,11 +38,11 @@ def fetch_hub_tasks(client: HubClient) -> dict[str, dict]:
 
 
 def enrich_tasks(
-    mapping: Mapping[str, Iterable[str]],
+    mapping: Mapping[str, Iterable[str]] | Iterable[tuple],
     client: HubClient,
     *,
     pipelines: Mapping[str, dict] | None = None,
-) -> list[dict]:
+) -> Iterator[dict]:
     """One entity per task id, from /api/tasks (label, summary, libraries) and the pipelines table.
 
     A task known to either source is enriched (`sources` says which); a legacy task id the Hub
@@ -60,10 +60,10 @@ def enrich_tasks(
             hub_tasks = fetch_hub_tasks(client)
         except errors.HarvestError as err:
             hub_error = {"reason": err.reason, "message": err.message}
-    return [
+    return (
         _task(task_id, models, hub_tasks, pipelines, hub_error)
         for task_id, models in grouped.items()
-    ]
+    )
 
 
 def _task(task_id, models, hub_tasks: Mapping, pipelines: Mapping, hub_error) -> dict:

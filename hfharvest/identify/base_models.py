@@ -33,10 +33,16 @@ def relations_of(record: dict, renamed: Mapping[str, str] | None = None) -> dict
     Two names of one base (its old and new id) make one entry; the stronger relation wins
     (any named relation over the plain `base_model`).
     """
+    return relations_from_links(model_id(record), written_links(record), renamed)
+
+
+def relations_from_links(
+    own: str | None, links: Mapping[str, dict], renamed: Mapping[str, str] | None = None
+) -> dict[str, dict]:
+    """relations_of, from the record's `written_links` (which do not depend on `renamed`)."""
     renamed = renamed or {}
-    own = model_id(record)
     relations: dict[str, dict] = {}
-    for written, link in written_links(record).items():
+    for written, link in links.items():
         base = renamed.get(written, written)
         if base == own:
             continue

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..entities import KINDS
-from ..jsonio import iter_list, iter_models, read_failures, read_json
+from ..jsonio import iter_items, iter_models, read_failures, read_json
 
 # The enrich outputs, by entity kind (rules/enrich.smk writes them under these names).
 ENTITY_FILES = {
@@ -122,7 +122,7 @@ class RunInputs:
     def iter_entities(self, kind: str) -> Iterator[dict]:
         """The enriched entities of `kind`, slimmed to the fields the stage uses."""
         keep = (*COMMON_FIELDS, *ENTITY_FIELDS[kind])
-        for entity in iter_list(self.entities[kind]):
+        for entity in iter_items(self.entities[kind]):
             slim = {key: entity.get(key) for key in keep}
             slim["source"] = (entity.get("extraction_metadata") or {}).get("source")
             yield slim

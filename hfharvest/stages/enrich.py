@@ -1,43 +1,92 @@
-"""Enrich stage glue: what the enrichers need from the run folder and the config."""
+"""Enrich stage glue: what the enrichers need from the run folder and the config, and the
+entity files written and counted as streams."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from ..hub import REPLICA, resolve_endpoint
-from ..jsonio import iter_models, read_failures
+from ..jsonio import iter_entries, iter_items, write_items
+from ..spill import count_distinct
+
+log = logging.getLogger(__name__)
 
 ARXIV_REPLICA_PATH = "/api/query"  # the replica hub answers arXiv's API here
 
 
 def arxiv_endpoint(endpoint: str) -> str:
     """`replica` means the workflow's replica hub, which also speaks arXiv's API."""
+    from ..hub import REPLICA, resolve_endpoint  # the Hub client only for the jobs that call
+
     if endpoint == REPLICA:
         return resolve_endpoint(REPLICA) + ARXIV_REPLICA_PATH
     return endpoint
-
-
-def ancestors_subset(models_path: str, base_ids: Iterable[str]) -> dict:
-    """The ancestors artifact reduced to the base models' records (streamed, not loaded)."""
-    wanted = set(base_ids)
-    models = [record for record in iter_models(models_path) if record["modelId"] in wanted]
-    return {"models": models, "failures": read_failures(models_path)}
 
 
 def mentioned_ids(mapping: dict[str, list[str]]) -> set[str]:
     return {entity_id for ids in mapping.values() for entity_id in ids}
 
 
-def enrichment_counts(entities: list[dict]) -> dict:
-    reasons = Counter(e.get("reason", "unresolved") for e in entities if not e["enriched"])
-    enriched = sum(1 for e in entities if e["enriched"])
-    return {
-        "entities": len(entities),
-        "enriched": enriched,
-        "unresolved": len(entities) - enriched,
-        "unresolved_by_reason": dict(sorted(reasons.items())),
-    }
+class EntityCounter:
+    """Counts entities as they stream past (`counter.watch(entities)`), holding none of them."""
+
+    def __init__(self):
+        self.entities = self.enriched = 0
+        self.reasons: Counter = Counter()
+
+    def watch(self, entities: Iterable[dict]) -> Iterator[dict]:
+        for entity in entities:
+            self.entities += 1
+            if entity.get("enriched"):
+                self.enriched += 1
+            else:
+                self.reasons[entity.get("reason", "unresolved")] += 1
+            yield entity
+
+    @property
+    def counts(self) -> dict:
+        return {
+            "entities": self.entities,
+            "enriched": self.enriched,
+            "unresolved": self.entities - self.enriched,
+            "unresolved_by_reason": dict(sorted(self.reasons.items())),
+        }
+
+
+def enrichment_counts(entities: Iterable[dict]) -> dict:
+    counter = EntityCounter()
+    for _ in counter.watch(entities):
+        pass
+    return counter.counts
+
+
+def write_entities(path: str, entities: Iterable[dict]) -> dict:
+    """An enrich stage's output: one JSON list of entities, sorted by id, one a line, written
+    as the enricher yields them."""
+    counter = EntityCounter()
+    write_items(path, counter.watch(entities))
+    log.info("%s: %s", path, counter.counts)
+    return counter.counts
+
+
+def file_enrichment_counts(path: str) -> dict:
+    """enrichment_counts of an enrich output, streamed."""
+    return enrichment_counts(iter_items(path))
+
+
+def file_identification_counts(path: str) -> dict:
+    """identification_counts of an identify mapping, streamed; distinct ids counted on disk."""
+    counts = {"models": 0, "models_with_entities": 0}
+
+    def ids():
+        for _, entity_ids in iter_entries(path):
+            counts["models"] += 1
+            counts["models_with_entities"] += bool(entity_ids)
+            yield from entity_ids or ()
+
+    distinct = count_distinct(ids())
+    return {**counts, "distinct_entities": distinct}
 
 
 def identification_counts(mapping: dict[str, list[str]]) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ..jsonio import read_counts, read_failures, read_json
+from ..jsonio import iter_failures, read_counts, read_failures, read_json
 from ..runconfig import retry_command
-from .enrich import enrichment_counts, identification_counts
+from .enrich import file_enrichment_counts, file_identification_counts
 from .extract import JobFailed
 
 # Failures a retry with the same settings cannot mend: the model is not there, the id is not
@@ -24,13 +24,13 @@ FAILURE_FILES = [
 def summarize(run_folder: str, stages: dict[str, str], identified=(), enriched=()) -> dict:
     summary = {"run_folder": run_folder, "stages": {}, "identified": {}, "enriched": {}}
     for name, path in stages.items():
-        reasons = Counter(failure["reason"] for failure in read_failures(path))
+        reasons = Counter(failure["reason"] for failure in iter_failures(path))
         counts = {**read_counts(path), "failures_by_reason": dict(sorted(reasons.items()))}
         summary["stages"][name] = counts
     for path in identified:
-        summary["identified"][Path(path).stem] = identification_counts(read_json(path))
+        summary["identified"][Path(path).stem] = file_identification_counts(path)
     for path in enriched:
-        summary["enriched"][Path(path).name] = enrichment_counts(read_json(path))
+        summary["enriched"][Path(path).name] = file_enrichment_counts(path)
     return summary
 
 

@@ -1,0 +1,175 @@
+"""Run files at Hub scale: no size cap on our own outputs, counts and joins streamed, identify
+results reused across runs by record content."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import tracemalloc
+
+from conftest import all_snapshot_records, snapshot_record
+
+from hfharvest.identify import identify_models
+from hfharvest.jsonio import artifact_writer, iter_entries, iter_items, iter_models, write_items
+from hfharvest.stages import identify as identify_stage
+from hfharvest.stages.enrich import file_enrichment_counts, file_identification_counts
+
+OLD_CAP = 2 * 1024**3
+
+
+def _sparse_stage_file(path, records):
+    """A stage file of `records`, then a string field padded past the old 2 GiB cap by a seek
+    (a hole on disk: it costs no space nor time to make)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        models = ",".join(json.dumps(record) for record in records)
+        handle.write(f'{{"stage": "extract_latest", "models": [{models}], "padding": "')
+        handle.seek(OLD_CAP + 4096)
+        handle.write('"}')
+
+
+def test_a_stage_file_over_the_old_cap_is_streamed(tmp_path):
+    records = all_snapshot_records()[:5]
+    path = tmp_path / "hf_models_latest.json"
+    _sparse_stage_file(path, records)
+    assert path.stat().st_size > OLD_CAP
+
+    tracemalloc.start()
+    first = list(itertools.islice(iter_models(path), len(records)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+
+    assert [r["id"] for r in first] == [r["id"] for r in records]
+    assert peak < 20 * 1024**2  # the 2 GiB behind them were never read
+
+
+def test_an_identify_mapping_over_the_old_cap_is_streamed(tmp_path):
+    path = tmp_path / "licenses.json"
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write('{"gpt2": ["mit"], "google/flan-t5-large": ["apache-2.0"], "x": ["')
+        handle.seek(OLD_CAP + 1)
+        handle.write('"]}')
+    assert path.stat().st_size > OLD_CAP
+    assert list(itertools.islice(iter_entries(path), 2)) == [
+        ("gpt2", ["mit"]),
+        ("google/flan-t5-large", ["apache-2.0"]),
+    ]
+
+
+def _entities(count: int):
+    """Base-model entities around real records (each ~5-20 KB), under distinct ids."""
+    records = all_snapshot_records()
+    for index in range(count):
+        record = records[index % len(records)]
+        enriched = index % 7 != 0
+        yield {
+            "id": f"{record['id']}-{index}",
+            "enriched": enriched,
+            **({} if enriched else {"reason": "gated" if index % 2 else "not_found"}),
+            "record": record,
+            "models": [f"org/child-{index}"],
+        }
+
+
+def test_summary_counts_a_large_enrich_output_in_bounded_memory(tmp_path):
+    path = tmp_path / "hf_base_models.json"
+    count = 6000
+    write_items(path, _entities(count))
+    assert path.stat().st_size > 30 * 1024**2
+
+    tracemalloc.start()
+    counts = file_enrichment_counts(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+
+    unresolved = len(range(0, count, 7))
+    gated = len([i for i in range(0, count, 7) if i % 2])
+    assert counts == {
+        "entities": count,
+        "enriched": count - unresolved,
+        "unresolved": unresolved,
+        "unresolved_by_reason": {"gated": gated, "not_found": unresolved - gated},
+    }
+    assert peak < 4 * 1024**2, f"{peak} bytes for a {path.stat().st_size}-byte file"
+
+
+def test_summary_counts_a_large_mapping_in_bounded_memory(tmp_path):
+    path = tmp_path / "identifiers.json"
+    count = 200_000
+    with open(path, "w", encoding="utf-8") as handle:
+        entries = (f'"org/m{i}": ["https://huggingface.co/org/m{i}"]' for i in range(count))
+        handle.write("{" + ",\n".join(entries) + ',\n"org/none": []}')
+    tracemalloc.start()
+    counts = file_identification_counts(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert counts == {
+        "models": count + 1,
+        "models_with_entities": count,
+        "distinct_entities": count,
+    }
+    assert peak < 8 * 1024**2, peak
+
+
+def _artifact(path, records):
+    with artifact_writer(path, "add_ancestor_models") as out:
+        for record in records:
+            out.add_model({**record, "modelId": record["id"]})
+
+
+def _run(tmp_path, kind, models, name):
+    cache = identify_stage.ResultCache(tmp_path / "cache", "replica?scale=0", kind)
+    outputs = {"mapping": tmp_path / f"{name}-{kind}.json"}
+    if kind == "datasets":
+        outputs["sources"] = tmp_path / f"{name}-sources.json"
+    counts = identify_stage.identify_run(kind, models, outputs, cache)
+    return counts, dict(iter_entries(outputs["mapping"]))
+
+
+def test_identify_reuses_the_results_of_unchanged_models(tmp_path):
+    records = all_snapshot_records()
+    models = tmp_path / "models.json"
+    _artifact(models, records)
+
+    cold, first = _run(tmp_path, "licenses", models, "cold")
+    assert (cold["cache_hits"], cold["cache_misses"]) == (0, len(records))
+    assert first == identify_models("licenses", records)
+    assert first["google/flan-t5-large"] == ["Apache-2.0"]
+
+    # A new run: one model's card now states another licence; the others did not change.
+    changed = [dict(r) for r in records]
+    flan = next(r for r in changed if r["id"] == "google/flan-t5-large")
+    flan["cardData"] = {**flan["cardData"], "license": "mit"}
+    flan["tags"] = [t for t in flan["tags"] if not t.startswith("license:")]
+    _artifact(models, changed)
+    warm, second = _run(tmp_path, "licenses", models, "warm")
+    assert (warm["cache_hits"], warm["cache_misses"]) == (len(records) - 1, 1)
+    assert second["google/flan-t5-large"] == ["MIT"]
+    assert {k: v for k, v in second.items() if k != flan["id"]} == {
+        k: v for k, v in first.items() if k != flan["id"]
+    }
+
+
+def test_identify_cache_is_keyed_by_kind_code_and_endpoint(tmp_path, monkeypatch):
+    models = tmp_path / "models.json"
+    _artifact(models, [snapshot_record("google/flan-t5-large"), snapshot_record("gpt2")])
+    assert _run(tmp_path, "datasets", models, "a")[0]["cache_misses"] == 2
+    counts, mapping = _run(tmp_path, "datasets", models, "b")
+    assert (counts["cache_hits"], counts["cache_misses"]) == (2, 0)
+    assert mapping == identify_models("datasets", [snapshot_record("google/flan-t5-large"),
+                                                   snapshot_record("gpt2")])  # fmt: skip
+    sources = dict(iter_entries(tmp_path / "b-sources.json"))
+    assert set(sources["google/flan-t5-large"]) == set(mapping["google/flan-t5-large"])
+
+    assert _run(tmp_path, "licenses", models, "c")[0]["cache_hits"] == 0  # another kind
+    other = identify_stage.ResultCache(tmp_path / "cache", "https://huggingface.co", "datasets")
+    assert other.get(identify_stage.record_digest("datasets", snapshot_record("gpt2"))) is None
+    monkeypatch.setattr(identify_stage, "code_version", lambda: "a-new-identifier")
+    assert _run(tmp_path, "datasets", models, "d")[0]["cache_misses"] == 2
+
+
+def test_enrich_items_stream_back_in_order(tmp_path):
+    path = tmp_path / "keywords.json"
+    written = write_items(path, ({"id": str(i)} for i in range(1000)))
+    assert written == 1000
+    assert [item["id"] for item in iter_items(path)] == [str(i) for i in range(1000)]
+    assert json.loads(path.read_text()) == [{"id": str(i)} for i in range(1000)]
