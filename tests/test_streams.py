@@ -173,3 +173,18 @@ def test_enrich_items_stream_back_in_order(tmp_path):
     assert written == 1000
     assert [item["id"] for item in iter_items(path)] == [str(i) for i in range(1000)]
     assert json.loads(path.read_text()) == [{"id": str(i)} for i in range(1000)]
+
+
+def test_the_normalize_stage_looks_models_up_on_disk_not_in_a_dict(tmp_path):
+    from hfharvest.normalize.disk_map import DiskMap
+
+    pairs = ((f"org-{i % 97}/model-{i}", [f"dataset-{i % 13}", "wiki"]) for i in range(200_000))
+    tracemalloc.start()
+    lookup = DiskMap(pairs)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024  # a dict of these 200 000 entries takes about 47 MB
+    assert lookup["org-5/model-5"] == ["dataset-5", "wiki"]
+    assert lookup.get("org-0/model-1") is None and "org-1/model-1" in lookup
+    assert len(lookup) == 200_000
+    lookup.close()

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..entities import KINDS
-from ..jsonio import iter_items, iter_models, read_failures, read_json
+from ..jsonio import iter_entries, iter_items, iter_models, read_failures
+from .disk_map import DiskMap
 
 # The enrich outputs, by entity kind (rules/enrich.smk writes them under these names).
 ENTITY_FILES = {
@@ -92,32 +93,24 @@ class RunInputs:
     def iter_models(self) -> Iterator[dict]:
         return iter_models(self.models)
 
-    def mapping(self, kind: str) -> dict[str, list[str]]:
+    # The per-model maps below are kept on disk (DiskMap): they grow with the number of models.
+    def mapping(self, kind: str) -> DiskMap:
         """Model id -> the ids of the entities of `kind` it names."""
-        return read_json(self.identified[kind])
+        return DiskMap(iter_entries(self.identified[kind]))
 
-    def relations_of(self) -> dict[str, dict[str, dict]]:
+    def relations_of(self) -> DiskMap:
         """Model id -> base id -> {relation, source}; plain relation strings read as metadata."""
-        out = {}
-        for model, bases in read_json(self.relations).items():
-            out[model] = {
-                base: value if isinstance(value, dict) else {"relation": value, "source": None}
-                for base, value in bases.items()
-            }
-        return out
+        return DiskMap(iter_entries(self.relations), _relation_objects)
 
-    def identifiers_of(self) -> dict[str, list[str]] | None:
+    def identifiers_of(self) -> DiskMap | None:
         """Model id -> its own identifiers (DOI, Hub URL), when the identify stage wrote them."""
         if self.identifiers is None:
             return None
-        return {
-            model: [i if isinstance(i, str) else i.get("id", "") for i in ids]
-            for model, ids in read_json(self.identifiers).items()
-        }
+        return DiskMap(iter_entries(self.identifiers), _identifier_strings)
 
-    def dataset_sources_of(self) -> dict[str, dict[str, str]]:
+    def dataset_sources_of(self) -> DiskMap | dict:
         """Model id -> dataset id -> `metadata` or `card_text`; {} when the run has no such file."""
-        return read_json(self.dataset_sources) if self.dataset_sources is not None else {}
+        return DiskMap(iter_entries(self.dataset_sources)) if self.dataset_sources else {}
 
     def iter_entities(self, kind: str) -> Iterator[dict]:
         """The enriched entities of `kind`, slimmed to the fields the stage uses."""
@@ -127,11 +120,22 @@ class RunInputs:
             slim["source"] = (entity.get("extraction_metadata") or {}).get("source")
             yield slim
 
-    def entities_by_id(self, kind: str) -> dict[str, dict]:
-        return {entity["id"]: entity for entity in self.iter_entities(kind)}
+    def entities_by_id(self, kind: str) -> DiskMap:
+        return DiskMap((entity["id"], entity) for entity in self.iter_entities(kind))
 
     def iter_failures(self) -> Iterator[dict]:
         """Every stage's failures, each with the stage it was recorded in."""
         for stage, path in self.stages.items():
             for failure in read_failures(path):
                 yield {"stage": stage, **failure}
+
+
+def _relation_objects(bases: dict) -> dict[str, dict]:
+    return {
+        base: value if isinstance(value, dict) else {"relation": value, "source": None}
+        for base, value in bases.items()
+    }
+
+
+def _identifier_strings(ids: list) -> list[str]:
+    return [i if isinstance(i, str) else i.get("id", "") for i in ids]
