@@ -19,12 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import errors
-from .cache import CardCache, RecordCache
+from .cache import CardCache, EntityCache, RecordCache
 from .hub import REPLICA_URL_ENV, HubClient, process_rate_limiter, token_from_env
 from .jsonio import artifact_writer, write_json
 from .progress import CONSOLE
-from .runconfig import cache_dirs, cache_endpoint
-from .stages.enrich import enrichment_counts
+from .runconfig import REPLICA, cache_dirs, cache_endpoint
+from .stages.budget import write_spent
+from .stages.enrich import ARXIV_REPLICA_PATH, enrichment_counts
 from .stages.extract import Extractor, JobFailed, Outcome
 
 log = logging.getLogger("hfharvest")
@@ -196,7 +197,22 @@ class ReplicaProcess:
         return stats
 
 
-def write_entities(path: str, entities: list[dict]) -> None:
-    """An enrich stage's output: one JSON list of entities, sorted by id."""
-    write_json(path, entities)
-    log.info("%s: %s", path, enrichment_counts(entities))
+def write_entities(output, entities: list[dict], extra_requests=None) -> None:
+    """An enrich stage's outputs: one JSON list of entities, sorted by id, and the requests the
+    job spent per budget (`extra_requests`: those the Hub client does not count, arXiv's)."""
+    write_json(output.entities, entities)
+    write_spent(output.requests, Path(output.requests).stem, extra_requests)
+    log.info("%s: %s", output.entities, enrichment_counts(entities))
+
+
+def entity_cache(config: dict, kind: str) -> EntityCache | None:
+    """The data root's cache of `kind` entities by version, keyed by the source's endpoint (the
+    Hub's, or arXiv's); None when `hf.cache` is off."""
+    card_dir, _ = cache_dirs(config)
+    if card_dir is None:
+        return None
+    endpoint = cache_endpoint(config)
+    if kind == "articles":
+        arxiv = config["arxiv"]["endpoint"]
+        endpoint = f"{endpoint}{ARXIV_REPLICA_PATH}" if arxiv == REPLICA else arxiv
+    return EntityCache(card_dir, kind, endpoint)

@@ -6,4 +6,4 @@ from hfharvest.workflow import start_log, write_entities
 start_log(snakemake.log[0])
 mapping = read_json(snakemake.input.mapping)
 ancestors = ancestors_subset(snakemake.input.models, mentioned_ids(mapping))
-write_entities(snakemake.output.entities, enrich_base_models(ancestors, mapping))
+write_entities(snakemake.output, enrich_base_models(ancestors, mapping))

@@ -3,4 +3,4 @@ from hfharvest.jsonio import read_json
 from hfharvest.workflow import start_log, write_entities
 
 start_log(snakemake.log[0])
-write_entities(snakemake.output.entities, enrich_keywords(read_json(snakemake.input.mapping)))
+write_entities(snakemake.output, enrich_keywords(read_json(snakemake.input.mapping)))

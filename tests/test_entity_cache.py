@@ -1,0 +1,159 @@
+"""Entities cached across runs by their own version, counted in requests on the replica hub:
+datasets by endpoint, id and sha; arXiv papers by endpoint, id and version."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from hfharvest.cache import EntityCache
+from hfharvest.enrich import enrich_articles, enrich_datasets
+from hfharvest.hub import HubClient
+from hfharvest.replica import ReplicaHub
+
+# Datasets and papers bert-base-uncased's real record names, plus DistilBERT's paper.
+DATASETS = {"google-bert/bert-base-uncased": ["bookcorpus", "wikipedia"], "m": ["glue", "c4"]}
+PAPERS = {"google-bert/bert-base-uncased": ["arxiv:1810.04805"], "m": ["arxiv:1910.01108v2"]}
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def requests_to(hub, *endpoints) -> dict:
+    counts = hub.stats()["by_endpoint"]
+    return {name: counts.get(name, 0) for name in endpoints}
+
+
+def datasets_run(hub, root, clock, **options):
+    cache = EntityCache(root, "datasets", hub.url, clock=clock)
+    return enrich_datasets(HubClient(hub.url), DATASETS, 2, cache=cache, **options)
+
+
+def stable(entities: list[dict]) -> list[dict]:
+    return [{k: v for k, v in e.items() if k != "extraction_metadata"} for e in entities]
+
+
+def test_a_warm_run_asks_nothing_for_datasets_seen_within_the_max_age(replica, tmp_path, clock):
+    cold = datasets_run(replica, tmp_path, clock)
+    asked = requests_to(replica, "dataset_info", "croissant")
+    assert asked == {"dataset_info": 4, "croissant": 4}
+    assert all(e["enriched"] and e["sha"] for e in cold)
+    replica.reset_stats()
+    clock.now += 23 * 3600
+    warm = datasets_run(replica, tmp_path, clock, max_age_h=24)
+    assert replica.stats()["total"] == 0
+    assert stable(warm) == stable(cold)
+    assert all(e["extraction_metadata"]["from_cache"] for e in warm)
+
+
+def test_past_the_max_age_the_record_is_asked_again_and_croissant_reused_by_sha(
+    replica, tmp_path, clock
+):
+    cold = datasets_run(replica, tmp_path, clock)
+    replica.reset_stats()
+    clock.now += 25 * 3600
+    warm = datasets_run(replica, tmp_path, clock, max_age_h=24)
+    # The sha did not change: its Croissant answer (ok or 404) is the cached one.
+    assert requests_to(replica, "dataset_info", "croissant") == {"dataset_info": 4, "croissant": 0}
+    assert stable(warm) == stable(cold)
+
+
+def test_a_failed_dataset_listing_falls_back_to_one_request_per_dataset(replica, tmp_path, clock):
+    datasets_run(replica, tmp_path, clock)
+    replica.reset_stats()
+    clock.now += 25 * 3600
+    warm = datasets_run(replica, tmp_path, clock, max_age_h=24, bulk_min=1)
+    # This replica serves no /api/datasets listing: the bulk path gives up after its one page.
+    assert requests_to(replica, "dataset_info", "croissant") == {"dataset_info": 4, "croissant": 0}
+    assert all(e["enriched"] for e in warm)
+
+
+def test_the_dataset_cache_is_keyed_by_endpoint(replica, tmp_path, clock):
+    datasets_run(replica, tmp_path, clock)
+    with ReplicaHub(page_size=20) as other:  # the same data on another endpoint: not reused
+        datasets_run(other, tmp_path, clock)
+        assert requests_to(other, "dataset_info", "croissant") == {
+            "dataset_info": 4,
+            "croissant": 4,
+        }
+
+
+def articles_run(hub, root, clock, endpoint=None, **options):
+    endpoint = endpoint or f"{hub.url}/api/query"
+    cache = EntityCache(root, "articles", endpoint, clock=clock)
+    sent = Counter()
+    papers = enrich_articles(
+        PAPERS, endpoint, delay_s=0, cache=cache, requests_sent=sent, **options
+    )
+    return papers, sent
+
+
+def test_a_warm_run_asks_arxiv_nothing_for_cached_papers(replica, tmp_path, clock):
+    cold, sent = articles_run(replica, tmp_path, clock)
+    assert sent == {"arxiv": 1} == {"arxiv": replica.stats()["by_endpoint"]["arxiv_query"]}
+    bert = next(p for p in cold if p["id"] == "arxiv:1810.04805")
+    assert bert["title"].startswith("BERT: Pre-training of Deep Bidirectional Transformers")
+    replica.reset_stats()
+    clock.now += 100 * 3600
+    warm, sent = articles_run(replica, tmp_path, clock, max_age_h=168)
+    assert sent == {"arxiv": 0} and replica.stats()["total"] == 0
+    assert stable(warm) == stable(cold)
+
+
+def test_an_unversioned_paper_is_asked_again_after_the_max_age(replica, tmp_path, clock):
+    articles_run(replica, tmp_path, clock)
+    replica.reset_stats()
+    clock.now += 200 * 3600
+    warm, sent = articles_run(replica, tmp_path, clock, max_age_h=168)
+    # DistilBERT was asked as v2, and the cached paper is at least v2: only BERT is re-asked.
+    distilbert = next(p for p in warm if p["id"] == "arxiv:1910.01108v2")
+    assert distilbert["version"] >= 2 and distilbert["extraction_metadata"]["from_cache"]
+    assert sent == {"arxiv": 1}
+
+
+def test_the_arxiv_cache_is_keyed_by_endpoint(replica, tmp_path, clock):
+    articles_run(replica, tmp_path, clock)
+    with ReplicaHub(page_size=20) as other:
+        _, sent = articles_run(other, tmp_path, clock)
+        assert sent == {"arxiv": 1} == {"arxiv": other.stats()["by_endpoint"]["arxiv_query"]}
+
+
+def test_entity_cache_paths_never_leave_the_cache(tmp_path):
+    cache = EntityCache(tmp_path, "datasets", "https://huggingface.co")
+    for bad in ["../../etc/passwd", "/abs", "a/b/c"]:
+        with pytest.raises(ValueError):
+            cache.put(bad, "a" * 40, {})
+    assert cache.get("org/name", "../../x") is None
+    cache.put("org/name", "not/a/version", {})
+    assert not any(tmp_path.rglob("*.json"))
+
+
+def test_a_dataset_or_paper_the_source_lacks_is_asked_again_only_past_the_max_age(
+    replica, tmp_path, clock
+):
+    client = HubClient(replica.url, max_retries=0)
+    datasets = EntityCache(tmp_path, "datasets", replica.url, clock=clock)
+    endpoint = f"{replica.url}/api/query"
+    papers = EntityCache(tmp_path, "articles", endpoint, clock=clock)
+    mapping = {"m": ["no-org/no-dataset"]}
+    wanted = {"m": ["arxiv:2901.99999"]}  # well formed, and no paper arXiv (or the replica) has
+    for hours in (0, 23, 25):
+        clock.now += hours * 3600
+        replica.reset_stats()
+        [dataset] = enrich_datasets(client, mapping, cache=datasets, max_age_h=24)
+        [paper] = enrich_articles(wanted, endpoint, delay_s=0, cache=papers, max_age_h=24)
+        assert dataset["reason"] == paper["reason"] == "not_found"
+        asked = requests_to(replica, "dataset_info", "arxiv_query")
+        expected = 0 if hours == 23 else 1
+        assert asked == {"dataset_info": expected, "arxiv_query": expected}, hours
