@@ -89,8 +89,9 @@ def job(snakemake):
         raise SystemExit(1) from None
 
 
-def extractor_from(config: dict, cache: bool = True) -> Extractor:
-    """The extractor the run's config describes: endpoint, token variable, caches, concurrency.
+def extractor_from(config: dict, cache: bool = True, shared: bool = False) -> Extractor:
+    """The extractor the run's config describes: endpoint, token variable, caches, concurrency;
+    with `shared`, records earlier runs fetched by id are reused within `hf.record_max_age_h`.
 
     Read from the config, not from params: only the endpoint changes what is harvested (and it
     is in the rules' params); the rest changes how fast, and must not make outputs stale.
@@ -102,6 +103,8 @@ def extractor_from(config: dict, cache: bool = True) -> Extractor:
         CardCache(card_dir, endpoint) if card_dir else None,
         config["hf"]["threads"],
         records=RecordCache(records_dir, endpoint) if records_dir else None,
+        shared=entity_cache(config, "models") if cache and shared else None,
+        max_age_s=config["hf"]["record_max_age_h"] * 3600,
     )
 
 
@@ -126,6 +129,8 @@ def write_stage(
             if extractor.cache is not None:
                 cache = extractor.cache
                 out.metadata["card_cache"] = {"hits": cache.hits, "misses": cache.misses}
+            if extractor.shared is not None:
+                out.metadata["records_reused"] = extractor.reused
     log.info("%s: %s -> %s (%s)", stage, out.counts, path, out.metadata)
 
 

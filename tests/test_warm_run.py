@@ -31,6 +31,10 @@ def listed(workflow, config) -> list[dict]:
     return workflow.artifact(config, "shards/latest_listing.json")["models"]
 
 
+def ancestors_file(workflow, config) -> dict:
+    return workflow.artifact(config, "hf_models_with_ancestors.json")
+
+
 @pytest.fixture(scope="module")
 def runs(hub, tmp_path_factory):
     """Day 1 cold; then 3 listed models get new commits and one unlisted model a new commit
@@ -75,11 +79,23 @@ def test_the_delta_lists_exactly_the_changed_added_and_gone_models(runs):
     assert delta["counts"]["unchanged"] == N - 4
 
 
-def test_a_warm_run_fetches_only_the_changed_readmes(runs):
-    *_, changed, entering, cold_stats, warm_stats = runs
-    assert warm_stats["by_endpoint"]["list_models"] == N // PAGE
+def test_a_warm_run_asks_only_for_the_listing_pages_and_what_changed(runs):
+    workflow, _, warm, *_, changed, entering, cold_stats, warm_stats = runs
+    assert cold_stats["by_endpoint"]["model_info"] > 0  # the cold run fetched base models
+    asked = {name: count for name, count in warm_stats["by_endpoint"].items() if count}
+    # The listing pages, the changed READMEs, the Hub's task list (one request per run), and the
+    # README of the gated base model: a refused README is asked again each run, by design (a
+    # token may have been given since).
+    assert asked == {"list_models": N // PAGE, "resolve_get": 4 + 1, "tasks": 1}
     assert sorted(warm_stats["readme_gets"]) == sorted([*changed, *entering])
-    assert cold_stats["by_endpoint"]["resolve_get"] > len(warm_stats["readme_gets"])
+    failures = {f["model_id"]: f for f in ancestors_file(workflow, warm)["failures"]}
+    assert failures["meta-llama/Meta-Llama-3-70B-Instruct"]["reason"] == "gated"
+    # Base models the Hub did not have yesterday are still failures, not asked again yet.
+    assert failures["mistralai/Mistral-7B-v0.1"]["reason"] == "not_found"
+    ancestors = ancestors_file(workflow, warm)
+    bases = [m for m in ancestors["models"] if m["extraction_metadata"]["source"] == "ancestors"]
+    assert bases and all(m["extraction_metadata"]["reused"] for m in bases)
+    assert ancestors["records_reused"] == len(bases)
 
 
 def test_a_warm_run_sends_no_dataset_or_arxiv_request_for_unchanged_entities(runs):

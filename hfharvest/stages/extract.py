@@ -19,7 +19,7 @@ from typing import TypeVar
 from huggingface_hub.hf_api import ModelInfo
 
 from .. import errors
-from ..cache import CardCache, RecordCache
+from ..cache import CardCache, EntityCache, RecordCache
 from ..hub import LISTING, HubClient, model_info_to_dict
 from ..ids import InvalidModelId, ModelsFileError, parse_models_file, validate_model_id
 from ..progress import progress
@@ -126,11 +126,17 @@ class Extractor:
     """
 
     def __init__(self, client: HubClient, cache: CardCache | None = None, threads: int = 8,
-                 records: RecordCache | None = None):  # fmt: skip
+                 records: RecordCache | None = None, shared: EntityCache | None = None,
+                 max_age_s: float = 0.0):  # fmt: skip
         self.client = client
         self.cache = cache
         self.threads = threads
         self.records = records
+        # Records other runs on this data root fetched by id (their README by sha in `cache`):
+        # trusted for `max_age_s`, since downloads and likes change without a commit.
+        self.shared = shared
+        self.max_age_s = max_age_s
+        self.reused = 0
         self._lock = threading.Lock()
         self.answered = 0  # requests the Hub answered (a 404 or a gate included)
         self.failed = 0  # requests that failed for a cause that is not the model's
@@ -254,16 +260,40 @@ class Extractor:
             record, failure = self.fill_card(kept)
             self.records.put(model_id, record)
             return record, failure
-        try:
-            info = self._asked(lambda: self.client.model_info(model_id))
-        except errors.HarvestError as err:
-            return None, err.as_failure()
-        record, failure = self.with_card(
-            info, source=source, method="model_info", requested_id=model_id
-        )
+        if (record := self._shared_record(model_id, source)) is not None:
+            if "missing" in record:  # not found by a recent run: not asked again yet
+                return None, errors.NotFound(model_id, record["missing"]).as_failure()
+            record, failure = self.fill_card(record)
+        else:
+            try:
+                info = self._asked(lambda: self.client.model_info(model_id))
+            except errors.HarvestError as err:
+                if self.shared is not None and err.reason == "not_found":
+                    self.shared.missing(model_id, err.message)
+                return None, err.as_failure()
+            record, failure = self.with_card(
+                info, source=source, method="model_info", requested_id=model_id
+            )
+            if self.shared is not None and record is not None and record.get("sha"):
+                kept = {key: value for key, value in record.items() if key != "card"}
+                self.shared.put(model_id, record["sha"], kept)
         if self.records is not None and record is not None:
             self.records.put(model_id, record)
         return record, failure
+
+    def _shared_record(self, model_id: str, source: str) -> dict | None:
+        """A record an earlier run fetched within `max_age_s` (without its README), or
+        `{"missing": message}` when it was not found then, or None."""
+        kept = self.shared.fresh(model_id, self.max_age_s) if self.shared is not None else None
+        if kept and isinstance(kept.get("missing"), str):
+            return kept
+        if not kept or not isinstance(kept.get("extraction_metadata"), dict):
+            return None
+        kept["extraction_metadata"] = {**kept["extraction_metadata"], "source": source,
+                                       "reused": True}  # fmt: skip
+        with self._lock:
+            self.reused += 1
+        return kept
 
     def by_ids(self, model_ids: Iterable[str], *, source: str, total: int | None = None,
                unique: bool = True):  # fmt: skip
