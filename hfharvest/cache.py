@@ -5,7 +5,8 @@ not get.
 A commit never changes, so a README entry never goes stale: a listing that shows an unchanged sha
 costs no further request. Entries are partitioned by endpoint (a folder per endpoint hash, the
 endpoint written beside them): a replica's READMEs are never served to a run against the Hub.
-Only READMEs the Hub gave are cached; a gated or refused one is asked again next run.
+Only READMEs the Hub gave are cached, and a gated refusal to a run without a token (at that
+commit it cannot change without one); a run with a token, and any other refusal, asks again.
 
 The cache is an optimisation: one that cannot be written is a warning and the run goes on
 without it. It reads and writes only regular files and real folders under its root: each path
@@ -53,8 +54,9 @@ class TamperedEntry(OSError):
 
 @dataclass(frozen=True)
 class CachedCard:
-    text: str | None  # None: the repo has no README at that commit
+    text: str | None  # None: the repo has no README at that commit (or it was refused)
     truncated: bool
+    refused: str | None = None  # "gated": refused to a run without a token at that commit
 
 
 class _EntryStore:
@@ -233,14 +235,19 @@ class CardCache(_EntryStore):
         card = None
         if entry is not None:
             try:
-                card = CachedCard(entry["text"], bool(entry["truncated"]))
+                refused = entry.get("refused")
+                card = CachedCard(entry["text"], bool(entry["truncated"]),
+                                  refused if isinstance(refused, str) else None)  # fmt: skip
             except KeyError as err:
                 log.warning("corrupt cache entry %s/%s (no %s): will refetch", parts, name, err)
         self._tally(card is not None)
         return card
 
-    def put(self, model_id: str, sha: str | None, text: str | None, truncated: bool) -> None:
-        """Cache a README the Hub gave (text, or None when the repo has none at `sha`)."""
+    def put(self, model_id: str, sha: str | None, text: str | None, truncated: bool,
+            refused: str | None = None) -> None:  # fmt: skip
+        """Cache a README the Hub gave (text, or None when the repo has none at `sha`), or its
+        refusal (`refused="gated"`) to a run without a token: at that commit, without a token,
+        the answer cannot change; a run with a token asks again."""
         if not sha or not SHA.fullmatch(sha):
             return
         if not self._marked:  # which endpoint this folder's entries came from, for people
@@ -248,6 +255,8 @@ class CardCache(_EntryStore):
             self._store(self._base, ENDPOINT_FILE, f"{self.endpoint}\n".encode())
         parts, name = self._where(model_id, sha)
         entry = {"model_id": model_id, "sha": sha, "text": text, "truncated": truncated}
+        if refused:
+            entry["refused"] = refused
         self._write_entry(parts, name, entry)
 
 

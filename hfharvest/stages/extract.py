@@ -146,13 +146,22 @@ class Extractor:
     def card(self, model_id: str, sha: str | None) -> tuple[str | None, str]:
         """(README text, card_status); raises HarvestError when the README cannot be had.
 
-        Only READMEs the Hub gave are cached: a gated or refused one is asked again next time.
+        Only READMEs the Hub gave are cached, and gated refusals to a run without a token (see
+        CardCache.put); a run with a token asks for those again.
         """
         cached = self.cache.get(model_id, sha) if self.cache else None
-        if cached is not None:
+        anonymous = not self.client.authenticated
+        if cached is not None and cached.refused and anonymous:
+            raise errors.Gated(model_id, "gated: refused without a token at this commit (cached)")
+        if cached is not None and not cached.refused:
             text, truncated = cached.text, cached.truncated
         else:
-            text, truncated = self._asked(lambda: self.client.readme(model_id, sha))
+            try:
+                text, truncated = self._asked(lambda: self.client.readme(model_id, sha))
+            except errors.Gated:
+                if self.cache and anonymous:
+                    self.cache.put(model_id, sha, None, False, refused="gated")
+                raise
             if self.cache:
                 self.cache.put(model_id, sha, text, truncated)
         return text, "missing" if text is None else "truncated" if truncated else "ok"
