@@ -143,15 +143,17 @@ class Extractor:
         self.first_failure: errors.HarvestError | None = None
 
     # -- READMEs -------------------------------------------------------------------------------
-    def card(self, model_id: str, sha: str | None) -> tuple[str | None, str]:
+    def card(self, model_id: str, sha: str | None, gated: object = True) -> tuple[str | None, str]:
         """(README text, card_status); raises HarvestError when the README cannot be had.
 
         Only READMEs the Hub gave are cached, and gated refusals to a run without a token (see
         CardCache.put); a run with a token asks for those again.
         """
         cached = self.cache.get(model_id, sha) if self.cache else None
+        # A cached refusal holds while the record still says gated: an owner can lift the gate
+        # without a commit, and the record shows it.
         anonymous = not self.client.authenticated
-        if cached is not None and cached.refused and anonymous:
+        if cached is not None and cached.refused and anonymous and gated:
             raise errors.Gated(model_id, "gated: refused without a token at this commit (cached)")
         if cached is not None and not cached.refused:
             text, truncated = cached.text, cached.truncated
@@ -204,7 +206,9 @@ class Extractor:
         meta = record["extraction_metadata"]
         failure = None
         try:
-            record["card"], meta["card_status"] = self.card(record["modelId"], record["sha"])
+            record["card"], meta["card_status"] = self.card(
+                record["modelId"], record["sha"], record.get("gated", True)
+            )
         except errors.HarvestError as err:
             record["card"], meta["card_status"] = None, err.reason
             failure = err.as_failure(part="card", message=f"README: {err.message}; metadata kept")
