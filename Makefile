@@ -20,6 +20,9 @@ demo: setup
 	$(BIN)/snakemake --configfile config/demo.yaml
 	$(BIN)/snakemake --configfile config/demo.yaml --report report.html --quiet all
 	@$(BIN)/python -m hfharvest.stages.summary data/demo/1_raw/hf/demo/summary.json
+	@echo "descendants of meta-llama/Llama-3.1-8B (data/demo/2_normalized/hf/demo/catalogue.duckdb):"
+	@$(BIN)/python -m hfharvest.normalize.catalogue data/demo/2_normalized/hf/demo/catalogue.duckdb \
+		descendants run_id=demo model=meta-llama/Llama-3.1-8B
 	@echo "report: report.html; replica request counts: data/demo/logs/demo/replica_stats.json"
 
 test: setup lint check-format pytest
@@ -40,13 +43,19 @@ pytest:
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf data/1_raw data/logs data/benchmarks data/demo .snakemake
+	rm -rf data/1_raw data/2_normalized data/logs data/benchmarks data/demo .snakemake
 
 # `make test-slurm` (as root): a real one-node SLURM cluster on this machine, the offline pipeline
 # through it and locally, outputs compared; see ci/slurm/README.md.
 .PHONY: test-slurm
 test-slurm: setup
 	bash ci/slurm/run_test.sh
+
+# `make test-postgres` (as root): a throwaway PostgreSQL cluster on 127.0.0.1 (Debian's package),
+# the run's tables loaded into it and queried; see ci/postgres/README.md.
+.PHONY: test-postgres
+test-postgres: setup
+	bash ci/postgres/run_test.sh
 
 # `make bench`: Hub requests, wall time and peak memory against replica hubs (bench/README.md);
 # `make bench BENCH_ARGS=--quick` for a smoke run, `BENCH_ARGS="--scenario cold"` for one.

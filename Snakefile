@@ -21,6 +21,7 @@ include: "rules/enrich.smk"
 include: "rules/delta.smk"
 include: "rules/summary.smk"
 include: "rules/report.smk"
+include: "rules/normalize.smk"
 
 
 rule all:
@@ -30,3 +31,7 @@ rule all:
         rules.summarize_run.output.summary,
         rules.write_delta.output.delta,
         rules.plot_run_report.output,
+        rules.normalize_fair4ml.output,
+        rules.build_catalogue.output,
+        rules.plot_lineage_families.output,
+        postgres_targets(),

@@ -38,6 +38,7 @@ from .answers import DeadlineExceeded, TooDeep, TooLarge
 from .errors import shown
 from .ids import InvalidModelId, is_model_id, validate_model_id
 from .ratelimit import MAX_WAIT_S, RateLimiter, WaitTooLong
+from .runconfig import ConfigError, check_endpoint, check_token  # noqa: F401 - callers import them here
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,6 @@ def process_rate_limiter() -> RateLimiter:
 
 
 ResponseTooLarge = TooLarge  # an answer over its cap (README answers are cut instead)
-
-
-class ConfigError(ValueError):
-    """A setting that cannot work (a malformed token, credentials in a URL): before any request."""
 
 
 # The origin (scheme://host:port) that may receive the token, set around each HubClient call.
@@ -155,24 +152,6 @@ def resolve_endpoint(endpoint: str) -> str:
     return check_endpoint(url, REPLICA_URL_ENV).rstrip("/")
 
 
-def check_endpoint(url: str, key: str = "hub.endpoint") -> str:
-    """`url` if it is an http(s) URL without credentials; ConfigError (naming `key`) otherwise.
-
-    Credentials in a URL would be sent on every request and end up in logs and reports; the
-    message shows where they are, never what they are.
-    """
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
-        host = parts.netloc.rpartition("@")[2]
-        raise ConfigError(
-            f"{key} carries credentials ({parts.scheme}://***@{host}): refused; "
-            "put a token in the environment variable named by hub.token_env instead"
-        )
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{key} must be an http(s) URL with a host, got {shown(url, 80)}")
-    return url
-
-
 def token_from_env(token_env: str | None) -> str | None:
     """The token in the environment variable `token_env` (None when unset or empty).
 
@@ -182,25 +161,6 @@ def token_from_env(token_env: str | None) -> str | None:
     if token is not None:
         check_token(token, token_env)
     return token
-
-
-def check_token(token: str, source: str) -> None:
-    """ConfigError if `token` cannot be a Hub token; the message never carries its value.
-
-    httpx refuses such a header value outright (every request then fails as if the network
-    were down), and a stray space or newline from `echo` or a copy-paste is the usual cause.
-    """
-    if "\r" in token or "\n" in token:
-        problem = "a line break (CR or LF)"
-    elif token != token.strip():
-        problem = "leading or trailing whitespace"
-    elif any(ord(char) < 32 or ord(char) == 127 for char in token):
-        problem = "a control character"
-    elif not token.isascii():
-        problem = "non-ASCII characters"
-    else:
-        return
-    raise ConfigError(f"the token in {source} has {problem}: fix the variable (value not shown)")
 
 
 def classify(item_id: str, err: BaseException) -> errors.HarvestError:

@@ -75,6 +75,11 @@ def iter_models(path: str | Path) -> Iterator[dict]:
     return _items(path, "models.item")
 
 
+def iter_list(path: str | Path) -> Iterator:
+    """The items of a file that is one JSON list (the enrich outputs), one at a time."""
+    return _items(path, "item")
+
+
 def read_failures(path: str | Path) -> list[dict]:
     return list(_items(path, "failures.item"))
 

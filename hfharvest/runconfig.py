@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .errors import shown
+
 REPLICA = "replica"
 # A real config has a few dozen values; a YAML alias bomb expands to billions. Counting stops
 # at this budget, so the check costs microseconds whatever the file expands to.
@@ -24,7 +26,7 @@ ENDPOINT_KEYS = (("hub", "endpoint"), ("arxiv", "endpoint"))
 
 
 class ConfigError(ValueError):
-    """A config value the run cannot use; the message names the key."""
+    """A config value the run cannot use; the message names the key (never a secret's value)."""
 
 
 def precheck(config: dict) -> None:
@@ -32,11 +34,45 @@ def precheck(config: dict) -> None:
     _count_values(config)
     for section, key in ENDPOINT_KEYS:
         value = config.get(section, {}).get(key) if isinstance(config.get(section), dict) else None
-        if isinstance(value, str) and "@" in value.split("://", 1)[-1].split("/", 1)[0]:
-            raise ConfigError(
-                f"{section}.{key} carries credentials (user:password@host): refused; put a Hub "
-                "token in the environment variable named by hub.token_env instead"
-            )
+        if isinstance(value, str) and "@" in urlsplit(value).netloc:
+            check_endpoint(value, f"{section}.{key}")
+
+
+def check_endpoint(url: str, key: str = "hub.endpoint") -> str:
+    """`url` if it is an http(s) URL without credentials; ConfigError (naming `key`) otherwise.
+
+    Credentials in a URL would be sent on every request and end up in logs and reports; the
+    message shows where they are, never what they are.
+    """
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        host = parts.netloc.rpartition("@")[2]
+        raise ConfigError(
+            f"{key} carries credentials ({parts.scheme}://***@{host}): refused; "
+            "put a token in the environment variable named by hub.token_env instead"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{key} must be an http(s) URL with a host, got {shown(url, 80)}")
+    return url
+
+
+def check_token(token: str, source: str) -> None:
+    """ConfigError if `token` cannot be a Hub token; the message never carries its value.
+
+    httpx refuses such a header value outright (every request then fails as if the network
+    were down), and a stray space or newline from `echo` or a copy-paste is the usual cause.
+    """
+    if "\r" in token or "\n" in token:
+        problem = "a line break (CR or LF)"
+    elif token != token.strip():
+        problem = "leading or trailing whitespace"
+    elif any(ord(char) < 32 or ord(char) == 127 for char in token):
+        problem = "a control character"
+    elif not token.isascii():
+        problem = "non-ASCII characters"
+    else:
+        return
+    raise ConfigError(f"the token in {source} has {problem}: fix the variable (value not shown)")
 
 
 def _count_values(config: dict) -> None:
@@ -64,6 +100,9 @@ def check(config: dict) -> None:
                 f"data_root {config['data_root']!r} contains {char!r}: braces would become "
                 "Snakemake wildcards; choose another folder name"
             )
+    token_env = config["hub"]["token_env"]
+    if os.environ.get(token_env):
+        check_token(os.environ[token_env], token_env)
     models_file = config["hf"]["models_file"]
     if models_file and not os.path.isfile(models_file):
         raise ConfigError(

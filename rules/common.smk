@@ -37,6 +37,18 @@ def run_file(name):
     return f"{RUN}/{name}"
 
 
+def normalized(name):
+    """A file of the run's normalized folder: <data_root>/2_normalized/hf/<run_id>/<name>."""
+    return f"{config['data_root']}/2_normalized/hf/{config['run_id']}/{name}"
+
+
+def postgres_targets():
+    """The PostgreSQL load (rules/normalize.smk), when the variable the config names holds a
+    DSN; the DSN itself is read by the job, never by the Snakefile."""
+    dsn_env = config["normalize"]["postgres_dsn_env"]
+    return rules.load_postgres.output if os.environ.get(dsn_env) else []
+
+
 def log_file(rule_name):
     return f"{LOGS}/{rule_name}.log"
 
@@ -117,3 +129,4 @@ localrules:
     enrich_licenses,
     enrich_languages,
     enrich_keywords,
+    plot_lineage_families,

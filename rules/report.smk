@@ -52,3 +52,23 @@ rule plot_run_report:
         benchmarks=lambda wildcards, input: os.path.commonpath(input.benchmarks),
     script:
         "../scripts/plot_run_report.py"
+
+
+rule plot_lineage_families:
+    input:
+        edges=normalized("tables/lineage_edges.parquet"),
+    output:
+        families=report(
+            normalized("report/lineage_families.png"),
+            category="Lineage",
+            caption="../report/lineage_families.rst",
+        ),
+    log:
+        log_file("plot_lineage_families"),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=1024,
+        runtime=10,
+    script:
+        "../scripts/plot_lineage_families.py"

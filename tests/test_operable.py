@@ -158,6 +158,22 @@ def test_config_slips_fail_fast_naming_the_key(tmp_path):
         assert "s3cret" not in output
 
 
+@pytest.mark.parametrize("token", ["hf_s3cret ", "hf_s3cret\n", "hf_s3cr\x07et", "hf_s3crét"])
+def test_a_malformed_token_stops_the_run_before_any_job_naming_the_variable(tmp_path, token):
+    Workflow(tmp_path)  # a scratch copy of the workflow
+    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--dry-run"]
+    env = {**os.environ, "HF_TOKEN_FOR_TEST": token}
+    config = ["--config", "run_id=token"]
+    (tmp_path / "token.yaml").write_text("hub:\n  token_env: HF_TOKEN_FOR_TEST\n")
+    result = subprocess.run([*command, "--configfile", "token.yaml", *config], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "HF_TOKEN_FOR_TEST" in output and "value not shown" in output
+    assert "s3cr" not in output
+    assert "list_latest_models" not in output  # no job was planned, let alone run
+
+
 def test_a_yaml_alias_bomb_is_refused_before_validation(tmp_path):
     Workflow(tmp_path)
     lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
@@ -227,9 +243,10 @@ def test_a_replica_that_does_not_start_in_time_is_killed(tmp_path, monkeypatch):
         return started[-1]
 
     monkeypatch.setattr(subprocess, "Popen", remember)
-    replica = ReplicaProcess(tmp_path, {"scale": 1_000_000})  # too big to be up in 0.5 s
-    with pytest.raises(RuntimeError, match="did not start within 0.5 s"):
-        replica.start(timeout_s=0.5)
+    # A Python process that imports the replica's packages is never up within 20 ms.
+    replica = ReplicaProcess(tmp_path, {"scale": 0})
+    with pytest.raises(RuntimeError, match="did not start within 0.02 s"):
+        replica.start(timeout_s=0.02)
     [process] = started
     assert process.poll() == -signal.SIGKILL  # killed, not left to run on
 

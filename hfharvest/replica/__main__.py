@@ -15,6 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from .bulk import DUMP_ID, ROWS_PER_SHARD
 from .faults import FAULTS_HELP
 from .server import ReplicaHub
 from .snapshot import DEFAULT_SNAPSHOT
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         rate_window=args.rate_window,
         scale=args.scale,
         seed=args.seed,
+        dump_rows_per_shard=args.dump_rows_per_shard,
         faults=_faults(args),
     )
     stopping = threading.Event()
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signum, lambda *_: stopping.set())
     if args.exit_with_stdin:
         threading.Thread(target=_stop_at_eof, args=(stopping,), daemon=True).start()
+    if args.dump_prebuild:
+        hub.dump.prebuild()
     url = hub.start(args.host, args.port)
     print(url, flush=True)
     if args.ready_file:
@@ -73,8 +77,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--resolve-rate-limit", type=int, help="requests per window (default: none)"
     )
     parser.add_argument("--rate-window", type=float, default=300, help="seconds")
-    parser.add_argument("--scale", type=int, default=0, help="synthetic models to add")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--scale", type=int, default=0, help="synthetic models to add (synthetic.py)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic models")
+    parser.add_argument(
+        "--dump-rows-per-shard", type=int, default=ROWS_PER_SHARD,
+        help=f"rows per Parquet file of the bulk dump {DUMP_ID}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dump-prebuild", action="store_true",
+        help="write the bulk dump's files in the background from the start (else on first use)",
+    )  # fmt: skip
     parser.add_argument("--ready-file", type=Path, help="receives the URL once listening")
     parser.add_argument(
         "--exit-with-stdin", action="store_true",

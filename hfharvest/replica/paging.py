@@ -1,8 +1,10 @@
-"""The model listing: filters, sorting, and pages linked by `Link: rel="next"` as the Hub does."""
+"""The model and dataset listings: filters, sorting, and pages linked by `Link: rel="next"` as the
+Hub does."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from urllib.parse import urlencode, urlsplit
 
 from .messages import Request, Response, error_response, first, json_response
@@ -13,6 +15,7 @@ from .snapshot import Repo
 SORT_DEFAULTS = dict.fromkeys(("lastModified", "createdAt"), "")
 SORT_DEFAULTS |= dict.fromkeys(("downloads", "likes", "trendingScore"), 0)
 _LISTINGS_KEPT = 8
+_FILTERS = {"search", "author", "pipeline_tag", "filter"}
 
 
 class Paging:
@@ -21,6 +24,12 @@ class Paging:
     # -- API routes ----------------------------------------------------------------------------
 
     def _list_models(self, request: Request) -> Response:
+        return self._list_repos(request, self.catalogue.models)
+
+    def _list_datasets(self, request: Request) -> Response:
+        return self._list_repos(request, self.catalogue.datasets)
+
+    def _list_repos(self, request: Request, repos) -> Response:
         query = request.query
         try:
             limit = int(first(query, "limit") or self.page_size)
@@ -32,7 +41,7 @@ class Paging:
             return error_response(400, f"Invalid sort: {sort}")
         if error := expand_conflict(query):
             return error
-        matches = self._listing(query)
+        matches = self._listing(query, repos)
         size = max(1, min(limit, self.page_size))
         next_offset = offset + size
         if self.faults.get("stuck_cursor") and offset:  # a cursor that moves, pages that don't
@@ -52,16 +61,20 @@ class Paging:
             response.headers["Link"] = f'<{next_page}>; rel="next"'
         return response
 
-    def _listing(self, query: dict) -> list[Repo]:
-        """Matching models in answer order, kept for the next pages of the same query."""
+    def _listing(self, query: dict, repos) -> Sequence[Repo]:
+        """Matching repos in answer order, kept for the next pages of the same query."""
         params = sorted((k, tuple(v)) for k, v in query.items() if k not in ("cursor", "limit"))
-        key = (self._changes, *params)  # a change reorders listings: start afresh
+        kind = "models" if repos is self.catalogue.models else "datasets"
+        key = (self._changes, kind, *params)  # a change reorders listings: start afresh
         with self._lock:
             matches = self._listings.get(key)
+        sort = first(query, "sort")
+        descending = first(query, "direction") != "1"
+        if matches is None and hasattr(repos, "listing") and not _FILTERS & set(query):
+            matches = repos.listing(sort, descending)  # a scaled hub: sorted without records
         if matches is None:
-            matches = [repo for repo in self.catalogue.models.values() if _matches(repo, query)]
-            if sort := first(query, "sort"):
-                descending = first(query, "direction") != "1"
+            matches = [repo for repo in repos.values() if _matches(repo, query)]
+            if sort:
                 default = SORT_DEFAULTS[sort]
                 matches.sort(key=lambda repo: repo.get(sort, default), reverse=descending)
             with self._lock:

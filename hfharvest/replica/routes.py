@@ -8,6 +8,7 @@ import re
 from urllib.parse import unquote
 
 from .arxiv import ARXIV_DEFAULT_MAX_RESULTS, ARXIV_ID, arxiv_error, arxiv_feed
+from .bulk import DUMP_ID
 from .messages import (
     ATOM_TYPE,
     JSON_TYPE,
@@ -42,6 +43,10 @@ class Routes:
             return "list_models", "api", self._list_models
         if path.startswith("/api/models/"):
             return "model_info", "api", lambda r: self._repo_info(r, self.catalogue.models)
+        if path == "/api/datasets":
+            return "list_datasets", "api", self._list_datasets
+        if path.startswith(f"/api/datasets/{DUMP_ID}/tree/"):
+            return "dataset_tree", "api", self._dump_tree
         if path.startswith("/api/datasets/") and path.endswith("/croissant"):
             return "croissant", "api", self._croissant
         if path.startswith("/api/datasets/"):
@@ -148,6 +153,13 @@ class Routes:
         if error := _revision_error(found, revision):
             return error
         commit = {"X-Repo-Commit": found.get("sha")}
+        if kind == "dataset" and found.id == DUMP_ID and filename in self.dump.files:
+            path, sha256 = self.dump.file(filename)
+            size = path.stat().st_size
+            headers = {"Content-Type": "application/octet-stream", "ETag": f'"{sha256}"', **commit}
+            headers["X-Linked-Size"], headers["X-Linked-Etag"] = str(size), f'"{sha256}"'
+            body = self.dump.chunks(path) if request.method == "GET" else iter(())
+            return Response(200, headers=headers, chunks=body, length=size)
         text = found.readme_text() if filename == "README.md" else None
         if text is None:
             return error_response(404, "Entry not found", "EntryNotFound", **commit)
@@ -155,6 +167,29 @@ class Routes:
         headers = {**TEXT_TYPE, **commit}
         headers["ETag"] = f'"{hashlib.sha1(body).hexdigest()}"'
         return Response(200, body, headers, found.id if kind == "model" else None)
+
+    def _dump_tree(self, request: Request) -> Response:
+        """GET /api/datasets/{dump}/tree/{rev}[/{folder}]: the dump's files (list_repo_tree)."""
+        parts = [unquote(part) for part in request.path.split("/tree/", 1)[1].split("/")]
+        revision, folder = parts[0], "/".join(part for part in parts[1:] if part)
+        found = self._find(self.catalogue.datasets, DUMP_ID, request, "/api/datasets/")
+        if isinstance(found, Response):
+            return found
+        if error := _revision_error(found, revision):
+            return error
+        if folder not in ("", "data"):
+            return error_response(404, f"Entry not found: {folder}", "EntryNotFound")
+        if not folder and not flag(request.query, "recursive"):
+            oid = hashlib.sha1(" ".join(self.dump.files).encode()).hexdigest()
+            return json_response(200, [{"type": "directory", "oid": oid, "path": "data"}])
+        entries = []
+        for name in self.dump.files:
+            path, sha256 = self.dump.file(name)
+            size = path.stat().st_size
+            lfs = {"oid": sha256, "size": size, "pointerSize": 134}
+            oid = hashlib.sha1(sha256.encode()).hexdigest()
+            entries.append({"type": "file", "oid": oid, "size": size, "path": name, "lfs": lfs})
+        return json_response(200, entries)
 
     def _find(self, repos: dict, repo_id: str, request: Request, prefix: str) -> Repo | Response:
         """The repo, or the redirect or error the Hub answers instead."""

@@ -21,12 +21,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from .bulk import DUMP_ID, ROWS_PER_SHARD, BulkDump
 from .faults import Faults, checked_faults
 from .messages import Request, Response, error_response, json_response, not_found
 from .paging import Paging
 from .routes import Routes
 from .snapshot import DEFAULT_SNAPSHOT, Repo, iso_timestamp, load_snapshot
 from .stats import Stats, empty_stats
+from .synthetic import Chained
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +51,16 @@ class ReplicaHub(Routes, Paging, Faults, Stats):
         rate_window: float = 300,
         scale: int = 0,
         seed: int = 0,
+        dump_rows_per_shard: int = ROWS_PER_SHARD,
         disabled_ids=(),
         faults: dict | None = None,
     ):
         self.catalogue = load_snapshot(snapshot_dir, scale=scale, seed=seed)
+        # The Hub's bulk dump of model cards, built from these records (bulk.py).
+        self.dump = BulkDump(self.catalogue.models, seed, dump_rows_per_shard)
+        datasets = self.catalogue.datasets
+        datasets = datasets.real if isinstance(datasets, Chained) else datasets
+        datasets[DUMP_ID] = Repo(DUMP_ID, self.dump.record(), None)
         self.latency_ms, self.page_size, self.rate_window = latency_ms, page_size, rate_window
         self.api_rate_limit, self.resolve_rate_limit = api_rate_limit, resolve_rate_limit
         self.disabled_ids = set(disabled_ids)
@@ -125,7 +133,12 @@ class ReplicaHub(Routes, Paging, Faults, Stats):
         if ids is None:
             if fraction is None:
                 raise ValueError("change_models needs ids or a fraction")
-            ids = random.Random(seed).sample(list(models), round(len(models) * fraction))
+            # Positions, not a list of every id: a scaled hub makes ids on demand (same picks).
+            at = models.id_at if hasattr(models, "id_at") else list(models).__getitem__
+            count = round(len(models) * fraction)
+            ids = [
+                at(position) for position in random.Random(seed).sample(range(len(models)), count)
+            ]
         missing = [model_id for model_id in ids if model_id not in models]
         if missing:
             raise KeyError(f"unknown model ids: {missing}")

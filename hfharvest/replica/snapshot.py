@@ -1,7 +1,7 @@
 """The replica's in-memory catalogue, built from the recorded Hub data in hub_snapshot/.
 
 Three kinds of model live side by side: recorded API bodies, models derived from the old
-transformers model cards, and synthetic `scale` models that borrow a template's record and README.
+transformers model cards, and synthetic `scale` models under their own authors (synthetic.py).
 A recorded model's README is a real card (`cards/` or `hub_cards/`) or none at all: nothing is
 generated under a real id, so a model whose card was not found answers 404 like a missing file.
 Datasets are recorded API bodies (none so far) or records derived from the old dataset cards of
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,12 +43,6 @@ DATASET_TAG_KEYS = {
     "annotations_creators": "annotations_creators",
     "language_creators": "language_creators",
 }
-SCALE_AUTHOR = "replica-scale"
-BASE_MODEL_SHARE = 0.3
-BASE_MODEL_RELATIONS = ("finetune", "adapter", "quantized", "merge")
-_SCALE_START = int(datetime(2021, 1, 1, tzinfo=UTC).timestamp())
-_SCALE_SPAN = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp()) - _SCALE_START
-_MAX_AGE_AT_UPDATE = 2 * 365 * 86400
 
 # One part of a Hub id as huggingface_hub validates it: no leading/trailing '-'/'.', no '--'/'..'.
 _HUB_ID_PART = re.compile(r"(?![-.])(?!.*(?:--|\.\.))[A-Za-z0-9_.-]{1,96}(?<![-.])")
@@ -94,75 +88,10 @@ class Repo:
             self.readme_suffix += f"\n<!-- updated on the replica hub at {when} -->\n"
 
 
-@dataclass(slots=True, eq=False)
-class SyntheticRepo(Repo):
-    """A `scale` model: its template's record and README (shared, not copied) under a new id.
-
-    Identity fields are derived on access so that 100k of them stay small.
-    """
-
-    seed: int = 0
-    last_modified: str = ""
-    created_at: str = ""
-    base_model: tuple[str, str] | None = None  # (base id, relation)
-
-    def get(self, key: str, default=None):
-        if key in self.fields:
-            return self.fields[key]
-        match key:
-            case "id" | "modelId":
-                return self.id
-            case "_id":
-                return _sha1(self.id)[:24]
-            case "author":
-                return SCALE_AUTHOR
-            case "sha":
-                return _sha1(f"{self.seed}:{self.id}")
-            case "lastModified":
-                return self.last_modified
-            case "createdAt":
-                return self.created_at
-            case "tags" | "cardData" if self.base_model:
-                return self._with_base_model(key)
-        return self.record.get(key, default)
-
-    def has(self, key: str) -> bool:
-        derived = key in _SYNTHETIC_KEYS or (key == "cardData" and self.base_model is not None)
-        return derived or Repo.has(self, key)
-
-    def to_json(self) -> dict:
-        keys = dict.fromkeys([*self.record, *_SYNTHETIC_KEYS, "cardData", *self.fields])
-        return {key: self.get(key) for key in keys if self.has(key)}
-
-    def readme_text(self) -> str | None:
-        if self.readme is None:
-            return None
-        match = _FRONT_MATTER.match(self.readme)
-        split = match.end() if match else 0
-        front, body = self.readme[:split], self.readme[split:]
-        body = _TITLE.sub(lambda _: f"# {self.id}", body, count=1)
-        if self.base_model:  # rewrite the metadata so that README and cardData agree
-            card_data = yaml.safe_dump(self.get("cardData"), sort_keys=False, allow_unicode=True)
-            front = f"---\n{card_data}---\n" + ("" if match else "\n")
-        return front + body + self.readme_suffix
-
-    def _with_base_model(self, key: str):
-        base, relation = self.base_model
-        if key == "cardData":
-            card_data = self.record.get("cardData") or {}
-            return {**card_data, "base_model": base, "base_model_relation": relation}
-        # The template's own base model, if any, gives way to this model's.
-        tags = [tag for tag in self.record.get("tags", []) if not tag.startswith("base_model:")]
-        return [*tags, f"base_model:{base}", f"base_model:{relation}:{base}"]
-
-
-_SYNTHETIC_KEYS = ("_id", "id", "modelId", "author", "sha", "lastModified", "createdAt")
-
-
 @dataclass
 class Catalogue:
-    models: dict[str, Repo]
-    datasets: dict[str, Repo]
+    models: Mapping[str, Repo]  # a dict, or real and synthetic chained (synthetic.py)
+    datasets: Mapping[str, Repo]
     redirects: dict[str, str]  # old model id -> current id
     tasks: bytes  # recorded body of GET /api/tasks
     expand_only: dict[str, dict] = field(default_factory=dict)  # fields served only via ?expand=
@@ -181,17 +110,21 @@ def load_snapshot(
     cards = _load_cards(root / "cards") | _load_cards(root / "hub_cards")
     models = _recorded_models(_load_bodies(api / "models"), cards, redirects)
     models.update(_card_models(cards, models, redirects))
-    if scale > 0:
-        models.update(_synthetic_models(models, scale, seed))
     datasets = _load_bodies(api / "datasets")
     dataset_cards = _load_cards(root / "dataset_cards")
     datasets = {i: Repo(i, record, dataset_cards.get(i)) for i, record in datasets.items()}
     datasets.update(_card_datasets(dataset_cards, datasets))
     expand_only = _expand_only_fields(api / "models-expand", models)
     tasks = (api / "tasks.json").read_bytes()
+    arxiv = _load_arxiv(root / "arxiv")
+    if scale > 0:  # imported here: numpy is loaded only by a scaled replica
+        from .synthetic import Chained, SyntheticDatasets, SyntheticHub
+
+        hub = SyntheticHub(models, datasets, arxiv, scale, seed)
+        models, datasets = Chained(models, hub), Chained(datasets, SyntheticDatasets(hub))
     catalogue = Catalogue(models, datasets, redirects, tasks, expand_only)
     catalogue.croissant = _load_croissant(api / "croissant")
-    catalogue.arxiv = _load_arxiv(root / "arxiv")
+    catalogue.arxiv = arxiv
     return catalogue
 
 
@@ -421,35 +354,6 @@ def _bibtex(section: str | None) -> str | None:
 def _front_matter_end(text: str) -> int:
     match = _FRONT_MATTER.match(text)
     return match.end() if match else 0
-
-
-def _synthetic_models(models: dict[str, Repo], count: int, seed: int) -> dict[str, SyntheticRepo]:
-    templates = [repo for repo in models.values() if repo.readme is not None]
-    base_candidates = list(models)  # grows with each synthetic id: bases may be earlier synthetics
-    rng = random.Random(seed)
-    synthetic = {}
-    derived = 0
-    for i in range(count):
-        template = templates[i % len(templates)]
-        repo_id = f"{SCALE_AUTHOR}/{template.id.rsplit('/', 1)[-1]}-{i:06d}"
-        modified = _SCALE_START + rng.randrange(_SCALE_SPAN)
-        created = max(_SCALE_START, modified - rng.randrange(_MAX_AGE_AT_UPDATE))
-        base_model = None
-        if rng.random() < BASE_MODEL_SHARE:
-            relation = BASE_MODEL_RELATIONS[derived % len(BASE_MODEL_RELATIONS)]
-            base_model, derived = (rng.choice(base_candidates), relation), derived + 1
-        synthetic[repo_id] = SyntheticRepo(
-            repo_id,
-            template.record,
-            template.readme,
-            template.card_derived,
-            seed=seed,
-            last_modified=iso_timestamp(modified),
-            created_at=iso_timestamp(created),
-            base_model=base_model,
-        )
-        base_candidates.append(repo_id)
-    return synthetic
 
 
 def _expand_only_fields(folder: Path, models: dict[str, Repo]) -> dict[str, dict]:

@@ -9,7 +9,7 @@ import time
 from .messages import Request, Response
 
 ENDPOINTS = ("list_models", "model_info", "dataset_info", "tasks", "resolve_head", "resolve_get")
-ENDPOINTS += ("croissant", "arxiv_query")
+ENDPOINTS += ("croissant", "arxiv_query", "list_datasets", "dataset_tree")
 
 
 class Stats:

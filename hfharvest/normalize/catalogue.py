@@ -1,0 +1,62 @@
+"""The embedded catalogue: a DuckDB file built from the Parquet tables, with the views of
+queries.py. `python -m hfharvest.normalize.catalogue <db> <query> [name=value ...]` prints
+one of the README's questions."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .queries import QUERIES, VIEWS, duckdb_sql
+from .tables import SCHEMAS
+
+
+def build_catalogue(tables: dict[str, Path], path: Path, memory_limit: str = "512MB") -> dict:
+    """Load every table into a new DuckDB file, create the views, rename it into place."""
+    unknown = set(tables) - set(SCHEMAS)
+    if unknown:  # names become SQL identifiers: only the tables tables.py writes
+        raise ValueError(f"not a catalogue table: {sorted(unknown)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.unlink(tmp)  # DuckDB creates the file itself
+    try:
+        with duckdb.connect(tmp, config={"memory_limit": memory_limit, "threads": 1}) as db:
+            for name, parquet in tables.items():
+                db.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet(?)", [str(parquet)])
+            for name, sql in VIEWS.items():
+                db.execute(f"CREATE VIEW {name} AS {sql}")
+            counts = {
+                name: db.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in tables
+            }
+            db.execute("CHECKPOINT")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+    return counts
+
+
+def ask(db_path: Path, query: str, **params) -> pd.DataFrame:
+    """One of the README's questions, answered from a catalogue file (opened read-only)."""
+    with duckdb.connect(str(db_path), read_only=True) as db:
+        return db.execute(duckdb_sql(QUERIES[query]), params).df()
+
+
+def main(argv: list[str]) -> None:
+    db_path, query, *pairs = argv
+    params = dict(pair.split("=", 1) for pair in pairs)
+    if "limit" in params:
+        params["limit"] = int(params["limit"])
+    with pd.option_context("display.width", 160, "display.max_colwidth", 60):
+        print(ask(Path(db_path), query, **params).to_string(index=False, na_rep="null"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,137 @@
+"""The run folder as the normalize stage reads it: the one module that knows its file layout.
+
+Everything else in `hfharvest.normalize` asks this module for models, entity maps and entities,
+so a change of the run folder's format (streamed or sharded files) stays here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..entities import KINDS
+from ..jsonio import iter_list, iter_models, read_failures, read_json
+
+# The enrich outputs, by entity kind (rules/enrich.smk writes them under these names).
+ENTITY_FILES = {
+    "datasets": "hf_datasets_specific.json",
+    "articles": "arxiv_articles.json",
+    "base_models": "hf_base_models.json",
+    "tasks": "tasks.json",
+    "licenses": "licenses.json",
+    "languages": "languages.json",
+    "keywords": "keywords.json",
+}
+# Entity fields the stage uses; the rest (a base model's whole record, `models`) stays on disk.
+ENTITY_FIELDS = {
+    "datasets": ("pretty_name", "description", "author", "license", "languages", "task_categories"),
+    "articles": ("title", "authors", "published", "doi", "arxiv_id", "primary_category"),
+    "base_models": ("depth", "relations"),
+    "tasks": ("label", "modality"),
+    "licenses": ("spdx_id", "name", "url", "osi_approved", "category"),
+    "languages": ("iso639_1", "iso639_3", "name"),
+    "keywords": ("count",),
+}
+COMMON_FIELDS = ("entity_id", "kind", "id", "enriched", "reason")
+IDENTIFIERS_FILE = "identified/identifiers.json"  # written by newer identify stages, optional
+RELATIONS_FILE = "identified/base_model_relations.json"
+DATASET_SOURCES_FILE = "identified/dataset_sources.json"  # optional, like IDENTIFIERS_FILE
+MODELS_FILE = "hf_models_with_ancestors.json"
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Paths of one run's files; `stages` maps a stage name to its file (for its failures)."""
+
+    models: Path
+    identified: dict[str, Path]
+    relations: Path
+    entities: dict[str, Path]
+    stages: dict[str, Path] = field(default_factory=dict)
+    identifiers: Path | None = None
+    dataset_sources: Path | None = None
+
+    @classmethod
+    def from_folder(cls, run: str | Path, stages: dict[str, str] | None = None) -> RunInputs:
+        run = Path(run)
+        identifiers, sources = run / IDENTIFIERS_FILE, run / DATASET_SOURCES_FILE
+        return cls(
+            models=run / MODELS_FILE,
+            identified={kind: run / "identified" / f"{kind}.json" for kind in KINDS},
+            relations=run / RELATIONS_FILE,
+            entities={kind: run / name for kind, name in ENTITY_FILES.items()},
+            stages={name: run / path for name, path in (stages or {}).items()},
+            identifiers=identifiers if identifiers.exists() else None,
+            dataset_sources=sources if sources.exists() else None,
+        )
+
+    @classmethod
+    def from_files(
+        cls,
+        models: str,
+        identified: list[str],
+        relations: str,
+        entities: list[str],
+        stages: dict[str, str] | None = None,
+        identifiers: str | None = None,
+        dataset_sources: str | None = None,
+    ) -> RunInputs:
+        """From a rule's named inputs: entity maps and enrich outputs told apart by file name."""
+        kinds = {name: kind for kind, name in ENTITY_FILES.items()}
+        return cls(
+            models=Path(models),
+            identified={Path(p).stem: Path(p) for p in identified},
+            relations=Path(relations),
+            entities={kinds[Path(p).name]: Path(p) for p in entities},
+            stages={name: Path(path) for name, path in (stages or {}).items()},
+            identifiers=Path(identifiers) if identifiers else None,
+            dataset_sources=Path(dataset_sources) if dataset_sources else None,
+        )
+
+    def iter_models(self) -> Iterator[dict]:
+        return iter_models(self.models)
+
+    def mapping(self, kind: str) -> dict[str, list[str]]:
+        """Model id -> the ids of the entities of `kind` it names."""
+        return read_json(self.identified[kind])
+
+    def relations_of(self) -> dict[str, dict[str, dict]]:
+        """Model id -> base id -> {relation, source}; plain relation strings read as metadata."""
+        out = {}
+        for model, bases in read_json(self.relations).items():
+            out[model] = {
+                base: value if isinstance(value, dict) else {"relation": value, "source": None}
+                for base, value in bases.items()
+            }
+        return out
+
+    def identifiers_of(self) -> dict[str, list[str]] | None:
+        """Model id -> its own identifiers (DOI, Hub URL), when the identify stage wrote them."""
+        if self.identifiers is None:
+            return None
+        return {
+            model: [i if isinstance(i, str) else i.get("id", "") for i in ids]
+            for model, ids in read_json(self.identifiers).items()
+        }
+
+    def dataset_sources_of(self) -> dict[str, dict[str, str]]:
+        """Model id -> dataset id -> `metadata` or `card_text`; {} when the run has no such file."""
+        return read_json(self.dataset_sources) if self.dataset_sources is not None else {}
+
+    def iter_entities(self, kind: str) -> Iterator[dict]:
+        """The enriched entities of `kind`, slimmed to the fields the stage uses."""
+        keep = (*COMMON_FIELDS, *ENTITY_FIELDS[kind])
+        for entity in iter_list(self.entities[kind]):
+            slim = {key: entity.get(key) for key in keep}
+            slim["source"] = (entity.get("extraction_metadata") or {}).get("source")
+            yield slim
+
+    def entities_by_id(self, kind: str) -> dict[str, dict]:
+        return {entity["id"]: entity for entity in self.iter_entities(kind)}
+
+    def iter_failures(self) -> Iterator[dict]:
+        """Every stage's failures, each with the stage it was recorded in."""
+        for stage, path in self.stages.items():
+            for failure in read_failures(path):
+                yield {"stage": stage, **failure}

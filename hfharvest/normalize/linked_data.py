@@ -1,0 +1,87 @@
+"""Write FAIR4ML documents as JSON Lines and N-Triples, one model at a time.
+
+pyld turns each document into triples with a document loader that refuses every URL: the
+context is inline, so nothing may be fetched. Documents have no blank nodes (fair4ml.py mints an
+IRI for every node), so each document's triples are appended as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyld import jsonld
+
+from ..jsonio import atomic_writer
+
+
+def _no_fetch(url, options=None):
+    raise jsonld.JsonLdError(
+        f"refusing to fetch {url}: hfharvest contexts are inline",
+        "jsonld.LoadDocumentError",
+        code="loading document failed",
+    )
+
+
+OPTIONS = {"format": "application/n-quads", "documentLoader": _no_fetch}
+
+
+def to_ntriples(document: dict) -> str:
+    """The document's triples as N-Triples lines (the default graph of N-Quads is N-Triples)."""
+    return jsonld.to_rdf(document, OPTIONS)
+
+
+@dataclass
+class LinkedDataStats:
+    documents: int = 0
+    nodes: int = 0
+    triples: int = 0
+    properties: Counter = field(default_factory=Counter)  # property -> documents that have it
+
+    def as_dict(self) -> dict:
+        return {
+            "documents": self.documents,
+            "nodes": self.nodes,
+            "triples": self.triples,
+            "documents_with_property": dict(sorted(self.properties.items())),
+        }
+
+
+def count_nodes(value) -> int:
+    """Nodes (objects with an @id) in a document, the document's own included."""
+    if isinstance(value, list):
+        return sum(count_nodes(item) for item in value)
+    if isinstance(value, dict):
+        own = 1 if "@id" in value and len(value) > 1 else 0
+        return own + sum(count_nodes(v) for k, v in value.items() if k != "@context")
+    return 0
+
+
+def with_triples(documents: Iterable[dict]) -> Iterator[tuple[dict, str]]:
+    for document in documents:
+        yield document, to_ntriples(document)
+
+
+def write_linked_data(
+    streams: dict[Path, Iterable[tuple[dict, str]]], ntriples: Path
+) -> dict[str, LinkedDataStats]:
+    """Stream each group of (document, its N-Triples) into its JSON Lines file, and all the
+    triples into one N-Triples file (each file written atomically); return what was written."""
+    stats = {}
+    with ExitStack() as stack:
+        triples = stack.enter_context(atomic_writer(ntriples))
+        for path, documents in streams.items():
+            lines = stack.enter_context(atomic_writer(path))
+            stats[Path(path).name] = counted = LinkedDataStats()
+            for document, text in documents:
+                lines.write(json.dumps(document, ensure_ascii=False) + "\n")
+                triples.write(text)
+                counted.documents += 1
+                counted.nodes += count_nodes(document)
+                counted.triples += text.count("\n")
+                counted.properties.update(k for k in document if not k.startswith("@"))
+    return stats

@@ -1,0 +1,86 @@
+"""The normalize stage's jobs, one function per rule: linked data, tables (the catalogue and the
+PostgreSQL load work from the tables, see catalogue.py and postgres.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..entities import KINDS
+from .doc_cache import DocumentCache
+from .fair4ml import Lookups, dataset_document, model_document, model_inputs
+from .inputs import RunInputs
+from .linked_data import to_ntriples, with_triples, write_linked_data
+from .tables import SCHEMAS, write_tables
+
+# The Parquet files of a run, by table name: `<name>.parquet` in the tables folder.
+TABLES = tuple(SCHEMAS)
+
+
+def table_paths(folder: str | Path) -> dict[str, Path]:
+    return {name: Path(folder) / f"{name}.parquet" for name in TABLES}
+
+
+def load_lookups(inputs: RunInputs, max_chars: int, entities: bool = True) -> Lookups:
+    """Entity maps and relations for every model; the enriched entities too when asked."""
+    return Lookups(
+        mappings={kind: inputs.mapping(kind) for kind in KINDS},
+        relations=inputs.relations_of(),
+        entities={kind: inputs.entities_by_id(kind) for kind in KINDS} if entities else {},
+        identifiers=inputs.identifiers_of(),
+        dataset_sources=inputs.dataset_sources_of(),
+        max_chars=max_chars,
+    )
+
+
+def normalize_linked_data(
+    inputs: RunInputs,
+    models_jsonl: Path,
+    datasets_jsonl: Path,
+    ntriples: Path,
+    max_chars: int,
+    cache: DocumentCache | None = None,
+) -> dict:
+    """FAIR4ML documents of the models and of their training datasets, and all their triples;
+    model documents come from `cache` when nothing they are made from changed."""
+    lookups = load_lookups(inputs, max_chars)
+    trained_on = sorted({d for ids in lookups.mappings["datasets"].values() for d in ids})
+    datasets = (dataset_document(lookups.entity("datasets", d), max_chars) for d in trained_on)
+    stats = write_linked_data(
+        {
+            models_jsonl: _model_documents(inputs, lookups, cache),
+            datasets_jsonl: with_triples(datasets),
+        },
+        ntriples,
+    )
+    summary = {name: counted.as_dict() for name, counted in stats.items()}
+    if cache is not None:
+        summary[Path(models_jsonl).name]["from_cache"] = cache.hits
+    return summary
+
+
+def _model_documents(inputs: RunInputs, lookups: Lookups, cache: DocumentCache | None):
+    for record in inputs.iter_models():
+        if cache is None:
+            yield from with_triples([model_document(record, lookups)])
+            continue
+        key = cache.key(model_inputs(record, lookups))
+        if (cached := cache.get(key)) is not None:
+            yield cached
+            continue
+        document = model_document(record, lookups)
+        text = to_ntriples(document)
+        cache.put(key, document, text)
+        yield document, text
+
+
+def normalize_tables(inputs: RunInputs, folder: Path, run_id: str, batch_rows: int) -> dict:
+    lookups = load_lookups(inputs, max_chars=0, entities=False)
+    return write_tables(
+        inputs.iter_models(),
+        {kind: inputs.iter_entities(kind) for kind in KINDS},
+        inputs.iter_failures(),
+        lookups,
+        table_paths(folder),
+        run_id,
+        batch_rows,
+    )

@@ -1,0 +1,24 @@
+from hfharvest.jsonio import write_json
+from hfharvest.normalize.doc_cache import DocumentCache
+from hfharvest.normalize.inputs import RunInputs
+from hfharvest.normalize.stage import normalize_linked_data
+from hfharvest.workflow import start_log
+
+start_log(snakemake.log[0])
+inputs, output = snakemake.input, snakemake.output
+run = RunInputs.from_files(
+    inputs.models,
+    inputs.identified,
+    inputs.relations,
+    inputs.entities,
+    identifiers=inputs.get("identifiers"),
+    dataset_sources=inputs.get("dataset_sources"),
+)
+# Where documents are cached changes no output: from the config, not a param.
+config = snakemake.config
+cached = config["normalize"]["cache"]
+cache = DocumentCache(f"{config['data_root']}/cache/normalize") if cached else None
+stats = normalize_linked_data(
+    run, output.models, output.datasets, output.triples, snakemake.params.max_text_chars, cache
+)
+write_json(output.stats, stats)
