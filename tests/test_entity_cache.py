@@ -69,14 +69,27 @@ def test_past_the_max_age_the_record_is_asked_again_and_croissant_reused_by_sha(
     assert stable(warm) == stable(cold)
 
 
-def test_a_failed_dataset_listing_falls_back_to_one_request_per_dataset(replica, tmp_path, clock):
+def test_many_datasets_to_ask_take_their_shas_from_the_paged_listing(replica, tmp_path, clock):
     datasets_run(replica, tmp_path, clock)
     replica.reset_stats()
     clock.now += 25 * 3600
-    warm = datasets_run(replica, tmp_path, clock, max_age_h=24, bulk_min=1)
-    # This replica serves no /api/datasets listing: the bulk path gives up after its one page.
+    warm = datasets_run(replica, tmp_path, clock, max_age_h=24, bulk_min=4)
+    # Every listed sha is one already cached: the listing pages, and nothing per dataset.
+    pages = -(-len(replica.catalogue.datasets) // 20)  # the replica's pages hold 20
+    asked = requests_to(replica, "list_datasets", "dataset_info", "croissant")
+    assert asked == {"list_datasets": pages, "dataset_info": 0, "croissant": 0}
+    assert all(e["enriched"] and e["extraction_metadata"]["from_cache"] for e in warm)
+
+
+def test_a_failed_dataset_listing_falls_back_to_one_request_per_dataset(replica, tmp_path, clock):
+    cold = datasets_run(replica, tmp_path, clock)
+    replica.configure(faults={"5xx": {"rate": 1.0, "endpoints": ["list_datasets"]}})
+    replica.reset_stats()
+    clock.now += 25 * 3600
+    warm = datasets_run(replica, tmp_path, clock, max_age_h=24, bulk_min=4)
     assert requests_to(replica, "dataset_info", "croissant") == {"dataset_info": 4, "croissant": 0}
-    assert all(e["enriched"] for e in warm)
+    assert requests_to(replica, "list_datasets")["list_datasets"] >= 1
+    assert stable(warm) == stable(cold)
 
 
 def test_the_dataset_cache_is_keyed_by_endpoint(replica, tmp_path, clock):
