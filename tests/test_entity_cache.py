@@ -7,10 +7,11 @@ from collections import Counter
 
 import pytest
 
-from hfharvest.cache import EntityCache
+from hfharvest.cache import CardCache, EntityCache
 from hfharvest.enrich import enrich_articles, enrich_datasets
 from hfharvest.hub import HubClient
 from hfharvest.replica import ReplicaHub
+from hfharvest.stages.extract import Extractor
 
 # Datasets and papers bert-base-uncased's real record names, plus DistilBERT's paper.
 DATASETS = {"google-bert/bert-base-uncased": ["bookcorpus", "wikipedia"], "m": ["glue", "c4"]}
@@ -170,3 +171,25 @@ def test_a_dataset_or_paper_the_source_lacks_is_asked_again_only_past_the_max_ag
         asked = requests_to(replica, "dataset_info", "arxiv_query")
         expected = 0 if hours == 23 else 1
         assert asked == {"dataset_info": expected, "arxiv_query": expected}, hours
+
+
+def test_base_model_records_of_earlier_runs_are_reused_within_the_max_age(replica, tmp_path, clock):
+    def run():
+        shared = EntityCache(tmp_path, "models", replica.url, clock=clock)
+        extractor = Extractor(HubClient(replica.url, max_retries=0),
+                              CardCache(tmp_path, replica.url), shared=shared,
+                              max_age_s=24 * 3600)  # fmt: skip
+        ids = ("google-bert/bert-base-uncased", "nobody/no-such-model")
+        return [extractor.fetch(model_id, source="ancestors") for model_id in ids]
+
+    (bert, _), (_, missing) = run()
+    assert replica.stats()["by_endpoint"]["model_info"] == 2
+    for hours, asked in ((23, 0), (2, 2)):  # 23 h later: reused; 25 h: asked again
+        clock.now += hours * 3600
+        replica.reset_stats()
+        (again, _), (_, still) = run()
+        assert replica.stats()["by_endpoint"]["model_info"] == asked
+        assert replica.stats()["by_endpoint"]["resolve_get"] == 0  # README by sha, cached
+        assert again["card"] == bert["card"] and again["sha"] == bert["sha"]
+        assert still["reason"] == missing["reason"] == "not_found"
+        assert again["extraction_metadata"].get("reused", False) is (asked == 0)
