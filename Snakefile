@@ -18,6 +18,7 @@ include: "rules/extract.smk"
 include: "rules/ancestors.smk"
 include: "rules/identify.smk"
 include: "rules/enrich.smk"
+include: "rules/delta.smk"
 include: "rules/summary.smk"
 include: "rules/report.smk"
 include: "rules/normalize.smk"
@@ -28,6 +29,7 @@ rule all:
     input:
         rules.add_ancestor_models.output.models,
         rules.summarize_run.output.summary,
+        rules.write_delta.output.delta,
         rules.plot_run_report.output,
         rules.normalize_fair4ml.output,
         rules.build_catalogue.output,

@@ -5,7 +5,8 @@ not get.
 A commit never changes, so a README entry never goes stale: a listing that shows an unchanged sha
 costs no further request. Entries are partitioned by endpoint (a folder per endpoint hash, the
 endpoint written beside them): a replica's READMEs are never served to a run against the Hub.
-Only READMEs the Hub gave are cached; a gated or refused one is asked again next run.
+Only READMEs the Hub gave are cached, and a gated refusal to a run without a token (at that
+commit it cannot change without one); a run with a token, and any other refusal, asks again.
 
 The cache is an optimisation: one that cannot be written is a warning and the run goes on
 without it. It reads and writes only regular files and real folders under its root: each path
@@ -26,6 +27,7 @@ import re
 import secrets
 import stat
 import threading
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,7 @@ from .runconfig import endpoint_key
 log = logging.getLogger(__name__)
 
 SHA = re.compile(r"[0-9a-f]{7,64}")
+VERSION = re.compile(r"[0-9a-f]{7,64}|v[0-9]{1,6}")  # a commit sha, or an arXiv version
 LEGACY_OWNER = "~"  # ids without an owner (gpt2); `~` is never part of a Hub id
 ENTRY_MAX_BYTES = 64 * 1024 * 1024  # a README is cut at 5 MiB: an entry beyond this is damage
 ENDPOINT_FILE = "ENDPOINT"  # in each endpoint's folder: which endpoint its entries came from
@@ -51,8 +54,9 @@ class TamperedEntry(OSError):
 
 @dataclass(frozen=True)
 class CachedCard:
-    text: str | None  # None: the repo has no README at that commit
+    text: str | None  # None: the repo has no README at that commit (or it was refused)
     truncated: bool
+    refused: str | None = None  # "gated": refused to a run without a token at that commit
 
 
 class _EntryStore:
@@ -231,14 +235,19 @@ class CardCache(_EntryStore):
         card = None
         if entry is not None:
             try:
-                card = CachedCard(entry["text"], bool(entry["truncated"]))
+                refused = entry.get("refused")
+                card = CachedCard(entry["text"], bool(entry["truncated"]),
+                                  refused if isinstance(refused, str) else None)  # fmt: skip
             except KeyError as err:
                 log.warning("corrupt cache entry %s/%s (no %s): will refetch", parts, name, err)
         self._tally(card is not None)
         return card
 
-    def put(self, model_id: str, sha: str | None, text: str | None, truncated: bool) -> None:
-        """Cache a README the Hub gave (text, or None when the repo has none at `sha`)."""
+    def put(self, model_id: str, sha: str | None, text: str | None, truncated: bool,
+            refused: str | None = None) -> None:  # fmt: skip
+        """Cache a README the Hub gave (text, or None when the repo has none at `sha`), or its
+        refusal (`refused="gated"`) to a run without a token: at that commit, without a token,
+        the answer cannot change; a run with a token asks again."""
         if not sha or not SHA.fullmatch(sha):
             return
         if not self._marked:  # which endpoint this folder's entries came from, for people
@@ -246,6 +255,8 @@ class CardCache(_EntryStore):
             self._store(self._base, ENDPOINT_FILE, f"{self.endpoint}\n".encode())
         parts, name = self._where(model_id, sha)
         entry = {"model_id": model_id, "sha": sha, "text": text, "truncated": truncated}
+        if refused:
+            entry["refused"] = refused
         self._write_entry(parts, name, entry)
 
 
@@ -285,3 +296,76 @@ class RecordCache(_EntryStore):
 def _checksum(entry: dict) -> str:
     canonical = json.dumps(entry, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(canonical).hexdigest()
+
+
+class EntityCache(_EntryStore):
+    """Enriched entities by their own version, shared by the data root's runs:
+    `<root>/entities/<kind>/<endpoint hash>/<owner>/<name>/<version>.json`, and beside them
+    `latest.json`: which version was seen last and when (a UTC epoch in seconds).
+
+    A version never changes (a dataset's commit sha, an arXiv paper's `vN`), so an entry never
+    goes stale; what does is knowing the *current* version: `fresh()` trusts the last one seen
+    for `max_age_s`, after which the source is asked again. Partitioned by endpoint like
+    READMEs, so one endpoint's entities are never served to a run against another.
+    """
+
+    LATEST = "latest.json"  # never a version's name: versions are hex shas or `v<N>`
+
+    def __init__(self, root: str | Path, kind: str, endpoint: str, clock=time.time):
+        super().__init__(root, kind)
+        self._base = ["entities", kind, endpoint_key(endpoint)[0]]
+        self._clock = clock
+
+    def _parts(self, entity_id: str) -> list[str]:
+        validate_model_id(entity_id)  # dataset ids and arXiv ids fit the Hub's id grammar
+        owner, _, name = entity_id.rpartition("/")
+        return [*self._base, owner or LEGACY_OWNER, name]
+
+    @staticmethod
+    def _version_name(version: str) -> str:
+        if not VERSION.fullmatch(version):
+            raise ValueError(f"not an entity version: {version!r}")
+        return f"{version}.json"
+
+    def get(self, entity_id: str, version: str | None) -> dict | None:
+        """The entity's fields at `version`, or None."""
+        if not version or not VERSION.fullmatch(version):
+            return None
+        key = {"id": entity_id, "version": version}
+        entry = self._load_entry(self._parts(entity_id), self._version_name(version), key)
+        fields = entry.get("fields") if entry else None
+        found = isinstance(fields, dict)
+        self._tally(found)
+        return fields if found else None
+
+    def fresh(self, entity_id: str, max_age_s: float) -> dict | None:
+        """The fields of the version last seen, if it was seen within `max_age_s`; for an
+        entity the source said it does not have, `{"missing": message}`."""
+        entry = self._load_entry(self._parts(entity_id), self.LATEST, {"id": entity_id})
+        seen = entry.get("seen_at") if entry else None
+        if not isinstance(seen, int | float) or not 0 <= self._clock() - seen <= max_age_s:
+            self._tally(False)
+            return None
+        if isinstance(entry.get("missing"), str):
+            self._tally(True)
+            return {"missing": entry["missing"]}
+        return self.get(entity_id, entry.get("version"))
+
+    def missing(self, entity_id: str, message: str) -> None:
+        """The source says it has no such entity (now): asked again once that is stale."""
+        entry = {"id": entity_id, "version": None, "missing": message, "seen_at": self._clock()}
+        self._write_entry(self._parts(entity_id), self.LATEST, entry)
+
+    def put(self, entity_id: str, version: str, fields: dict) -> None:
+        """Store `fields` as the entity at `version`, and mark it the version seen now."""
+        if not VERSION.fullmatch(version or ""):
+            return
+        parts = self._parts(entity_id)
+        entry = {"id": entity_id, "version": version, "fields": fields}
+        self._write_entry(parts, self._version_name(version), entry)
+        self.seen(entity_id, version)
+
+    def seen(self, entity_id: str, version: str) -> None:
+        """The source says `version` is current now (a listing's sha that is already cached)."""
+        entry = {"id": entity_id, "version": version, "seen_at": self._clock()}
+        self._write_entry(self._parts(entity_id), self.LATEST, entry)

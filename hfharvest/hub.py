@@ -71,6 +71,7 @@ RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 TRANSIENT_EXCEPTIONS = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.ProtocolError,
                         httpx2.ProxyError)  # fmt: skip
 LISTING = "listing:latest"  # the `model_id` of a failure of the latest-models listing itself
+DATASETS_LISTING = "listing:datasets"
 
 T = TypeVar("T")
 
@@ -363,6 +364,34 @@ class HubClient:
         if not isinstance(data, dict):
             raise errors.Malformed(dataset_id, f"a {type(data).__name__}, not a dataset record")
         return DatasetInfo(**data)
+
+    def dataset_shas(self, page_size: int = 1000) -> Iterator[tuple[str, str]]:
+        """(id, sha) of every dataset the Hub lists: `GET /api/datasets?limit=&expand=sha`, pages
+        followed by their `Link: rel="next"` on the endpoint's own host (the Hub's documented
+        paging). An entry without a usable id or sha is skipped; a page that cannot be had,
+        repeats itself or leaves the host raises a HarvestError (the caller falls back)."""
+        url: str | None = f"{self.endpoint}/api/datasets"
+        params: dict | None = {"limit": page_size, "expand": ["sha", "lastModified"]}
+        pages_read: set[str] = set()
+        while url is not None:
+            if _page_keys(url) & pages_read or origin_of(url) != origin_of(self.endpoint):
+                raise errors.Malformed(DATASETS_LISTING, f"paging loop or foreign host at {url}")
+            page, url, page_url = self.with_retry(
+                DATASETS_LISTING, lambda url=url, params=params: self._get_page(url, params)
+            )
+            pages_read |= _page_keys(page_url)
+            params = None
+            if not isinstance(page, list):
+                raise errors.Malformed(DATASETS_LISTING, "a listing page is not a list")
+            for raw, depth in page:
+                try:
+                    entry = answers.loads(raw) if depth <= answers.MAX_DEPTH else None
+                except ValueError:  # one unreadable entry costs itself only
+                    continue
+                if isinstance(entry, dict):
+                    dataset_id, sha = entry.get("id"), entry.get("sha")
+                    if is_model_id(dataset_id) and isinstance(sha, str):
+                        yield dataset_id, sha
 
     def readme(self, model_id: str, revision: str | None) -> tuple[str | None, bool]:
         """The README text at `revision` (None if the repo has none) and whether it was cut.

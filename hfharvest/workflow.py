@@ -19,13 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import errors
-from .cache import CardCache, RecordCache
+from .cache import CardCache, EntityCache, RecordCache
 from .hub import REPLICA_URL_ENV, HubClient, process_rate_limiter, token_from_env
 from .joblog import start_log  # noqa: F401 - scripts import it from here too
 from .jsonio import artifact_writer
 from .progress import CONSOLE
-from .runconfig import cache_dirs, cache_endpoint
-from .stages.enrich import write_entities  # noqa: F401 - scripts import it from here too
+from .runconfig import REPLICA, cache_dirs, cache_endpoint
+from .stages.enrich import ARXIV_REPLICA_PATH, write_entities  # noqa: F401 - scripts import it here
 from .stages.extract import Extractor, JobFailed, Outcome
 
 log = logging.getLogger("hfharvest")
@@ -70,8 +70,9 @@ def job(snakemake):
         raise SystemExit(1) from None
 
 
-def extractor_from(config: dict, cache: bool = True) -> Extractor:
-    """The extractor the run's config describes: endpoint, token variable, caches, concurrency.
+def extractor_from(config: dict, cache: bool = True, shared: bool = False) -> Extractor:
+    """The extractor the run's config describes: endpoint, token variable, caches, concurrency;
+    with `shared`, records earlier runs fetched by id are reused within `hf.record_max_age_h`.
 
     Read from the config, not from params: only the endpoint changes what is harvested (and it
     is in the rules' params); the rest changes how fast, and must not make outputs stale.
@@ -83,6 +84,8 @@ def extractor_from(config: dict, cache: bool = True) -> Extractor:
         CardCache(card_dir, endpoint) if card_dir else None,
         config["hf"]["threads"],
         records=RecordCache(records_dir, endpoint) if records_dir else None,
+        shared=entity_cache(config, "models") if cache and shared else None,
+        max_age_s=config["hf"]["record_max_age_h"] * 3600,
     )
 
 
@@ -107,6 +110,8 @@ def write_stage(
             if extractor.cache is not None:
                 cache = extractor.cache
                 out.metadata["card_cache"] = {"hits": cache.hits, "misses": cache.misses}
+            if extractor.shared is not None:
+                out.metadata["records_reused"] = extractor.reused
     log.info("%s: %s -> %s (%s)", stage, out.counts, path, out.metadata)
 
 
@@ -176,3 +181,16 @@ class ReplicaProcess:
         self.process = None
         os.environ.pop(REPLICA_URL_ENV, None)
         return stats
+
+
+def entity_cache(config: dict, kind: str) -> EntityCache | None:
+    """The data root's cache of `kind` entities by version, keyed by the source's endpoint (the
+    Hub's, or arXiv's); None when `hf.cache` is off."""
+    card_dir, _ = cache_dirs(config)
+    if card_dir is None:
+        return None
+    endpoint = cache_endpoint(config)
+    if kind == "articles":
+        arxiv = config["arxiv"]["endpoint"]
+        endpoint = f"{endpoint}{ARXIV_REPLICA_PATH}" if arxiv == REPLICA else arxiv
+    return EntityCache(card_dir, kind, endpoint)

@@ -3,7 +3,8 @@ import sys
 
 from hfharvest.entities import KINDS as ENTITY_KINDS
 from hfharvest.runconfig import benchmarks_folder, check, harvest_source
-from hfharvest.runconfig import logs_folder, run_folder
+from hfharvest.runconfig import cache_endpoint, logs_folder, run_folder
+from hfharvest.stages.delta import mark_last_run, pointer_path
 from hfharvest.stages.summary import failure_report
 from hfharvest.workflow import ReplicaProcess
 
@@ -18,6 +19,8 @@ BENCHMARKS = benchmarks_folder(config)
 # the token's variable, the caches) the scripts read from the config: changing it never makes
 # an output stale. The token stays in the environment, never in params.
 HUB = harvest_source(config, "hub")
+# The previous successful run on this data root and endpoint, for the delta; set on success.
+LAST_RUN = pointer_path(f"{config['data_root']}/1_raw/hf", cache_endpoint(config))
 ARXIV = harvest_source(config, "arxiv")
 
 
@@ -95,6 +98,13 @@ onstart:
 
 onsuccess:
     _replica.stop(f"{LOGS}/replica_stats.json")
+    if os.path.exists(run_file("delta.json")):
+        mark_last_run(
+            LAST_RUN,
+            config["run_id"],
+            run_file("shards/latest_listing.json"),
+            cache_endpoint(config),
+        )
     summary = run_file("summary.json")
     if os.path.exists(summary):
         from hfharvest.jsonio import read_json
@@ -112,6 +122,7 @@ onerror:
 # Too light for a cluster job (queueing costs more than the work): run where Snakemake runs.
 localrules:
     all,
+    write_delta,
     merge_models,
     summarize_run,
     split_models_file,

@@ -6,6 +6,7 @@ rule enrich_datasets:
         mapping=rules.identify_datasets.output.mapping,
     output:
         entities=run_file("hf_datasets_specific.json"),
+        requests=run_file("requests/enrich_datasets.json"),
     log:
         log_file("enrich_datasets"),
     benchmark:
@@ -28,6 +29,7 @@ rule enrich_articles:
         mapping=rules.identify_articles.output.mapping,
     output:
         entities=run_file("arxiv_articles.json"),
+        requests=run_file("requests/enrich_articles.json"),
     log:
         log_file("enrich_articles"),
     benchmark:
@@ -50,6 +52,7 @@ rule enrich_base_models:
         models=rules.add_ancestor_models.output.models,
     output:
         entities=run_file("hf_base_models.json"),
+        requests=run_file("requests/enrich_base_models.json"),
     log:
         log_file("enrich_base_models"),
     benchmark:
@@ -68,6 +71,7 @@ rule enrich_tasks:
         mapping=rules.identify_tasks.output.mapping,
     output:
         entities=run_file("tasks.json"),
+        requests=run_file("requests/enrich_tasks.json"),
     log:
         log_file("enrich_tasks"),
     benchmark:
@@ -89,6 +93,7 @@ rule enrich_licenses:
         mapping=rules.identify_licenses.output.mapping,
     output:
         entities=run_file("licenses.json"),
+        requests=run_file("requests/enrich_licenses.json"),
     log:
         log_file("enrich_licenses"),
     benchmark:
@@ -107,6 +112,7 @@ rule enrich_languages:
         mapping=rules.identify_languages.output.mapping,
     output:
         entities=run_file("languages.json"),
+        requests=run_file("requests/enrich_languages.json"),
     log:
         log_file("enrich_languages"),
     benchmark:
@@ -125,6 +131,7 @@ rule enrich_keywords:
         mapping=rules.identify_keywords.output.mapping,
     output:
         entities=run_file("keywords.json"),
+        requests=run_file("requests/enrich_keywords.json"),
     log:
         log_file("enrich_keywords"),
     benchmark:

@@ -21,6 +21,7 @@ rule summarize_run:
             for kind in [*ENTITY_KINDS, "identifiers"]
         ],
         enriched=[enrich.output.entities for enrich in ENRICH_RULES],
+        requests=[enrich.output.requests for enrich in ENRICH_RULES],
     output:
         summary=report(
             run_file("summary.json"),

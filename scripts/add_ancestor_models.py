@@ -2,7 +2,7 @@ from hfharvest.stages.ancestors import add_ancestors
 from hfharvest.workflow import extractor_from, job, write_stage
 
 with job(snakemake) as config:
-    extractor = extractor_from(config)
+    extractor = extractor_from(config, shared=True)  # bases: records of earlier runs reused
     renamed = {}  # filled while the outcomes are written: every redirect the Hub answered
     outcomes = add_ancestors(
         extractor, snakemake.input.models, snakemake.params.iterations, renamed

@@ -5,4 +5,4 @@ from hfharvest.stages.enrich import write_entities
 
 start_log(snakemake.log[0])
 entities = enrich_base_models(snakemake.input.models, iter_entries(snakemake.input.mapping))
-write_entities(snakemake.output.entities, entities)
+write_entities(snakemake.output, entities)

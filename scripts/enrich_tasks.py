@@ -5,4 +5,4 @@ from hfharvest.workflow import client_from, job, write_entities
 with job(snakemake) as config:
     client = client_from(config["hub"])
     entities = enrich_tasks(iter_entries(snakemake.input.mapping), client)
-    write_entities(snakemake.output.entities, entities)
+    write_entities(snakemake.output, entities)

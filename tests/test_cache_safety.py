@@ -65,15 +65,21 @@ def test_the_run_record_cache_is_not_reused_when_the_endpoint_changes(tmp_path):
     assert len(moved.models) == 3
 
 
-def test_a_gated_readme_is_not_cached(tmp_path):
+def test_a_gated_refusal_is_cached_for_runs_without_a_token_only(tmp_path):
     with ReplicaHub(page_size=10) as hub:
-        extractor = Extractor(HubClient(hub.url), CardCache(tmp_path, hub.url), threads=1)
         gated = "meta-llama/Llama-3.1-8B-Instruct"
+        anonymous = Extractor(HubClient(hub.url), CardCache(tmp_path, hub.url), threads=1)
         for _ in range(2):
-            record, failure = extractor.fetch(gated, source="file")
+            record, failure = anonymous.fetch(gated, source="file")
             assert failure["reason"] == "gated" and record["card"] is None
-        assert hub.stats()["by_status"]["401"] == 2  # asked again: a token may open it
-    assert not list(tmp_path.rglob(f"{record['sha']}.json"))
+        assert hub.stats()["by_status"]["401"] == 1  # without a token the answer cannot change
+        entry = CardCache(tmp_path, hub.url)._path(gated, record["sha"])
+        assert '"refused": "gated"' in entry.read_text() and '"text": null' in entry.read_text()
+        hub.reset_stats()
+        with_token = Extractor(HubClient(hub.url, "hf_dummy"), CardCache(tmp_path, hub.url))
+        record, failure = with_token.fetch(gated, source="file")
+        assert hub.stats()["readme_gets"] == {gated: 1}  # a token may open it: asked again
+        assert failure is None and record["card"]
 
 
 def test_an_unwritable_cache_is_a_warning_and_the_run_goes_on(tmp_path, caplog):

@@ -283,10 +283,12 @@ def test_a_faulty_hub_loses_nothing_and_the_rerun_asks_only_for_what_failed(scal
                                 if "part" not in f}  # fmt: skip
     readmes_had = {m["modelId"] for stage in STAGES for m in first[stage]["models"]
                    if m["extraction_metadata"]["card_status"] in CARD_FETCHED}  # fmt: skip
-    # Only READMEs the Hub gave are cached: a gated one is asked again. The injected gate is
-    # gone now; the snapshot's own gated models answer 401 again.
-    readmes_asked = {f["model_id"] for f in card_failures} | (set(whole) - readmes_had)
+    # READMEs the Hub gave are cached, and gated refusals of models whose record says gated (the
+    # snapshot's own gated models: not asked again). The injected gate, on a record that does
+    # not say gated, is asked again, and is gone now.
     still_gated = {f["model_id"] for f in card_failures if f["reason"] == "gated"} - {GATED_ID}
+    readmes_asked = {f["model_id"] for f in card_failures} - still_gated
+    readmes_asked |= set(whole) - readmes_had
     readmes_wanted = readmes_asked - still_gated
     scaled.configure(faults={})
     # A slow answer the client gave up on is still sent, and counted, when its sleep ends: let
@@ -304,6 +306,7 @@ def test_a_faulty_hub_loses_nothing_and_the_rerun_asks_only_for_what_failed(scal
     assert stats["by_endpoint"]["model_info"] == len(info_failed)
     assert set(stats["model_info_gets"]) == set(whole)
     assert still_gated and set(stats["readme_gets"]) == readmes_wanted  # the 200s
+    assert not still_gated & set(stats["readme_gets"])
     assert stats["by_endpoint"]["resolve_get"] == len(readmes_asked)
     final = {m["modelId"] for m in second["add_ancestor_models"]["models"]}
     assert present | set(whole) <= final

@@ -83,6 +83,7 @@ def test_first_run_runs_every_rule(first_run):
         "add_ancestor_models",
         "summarize_run",
         "plot_run_report",
+        "write_delta",
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ import requests
 from lxml import etree
 
 from ..answers import DeadlineExceeded, TooLarge, deadline_after, read_capped
+from ..cache import EntityCache
 from ..entities import entity
 from ..hub import check_endpoint
 from .common import models_by_entity, unresolved
@@ -39,6 +41,7 @@ ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})
 # DataCite DOIs that arXiv mints for its papers: 10.48550/arXiv.<id>.
 ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(.+)", re.IGNORECASE)
 NO_DOI_RESOLVER = "no DOI resolver configured"
+NOT_FOUND = "the arXiv API returned no entry for this id"
 # A feed of 50 entries is ~150 kB: an answer beyond this (decoded) is refused, never held.
 FEED_MAX_BYTES = 16 * 1024 * 1024
 DEADLINE_S = 120.0  # one answer, body included
@@ -84,12 +87,20 @@ def enrich_articles(
     session: requests.Session | None = None,
     max_bytes: int = FEED_MAX_BYTES,
     deadline_s: float = DEADLINE_S,
+    cache: EntityCache | None = None,
+    max_age_h: float = 168.0,
+    requests_sent: Counter | None = None,
 ) -> list[dict]:
     """One entity per article id (`arxiv:<id>`, `doi:<doi>`), sorted by id.
 
     arXiv ids (and DOIs of the form `10.48550/arxiv.<id>`) are resolved through the arXiv API in
     batches of `batch_size`; an id the API does not return is `not_found`. Other DOIs stay
     unresolved with the reason `no_doi_resolver`: no DOI resolver is configured.
+
+    With a cache (keyed by the arXiv endpoint, the id and the version arXiv gave), a paper is
+    asked again only when the version last seen is older than `max_age_h` (new versions
+    appear), unless a version was asked for that the cached one already covers. The requests
+    sent are added to `requests_sent["arxiv"]`.
     """
     check_endpoint(endpoint, "arxiv.endpoint")
     results: dict[str, dict] = {}
@@ -102,18 +113,50 @@ def enrich_articles(
             wanted.append(item)
     fetcher = _ArxivFetcher(endpoint, delay_s, retries, timeout, backoff_s, session)
     fetcher.max_bytes, fetcher.deadline_s = max_bytes, deadline_s
-    unique = list(dict.fromkeys(item.arxiv_id for item in wanted))
-    found: dict[str, dict] = {}
+    found = _cached(cache, wanted, max_age_h * 3600) if cache is not None else {}
+    cached = set(found)
+    unique = list(dict.fromkeys(item.arxiv_id for item in wanted if item.arxiv_id not in found))
     failed: dict[str, ArxivUnavailable] = {}
     for start in range(0, len(unique), max(1, batch_size)):
         batch = unique[start : start + max(1, batch_size)]
         try:
-            found.update(fetcher.fetch(batch))
+            papers = fetcher.fetch(batch)
         except ArxivUnavailable as err:
             failed.update(dict.fromkeys(batch, err))
+            continue
+        found.update(papers)
+        for arxiv_id in batch if cache is not None else ():
+            paper = papers.get(arxiv_id)
+            if paper is None:  # a well-formed id arXiv does not know (yet)
+                cache.missing(arxiv_id, NOT_FOUND)
+            else:  # v0: the feed named no version
+                cache.put(arxiv_id, f"v{paper.get('version') or 0}", paper)
+    if requests_sent is not None:
+        requests_sent["arxiv"] += fetcher.requests
     for item in wanted:
         results[item.entity_id] = _result(item, found.get(item.arxiv_id), failed.get(item.arxiv_id))
+        if item.arxiv_id in cached:
+            results[item.entity_id]["extraction_metadata"]["from_cache"] = True
     return [results[key] for key in sorted(results)]
+
+
+def _cached(cache: EntityCache, wanted: list[_Wanted], max_age_s: float) -> dict[str, dict | None]:
+    """Papers the cache answers: seen within `max_age_s`, or holding the version asked for."""
+    found: dict[str, dict | None] = {}
+    for item in wanted:
+        if item.arxiv_id in found:
+            continue
+        paper = cache.fresh(item.arxiv_id, max_age_s)
+        if paper is not None and "missing" in paper:
+            found[item.arxiv_id] = None  # not found, recently: not asked again yet
+            continue
+        if paper is None and item.requested_version is not None:
+            known = cache.fresh(item.arxiv_id, float("inf"))
+            covered = known is not None and (known.get("version") or 0) >= item.requested_version
+            paper = known if covered else None
+        if paper is not None:
+            found[item.arxiv_id] = paper
+    return found
 
 
 def _classify(entity_id: str, models: list[str]) -> _Wanted | dict:
@@ -174,7 +217,7 @@ def _result(item: _Wanted, paper: dict | None, error: ArxivUnavailable | None) -
             item.models,
             source=SOURCE,
             reason="not_found",
-            message="the arXiv API returned no entry for this id",
+            message=NOT_FOUND,
             arxiv_id=item.arxiv_id,
             **extra,
         )
@@ -192,6 +235,7 @@ class _ArxivFetcher:
         self.backoff_s = self.delay_s if backoff_s is None else max(0.0, backoff_s)
         self.session = session or requests.Session()
         self._last_request: float | None = None
+        self.requests = 0  # sent, retries included: the `arxiv` budget this job spent
         self.max_bytes, self.deadline_s = FEED_MAX_BYTES, DEADLINE_S
 
     def fetch(self, ids: list[str]) -> dict[str, dict]:
@@ -239,6 +283,7 @@ class _ArxivFetcher:
         """(status, body) of one query, the body read within max_bytes (decoded) and the
         deadline; an HTML page (a wrong endpoint) is refused before it is read."""
         deadline = deadline_after(self.deadline_s)
+        self.requests += 1
         response = self.session.get(
             self.endpoint, params=params, headers=headers, timeout=self.timeout, stream=True
         )

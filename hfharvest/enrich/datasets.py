@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
 from huggingface_hub.hf_api import DatasetInfo
 
 from .. import errors
+from ..cache import EntityCache
 from ..entities import entity
 from ..hub import HubClient
 from ..ids import is_model_id
 from .common import map_in_threads, models_by_entity, unresolved
 
 SOURCE = "hub_api"
+# Croissant answers worth keeping with a sha: a transient failure is asked again.
+KEPT_CROISSANT = {"ok", "missing"}
+log = logging.getLogger(__name__)
 
 
 def is_dataset_id(value: str) -> bool:
@@ -66,37 +71,97 @@ def dataset_fields(info: DatasetInfo) -> dict:
     }
 
 
+# The break-even of bulk against per-dataset requests. The whole Hub's dataset listing is
+# about 500 pages of 1000 (some 500 000 datasets, 2025), each one `api` request; per-dataset it
+# is one `dataset_info` per dataset not known fresh. Above this many, the listing is cheaper.
+BULK_MIN = 500
+PAGE_SIZE = 1000
+
+
 def enrich_datasets(
     client: HubClient,
     mapping: Mapping[str, Iterable[str]],
     threads: int = 8,
     *,
     croissant: bool = True,
+    cache: EntityCache | None = None,
+    max_age_h: float = 24.0,
+    bulk_min: int = BULK_MIN,
 ) -> list[dict]:
     """One entity per dataset id, from the Hub's dataset record (+ Croissant when it has one).
 
     An id that is not a Hub dataset id (free text such as `Indonesian Wikipedia`) is never sent
     to the Hub: it is kept with `enriched: False`, reason `invalid_id`. A dataset the Hub does
     not have is `not_found`; 5xx, timeouts and malformed answers keep their reason too.
+
+    With a cache (keyed by endpoint, dataset id and sha), a dataset seen within `max_age_h` costs
+    no request; when at least `bulk_min` others need asking, their current shas come from the
+    Hub's paged dataset listing and only those whose sha changed are fetched; the rest are
+    asked one by one (`dataset_info`; Croissant is reused when the sha is one already cached).
     """
-    items = list(models_by_entity(mapping).items())
-    return map_in_threads(lambda item: _dataset(client, *item, croissant), items, threads)
+    results: dict[str, dict] = {}
+    pending: list[tuple[str, list[str]]] = []
+    for dataset_id, models in models_by_entity(mapping).items():
+        if not is_dataset_id(dataset_id):
+            results[dataset_id] = unresolved(
+                "datasets",
+                dataset_id,
+                models,
+                source=SOURCE,
+                reason="invalid_id",
+                message="not a Hub dataset id (free text?): never requested",
+            )
+        elif cache is not None and (fields := cache.fresh(dataset_id, max_age_h * 3600)):
+            results[dataset_id] = _from_cache(dataset_id, fields, models)
+        else:
+            pending.append((dataset_id, models))
+    if cache is not None and len(pending) >= bulk_min:
+        pending = _reuse_listed(client, cache, pending, results)
+    fetched = map_in_threads(
+        lambda item: _dataset(client, *item, croissant, cache), pending, threads
+    )
+    results.update((entity["id"], entity) for entity in fetched)
+    return [results[key] for key in sorted(results)]
 
 
-def _dataset(client: HubClient, dataset_id: str, models: list[str], with_croissant: bool) -> dict:
-    if not is_dataset_id(dataset_id):
-        return unresolved(
-            "datasets",
-            dataset_id,
-            models,
-            source=SOURCE,
-            reason="invalid_id",
-            message="not a Hub dataset id (free text?): never requested",
-        )
+def _reuse_listed(client, cache, pending, results) -> list[tuple[str, list[str]]]:
+    """Datasets whose listed sha is cached become results; the rest are returned, to fetch."""
+    wanted = dict(pending)
+    try:
+        for dataset_id, sha in client.dataset_shas(PAGE_SIZE):
+            models = wanted.get(dataset_id)
+            if models is not None and (fields := cache.get(dataset_id, sha)) is not None:
+                cache.seen(dataset_id, sha)
+                results[dataset_id] = _from_cache(dataset_id, fields, models)
+                del wanted[dataset_id]
+    except errors.HarvestError as err:  # the listing is an optimisation: fall back per dataset
+        log.warning("dataset listing failed (%s): datasets asked one by one", err.message)
+    return list(wanted.items())
+
+
+def _from_cache(dataset_id: str, fields: dict, models: list[str]) -> dict:
+    if "missing" in fields:  # the Hub said not found, recently
+        record = unresolved("datasets", dataset_id, models, source=SOURCE, reason="not_found",
+                            message=fields["missing"])  # fmt: skip
+    else:
+        record = entity("datasets", dataset_id, source=SOURCE, **fields, models=models)
+    record["extraction_metadata"]["from_cache"] = True
+    return record
+
+
+def _dataset(
+    client: HubClient,
+    dataset_id: str,
+    models: list[str],
+    with_croissant: bool,
+    cache: EntityCache | None = None,
+) -> dict:
     try:
         info = client.dataset_info(dataset_id)
         fields = dataset_fields(info)
     except errors.HarvestError as err:
+        if cache is not None and err.reason == "not_found":
+            cache.missing(dataset_id, err.message)
         return unresolved(
             "datasets", dataset_id, models, source=SOURCE, reason=err.reason, message=err.message
         )
@@ -109,17 +174,27 @@ def _dataset(client: HubClient, dataset_id: str, models: list[str], with_croissa
             reason="malformed",
             message=f"{type(err).__name__}: {err}",
         )
-    fields["croissant"], status = None, "skipped"
-    if with_croissant:
-        try:
-            fields["croissant"] = fetch_croissant(client, dataset_id)
-            status = "ok" if fields["croissant"] is not None else "missing"
-        except errors.HarvestError as err:
-            status = err.reason
-        except Exception as err:
-            status = f"malformed: {type(err).__name__}"
+    known = cache.get(dataset_id, info.sha) if cache is not None and info.sha else None
+    if with_croissant and known and known.get("croissant_status") in KEPT_CROISSANT:
+        fields["croissant"], status = known.get("croissant"), known["croissant_status"]
+    elif with_croissant:
+        fields["croissant"], status = _croissant(client, dataset_id)
+    else:
+        fields["croissant"], status = None, "skipped"
     fields["croissant_status"] = status
+    if cache is not None and info.sha and status in {*KEPT_CROISSANT, "skipped"}:
+        cache.put(dataset_id, info.sha, fields)
     return entity("datasets", dataset_id, source=SOURCE, **fields, models=models)
+
+
+def _croissant(client: HubClient, dataset_id: str) -> tuple[dict | None, str]:
+    try:
+        body = fetch_croissant(client, dataset_id)
+        return body, "ok" if body is not None else "missing"
+    except errors.HarvestError as err:
+        return None, err.reason
+    except Exception as err:
+        return None, f"malformed: {type(err).__name__}"
 
 
 def _iso(value) -> str | None:

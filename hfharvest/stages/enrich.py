@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from ..jsonio import iter_entries, iter_items, write_items
 from ..spill import count_distinct
@@ -61,12 +62,16 @@ def enrichment_counts(entities: Iterable[dict]) -> dict:
     return counter.counts
 
 
-def write_entities(path: str, entities: Iterable[dict]) -> dict:
-    """An enrich stage's output: one JSON list of entities, sorted by id, one a line, written
-    as the enricher yields them."""
+def write_entities(output, entities: Iterable[dict], extra_requests=None) -> dict:
+    """An enrich stage's outputs: `output.entities`, one JSON list of entities sorted by id, one
+    a line, written as the enricher yields them; `output.requests`, the requests the job spent
+    per budget (`extra_requests`: those the Hub client does not count, arXiv's)."""
+    from .budget import write_spent
+
     counter = EntityCounter()
-    write_items(path, counter.watch(entities))
-    log.info("%s: %s", path, counter.counts)
+    write_items(output.entities, counter.watch(entities))
+    write_spent(output.requests, Path(output.requests).stem, extra_requests)
+    log.info("%s: %s", output.entities, counter.counts)
     return counter.counts
 
 

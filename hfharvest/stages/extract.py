@@ -19,7 +19,7 @@ from typing import TypeVar
 from huggingface_hub.hf_api import ModelInfo
 
 from .. import errors
-from ..cache import CardCache, RecordCache
+from ..cache import CardCache, EntityCache, RecordCache
 from ..hub import LISTING, HubClient, model_info_to_dict
 from ..ids import InvalidModelId, ModelsFileError, parse_models_file, validate_model_id
 from ..progress import progress
@@ -126,27 +126,44 @@ class Extractor:
     """
 
     def __init__(self, client: HubClient, cache: CardCache | None = None, threads: int = 8,
-                 records: RecordCache | None = None):  # fmt: skip
+                 records: RecordCache | None = None, shared: EntityCache | None = None,
+                 max_age_s: float = 0.0):  # fmt: skip
         self.client = client
         self.cache = cache
         self.threads = threads
         self.records = records
+        # Records other runs on this data root fetched by id (their README by sha in `cache`):
+        # trusted for `max_age_s`, since downloads and likes change without a commit.
+        self.shared = shared
+        self.max_age_s = max_age_s
+        self.reused = 0
         self._lock = threading.Lock()
         self.answered = 0  # requests the Hub answered (a 404 or a gate included)
         self.failed = 0  # requests that failed for a cause that is not the model's
         self.first_failure: errors.HarvestError | None = None
 
     # -- READMEs -------------------------------------------------------------------------------
-    def card(self, model_id: str, sha: str | None) -> tuple[str | None, str]:
+    def card(self, model_id: str, sha: str | None, gated: object = True) -> tuple[str | None, str]:
         """(README text, card_status); raises HarvestError when the README cannot be had.
 
-        Only READMEs the Hub gave are cached: a gated or refused one is asked again next time.
+        Only READMEs the Hub gave are cached, and gated refusals to a run without a token (see
+        CardCache.put); a run with a token asks for those again.
         """
         cached = self.cache.get(model_id, sha) if self.cache else None
-        if cached is not None:
+        # A cached refusal holds while the record still says gated: an owner can lift the gate
+        # without a commit, and the record shows it.
+        anonymous = not self.client.authenticated
+        if cached is not None and cached.refused and anonymous and gated:
+            raise errors.Gated(model_id, "gated: refused without a token at this commit (cached)")
+        if cached is not None and not cached.refused:
             text, truncated = cached.text, cached.truncated
         else:
-            text, truncated = self._asked(lambda: self.client.readme(model_id, sha))
+            try:
+                text, truncated = self._asked(lambda: self.client.readme(model_id, sha))
+            except errors.Gated:
+                if self.cache and anonymous:
+                    self.cache.put(model_id, sha, None, False, refused="gated")
+                raise
             if self.cache:
                 self.cache.put(model_id, sha, text, truncated)
         return text, "missing" if text is None else "truncated" if truncated else "ok"
@@ -189,7 +206,9 @@ class Extractor:
         meta = record["extraction_metadata"]
         failure = None
         try:
-            record["card"], meta["card_status"] = self.card(record["modelId"], record["sha"])
+            record["card"], meta["card_status"] = self.card(
+                record["modelId"], record["sha"], record.get("gated", True)
+            )
         except errors.HarvestError as err:
             record["card"], meta["card_status"] = None, err.reason
             failure = err.as_failure(part="card", message=f"README: {err.message}; metadata kept")
@@ -254,16 +273,40 @@ class Extractor:
             record, failure = self.fill_card(kept)
             self.records.put(model_id, record)
             return record, failure
-        try:
-            info = self._asked(lambda: self.client.model_info(model_id))
-        except errors.HarvestError as err:
-            return None, err.as_failure()
-        record, failure = self.with_card(
-            info, source=source, method="model_info", requested_id=model_id
-        )
+        if (record := self._shared_record(model_id, source)) is not None:
+            if "missing" in record:  # not found by a recent run: not asked again yet
+                return None, errors.NotFound(model_id, record["missing"]).as_failure()
+            record, failure = self.fill_card(record)
+        else:
+            try:
+                info = self._asked(lambda: self.client.model_info(model_id))
+            except errors.HarvestError as err:
+                if self.shared is not None and err.reason == "not_found":
+                    self.shared.missing(model_id, err.message)
+                return None, err.as_failure()
+            record, failure = self.with_card(
+                info, source=source, method="model_info", requested_id=model_id
+            )
+            if self.shared is not None and record is not None and record.get("sha"):
+                kept = {key: value for key, value in record.items() if key != "card"}
+                self.shared.put(model_id, record["sha"], kept)
         if self.records is not None and record is not None:
             self.records.put(model_id, record)
         return record, failure
+
+    def _shared_record(self, model_id: str, source: str) -> dict | None:
+        """A record an earlier run fetched within `max_age_s` (without its README), or
+        `{"missing": message}` when it was not found then, or None."""
+        kept = self.shared.fresh(model_id, self.max_age_s) if self.shared is not None else None
+        if kept and isinstance(kept.get("missing"), str):
+            return kept
+        if not kept or not isinstance(kept.get("extraction_metadata"), dict):
+            return None
+        kept["extraction_metadata"] = {**kept["extraction_metadata"], "source": source,
+                                       "reused": True}  # fmt: skip
+        with self._lock:
+            self.reused += 1
+        return kept
 
     def by_ids(self, model_ids: Iterable[str], *, source: str, total: int | None = None,
                unique: bool = True):  # fmt: skip

@@ -1,0 +1,125 @@
+"""A warm run (new run_id, same data root and endpoint) after a cold one, through the workflow
+and the replica hub: what it asks the Hub, and the delta it writes."""
+
+from __future__ import annotations
+
+import pytest
+from workflow_runner import Workflow
+
+from hfharvest.replica import ReplicaHub
+
+N = 30
+PAGE = 10
+
+
+@pytest.fixture(scope="module")
+def hub():
+    with ReplicaHub(page_size=PAGE, scale=120, seed=11) as replica:
+        yield replica
+
+
+def config_for(hub, run_id: str) -> dict:
+    return {
+        "run_id": run_id,
+        "hub": {"endpoint": hub.url, "max_retries": 1},
+        "hf": {"num_models": N, "models_file": None, "base_model_iterations": 2, "threads": 4},
+        "arxiv": {"endpoint": f"{hub.url}/api/query", "delay_s": 0},
+    }
+
+
+def listed(workflow, config) -> list[dict]:
+    return workflow.artifact(config, "shards/latest_listing.json")["models"]
+
+
+def ancestors_file(workflow, config) -> dict:
+    return workflow.artifact(config, "hf_models_with_ancestors.json")
+
+
+@pytest.fixture(scope="module")
+def runs(hub, tmp_path_factory):
+    """Day 1 cold; then 3 listed models get new commits and one unlisted model a new commit
+    (it enters the listing, pushing the last one out); day 2 warm."""
+    workflow = Workflow(tmp_path_factory.mktemp("warm"))
+    cold = config_for(hub, "day1")
+    hub.reset_stats()
+    workflow.run(cold)
+    cold_stats = hub.stats()
+    before = listed(workflow, cold)
+    with_card = [m["modelId"] for m in before if not m.get("gated")]
+    changed = hub.change_models(with_card[3:6])
+    unlisted = sorted(set(hub.catalogue.models) - {m["modelId"] for m in before})
+    entering = hub.change_models([unlisted[0]])
+    hub.reset_stats()
+    warm = config_for(hub, "day2")
+    workflow.run(warm)
+    return workflow, cold, warm, before, changed, entering, cold_stats, hub.stats()
+
+
+def test_a_first_run_has_every_listed_model_added(runs):
+    workflow, cold, _, before, *_ = runs
+    delta = workflow.artifact(cold, "delta.json")
+    assert delta["previous_run"]["run_id"] is None
+    assert [a["model_id"] for a in delta["added"]] == [m["modelId"] for m in before]
+    assert delta["updated"] == delta["gone"] == []
+
+
+def test_the_delta_lists_exactly_the_changed_added_and_gone_models(runs):
+    workflow, _, warm, before, changed, entering, *_ = runs
+    delta = workflow.artifact(warm, "delta.json")
+    assert delta["previous_run"]["run_id"] == "day1"
+    old_sha = {m["modelId"]: m["sha"] for m in before}
+    new_sha = {m["modelId"]: m["sha"] for m in listed(workflow, warm)}
+    assert sorted(delta["updated"], key=lambda u: u["model_id"]) == [
+        {"model_id": m, "old_sha": old_sha[m], "new_sha": new_sha[m]} for m in sorted(changed)
+    ]
+    assert all(old_sha[m] != new_sha[m] for m in changed)
+    assert delta["added"] == [{"model_id": entering[0], "sha": new_sha[entering[0]]}]
+    # The model that entered pushed the oldest listed one out of the latest N.
+    assert delta["gone"] == [{"model_id": before[-1]["modelId"], "sha": before[-1]["sha"]}]
+    assert delta["counts"]["unchanged"] == N - 4
+
+
+def test_a_warm_run_asks_only_for_the_listing_pages_and_what_changed(runs):
+    workflow, cold, warm, *_, changed, entering, cold_stats, warm_stats = runs
+    assert cold_stats["by_endpoint"]["model_info"] > 0  # the cold run fetched base models
+    asked = {name: count for name, count in warm_stats["by_endpoint"].items() if count}
+    # The listing pages, the changed READMEs and the Hub's task list (one request per run); the
+    # gated base model's README was refused to the cold run without a token: not asked again.
+    assert asked == {"list_models": N // PAGE, "resolve_get": 4, "tasks": 1}
+    # Those 4 are the changed models' READMEs (some synthetic models have none: a 404).
+    latest = workflow.artifact(warm, "hf_models_latest.json")["models"]
+    status = {m["modelId"]: m["extraction_metadata"]["card_status"] for m in latest}
+    with_readme = {m for m in [*changed, *entering] if status[m] in ("ok", "truncated")}
+    assert set(warm_stats["readme_gets"]) == with_readme
+    assert all(status[m] == "missing" for m in {*changed, *entering} - with_readme)
+
+    failed = [ancestors_file(workflow, config)["failures"] for config in (cold, warm)]
+    assert failed[0] == failed[1]
+    ancestors = ancestors_file(workflow, warm)
+    bases = [m for m in ancestors["models"] if m["extraction_metadata"]["source"] == "ancestors"]
+    assert bases and all(m["extraction_metadata"]["reused"] for m in bases)
+    assert ancestors["records_reused"] == len(bases)
+
+
+def test_a_warm_run_sends_no_dataset_or_arxiv_request_for_unchanged_entities(runs):
+    workflow, cold, warm, *_, cold_stats, warm_stats = runs
+    enriched = {
+        name: [e for e in workflow.artifact(cold, name) if e["enriched"]]
+        for name in ("hf_datasets_specific.json", "arxiv_articles.json")
+    }
+    assert all(enriched.values())  # the cold run did enrich some of each
+    assert cold_stats["by_endpoint"]["dataset_info"] and cold_stats["by_endpoint"]["arxiv_query"]
+    # The changed models name the same datasets and papers: nothing new to ask.
+    for endpoint in ("dataset_info", "croissant", "arxiv_query"):
+        assert warm_stats["by_endpoint"].get(endpoint, 0) == 0, endpoint
+
+
+def test_the_summary_records_requests_per_stage_and_budget(runs):
+    workflow, cold, warm, *_, cold_stats, warm_stats = runs
+    for config, stats in ((cold, cold_stats), (warm, warm_stats)):
+        requests = workflow.artifact(config, "summary.json")["requests"]
+        assert set(requests["total"]) == {"api", "resolvers", "arxiv"}
+        assert requests["enrich_articles"]["arxiv"] == stats["by_endpoint"]["arxiv_query"]
+        datasets = requests["enrich_datasets"]["api"]
+        assert datasets == stats["by_endpoint"]["dataset_info"] + stats["by_endpoint"]["croissant"]
+        assert requests["enrich_licenses"] == {"api": 0, "resolvers": 0, "arxiv": 0}
