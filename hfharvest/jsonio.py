@@ -21,6 +21,16 @@ from pathlib import Path
 import ijson
 
 
+def _file_mode() -> int:
+    """0666 less the process's umask (read once: os.umask can only be read by setting it)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
 @contextmanager
 def atomic_writer(path: str | Path, mode: str = "w", fsync: bool = True):
     """Open a temporary file beside `path`; rename it into place only if the block succeeds.
@@ -32,6 +42,7 @@ def atomic_writer(path: str | Path, mode: str = "w", fsync: bool = True):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes it 0600; an output is as readable as any file
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
             yield handle
             handle.flush()

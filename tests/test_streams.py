@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import tracemalloc
 
 from conftest import all_snapshot_records, snapshot_record
@@ -188,3 +189,18 @@ def test_the_normalize_stage_looks_models_up_on_disk_not_in_a_dict(tmp_path):
     assert lookup.get("org-0/model-1") is None and "org-1/model-1" in lookup
     assert len(lookup) == 200_000
     lookup.close()
+
+
+def test_outputs_are_as_readable_as_any_file_the_user_writes(tmp_path):
+    from hfharvest.jsonio import write_json
+
+    umask = os.umask(0o027)
+    try:
+        os.umask(umask)
+        write_json(tmp_path / "out.json", {"a": 1})
+        plain = tmp_path / "plain.json"
+        plain.write_text("{}")
+    finally:
+        os.umask(umask)
+    mode = (tmp_path / "out.json").stat().st_mode & 0o777
+    assert mode == plain.stat().st_mode & 0o777 == 0o666 & ~umask
