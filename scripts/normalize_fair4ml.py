@@ -5,15 +5,8 @@ from hfharvest.normalize.stage import normalize_linked_data
 from hfharvest.workflow import start_log
 
 start_log(snakemake.log[0])
-inputs, output = snakemake.input, snakemake.output
-run = RunInputs.from_files(
-    inputs.models,
-    inputs.identified,
-    inputs.relations,
-    inputs.entities,
-    identifiers=inputs.get("identifiers"),
-    dataset_sources=inputs.get("dataset_sources"),
-)
+output = snakemake.output
+run = RunInputs.from_rule(snakemake.input)
 # Where documents are cached changes no output: from the config, not a param.
 config = snakemake.config
 cached = config["normalize"]["cache"]

@@ -6,16 +6,8 @@ from hfharvest.normalize.stage import normalize_tables
 from hfharvest.workflow import start_log
 
 start_log(snakemake.log[0])
-inputs, output = snakemake.input, snakemake.output
-run = RunInputs.from_files(
-    inputs.models,
-    inputs.identified,
-    inputs.relations,
-    inputs.entities,
-    stages={name: inputs[name] for name in snakemake.params.stages},
-    identifiers=inputs.get("identifiers"),
-    dataset_sources=inputs.get("dataset_sources"),
-)
+output = snakemake.output
+run = RunInputs.from_rule(snakemake.input, snakemake.params.stages)
 folder = os.path.dirname(output.tables[0])
 batch_rows = snakemake.config["normalize"]["batch_rows"]
 counts = normalize_tables(run, folder, snakemake.params.run_id, batch_rows)

@@ -90,6 +90,19 @@ class RunInputs:
             dataset_sources=Path(dataset_sources) if dataset_sources else None,
         )
 
+    @classmethod
+    def from_rule(cls, inputs, stages=()) -> RunInputs:
+        """From a normalize rule's `snakemake.input` (its named inputs; `stages` by name)."""
+        return cls.from_files(
+            inputs.models,
+            inputs.identified,
+            inputs.relations,
+            inputs.entities,
+            stages={name: inputs[name] for name in stages},
+            identifiers=inputs.get("identifiers"),
+            dataset_sources=inputs.get("dataset_sources"),
+        )
+
     def iter_models(self) -> Iterator[dict]:
         return iter_models(self.models)
 
