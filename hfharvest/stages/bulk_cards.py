@@ -18,7 +18,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from ..cache import SHA
 from ..hub import process_rate_limiter
+from ..ids import is_model_id
 from ..jsonio import iter_models
 from ..runconfig import endpoint_key
 from .extract import Extractor
@@ -80,12 +82,15 @@ def _wanted(records: Iterable[dict], gated_ok: bool) -> tuple[dict, int]:
     for record in records:
         listed += 1
         sha, modified = record.get("sha"), record.get("last_modified")
-        if not isinstance(sha, str) or not isinstance(modified, str):
+        model_id = record.get("modelId")
+        if not is_model_id(model_id) or not isinstance(sha, str) or not SHA.fullmatch(sha):
+            continue  # an id or sha that cannot key the cache: asked individually
+        if not isinstance(modified, str):
             continue
         if record.get("gated") and not gated_ok:
             continue
         try:
-            wanted[record["modelId"]] = (sha, datetime.fromisoformat(modified))
+            wanted[model_id] = (sha, datetime.fromisoformat(modified))
         except ValueError:
             continue
     return wanted, listed
