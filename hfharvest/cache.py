@@ -57,6 +57,7 @@ class CachedCard:
     text: str | None  # None: the repo has no README at that commit (or it was refused)
     truncated: bool
     refused: str | None = None  # "gated": refused to a run without a token at that commit
+    source: str | None = None  # "bulk_dump": taken from the Hub's dump of cards (bulk_cards.py)
 
 
 class _EntryStore:
@@ -235,16 +236,21 @@ class CardCache(_EntryStore):
         card = None
         if entry is not None:
             try:
-                refused = entry.get("refused")
+                refused, source = entry.get("refused"), entry.get("source")
                 card = CachedCard(entry["text"], bool(entry["truncated"]),
-                                  refused if isinstance(refused, str) else None)  # fmt: skip
+                                  refused if isinstance(refused, str) else None,
+                                  source if isinstance(source, str) else None)  # fmt: skip
             except KeyError as err:
                 log.warning("corrupt cache entry %s/%s (no %s): will refetch", parts, name, err)
         self._tally(card is not None)
         return card
 
+    def holds(self, model_id: str, sha: str) -> bool:
+        """Whether an entry exists (no read, no tally): for writers that must not overwrite."""
+        return self._path(model_id, sha).is_file()
+
     def put(self, model_id: str, sha: str | None, text: str | None, truncated: bool,
-            refused: str | None = None) -> None:  # fmt: skip
+            refused: str | None = None, source: str | None = None) -> None:  # fmt: skip
         """Cache a README the Hub gave (text, or None when the repo has none at `sha`), or its
         refusal (`refused="gated"`) to a run without a token: at that commit, without a token,
         the answer cannot change; a run with a token asks again."""
@@ -257,6 +263,8 @@ class CardCache(_EntryStore):
         entry = {"model_id": model_id, "sha": sha, "text": text, "truncated": truncated}
         if refused:
             entry["refused"] = refused
+        if source:
+            entry["source"] = source
         self._write_entry(parts, name, entry)
 
 

@@ -143,8 +143,10 @@ class Extractor:
         self.first_failure: errors.HarvestError | None = None
 
     # -- READMEs -------------------------------------------------------------------------------
-    def card(self, model_id: str, sha: str | None, gated: object = True) -> tuple[str | None, str]:
-        """(README text, card_status); raises HarvestError when the README cannot be had.
+    def card(self, model_id: str, sha: str | None, gated: object = True,
+             meta: dict | None = None) -> tuple[str | None, str]:  # fmt: skip
+        """(README text, card_status); raises HarvestError when the README cannot be had. A card
+        the cache holds from the bulk dump is marked in `meta` (`card_source`).
 
         Only READMEs the Hub gave are cached, and gated refusals to a run without a token (see
         CardCache.put); a run with a token asks for those again.
@@ -157,6 +159,8 @@ class Extractor:
             raise errors.Gated(model_id, "gated: refused without a token at this commit (cached)")
         if cached is not None and not cached.refused:
             text, truncated = cached.text, cached.truncated
+            if cached.source and meta is not None:
+                meta["card_source"] = cached.source
         else:
             try:
                 text, truncated = self._asked(lambda: self.client.readme(model_id, sha))
@@ -207,7 +211,7 @@ class Extractor:
         failure = None
         try:
             record["card"], meta["card_status"] = self.card(
-                record["modelId"], record["sha"], record.get("gated", True)
+                record["modelId"], record["sha"], record.get("gated", True), meta
             )
         except errors.HarvestError as err:
             record["card"], meta["card_status"] = None, err.reason
