@@ -37,9 +37,10 @@ sys.path.insert(0, str(REPO / "tests"))
 from workflow_runner import copy_workflow  # noqa: E402 - copied as the e2e tests copy it
 
 # Dropped wherever they occur, by key: when a record was fetched (`extracted_at`), and what a job
-# cost — requests per rate-limit bucket and card-cache hits, which depend on which of two parallel
-# extract jobs fetches a shared README first (a race, locally as on SLURM).
-VOLATILE_KEYS = frozenset({"extracted_at", "hub_requests", "card_cache"})
+# cost — requests per rate-limit bucket (`hub_requests` in stage files, `requests` per stage in
+# summary.json) and card-cache hits, which depend on which of two parallel extract jobs fetches a
+# shared README first (a race, locally as on SLURM).
+VOLATILE_KEYS = frozenset({"extracted_at", "hub_requests", "requests", "card_cache"})
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 JOB_RULE = re.compile(r"^(local)?rule (\w+):", re.MULTILINE)
 SUBMITTED = re.compile(r"^Job \d+ has been submitted with SLURM jobid (\d+)", re.MULTILINE)
