@@ -11,25 +11,35 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
 
 _BATCH = 10_000  # rows per executemany: few round trips, a small buffer
 _BATCH_BYTES = 4 * 1024 * 1024
+_MISSING = object()
 _PRESENT = ""  # the member of a key's presence row: a key with no members still comes out
+
+
+def _scratch_db(schema: str, folder: str | Path | None = None):
+    """(temporary folder, connection) of a throw-away database: no journal, no fsync, a
+    bounded page cache."""
+    scratch = tempfile.TemporaryDirectory(prefix="hfharvest-spill-", dir=folder)
+    db = sqlite3.connect(Path(scratch.name) / "spill.sqlite", check_same_thread=False)
+    db.executescript(
+        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;" + schema
+    )
+    return scratch, db
 
 
 class Groups:
     """`with Groups() as groups: groups.add(key, members) ... for key, rows in groups.items()`."""
 
     def __init__(self, folder: str | Path | None = None):
-        self._dir = tempfile.TemporaryDirectory(prefix="hfharvest-groups-", dir=folder)
-        self._db = sqlite3.connect(Path(self._dir.name) / "groups.sqlite")
-        self._db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
+        self._dir, self._db = _scratch_db(
             "CREATE TABLE rows (key TEXT, member TEXT, payload TEXT,"
-            " PRIMARY KEY (key, member)) WITHOUT ROWID;"
+            " PRIMARY KEY (key, member)) WITHOUT ROWID;",
+            folder,
         )
         self._pending: list[tuple[str, str, str | None]] = []
 
@@ -123,3 +133,54 @@ class Table(Groups):
             "SELECT payload FROM rows WHERE key = ? ORDER BY member LIMIT 1", (key,)
         ).fetchone()
         return None if row is None else json.loads(row[0])
+
+
+class DiskMap:
+    """`DiskMap(pairs)`: `[]`, `get`, `in`, `len`, `items`, `values` like a dict, kept on disk
+    (the normalize stage's per-model lookups: as dicts they grow with the number of models).
+
+    `convert` turns a stored value into what callers get (applied on each read).
+    """
+
+    def __init__(self, pairs: Iterable[tuple[str, object]], convert: Callable = lambda v: v):
+        self._dir, self._db = _scratch_db(
+            "CREATE TABLE map (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+        )
+        self._convert = convert
+        batch: list[tuple[str, str]] = []
+        for key, value in pairs:
+            batch.append((key, json.dumps(value, ensure_ascii=False)))
+            if len(batch) >= _BATCH:
+                self._insert(batch)
+                batch = []
+        self._insert(batch)
+
+    def _insert(self, rows: list[tuple[str, str]]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO map VALUES (?, ?)", rows)
+
+    def get(self, key: str, default=None):
+        row = self._db.execute("SELECT value FROM map WHERE key = ?", (key,)).fetchone()
+        return default if row is None else self._convert(json.loads(row[0]))
+
+    def __getitem__(self, key: str):
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: str) -> bool:
+        return self._db.execute("SELECT 1 FROM map WHERE key = ?", (key,)).fetchone() is not None
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM map").fetchone()[0]
+
+    def items(self) -> Iterator[tuple[str, object]]:
+        for key, value in self._db.execute("SELECT key, value FROM map ORDER BY key"):
+            yield key, self._convert(json.loads(value))
+
+    def values(self) -> Iterator[object]:
+        return (value for _, value in self.items())
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()

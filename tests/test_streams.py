@@ -177,7 +177,7 @@ def test_enrich_items_stream_back_in_order(tmp_path):
 
 
 def test_the_normalize_stage_looks_models_up_on_disk_not_in_a_dict(tmp_path):
-    from hfharvest.normalize.disk_map import DiskMap
+    from hfharvest.spill import DiskMap
 
     pairs = ((f"org-{i % 97}/model-{i}", [f"dataset-{i % 13}", "wiki"]) for i in range(200_000))
     tracemalloc.start()

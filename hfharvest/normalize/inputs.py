@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..entities import KINDS
 from ..jsonio import iter_entries, iter_items, iter_models, read_failures
-from .disk_map import DiskMap
+from ..spill import DiskMap
 
 # The enrich outputs, by entity kind (rules/enrich.smk writes them under these names).
 ENTITY_FILES = {
