@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
+from ..jsonio import atomic_writer
 from .bulk import DUMP_ID, ROWS_PER_SHARD
 from .faults import FAULTS_HELP
 from .server import ReplicaHub
@@ -155,10 +154,8 @@ def _faults(args: argparse.Namespace) -> dict:
 
 def _write_atomically(path: Path, text: str) -> None:
     # Readers poll for the file: they must never see it half written.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w") as file:
+    with atomic_writer(path) as file:
         file.write(text)
-    os.replace(temporary, path)
 
 
 if __name__ == "__main__":
