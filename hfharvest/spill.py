@@ -158,6 +158,12 @@ class DiskMap:
     def _insert(self, rows: list[tuple[str, str]]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO map VALUES (?, ?)", rows)
 
+    def __enter__(self) -> DiskMap:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def get(self, key: str, default=None):
         row = self._db.execute("SELECT value FROM map WHERE key = ?", (key,)).fetchone()
         return default if row is None else self._convert(json.loads(row[0]))

@@ -9,16 +9,22 @@ with the run before, not with itself.
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..jsonio import iter_models, read_json, write_json
+from ..jsonio import atomic_writer, iter_models, read_json, write_json
 from ..runconfig import endpoint_key
+from ..spill import DiskMap
 
 log = logging.getLogger(__name__)
 
 POINTER_FOLDER = ".last_run"
+_ABSENT = object()
 
 
 def pointer_path(runs_root: str | Path, endpoint: str) -> Path:
@@ -43,46 +49,90 @@ def previous_run(pointer: dict | None, run_id: str) -> dict | None:
     return pointer if pointer and pointer.get("listing") else None
 
 
-def listing_shas(path: str | Path) -> dict[str, str | None]:
-    """`{model id: sha}` of a listing stage file, in listing order (streamed)."""
-    return {record["modelId"]: record.get("sha") for record in iter_models(path)}
+def listing_shas(path: str | Path) -> Iterator[tuple[str, str | None]]:
+    """`(model id, sha)` of a listing stage file, in listing order (streamed)."""
+    return ((record["modelId"], record.get("sha")) for record in iter_models(path))
 
 
-def compute_delta(current: dict[str, str | None], previous: dict[str, str | None]) -> dict:
-    added = [{"model_id": m, "sha": sha} for m, sha in current.items() if m not in previous]
-    updated = [
-        {"model_id": m, "old_sha": previous[m], "new_sha": sha}
-        for m, sha in current.items()
-        if m in previous and previous[m] != sha
-    ]
-    gone = [{"model_id": m, "sha": sha} for m, sha in previous.items() if m not in current]
-    counts = {"listed": len(current), "previous_listed": len(previous)}
-    counts |= {"added": len(added), "updated": len(updated), "gone": len(gone)}
-    unchanged = len(current) - len(added) - len(updated)
-    return {"counts": {**counts, "unchanged": unchanged}, "added": added, "updated": updated,
-            "gone": gone}  # fmt: skip
+def _changes(listing: str, previous: DiskMap, counts: Counter) -> Iterator[tuple[str, dict]]:
+    """`("added" | "updated", entry)` in listing order."""
+    for model_id, sha in listing_shas(listing):
+        counts["listed"] += 1
+        old = previous.get(model_id, _ABSENT)
+        if old is _ABSENT:
+            counts["added"] += 1
+            yield "added", {"model_id": model_id, "sha": sha}
+        elif old != sha:
+            counts["updated"] += 1
+            yield "updated", {"model_id": model_id, "old_sha": old, "new_sha": sha}
+
+
+def _gone(previous: DiskMap, current: DiskMap, counts: Counter) -> Iterator[dict]:
+    for model_id, sha in previous.items():
+        counts["previous_listed"] += 1
+        if model_id not in current:
+            counts["gone"] += 1
+            yield {"model_id": model_id, "sha": sha}
+
+
+def _dumps(entry: dict) -> str:
+    return json.dumps(entry, ensure_ascii=False)
+
+
+def _write_list(handle, key: str, lines: Iterable[str]) -> None:
+    """`, "key": [` then one JSON entry a line."""
+    handle.write(f",\n{json.dumps(key)}: [")
+    for i, line in enumerate(lines):
+        handle.write(",\n" if i else "\n")
+        handle.write(line)
+    handle.write("\n]")
+
+
+def stream_delta(out: str, header: dict, listing: str, previous: DiskMap) -> dict:
+    """Write `header`, then added, updated and gone, then the counts, one entry a line.
+
+    Both listings are kept in on-disk maps (the Hub lists 1.5 million ids), and the lists are
+    streamed: added and updated go to spill files first so that each is one JSON array; gone
+    comes in model id order."""
+    counts: Counter = Counter(listed=0, previous_listed=0, added=0, updated=0, gone=0)
+    with (
+        DiskMap(listing_shas(listing)) as current,
+        tempfile.TemporaryFile("w+", encoding="utf-8") as added,
+        tempfile.TemporaryFile("w+", encoding="utf-8") as updated,
+        atomic_writer(out) as handle,
+    ):
+        for kind, entry in _changes(listing, previous, counts):
+            (added if kind == "added" else updated).write(_dumps(entry) + "\n")
+        handle.write(json.dumps(header, ensure_ascii=False)[:-1])
+        for key, spill in (("added", added), ("updated", updated)):
+            spill.seek(0)
+            _write_list(handle, key, (line.rstrip("\n") for line in spill))
+        _write_list(handle, "gone", map(_dumps, _gone(previous, current, counts)))
+        counts["unchanged"] = counts["listed"] - counts["added"] - counts["updated"]
+        handle.write(f',\n"counts": {json.dumps(dict(counts))}}}\n')
+    return dict(counts)
+
+
+def _previous_listing(before: dict | None) -> tuple[DiskMap, str | None]:
+    """The previous run's `{model id: sha}` on disk, or an empty map and the reason."""
+    if before is None:
+        return DiskMap(()), "no previous successful run on this data root and endpoint"
+    try:
+        return DiskMap(listing_shas(before["listing"])), None
+    except (OSError, ValueError, KeyError) as err:
+        return DiskMap(()), f"previous run's listing {before['listing']} unreadable ({err})"
 
 
 def write_delta(out: str, listing: str, pointer: Path, run_id: str, endpoint: str) -> dict:
-    """Write the run's delta file; a first run (or one whose previous listing is gone) has
-    every listed model added, and says why in `previous_run`."""
+    """Write the run's delta file and return its counts; a first run (or one whose previous
+    listing is gone) has every listed model added, and says why in `previous_run`."""
     before = previous_run(read_pointer(pointer), run_id)
-    previous: dict[str, str | None] = {}
-    note = None
-    if before is None:
-        note = "no previous successful run on this data root and endpoint"
-    else:
-        try:
-            previous = listing_shas(before["listing"])
-        except (OSError, ValueError, KeyError) as err:
-            note = f"previous run's listing {before['listing']} unreadable ({err})"
-            before = None
-    delta = {"stage": "delta", "endpoint": endpoint, "run_id": run_id}
-    delta["previous_run"] = {"run_id": before["run_id"], "finished_at": before.get(
-        "finished_at")} if before else {"run_id": None, "note": note}  # fmt: skip
-    delta |= compute_delta(listing_shas(listing), previous)
-    write_json(out, delta)
-    return delta
+    previous, note = _previous_listing(before)
+    header = {"stage": "delta", "endpoint": endpoint, "run_id": run_id}
+    header["previous_run"] = {"run_id": before["run_id"], "finished_at": before.get(
+        "finished_at")} if note is None else {"run_id": None, "note": note}  # fmt: skip
+    with previous:
+        return stream_delta(out, header, listing, previous)
 
 
 def mark_last_run(pointer: Path, run_id: str, listing: str, endpoint: str) -> None:

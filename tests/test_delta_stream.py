@@ -1,0 +1,62 @@
+"""The delta stage on listing files, without a workflow: streamed through on-disk maps, it must
+still say exactly which models were added, updated and gone, in the documented order."""
+
+import json
+
+from hfharvest.jsonio import artifact_writer
+from hfharvest.stages.delta import mark_last_run, write_delta
+
+ENDPOINT = "http://127.0.0.1:1"
+
+
+def listing(path, models):
+    with artifact_writer(path, "list_latest_models") as out:
+        for model_id, sha in models:
+            out.add_model({"modelId": model_id, "sha": sha})
+    return str(path)
+
+
+def test_added_updated_and_gone_between_two_listings(tmp_path):
+    pointer = tmp_path / ".last_run" / "x.json"
+    day1 = listing(
+        tmp_path / "day1.json", [("a/x", "1"), ("b/y", "2"), ("c/z", "3"), ("d/w", None)]
+    )
+    mark_last_run(pointer, "day1", day1, ENDPOINT)
+    day2 = listing(
+        tmp_path / "day2.json", [("e/new", "9"), ("b/y", "2b"), ("a/x", "1"), ("d/w", None)]
+    )
+
+    counts = write_delta(str(tmp_path / "delta.json"), day2, pointer, "day2", ENDPOINT)
+
+    delta = json.loads((tmp_path / "delta.json").read_text())
+    assert delta["previous_run"]["run_id"] == "day1"
+    assert delta["added"] == [{"model_id": "e/new", "sha": "9"}]
+    assert delta["updated"] == [{"model_id": "b/y", "old_sha": "2", "new_sha": "2b"}]
+    assert delta["gone"] == [{"model_id": "c/z", "sha": "3"}]
+    expected = {"listed": 4, "previous_listed": 4, "added": 1, "updated": 1, "gone": 1}
+    assert counts == delta["counts"] == {**expected, "unchanged": 2}
+
+
+def test_a_first_run_lists_every_model_as_added_in_listing_order(tmp_path):
+    day1 = listing(tmp_path / "day1.json", [("z/last", "1"), ("a/first", "2")])
+    counts = write_delta(str(tmp_path / "d.json"), day1, tmp_path / "none.json", "day1", ENDPOINT)
+    delta = json.loads((tmp_path / "d.json").read_text())
+    assert delta["previous_run"] == {
+        "run_id": None,
+        "note": "no previous successful run on this data root and endpoint",
+    }
+    assert [a["model_id"] for a in delta["added"]] == ["z/last", "a/first"]
+    assert counts["added"] == 2 and delta["updated"] == delta["gone"] == []
+
+
+def test_an_unreadable_previous_listing_makes_every_model_added_and_says_why(tmp_path):
+    pointer = tmp_path / "p.json"
+    broken = tmp_path / "day1.json"
+    broken.write_text('{"stage": "x", "models": [{"modelId": ')
+    mark_last_run(pointer, "day1", str(broken), ENDPOINT)
+    day2 = listing(tmp_path / "day2.json", [("a/x", "1")])
+    write_delta(str(tmp_path / "d.json"), day2, pointer, "day2", ENDPOINT)
+    delta = json.loads((tmp_path / "d.json").read_text())
+    assert delta["previous_run"]["run_id"] is None
+    assert "unreadable" in delta["previous_run"]["note"]
+    assert delta["added"] == [{"model_id": "a/x", "sha": "1"}]
