@@ -346,12 +346,22 @@ class EntityCache(_EntryStore):
         self._tally(found)
         return fields if found else None
 
+    def _latest(self, entity_id: str, max_age_s: float) -> dict | None:
+        """The last-seen entry if it was seen within `max_age_s`."""
+        entry = self._load_entry(self._parts(entity_id), self.LATEST, {"id": entity_id})
+        seen = entry.get("seen_at") if entry else None
+        fresh = isinstance(seen, int | float) and 0 <= self._clock() - seen <= max_age_s
+        return entry if fresh else None
+
+    def is_fresh(self, entity_id: str, max_age_s: float) -> bool:
+        """Whether `fresh()` would answer, without counting a hit or a miss."""
+        return self._latest(entity_id, max_age_s) is not None
+
     def fresh(self, entity_id: str, max_age_s: float) -> dict | None:
         """The fields of the version last seen, if it was seen within `max_age_s`; for an
         entity the source said it does not have, `{"missing": message}`."""
-        entry = self._load_entry(self._parts(entity_id), self.LATEST, {"id": entity_id})
-        seen = entry.get("seen_at") if entry else None
-        if not isinstance(seen, int | float) or not 0 <= self._clock() - seen <= max_age_s:
+        entry = self._latest(entity_id, max_age_s)
+        if entry is None:
             self._tally(False)
             return None
         if isinstance(entry.get("missing"), str):

@@ -142,7 +142,7 @@ def test_unknown_invalid_and_doi_articles_are_kept_with_reasons(replica, arxiv_e
 
 def test_batches_of_fifty(replica, arxiv_endpoint):
     ids = ["arxiv:1810.04805"] + [f"arxiv:2401.{n:05d}" for n in range(119)]
-    papers = enrich_articles({"m": ids}, arxiv_endpoint, batch_size=50, delay_s=0)
+    papers = list(enrich_articles({"m": ids}, arxiv_endpoint, batch_size=50, delay_s=0))
 
     assert len(papers) == 120
     assert replica.stats()["by_endpoint"]["arxiv_query"] == 3

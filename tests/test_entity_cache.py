@@ -38,7 +38,7 @@ def requests_to(hub, *endpoints) -> dict:
 
 def datasets_run(hub, root, clock, **options):
     cache = EntityCache(root, "datasets", hub.url, clock=clock)
-    return enrich_datasets(HubClient(hub.url), DATASETS, 2, cache=cache, **options)
+    return list(enrich_datasets(HubClient(hub.url), DATASETS, 2, cache=cache, **options))
 
 
 def stable(entities: list[dict]) -> list[dict]:
@@ -110,7 +110,7 @@ def articles_run(hub, root, clock, endpoint=None, **options):
     papers = enrich_articles(
         PAPERS, endpoint, delay_s=0, cache=cache, requests_sent=sent, **options
     )
-    return papers, sent
+    return list(papers), sent
 
 
 def test_a_warm_run_asks_arxiv_nothing_for_cached_papers(replica, tmp_path, clock):

@@ -203,8 +203,8 @@ routes = {
     "tasks": lambda: fetch_hub_tasks(client),
     "dataset_info": lambda: client.dataset_info("c4"),
     "croissant": lambda: fetch_croissant(client, "c4"),
-    "arxiv_query": lambda: enrich_articles({"m": ["arxiv:1810.04805"]}, url + "/api/query",
-                                           delay_s=0, retries=0)[0],
+    "arxiv_query": lambda: next(enrich_articles({"m": ["arxiv:1810.04805"]},
+                                                url + "/api/query", delay_s=0, retries=0)),
 }
 for name, call in routes.items():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

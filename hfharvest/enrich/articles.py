@@ -13,8 +13,9 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 
 import requests
 from lxml import etree
@@ -45,6 +46,7 @@ NOT_FOUND = "the arXiv API returned no entry for this id"
 # A feed of 50 entries is ~150 kB: an answer beyond this (decoded) is refused, never held.
 FEED_MAX_BYTES = 16 * 1024 * 1024
 DEADLINE_S = 120.0  # one answer, body included
+CHUNK_BATCHES = 20  # batches of ids per chunk of the stream
 
 
 class ArxivUnavailable(Exception):
@@ -90,8 +92,9 @@ def enrich_articles(
     cache: EntityCache | None = None,
     max_age_h: float = 168.0,
     requests_sent: Counter | None = None,
-) -> list[dict]:
-    """One entity per article id (`arxiv:<id>`, `doi:<doi>`), sorted by id.
+) -> Iterator[dict]:
+    """One entity per article id (`arxiv:<id>`, `doi:<doi>`), sorted by id, yielded chunk by
+    chunk (the ids and their models are kept on disk, never all in memory).
 
     arXiv ids (and DOIs of the form `10.48550/arxiv.<id>`) are resolved through the arXiv API in
     batches of `batch_size`; an id the API does not return is `not_found`. Other DOIs stay
@@ -102,42 +105,59 @@ def enrich_articles(
     appear), unless a version was asked for that the cached one already covers. The requests
     sent are added to `requests_sent["arxiv"]`.
     """
-    check_endpoint(endpoint, "arxiv.endpoint")
-    results: dict[str, dict] = {}
-    wanted: list[_Wanted] = []
-    for entity_id, models in models_by_entity(mapping).items():
-        item = _classify(entity_id, models)
-        if isinstance(item, dict):
-            results[entity_id] = item
-        else:
-            wanted.append(item)
+    check_endpoint(endpoint, "arxiv.endpoint")  # now, not when the stream is first read
     fetcher = _ArxivFetcher(endpoint, delay_s, retries, timeout, backoff_s, session)
     fetcher.max_bytes, fetcher.deadline_s = max_bytes, deadline_s
-    found = _cached(cache, wanted, max_age_h * 3600) if cache is not None else {}
+    return _articles(mapping, fetcher, cache, max_age_h * 3600, max(1, batch_size), requests_sent)
+
+
+def _articles(mapping, fetcher, cache, max_age_s, batch_size, requests_sent) -> Iterator[dict]:
+    by_entity = models_by_entity(mapping)
+    try:
+        classified = (_classify(entity_id, models) for entity_id, models in by_entity.items())
+        # Chunks of many batches: few half-empty batches, and memory bounded by the chunk.
+        while chunk := list(islice(classified, CHUNK_BATCHES * batch_size)):
+            yield from _enrich_chunk(chunk, fetcher, cache, max_age_s, batch_size)
+    finally:
+        by_entity.close()
+        if requests_sent is not None:
+            requests_sent["arxiv"] += fetcher.requests
+
+
+def _enrich_chunk(chunk: list, fetcher, cache, max_age_s: float, batch_size: int) -> Iterator:
+    """The chunk's entities, in its order: cached papers reused, the others asked in batches."""
+    wanted = [item for item in chunk if isinstance(item, _Wanted)]
+    found = _cached(cache, wanted, max_age_s) if cache is not None else {}
     cached = set(found)
     unique = list(dict.fromkeys(item.arxiv_id for item in wanted if item.arxiv_id not in found))
     failed: dict[str, ArxivUnavailable] = {}
-    for start in range(0, len(unique), max(1, batch_size)):
-        batch = unique[start : start + max(1, batch_size)]
+    for start in range(0, len(unique), batch_size):
+        batch = unique[start : start + batch_size]
         try:
             papers = fetcher.fetch(batch)
         except ArxivUnavailable as err:
             failed.update(dict.fromkeys(batch, err))
             continue
         found.update(papers)
-        for arxiv_id in batch if cache is not None else ():
-            paper = papers.get(arxiv_id)
-            if paper is None:  # a well-formed id arXiv does not know (yet)
-                cache.missing(arxiv_id, NOT_FOUND)
-            else:  # v0: the feed named no version
-                cache.put(arxiv_id, f"v{paper.get('version') or 0}", paper)
-    if requests_sent is not None:
-        requests_sent["arxiv"] += fetcher.requests
-    for item in wanted:
-        results[item.entity_id] = _result(item, found.get(item.arxiv_id), failed.get(item.arxiv_id))
+        if cache is not None:
+            _remember(cache, batch, papers)
+    for item in chunk:
+        if isinstance(item, dict):
+            yield item
+            continue
+        result = _result(item, found.get(item.arxiv_id), failed.get(item.arxiv_id))
         if item.arxiv_id in cached:
-            results[item.entity_id]["extraction_metadata"]["from_cache"] = True
-    return [results[key] for key in sorted(results)]
+            result["extraction_metadata"]["from_cache"] = True
+        yield result
+
+
+def _remember(cache: EntityCache, batch: list[str], papers: dict[str, dict]) -> None:
+    for arxiv_id in batch:
+        paper = papers.get(arxiv_id)
+        if paper is None:  # a well-formed id arXiv does not know (yet)
+            cache.missing(arxiv_id, NOT_FOUND)
+        else:  # v0: the feed named no version
+            cache.put(arxiv_id, f"v{paper.get('version') or 0}", paper)
 
 
 def _cached(cache: EntityCache, wanted: list[_Wanted], max_age_s: float) -> dict[str, dict | None]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from urllib.parse import quote
 
 from huggingface_hub.hf_api import DatasetInfo
@@ -14,6 +15,7 @@ from ..cache import EntityCache
 from ..entities import entity
 from ..hub import HubClient
 from ..ids import is_model_id
+from ..spill import DiskMap
 from .common import map_in_threads, models_by_entity, unresolved
 
 SOURCE = "hub_api"
@@ -78,17 +80,22 @@ BULK_MIN = 500
 PAGE_SIZE = 1000
 
 
+CHUNK = 256  # datasets asked together on the thread pool: output streams chunk by chunk
+
+
 def enrich_datasets(
     client: HubClient,
-    mapping: Mapping[str, Iterable[str]],
+    mapping: Mapping[str, Iterable[str]] | Iterable[tuple[str, Iterable[str]]],
     threads: int = 8,
     *,
     croissant: bool = True,
     cache: EntityCache | None = None,
     max_age_h: float = 24.0,
     bulk_min: int = BULK_MIN,
-) -> list[dict]:
-    """One entity per dataset id, from the Hub's dataset record (+ Croissant when it has one).
+) -> Iterator[dict]:
+    """One entity per dataset id, sorted by id, from the Hub's dataset record (+ Croissant when
+    it has one), yielded as they are made (entities and model lists are kept on disk, never
+    all in memory).
 
     An id that is not a Hub dataset id (free text such as `Indonesian Wikipedia`) is never sent
     to the Hub: it is kept with `enriched: False`, reason `invalid_id`. A dataset the Hub does
@@ -99,44 +106,53 @@ def enrich_datasets(
     Hub's paged dataset listing and only those whose sha changed are fetched; the rest are
     asked one by one (`dataset_info`; Croissant is reused when the sha is one already cached).
     """
-    results: dict[str, dict] = {}
-    pending: list[tuple[str, list[str]]] = []
-    for dataset_id, models in models_by_entity(mapping).items():
-        if not is_dataset_id(dataset_id):
-            results[dataset_id] = unresolved(
-                "datasets",
-                dataset_id,
-                models,
-                source=SOURCE,
-                reason="invalid_id",
-                message="not a Hub dataset id (free text?): never requested",
-            )
-        elif cache is not None and (fields := cache.fresh(dataset_id, max_age_h * 3600)):
-            results[dataset_id] = _from_cache(dataset_id, fields, models)
-        else:
-            pending.append((dataset_id, models))
-    if cache is not None and len(pending) >= bulk_min:
-        pending = _reuse_listed(client, cache, pending, results)
-    fetched = map_in_threads(
-        lambda item: _dataset(client, *item, croissant, cache), pending, threads
-    )
-    results.update((entity["id"], entity) for entity in fetched)
-    return [results[key] for key in sorted(results)]
-
-
-def _reuse_listed(client, cache, pending, results) -> list[tuple[str, list[str]]]:
-    """Datasets whose listed sha is cached become results; the rest are returned, to fetch."""
-    wanted = dict(pending)
+    max_age_s = max_age_h * 3600
+    by_dataset = models_by_entity(mapping)
+    listed = _listed_shas(client, by_dataset, cache, max_age_s, bulk_min)
     try:
-        for dataset_id, sha in client.dataset_shas(PAGE_SIZE):
-            models = wanted.get(dataset_id)
-            if models is not None and (fields := cache.get(dataset_id, sha)) is not None:
-                cache.seen(dataset_id, sha)
-                results[dataset_id] = _from_cache(dataset_id, fields, models)
-                del wanted[dataset_id]
+        known = (
+            (dataset_id, models, _known(dataset_id, models, cache, max_age_s, listed))
+            for dataset_id, models in by_dataset.items()
+        )
+        while chunk := list(islice(known, CHUNK)):  # (itertools.batched is Python 3.12)
+            yield from map_in_threads(
+                lambda item: item[2] or _dataset(client, *item[:2], croissant, cache),
+                chunk,
+                threads,
+            )
+    finally:
+        by_dataset.close()
+        listed.close()
+
+
+def _listed_shas(client, by_dataset, cache, max_age_s: float, bulk_min: int) -> DiskMap:
+    """`{dataset id: current sha}` from the Hub's dataset listing, on disk, when at least
+    `bulk_min` datasets would be asked one by one; else empty."""
+    if cache is None:
+        return DiskMap(())
+    stale = (d for d in by_dataset if is_dataset_id(d) and not cache.is_fresh(d, max_age_s))
+    if sum(1 for _ in islice(stale, bulk_min)) < bulk_min:
+        return DiskMap(())
+    try:
+        return DiskMap(client.dataset_shas(PAGE_SIZE))
     except errors.HarvestError as err:  # the listing is an optimisation: fall back per dataset
         log.warning("dataset listing failed (%s): datasets asked one by one", err.message)
-    return list(wanted.items())
+        return DiskMap(())
+
+
+def _known(dataset_id: str, models: list[str], cache, max_age_s: float, listed: DiskMap):
+    """The entity when no request is needed (not a dataset id, seen recently, or listed at a
+    sha already cached); None when the Hub must be asked."""
+    if not is_dataset_id(dataset_id):
+        return unresolved("datasets", dataset_id, models, source=SOURCE, reason="invalid_id",
+                          message="not a Hub dataset id (free text?): never requested")  # fmt: skip
+    if cache is None:
+        return None
+    fields = cache.fresh(dataset_id, max_age_s)
+    sha = listed.get(dataset_id) if fields is None else None
+    if sha is not None and (fields := cache.get(dataset_id, sha)) is not None:
+        cache.seen(dataset_id, sha)
+    return None if fields is None else _from_cache(dataset_id, fields, models)
 
 
 def _from_cache(dataset_id: str, fields: dict, models: list[str]) -> dict:
