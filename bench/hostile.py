@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hfharvest.replica import ReplicaHub  # noqa: E402
 
 GPT2 = "openai-community/gpt2"
-ARXIV = "next(enrich_articles({'m': ['arxiv:1810.04805']}, URL + '/api/query', delay_s=0, retries=0))"
+ARXIV = (
+    "next(enrich_articles({'m': ['arxiv:1810.04805']}, URL + '/api/query', delay_s=0, retries=0))"
+)
 GIANT = {"huge_body": {"bytes": 3 * 1024**3 // 2, "chunked": True}}
 BOMB = {"gzip_bomb": {"bytes": 4 * 1024**3}}
 # (case, replica faults, client options, the call; URL is the endpoint, C the client)
