@@ -176,6 +176,7 @@ class ReplicaProcess:
         while not ready.exists() and not self._stopping.is_set():
             if process.poll() is not None or time.monotonic() > deadline:
                 self._kill()
+                os.environ.pop(REPLICA_URL_ENV, None)  # nothing serves there
                 raise RuntimeError(
                     f"replica hub did not start within {timeout_s:g} s; "
                     f"see {self.state_dir / 'replica.log'}"
