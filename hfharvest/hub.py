@@ -38,7 +38,7 @@ from .answers import DeadlineExceeded, TooDeep, TooLarge
 from .errors import shown
 from .ids import InvalidModelId, is_model_id, validate_model_id
 from .ratelimit import MAX_WAIT_S, RateLimiter, WaitTooLong
-from .runconfig import ConfigError, check_endpoint, check_token  # noqa: F401 - callers import them here
+from .runconfig import REPLICA_URL_ENV, ConfigError, check_endpoint, check_token  # noqa: F401 - callers import them here
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,6 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 hf_constants.HF_HUB_DISABLE_TELEMETRY = True
 
 REPLICA = "replica"
-REPLICA_URL_ENV = "HFHARVEST_REPLICA_URL"
 # What one listing page or one model_info call brings, so a model costs no further API call.
 MODEL_FIELDS = [
     "author", "sha", "lastModified", "createdAt", "downloads", "likes", "library_name",

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from .errors import shown
 
 REPLICA = "replica"
+REPLICA_URL_ENV = "HFHARVEST_REPLICA_URL"  # the running replica's URL (workflow.ReplicaProcess)
 # A real config has a few dozen values; a YAML alias bomb expands to billions. Counting stops
 # at this budget, so the check costs microseconds whatever the file expands to.
 MAX_CONFIG_VALUES = 10_000

@@ -78,6 +78,18 @@ def models_file_input(wildcards):
     return {"ids": path} if path else {}
 
 
+def merged_extracts(wildcards):
+    """What merge_models merges, latest first: each extract path that has models to harvest
+    (hf.num_models > 0; a models file). An empty path's jobs are then not run on the way to the
+    identified files (summarize_run still reads both paths' files)."""
+    paths = {}
+    if config["hf"]["num_models"] > 0:
+        paths["latest"] = rules.extract_latest.output.models
+    if config["hf"]["models_file"]:
+        paths["from_file"] = rules.extract_from_file.output.models
+    return paths
+
+
 def print_failures():
     """The failures table of the run and the command that retries them, if any."""
     table = failure_report(RUN, sys.argv, config["retry_failures"] + 1)
@@ -93,7 +105,7 @@ onstart:
         config["hub"]["endpoint"] == "replica"
         and "HFHARVEST_REPLICA_URL" not in os.environ
     ):
-        print(f"hfharvest: replica hub at {_replica.start()}")
+        print(f"hfharvest: replica hub at {_replica.start(wait=False)}")
 
 
 onsuccess:

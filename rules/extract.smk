@@ -132,8 +132,7 @@ rule extract_from_file:
 
 rule merge_models:
     input:
-        latest=rules.extract_latest.output.models,
-        from_file=rules.extract_from_file.output.models,
+        unpack(merged_extracts),
     output:
         models=run_file("hf_models.json"),
     log:

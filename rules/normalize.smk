@@ -1,5 +1,5 @@
 # FAIR4ML linked data, Parquet tables and the catalogue database: <data_root>/2_normalized/.
-from hfharvest.normalize.stage import TABLES
+from hfharvest.normalize import TABLES
 
 # What the stage reads: the models, every entity map, the relations, where datasets were
 # stated, the models' own identifiers (Hub URL, repository DOI) and every enrich output.

@@ -6,14 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..entities import KINDS
+from . import TABLES
 from .doc_cache import DocumentCache
 from .fair4ml import Lookups, dataset_document, model_document, model_inputs
 from .inputs import RunInputs
 from .linked_data import to_ntriples, with_triples, write_linked_data
-from .tables import SCHEMAS, write_tables
-
-# The Parquet files of a run, by table name: `<name>.parquet` in the tables folder.
-TABLES = tuple(SCHEMAS)
+from .tables import write_tables
 
 
 def table_paths(folder: str | Path) -> dict[str, Path]:

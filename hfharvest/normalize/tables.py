@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from ..entities import entity_id
 from ..jsonio import atomic_writer
+from . import TABLES
 from .fair4ml import Lookups, model_iri, repository_ids
 from .origin import entity_origin
 
@@ -120,6 +121,8 @@ ENTITY_COLUMNS = {
 }
 for _kind, _columns in ENTITY_COLUMNS.items():
     SCHEMAS[f"entities_{_kind}"] = pa.schema(_ENTITY_COMMON + _columns)
+if tuple(SCHEMAS) != TABLES:  # the files the Snakefile declares are the tables written
+    raise RuntimeError(f"normalize.TABLES {TABLES} != the tables with columns {tuple(SCHEMAS)}")
 
 
 def _coerce(value, kind: pa.DataType):

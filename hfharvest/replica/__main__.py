@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -41,7 +43,8 @@ def main(argv: list[str] | None = None) -> None:
         threading.Thread(target=_stop_at_eof, args=(stopping,), daemon=True).start()
     if args.dump_prebuild:
         hub.dump.prebuild()
-    url = hub.start(args.host, args.port)
+    listener = socket.socket(fileno=args.listen_fd) if args.listen_fd is not None else None
+    url = hub.start(args.host, args.port, listener)
     print(url, flush=True)
     if args.ready_file:
         _write_atomically(args.ready_file, url)
@@ -54,8 +57,12 @@ def main(argv: list[str] | None = None) -> None:
 
 def _stop_at_eof(stopping: threading.Event) -> None:
     """The parent holds the other end of our stdin: EOF means it is gone, even after a SIGKILL
-    that gave it no chance to stop us."""
-    while sys.stdin.buffer.read(4096):
+    that gave it no chance to stop us.
+
+    Read from the file descriptor, not sys.stdin: a daemon thread blocked in a buffered read
+    holds the buffer's lock, and the interpreter's exit then waits a second for it and aborts.
+    """
+    while os.read(sys.stdin.fileno(), 4096):
         pass
     stopping.set()
 
@@ -68,6 +75,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--listen-fd", type=int, metavar="FD",
+        help="serve on this inherited listening socket instead of --host/--port",
+    )  # fmt: skip
     parser.add_argument("--snapshot", type=Path, default=DEFAULT_SNAPSHOT)
     parser.add_argument("--latency-ms", type=float, default=0)
     parser.add_argument("--page-size", type=int, default=100)

@@ -1,7 +1,7 @@
 """The bulk dump the Hub publishes of all model cards, rebuilt from the replica's own records.
 
 The Hub's dataset `librarian-bots/model_cards_with_metadata` holds Parquet shards under `data/`
-(`train-0000k-of-0000n.parquet`) with the columns of SCHEMA (its README's `dataset_info`). The
+(`train-0000k-of-0000n.parquet`) with the columns of schema() (its README's `dataset_info`). The
 replica serves the same layout through the ordinary dataset routes. A shard is written on first
 use (or by prebuild()) into a temporary folder of this replica, in row groups of bounded rows
 and bytes.
@@ -15,6 +15,7 @@ no row (the dataset is of model cards).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
@@ -26,27 +27,34 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from .snapshot import Repo, _sha1, iso_timestamp
 from .synthetic import END, Chained
 
 DUMP_ID = "librarian-bots/model_cards_with_metadata"
-SCHEMA = pa.schema(
-    [
-        ("modelId", pa.string()),
-        ("author", pa.string()),
-        ("last_modified", pa.timestamp("us", tz="UTC")),
-        ("downloads", pa.int64()),
-        ("likes", pa.int64()),
-        ("library_name", pa.string()),
-        ("tags", pa.list_(pa.string())),
-        ("pipeline_tag", pa.string()),
-        ("createdAt", pa.timestamp("us", tz="UTC")),
-        ("card", pa.string()),
-    ]
-)
+
+
+@functools.cache
+def schema():
+    """The dump's columns. pyarrow is imported here, by the replicas that write a shard: the
+    others (every workflow run's) start 0.1 s sooner."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("modelId", pa.string()),
+            ("author", pa.string()),
+            ("last_modified", pa.timestamp("us", tz="UTC")),
+            ("downloads", pa.int64()),
+            ("likes", pa.int64()),
+            ("library_name", pa.string()),
+            ("tags", pa.list_(pa.string())),
+            ("pipeline_tag", pa.string()),
+            ("createdAt", pa.timestamp("us", tz="UTC")),
+            ("card", pa.string()),
+        ]
+    )
+
+
 STALE_SHARE = 0.03  # synthetic models whose row is an older commit
 MISSING_SHARE = 0.02  # models left out of the dump
 ROWS_PER_SHARD = 20_000  # about 6 s to build here: within a client's metadata timeout
@@ -155,7 +163,10 @@ class BulkDump:
         partial = path.with_suffix(".partial")
         start = shard * self.rows_per_shard
         stop = min(self._total, start + self.rows_per_shard)
-        with pq.ParquetWriter(partial, SCHEMA, compression="zstd") as writer:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        with pq.ParquetWriter(partial, schema(), compression="zstd") as writer:
             rows, size = [], 0
             for position in range(start, stop):
                 if (row := self.row(position)) is None:
@@ -163,10 +174,10 @@ class BulkDump:
                 rows.append(row)
                 size += len(row["card"])
                 if len(rows) >= ROW_GROUP_ROWS or size >= ROW_GROUP_BYTES:
-                    writer.write_table(pa.Table.from_pylist(rows, SCHEMA))
+                    writer.write_table(pa.Table.from_pylist(rows, schema()))
                     rows, size = [], 0
             if rows:
-                writer.write_table(pa.Table.from_pylist(rows, SCHEMA))
+                writer.write_table(pa.Table.from_pylist(rows, schema()))
         partial.replace(path)
         digest = hashlib.sha256()
         for chunk in self.chunks(path):

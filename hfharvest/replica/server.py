@@ -79,11 +79,16 @@ class ReplicaHub(Routes, Paging, Faults, Stats):
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    def start(self, host: str = "127.0.0.1", port: int = 0,
+              listener: socket.socket | None = None) -> str:  # fmt: skip
+        """Serve on host:port, or on `listener`, a socket already listening (the parent's: see
+        workflow.ReplicaProcess); returns the URL."""
         if self._server is not None:
             raise RuntimeError("the replica hub is already running")
-        self._server = _Server((host, port), self)
-        threading.Thread(target=self._server.serve_forever, name="replica-hub", daemon=True).start()
+        self._server = _Server((host, port), self, listener)
+        # A short poll: stop() waits up to one poll for serve_forever to notice (0.5 s by default).
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         name="replica-hub", daemon=True).start()  # fmt: skip
         bound_host, bound_port = self._server.server_address[:2]
         self.url = f"http://{bound_host}:{bound_port}"
         return self.url
@@ -257,8 +262,12 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], hub: ReplicaHub):
-        super().__init__(address, _Handler)
+    def __init__(self, address: tuple[str, int], hub: ReplicaHub,
+                 listener: socket.socket | None = None):  # fmt: skip
+        super().__init__(address, _Handler, bind_and_activate=listener is None)
+        if listener is not None:
+            self.socket.close()
+            self.socket, self.server_address = listener, listener.getsockname()
         self.hub = hub
         self.connections: set[socket.socket] = set()
 

@@ -254,8 +254,9 @@ class SyntheticHub(Mapping):
                 data["license_name"] = f"replica-scale-license-{_zipf(rng, 50, 1.2)}"
         if rng.random() < LANGUAGE_SHARE:
             many = rng.random() < MULTILINGUAL_SHARE
-            picks = [_zipf(rng, len(LANGUAGES), LANGUAGE_ZIPF) for _ in range(8 if many else 1)]
-            data["language"] = [LANGUAGES[k - 1] for k in dict.fromkeys(picks)]
+            codes = languages()
+            picks = [_zipf(rng, len(codes), LANGUAGE_ZIPF) for _ in range(8 if many else 1)]
+            data["language"] = [codes[k - 1] for k in dict.fromkeys(picks)]
         if rng.random() < DATASET_SHARE:
             size = max(20, int(self.count * DATASETS_PER_MODEL))
             picks = [_zipf(rng, size, DATASET_ZIPF) for _ in range(1 + int(rng.random() ** 4 * 4))]
@@ -390,7 +391,8 @@ class SyntheticHub(Mapping):
         created = START + int(rng.random() * (END - START))
         modified = created + int(rng.random() ** 3 * (END - created))
         license_ = LICENSES[_zipf(rng, len(LICENSES), LICENSE_ZIPF) - 1]
-        language = LANGUAGES[_zipf(rng, len(LANGUAGES), LANGUAGE_ZIPF) - 1]
+        codes = languages()
+        language = codes[_zipf(rng, len(codes), LANGUAGE_ZIPF) - 1]
         return {
             "_id": _sha1(f"datasets/{dataset_id}")[:24],
             "id": dataset_id,
@@ -519,7 +521,9 @@ def _sort_key(value) -> float:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _iso_languages() -> tuple[str, ...]:
+@lru_cache(maxsize=1)
+def languages() -> tuple[str, ...]:
+    """Computed on first use, by a scaled replica only: 0.15 s that an unscaled one never pays."""
     import langcodes  # the ISO 639-1 codes langcodes knows (its data, not a list typed here)
 
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -527,9 +531,6 @@ def _iso_languages() -> tuple[str, ...]:
     known = [code for code in codes if langcodes.Language.get(code).is_valid()]
     known = [code for code in known if langcodes.Language.get(code).language == code]
     return tuple(dict.fromkeys([*_TOP_LANGUAGES, *known]))
-
-
-LANGUAGES = _iso_languages()
 
 
 def _front_matter(data: dict) -> str:

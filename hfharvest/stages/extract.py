@@ -14,15 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
-
-from huggingface_hub.hf_api import ModelInfo
+from typing import TYPE_CHECKING, TypeVar
 
 from .. import errors
-from ..cache import CardCache, EntityCache, RecordCache
-from ..hub import LISTING, HubClient, model_info_to_dict
 from ..ids import InvalidModelId, ModelsFileError, parse_models_file, validate_model_id
 from ..progress import progress
+
+if TYPE_CHECKING:  # the Hub client is imported by the jobs that call the Hub, when they do
+    from huggingface_hub.hf_api import ModelInfo
+
+    from ..cache import CardCache, EntityCache, RecordCache
+    from ..hub import HubClient
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,8 @@ def listed_record(info: ModelInfo, *, source: str, method: str, requested_id: st
 
     Fields of the wrong type are dropped; what was dropped is said in `problems` when given.
     """
+    from ..hub import model_info_to_dict
+
     record = model_info_to_dict(info, problems)
     record["card"] = None
     record["extraction_metadata"] = {
@@ -246,6 +250,8 @@ class Extractor:
     def listing_outcomes(self, num_models: int, offset: int = 0) -> Iterator[Outcome]:
         """The latest models' records (no README yet), and a failure for each entry that is not
         a usable model and for a listing that broke off (`"part": "listing"`)."""
+        from ..hub import LISTING
+
         for item in self.client.iter_latest(num_models, offset):
             if isinstance(item, errors.HarvestError):
                 extra = {"part": "listing"} if item.item_id == LISTING else {}

@@ -1,0 +1,194 @@
+"""Small runs (issue 10, item 6): the 35-id by-id harvest to `identified/*.json`, end to end.
+
+Ours is the command a user types, `python -m snakemake <the 8 identified files> --cores 2`, with
+the models file only (`hf.num_models: 0`), `hf.threads: 4` and the replica the workflow starts
+itself at 50 ms latency: its wall includes Snakemake's start-up and the replica's. The baseline is
+bench/naive.py (per id `model_info` + `ModelCard.load`, 4 threads, a fresh HF_HOME) in a fresh
+interpreter against a replica at 50 ms started beforehand; its wall includes the interpreter's
+start-up and imports, and the work alone is shown too. Each side runs `--repeat` times, each
+time from scratch (a new data_root, a new HF_HOME); the medians are compared.
+
+MLentory's extraction + identification of the same ids on the same replica was measured at 3.1 s
+(issue 10); its code is not installed here, so this script compares with the naive baseline.
+
+    .venv/bin/python bench/small_run.py               # 3 runs each (about 40 s)
+    .venv/bin/python bench/small_run.py --repeat 5 --breakdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness import Replica
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+IDS = BENCH / "small_run_ids.txt"  # the replica snapshot's 35 recorded models
+LATENCY_MS = 50
+SLURM_PLUGIN = "snakemake_executor_plugin_slurm"  # Snakemake imports every installed plugin
+THREADS = 4
+KINDS = ["articles", "base_models", "datasets", "identifiers", "keywords", "languages",
+         "licenses", "tasks"]  # fmt: skip
+NAIVE = """
+import json, sys, time
+started = time.perf_counter()
+sys.path.insert(0, {bench!r})
+from naive import harvest
+ids = [line.split("#")[0].strip() for line in open({ids!r})]
+outcomes = harvest([i for i in ids if i], threads={threads})
+print(json.dumps({{"work_s": time.perf_counter() - started, "outcomes": outcomes}}))
+"""
+
+
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of every child process waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], env: dict, cwd: Path = ROOT) -> tuple[float, float, str]:
+    """(wall s, CPU s of the process and its children, stdout) of one command."""
+    cpu, started = children_cpu_s(), time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - started, children_cpu_s() - cpu
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[:4]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return wall, cpu, done.stdout
+
+
+def naive_run(hub_url: str, workdir: Path) -> dict:
+    env = {**os.environ, "HF_ENDPOINT": hub_url, "HF_HUB_DISABLE_TELEMETRY": "1",
+           "HF_HOME": tempfile.mkdtemp(prefix="hf-home-", dir=workdir)}  # fmt: skip
+    env.pop("HF_TOKEN", None)
+    code = NAIVE.format(bench=str(BENCH), ids=str(IDS), threads=THREADS)
+    wall, cpu, out = timed([sys.executable, "-c", code], env)
+    result = json.loads(out.splitlines()[-1])
+    return {"wall_s": wall, "cpu_s": cpu, **result}
+
+
+def config_file(workdir: Path, data_root: Path) -> Path:
+    config = {
+        "run_id": "small",
+        "data_root": str(data_root),
+        "hub": {"endpoint": "replica"},
+        "hf": {"num_models": 0, "models_file": str(IDS), "threads": THREADS},
+        "replica": {"latency_ms": LATENCY_MS, "scale": 0},
+    }
+    path = workdir / "small.yaml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    return path
+
+
+def ours_run(workdir: Path, index: int) -> dict:
+    data_root = workdir / f"data-{index}"
+    run = data_root / "1_raw" / "hf" / "small"
+    targets = [str(run / "identified" / f"{kind}.json") for kind in KINDS]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HFHARVEST_")}
+    command = [sys.executable, "-m", "snakemake", *targets, "--cores", "2"]
+    command += ["--configfile", str(config_file(workdir, data_root))]
+    wall, cpu, _ = timed(command, env)
+    ended = time.time()
+    return {"wall_s": wall, "cpu_s": cpu, "jobs": job_times(data_root, ended - wall)}
+
+
+def job_times(data_root: Path, started: float) -> list[tuple[str, float, float, float]]:
+    """(job, start, end, CPU s) per job, in seconds since the command started: Snakemake's
+    benchmark gives each job's wall and CPU, the mtime of the benchmark file its end."""
+    rows, folder = [], data_root / "benchmarks" / "small"
+    for path in folder.rglob("*.tsv"):
+        with path.open() as tsv:
+            record = next(csv.DictReader(tsv, delimiter="\t"))
+        end = path.stat().st_mtime - started
+        name = str(path.relative_to(folder).with_suffix(""))
+        rows.append((name, end - float(record["s"]), end, float(record["cpu_time"] or 0)))
+    return sorted(rows, key=lambda row: row[1])
+
+
+def startup_costs(workdir: Path, repeat: int) -> list[tuple[str, float, float]]:
+    """(what, median wall s, median CPU s) of the fixed costs before the first job: Snakemake's
+    own start (`--version`), of which its executor plugins' imports (the SLURM plugin, a dev
+    dependency, imports pandas), the Snakefile parse and DAG (a dry run, minus the start), the
+    replica's start until it serves, and a bare job's start (interpreter + Snakemake's preamble)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HFHARVEST_")}
+    data_root = workdir / "dry"
+    targets = [str(data_root / "1_raw/hf/small/identified" / f"{kind}.json") for kind in KINDS]
+    dry = [sys.executable, "-m", "snakemake", *targets, "--cores", "2", "-n", "-q",
+           "--configfile", str(config_file(workdir, data_root))]  # fmt: skip
+    preamble = "from snakemake.logging import logger; from snakemake.iocontainers import Snakemake"
+    replica = ("from hfharvest.workflow import ReplicaProcess; "
+               f"r = ReplicaProcess({str(workdir / 'r')!r}, {{'latency_ms': {LATENCY_MS}}}); "
+               "r.start(); r.stop()")  # fmt: skip
+    commands = {
+        "snakemake start-up (--version)": [sys.executable, "-m", "snakemake", "--version"],
+        "  of which the SLURM plugin": [sys.executable, "-c", f"import {SLURM_PLUGIN}"],
+        "snakemake start + parse + DAG (-n)": dry,
+        "replica start until it serves + stop": [sys.executable, "-c", replica],
+        "a job's start (python + preamble)": [sys.executable, "-c", preamble],
+    }  # fmt: skip
+    rows = []
+    for name, command in commands.items():
+        try:
+            times = [timed(command, env)[:2] for _ in range(repeat)]
+        except RuntimeError:  # the SLURM plugin is not installed: nothing to count
+            continue
+        rows.append((name, *(statistics.median(column) for column in zip(*times, strict=True))))
+    return rows
+
+
+def median_row(name: str, runs: list[dict]) -> str:
+    walls = [run["wall_s"] for run in runs]
+    cpus = [run["cpu_s"] for run in runs]
+    wall, cpu = statistics.median(walls), statistics.median(cpus)
+    return f"{name:<38} {wall:>8.2f} {f'{min(walls):.2f}-{max(walls):.2f}':>11} {cpu:>8.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side (median)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also the fixed costs and each job's timeline")  # fmt: skip
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="small-run-"))
+    naive, ours = [], []
+    with Replica(workdir, "naive", latency_ms=LATENCY_MS) as hub:
+        for _ in range(args.repeat):
+            naive.append(naive_run(hub.url, workdir))
+    for index in range(args.repeat):
+        ours.append(ours_run(workdir, index))
+    load = os.getloadavg()[0]
+    print(f"35-id by-id harvest, replica at {LATENCY_MS} ms, {THREADS} threads, "
+          f"{os.cpu_count()} cores, median of {args.repeat} (load average {load:.1f})")  # fmt: skip
+    print(f"{'':<38} {'wall s':>8} {'range':>11} {'CPU s':>8}")
+    print(median_row("naive (process: start-up + work)", naive))
+    work = [{"wall_s": run["work_s"], "cpu_s": run["cpu_s"]} for run in naive]
+    print(median_row("naive (work only)", work).rsplit(" ", 1)[0] + "        -")
+    print(median_row("ours: snakemake to identified/*", ours))
+    ratio = statistics.median(r["wall_s"] for r in ours) / statistics.median(
+        r["wall_s"] for r in naive
+    )
+    print(f"ours / naive (end to end): {ratio:.2f}x; MLentory measured 3.1 s (issue 10)")
+    print(f"naive outcomes: {naive[0]['outcomes']}")
+    if args.breakdown:
+        print("\nfixed costs (median wall s, CPU s):")
+        for name, wall, cpu in startup_costs(workdir, args.repeat):
+            print(f"  {name:<38} {wall:6.2f} {cpu:6.2f}")
+        fastest = min(ours, key=lambda run: run["wall_s"])
+        print(f"\nour fastest run ({fastest['wall_s']:.2f} s): job, start, end, CPU s")
+        for name, start, end, cpu in fastest["jobs"]:
+            print(f"  {name:<38} {start:6.2f} {end:6.2f} {cpu:6.2f}")
+    print(f"(work folder {workdir})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

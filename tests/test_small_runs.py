@@ -1,0 +1,136 @@
+"""Small runs pay little for the machinery (issue 10, item 6): jobs that never call the Hub start
+without the Hub client or the data-frame libraries, and the demo replica starts while the run
+does. The timings are in bench/small_run.py; these tests hold the behaviour."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from conftest import REPO, snapshot_record
+
+from hfharvest.runconfig import REPLICA_URL_ENV
+from hfharvest.stages.extract import Extractor
+from hfharvest.workflow import ReplicaProcess, client_from, write_stage
+
+HEAVY = ("huggingface_hub", "httpx2", "pandas", "pyarrow", "rdflib", "numpy")
+BERT = "google-bert/bert-base-uncased"
+IDS = [BERT, "gpt2", "facebook/bart-large-mnli"]
+
+# Runs a rule's script as Snakemake would (a `snakemake` object in its globals), then says
+# which heavy packages the job had imported.
+JOB = """
+import json, runpy, sys
+from types import SimpleNamespace
+
+class Files(list):
+    def __init__(self, named):
+        super().__init__(named.values())
+        self.__dict__.update(named)
+        self._named = named
+    def items(self):
+        return self._named.items()
+
+spec = json.loads(sys.argv[1])
+snakemake = SimpleNamespace(
+    input=Files(spec["input"]), output=Files(spec["output"]), log=[spec["log"]],
+    params=SimpleNamespace(**spec["params"]), config=spec["config"], rule=spec["rule"],
+)
+runpy.run_path(spec["script"], init_globals={"snakemake": snakemake})
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in spec["heavy"])))
+"""
+
+
+def run_job(script: str, tmp_path, inputs: dict, outputs: dict, **params) -> list[str]:
+    config = {"data_root": str(tmp_path / "data"), "hf": {"cache": True},
+              "hub": {"endpoint": "http://127.0.0.1:9"}}  # fmt: skip
+    spec = {"script": str(REPO / "scripts" / script), "input": inputs, "output": outputs,
+            "log": str(tmp_path / f"{script}.log"), "params": params, "config": config,
+            "rule": script.removesuffix(".py"), "heavy": HEAVY}  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", JOB, json.dumps(spec)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.fixture
+def models_file(replica, tmp_path):
+    """Three real models fetched by id from the replica, written as fetch_file_models does."""
+    extractor = Extractor(client_from({"endpoint": replica.url}), threads=2)
+    path = str(tmp_path / "hf_models.json")
+    write_stage(path, "fetch_file_models", extractor.by_ids(IDS, source="file"), extractor)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["licenses", "keywords", "languages", "tasks", "articles"])
+def test_an_identify_job_imports_neither_the_hub_client_nor_data_frames(
+    models_file, tmp_path, kind
+):
+    mapping = tmp_path / f"{kind}.json"
+    heavy = run_job("identify.py", tmp_path, {"models": models_file},
+                    {"mapping": str(mapping)}, kind=kind)  # fmt: skip
+    assert heavy == []
+    entries = json.loads(mapping.read_text())
+    assert set(entries) == set(IDS)  # every model, with what its real record says
+    if kind == "licenses":
+        assert snapshot_record(BERT)["cardData"]["license"] == "apache-2.0"
+        assert entries[BERT] == ["Apache-2.0"]  # its SPDX id
+
+
+def test_the_merge_job_imports_no_hub_client_and_merges_what_it_is_given(models_file, tmp_path):
+    merged = tmp_path / "merged.json"
+    heavy = run_job("merge_models.py", tmp_path, {"from_file": models_file},
+                    {"models": str(merged)})  # fmt: skip
+    assert heavy == []
+    models = json.loads(merged.read_text())["models"]
+    assert [model["modelId"] for model in models] == IDS
+    assert models[0]["sha"] == snapshot_record(BERT)["sha"]
+
+
+def test_the_snakefile_imports_no_hub_client_while_it_is_parsed():
+    """What the Snakefile and rules/*.smk import at parse time (every run and every cluster job
+    parses them)."""
+    files = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]
+    imports = ("from ", "import ")
+    lines = [line for path in files for line in path.read_text().splitlines()
+             if line.startswith(imports)]  # fmt: skip
+    assert any("hfharvest.workflow" in line for line in lines)  # the check can fail
+    loaded = f"sorted(n for n in sys.modules if n.split('.')[0] in {HEAVY})"
+    code = "\n".join([*lines, "import sys, json", f"print(json.dumps({loaded}))"])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_a_replica_started_without_waiting_answers_clients_that_came_early(tmp_path):
+    replica = ReplicaProcess(tmp_path, {"latency_ms": 0})
+    try:
+        url = replica.start(wait=False)  # returns before the replica has loaded anything
+        assert not (tmp_path / "replica.url").exists()
+        with urllib.request.urlopen(f"{url}/api/models/{BERT}", timeout=60) as response:
+            record = json.load(response)
+        assert record["sha"] == snapshot_record(BERT)["sha"]
+    finally:
+        stats = replica.stop(tmp_path / "stats.json")
+    assert stats["by_endpoint"]["model_info"] == 1
+    assert replica.process is None
+
+
+def test_a_replica_not_serving_in_time_is_killed_and_refuses_clients(tmp_path, capfd):
+    replica = ReplicaProcess(tmp_path, {"scale": 0})
+    url = replica.start(timeout_s=0.01, wait=False)  # never up within 10 ms: it imports first
+    for _ in range(600):  # a bound (60 s), not a timing
+        if replica.process is None:
+            break
+        time.sleep(0.1)
+    assert replica.process is None  # killed by the watcher
+    assert "replica hub did not start within 0.01 s" in capfd.readouterr().err
+    assert REPLICA_URL_ENV not in os.environ  # later runs in this process start their own
+    with pytest.raises(urllib.error.URLError, match="refused"):
+        urllib.request.urlopen(f"{url}/api/models/{BERT}", timeout=10)
