@@ -49,6 +49,7 @@ clean:
 # through it and locally, outputs compared; see ci/slurm/README.md.
 .PHONY: test-slurm
 test-slurm: setup
+	$(BIN)/python -m pip install --quiet -e '.[dev,slurm]'
 	bash ci/slurm/run_test.sh
 
 # `make test-postgres` (as root): a throwaway PostgreSQL cluster on 127.0.0.1 (Debian's package),
