@@ -62,7 +62,7 @@ class CardStore(_EntryStore):
         digest = hashlib.sha256(data).hexdigest()
         try:
             present = stat.S_ISREG(os.lstat(self.path(digest)).st_mode)
-        except FileNotFoundError:
+        except OSError:  # absent, or a path we cannot use: _store says which
             present = False
         if not present:
             self._store(*self._where(digest), data)
@@ -76,7 +76,8 @@ class CardStore(_EntryStore):
         except TamperedEntry as err:
             raise CardUnreadable(digest, "tampered", err.strerror or "not a regular file") from None
         except ValueError as err:  # over the size cap
-            raise CardUnreadable(digest, "tampered", str(err)) from None
+            self._remove(parts, name)
+            raise CardUnreadable(digest, "tampered", f"{err}; removed") from None
         except OSError as err:
             raise CardUnreadable(digest, "missing", err.strerror or str(err)) from None
         if data is None:
