@@ -127,9 +127,8 @@ def test_identify_reads_cards_by_digest_and_never_caches_an_answer_without_its_c
     bert = result.models[0]
     # Identified from the card's text alone: its metadata names no base model.
     record = {"modelId": "someone/finetuned", "tags": [], "cardData": {}, "sha": "a" * 40}
-    inline = {**record, "card": f"This model is a fine-tuned version of [{BERT}]"
-                                f"(https://huggingface.co/{BERT}) on the imdb dataset."}  # fmt: skip
-    record["card_sha256"] = store.put(inline["card"])
+    text = f"This model is a fine-tuned version of [{BERT}](https://huggingface.co/{BERT})."
+    record["card_sha256"] = store.put(text)
     models = tmp_path / "models.json"
     with artifact_writer(models, "merge_models") as out:
         out.add([(bert, None), (record, None)])
@@ -153,7 +152,7 @@ def test_identify_reads_cards_by_digest_and_never_caches_an_answer_without_its_c
         mapping, counts = run("damaged")
     assert mapping["someone/finetuned"] == [] and counts["cards_unreadable"] == 1
     assert "someone/finetuned" in caplog.text  # named, not silently empty
-    store.put(inline["card"])  # stored again (as a later fetch does): answered again, right
+    store.put(text)  # stored again (as a later fetch does): answered again, right
     mapping, counts = run("repaired")
     assert mapping["someone/finetuned"] == [BERT] and counts["cache_misses"] == 1
 
