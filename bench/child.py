@@ -43,7 +43,8 @@ class Tally:
 
 def stage_job(job: dict) -> dict:
     from hfharvest.cache import CardCache
-    from hfharvest.hub import process_rate_limiter
+    from hfharvest.cards import CardStore
+    from hfharvest.hub import README_MAX_BYTES, process_rate_limiter
     from hfharvest.stages.ancestors import add_ancestors
     from hfharvest.stages.extract import Extractor
     from hfharvest.stages.merge import merge_artifacts
@@ -57,7 +58,11 @@ def stage_job(job: dict) -> dict:
         outcomes = merge_artifacts(job["inputs"])
     else:
         # What `extractor_from` builds from a run's config, with the bench's own cache folder.
-        cache = CardCache(job["cache_dir"], job["endpoint"]) if job["cache_dir"] else None
+        # README texts go to a card store beside the cache, as `<data_root>/store/cards`.
+        cache = None
+        if job["cache_dir"]:
+            store = CardStore(Path(job["cache_dir"]).parent / "store" / "cards", README_MAX_BYTES)
+            cache = CardCache(job["cache_dir"], job["endpoint"], store)
         extractor = Extractor(client_from({"endpoint": job["endpoint"]}), cache, job["threads"])
         if stage == "extract_latest":
             outcomes = extractor.latest(job["num_models"])

@@ -31,10 +31,14 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .ids import validate_model_id
 from .progress import CONSOLE
 from .runconfig import endpoint_key
+
+if TYPE_CHECKING:
+    from .cards import CardStore
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,15 @@ ENDPOINT_FILE = "ENDPOINT"  # in each endpoint's folder: which endpoint its entr
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 # A planted symlink (ELOOP), a file where a folder should be (ENOTDIR), a FIFO or device (ENXIO).
 _TAMPERED = {errno.ELOOP, errno.ENOTDIR, errno.ENXIO, errno.EISDIR}
+
+
+class CardUnreadable(Exception):
+    """A card the card store cannot give (hfharvest/cards.py): `reason` is `missing` or
+    `tampered`."""
+
+    def __init__(self, digest: str, reason: str, detail: str):
+        super().__init__(f"card {digest[:12]}: {detail}")
+        self.reason = reason
 
 
 class TamperedEntry(OSError):
@@ -63,6 +76,8 @@ class CachedCard:
 class _EntryStore:
     """Checksummed JSON entries in folders under `root` (threads share it), counting hits and
     misses. `root` itself is the user's (it may be a symlink); everything under it is ours."""
+
+    max_bytes = ENTRY_MAX_BYTES  # an entry beyond this is damage
 
     def __init__(self, root: str | Path, what: str):
         self.root = Path(root)
@@ -118,9 +133,9 @@ class _EntryStore:
                 if not stat.S_ISREG(info.st_mode):
                     self._drop(folder, name)
                     raise TamperedEntry(errno.EINVAL, "not a regular file")
-                if info.st_size > ENTRY_MAX_BYTES:
-                    raise ValueError(f"over {ENTRY_MAX_BYTES} bytes")
-                return handle.read(ENTRY_MAX_BYTES + 1)
+                if info.st_size > self.max_bytes:
+                    raise ValueError(f"over {self.max_bytes} bytes")
+                return handle.read(self.max_bytes + 1)
         finally:
             os.close(folder)
 
@@ -208,10 +223,12 @@ class _EntryStore:
 
 
 class CardCache(_EntryStore):
-    """READMEs under `<root>/readmes/<endpoint hash>/<owner>/<name>/<sha>.json`."""
+    """READMEs under `<root>/readmes/<endpoint hash>/<owner>/<name>/<sha>.json`: each entry
+    holds the README's digest (`sha256`), its text is in the card store (hfharvest/cards.py)."""
 
-    def __init__(self, root: str | Path, endpoint: str):
+    def __init__(self, root: str | Path, endpoint: str, store: CardStore):
         super().__init__(root, "README")
+        self.store = store
         folder, self.endpoint = endpoint_key(endpoint)
         self._base = ["readmes", folder]
         self._marked = False
@@ -229,6 +246,8 @@ class CardCache(_EntryStore):
         return self.root.joinpath(*parts, name)
 
     def get(self, model_id: str, sha: str | None) -> CachedCard | None:
+        """The README at `sha`, its text read (and checked) from the card store; None when not
+        cached, or when the store cannot give the text (then it is fetched again)."""
         if not sha or not SHA.fullmatch(sha):
             return None
         parts, name = self._where(model_id, sha)
@@ -236,14 +255,25 @@ class CardCache(_EntryStore):
         card = None
         if entry is not None:
             try:
-                refused, source = entry.get("refused"), entry.get("source")
-                card = CachedCard(entry["text"], bool(entry["truncated"]),
-                                  refused if isinstance(refused, str) else None,
-                                  source if isinstance(source, str) else None)  # fmt: skip
+                card = self._card(model_id, sha, entry)
             except KeyError as err:
                 log.warning("corrupt cache entry %s/%s (no %s): will refetch", parts, name, err)
+            except (CardUnreadable, ValueError) as err:
+                log.warning("%s@%s: README cached, but %s: will refetch", model_id, sha, err)
         self._tally(card is not None)
         return card
+
+    def _card(self, model_id: str, sha: str, entry: dict) -> CachedCard:
+        refused, source = entry.get("refused"), entry.get("source")
+        refused = refused if isinstance(refused, str) else None
+        source = source if isinstance(source, str) else None
+        truncated = bool(entry["truncated"])
+        if "text" in entry:  # an entry of a version that kept the text: moved to the store
+            self.put(model_id, sha, entry["text"], truncated, refused, source)
+            return CachedCard(entry["text"], truncated, refused, source)
+        digest = entry["sha256"]
+        text = None if digest is None else self.store.read(digest)
+        return CachedCard(text, truncated, refused, source)
 
     def holds(self, model_id: str, sha: str) -> bool:
         """Whether an entry exists (no read, no tally): for writers that must not overwrite."""
@@ -260,7 +290,8 @@ class CardCache(_EntryStore):
             self._marked = True
             self._store(self._base, ENDPOINT_FILE, f"{self.endpoint}\n".encode())
         parts, name = self._where(model_id, sha)
-        entry = {"model_id": model_id, "sha": sha, "text": text, "truncated": truncated}
+        digest = None if text is None else self.store.put(text)
+        entry = {"model_id": model_id, "sha": sha, "sha256": digest, "truncated": truncated}
         if refused:
             entry["refused"] = refused
         if source:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from . import errors
 from .cache import CardCache, EntityCache, RecordCache
+from .cards import store_from
 from .joblog import start_log  # noqa: F401 - scripts import it from here too
 from .jsonio import artifact_writer
 from .progress import CONSOLE
@@ -88,13 +89,15 @@ def extractor_from(config: dict, cache: bool = True, shared: bool = False) -> Ex
     """
     card_dir, records_dir = cache_dirs(config) if cache else (None, None)
     endpoint = cache_endpoint(config)
+    cards = store_from(config)  # README texts, by digest: always, cache or not
     return Extractor(
         client_from(config["hub"]),
-        CardCache(card_dir, endpoint) if card_dir else None,
+        CardCache(card_dir, endpoint, cards) if card_dir else None,
         config["hf"]["threads"],
         records=RecordCache(records_dir, endpoint) if records_dir else None,
         shared=entity_cache(config, "models") if cache and shared else None,
         max_age_s=config["hf"]["record_max_age_h"] * 3600,
+        cards=cards,
     )
 
 

@@ -1,7 +1,9 @@
 # The Hub calls are I/O-bound: `hf.threads` workers wait on the network, so a rule claims
 # one core and one unit of the `hf_api` budget, and parallel jobs share the Hub politely.
 # README fetching is split into `hf.shards` jobs (Snakemake scatter/gather); the gathered
-# files are the same for any number of shards.
+# files are the same for any number of shards. Shard files are temp(): their gather holds the
+# same records, so a run folder keeps one copy; a rerun that needs them fetches them again
+# from the caches (the gathers take `retry_failures` so that a retry reaches the fetch jobs).
 
 
 rule list_latest_models:
@@ -30,7 +32,7 @@ rule fetch_latest_cards:
     input:
         listing=rules.list_latest_models.output.listing,
     output:
-        shard=run_file("shards/latest/{scatteritem}.json"),
+        shard=temp(run_file("shards/latest/{scatteritem}.json")),
     log:
         log_file("fetch_latest_cards/{scatteritem}"),
     benchmark:
@@ -64,6 +66,8 @@ rule extract_latest:
     resources:
         mem_mb=2048,
         runtime=30,
+    params:
+        retry=config["retry_failures"],
     script:
         "../scripts/extract_latest.py"
 
@@ -92,7 +96,7 @@ rule fetch_file_models:
     input:
         ids=rules.split_models_file.output.ids,
     output:
-        shard=run_file("shards/from_file/{scatteritem}.json"),
+        shard=temp(run_file("shards/from_file/{scatteritem}.json")),
     log:
         log_file("fetch_file_models/{scatteritem}"),
     benchmark:
@@ -126,6 +130,8 @@ rule extract_from_file:
     resources:
         mem_mb=2048,
         runtime=30,
+    params:
+        retry=config["retry_failures"],
     script:
         "../scripts/extract_from_file.py"
 

@@ -1,7 +1,14 @@
+from hfharvest.cards import store_from
 from hfharvest.joblog import start_log
 from hfharvest.stages.identify import cache_from, identify_run
 
 start_log(snakemake.log[0])
 kind = snakemake.params.kind
 cache = cache_from(snakemake.config, kind)
-identify_run(kind, snakemake.input.models, dict(snakemake.output.items()), cache)
+identify_run(
+    kind,
+    snakemake.input.models,
+    dict(snakemake.output.items()),
+    cache,
+    store_from(snakemake.config),
+)

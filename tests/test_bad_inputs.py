@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from card_helpers import card_cache, card_store, inline
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 from workflow_runner import Workflow
 
-from hfharvest.cache import CardCache
 from hfharvest.hub import HubClient
 from hfharvest.identify import IDENTIFIERS
 from hfharvest.ids import MODELS_FILE_MAX_BYTES
@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 def extractor(hub: ReplicaHub, tmp_path: Path | None = None) -> Extractor:
     client = HubClient(hub.url, max_retries=0)
     return Extractor(
-        client, CardCache(tmp_path / "cache", hub.url) if tmp_path else None, threads=4
+        client, card_cache(tmp_path / "cache", hub.url, tmp_path) if tmp_path else None, threads=4
     )
 
 
@@ -137,6 +137,7 @@ def test_bad_readmes_are_kept_cut_or_refused_and_named(shared_replica, tmp_path)
     try:
         ids = [*bodies, "dandelin/vilt-b32-finetuned-vqa"]  # and one model left alone
         harvest = Harvest.collect(extractor(shared_replica, tmp_path).by_ids(ids, source="file"))
+        harvest.models = inline(harvest.models, card_store(tmp_path))  # texts from the store
     finally:
         shared_replica.configure(faults={})
     models, failures = by_id(harvest), by_id(harvest, "model_id")

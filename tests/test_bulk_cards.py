@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pyarrow.parquet as pq
 import pytest
+from card_helpers import card_cache, inline
 
-from hfharvest.cache import CardCache
 from hfharvest.hub import HubClient
 from hfharvest.replica import ReplicaHub
 from hfharvest.stages.bulk_cards import DUMP_ID, prime_from_dump
@@ -27,10 +27,12 @@ def harvest(hub, root, bulk: bool) -> tuple[list[dict], dict | None, dict]:
     """The latest models with their READMEs, and the replica's requests it cost, by endpoint."""
     before = dict(hub.stats()["by_endpoint"])
     client = HubClient(hub.url, max_retries=1, backoff_s=0.01, max_wait_s=0.05)
-    extractor = Extractor(client, CardCache(root / "cache" / "hf", hub.url), threads=8)
+    cache = card_cache(root / "cache" / "hf", hub.url, root)
+    extractor = Extractor(client, cache, threads=8)
     listed = [record for record, _ in extractor.listing_outcomes(LATEST) if record]
     counts = prime_from_dump(extractor, listed, 2048) if bulk else None
     records = [record for record, _ in extractor.with_cards((r, None) for r in listed)]
+    records = inline(records, cache.store)  # texts read back from the card store
     after = hub.stats()["by_endpoint"]
     return records, counts, {key: after[key] - before.get(key, 0) for key in after}
 

@@ -7,8 +7,9 @@ import logging
 import os
 
 import pytest
+from card_helpers import card_cache, inline
 
-from hfharvest.cache import CardCache, RecordCache
+from hfharvest.cache import RecordCache
 from hfharvest.hub import HubClient
 from hfharvest.replica import ReplicaHub
 from hfharvest.runconfig import cache_endpoint, endpoint_key
@@ -17,9 +18,12 @@ from hfharvest.stages.extract import Extractor, Harvest
 FILE_IDS = ["google-bert/bert-base-uncased", "gpt2", "facebook/bart-base"]
 
 
-def latest(hub: ReplicaHub, cache_root, n: int = 6) -> Harvest:
-    extractor = Extractor(HubClient(hub.url), CardCache(cache_root, hub.url), threads=2)
-    return Harvest.collect(extractor.latest(n))
+def latest(hub: ReplicaHub, cache_root, n: int = 6, data_root=None) -> Harvest:
+    """The latest `n` with their README texts inline, read back from the card store."""
+    cache = card_cache(cache_root, hub.url, data_root)
+    harvest = Harvest.collect(Extractor(HubClient(hub.url), cache, threads=2).latest(n))
+    harvest.models = inline(harvest.models, cache.store)
+    return harvest
 
 
 def by_ids(hub: ReplicaHub, records_root) -> Harvest:
@@ -68,25 +72,26 @@ def test_the_run_record_cache_is_not_reused_when_the_endpoint_changes(tmp_path):
 def test_a_gated_refusal_is_cached_for_runs_without_a_token_only(tmp_path):
     with ReplicaHub(page_size=10) as hub:
         gated = "meta-llama/Llama-3.1-8B-Instruct"
-        anonymous = Extractor(HubClient(hub.url), CardCache(tmp_path, hub.url), threads=1)
+        cache = card_cache(tmp_path, hub.url)
+        anonymous = Extractor(HubClient(hub.url), cache, threads=1)
         for _ in range(2):
             record, failure = anonymous.fetch(gated, source="file")
-            assert failure["reason"] == "gated" and record["card"] is None
+            assert failure["reason"] == "gated" and record["card_sha256"] is None
         assert hub.stats()["by_status"]["401"] == 1  # without a token the answer cannot change
-        entry = CardCache(tmp_path, hub.url)._path(gated, record["sha"])
-        assert '"refused": "gated"' in entry.read_text() and '"text": null' in entry.read_text()
+        entry = cache._path(gated, record["sha"])
+        assert '"refused": "gated"' in entry.read_text() and '"sha256": null' in entry.read_text()
         hub.reset_stats()
-        with_token = Extractor(HubClient(hub.url, "hf_dummy"), CardCache(tmp_path, hub.url))
+        with_token = Extractor(HubClient(hub.url, "hf_dummy"), card_cache(tmp_path, hub.url))
         record, failure = with_token.fetch(gated, source="file")
         assert hub.stats()["readme_gets"] == {gated: 1}  # a token may open it: asked again
-        assert failure is None and record["card"]
+        assert failure is None and cache.store.read(record["card_sha256"])
 
 
 def test_an_unwritable_cache_is_a_warning_and_the_run_goes_on(tmp_path, caplog):
     blocked = tmp_path / "cache"
     blocked.write_text("a file where the cache folder should be\n")
     with ReplicaHub(page_size=10) as hub, caplog.at_level(logging.WARNING):
-        harvest = latest(hub, blocked / "hf")
+        harvest = latest(hub, blocked / "hf", data_root=tmp_path)  # the store is writable
         assert hub.stats()["by_endpoint"]["resolve_get"] == 6
         uncached = Harvest.collect(Extractor(HubClient(hub.url), None, threads=2).latest(6))
     assert [m["card"] for m in harvest.models] == [m["card"] for m in uncached.models]
@@ -103,7 +108,7 @@ def test_planted_entries_are_never_followed(tmp_path, plant, caplog):
     with ReplicaHub(page_size=10) as hub:
         first = latest(hub, root)
         victim = next(m for m in first.models if m["card"] and "/" in m["modelId"])
-        entry = CardCache(root, hub.url)._path(victim["modelId"], victim["sha"])
+        entry = card_cache(root, hub.url)._path(victim["modelId"], victim["sha"])
         if plant == "symlink to /dev/zero":
             entry.unlink()
             entry.symlink_to("/dev/zero")

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from card_helpers import card_cache
 
-from hfharvest.cache import CardCache, EntityCache
+from hfharvest.cache import EntityCache
 from hfharvest.enrich import enrich_articles, enrich_datasets
 from hfharvest.hub import HubClient
 from hfharvest.replica import ReplicaHub
@@ -177,7 +178,7 @@ def test_base_model_records_of_earlier_runs_are_reused_within_the_max_age(replic
     def run():
         shared = EntityCache(tmp_path, "models", replica.url, clock=clock)
         extractor = Extractor(HubClient(replica.url, max_retries=0),
-                              CardCache(tmp_path, replica.url), shared=shared,
+                              card_cache(tmp_path, replica.url), shared=shared,
                               max_age_s=24 * 3600)  # fmt: skip
         ids = ("google-bert/bert-base-uncased", "nobody/no-such-model")
         return [extractor.fetch(model_id, source="ancestors") for model_id in ids]
@@ -190,6 +191,7 @@ def test_base_model_records_of_earlier_runs_are_reused_within_the_max_age(replic
         (again, _), (_, still) = run()
         assert replica.stats()["by_endpoint"]["model_info"] == asked
         assert replica.stats()["by_endpoint"]["resolve_get"] == 0  # README by sha, cached
-        assert again["card"] == bert["card"] and again["sha"] == bert["sha"]
+        assert again["card_sha256"] == bert["card_sha256"] and again["sha"] == bert["sha"]
+        assert bert["card_sha256"]  # the README, by its digest in the card store
         assert still["reason"] == missing["reason"] == "not_found"
         assert again["extraction_metadata"].get("reused", False) is (asked == 0)

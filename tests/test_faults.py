@@ -9,10 +9,11 @@ from collections import Counter
 
 import httpx2
 import pytest
+from card_helpers import card_cache
 from workflow_runner import Workflow, rules_run
 
 from hfharvest import errors
-from hfharvest.cache import CardCache, RecordCache
+from hfharvest.cache import RecordCache
 from hfharvest.hub import LISTING, HubClient
 from hfharvest.jsonio import artifact_writer, read_json
 from hfharvest.replica import ReplicaHub
@@ -216,7 +217,7 @@ PLAN = {
 def run_stages(hub: ReplicaHub, folder, cache_dir, n: int = 30) -> dict[str, dict]:
     """extract latest + from file, merge, ancestors, summary: the library path of the workflow."""
     client = fast_client(hub, max_retries=3)
-    extractor = Extractor(client, CardCache(cache_dir / "hf", hub.url), threads=4,
+    extractor = Extractor(client, card_cache(cache_dir / "hf", hub.url), threads=4,
                           records=RecordCache(folder / ".records", hub.url))  # fmt: skip
     models_file = folder / "ids.txt"
     models_file.write_text("\n".join(FILE_IDS) + "\n")

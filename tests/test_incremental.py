@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from card_helpers import card_cache, inline
 
-from hfharvest.cache import CardCache
 from hfharvest.hub import HubClient
 from hfharvest.replica import ReplicaHub
 from hfharvest.stages.extract import Extractor, Harvest
@@ -22,8 +22,11 @@ def hub():
 
 
 def harvest(hub, cache_dir, n=N, token=None) -> Harvest:
-    extractor = Extractor(HubClient(hub.url, token), CardCache(cache_dir, hub.url), threads=4)
-    return Harvest.collect(extractor.latest(n))
+    """The latest `n`, their README texts read back from the card store into `card`."""
+    cache = card_cache(cache_dir, hub.url)
+    result = Harvest.collect(Extractor(HubClient(hub.url, token), cache, threads=4).latest(n))
+    result.models = inline(result.models, cache.store)
+    return result
 
 
 def test_cold_run_costs_one_listing_page_and_one_readme_per_model(hub, tmp_path):
@@ -88,14 +91,15 @@ def test_a_gated_readme_is_asked_again_when_a_token_is_given(hub, tmp_path):
     "damage",
     [
         lambda text: text[: len(text) // 2],  # cut short by a crash
-        lambda text: text.replace('"text": "', '"text": "tampered ', 1),  # checksum mismatch
+        lambda text: text.replace('"sha256": "', '"sha256": "0', 1),  # checksum mismatch
         lambda text: "\x00\xff garbage",
     ],
 )
 def test_a_corrupt_cache_entry_is_detected_and_refetched(hub, tmp_path, damage):
     first = harvest(hub, tmp_path, n=5)
     victim = next(m for m in first.models if m["card"])
-    entry = CardCache(tmp_path, hub.url)._path(victim["modelId"], victim["sha"])
+    cache = card_cache(tmp_path, hub.url)
+    entry = cache._path(victim["modelId"], victim["sha"])
     entry.write_text(damage(entry.read_text()))
     hub.reset_stats()
     second = harvest(hub, tmp_path, n=5)
@@ -104,15 +108,15 @@ def test_a_corrupt_cache_entry_is_detected_and_refetched(hub, tmp_path, damage):
         next(m for m in second.models if m["modelId"] == victim["modelId"])["card"]
         == victim["card"]
     )
-    assert json.loads(entry.read_text())["text"] == victim["card"]
+    assert cache.store.read(json.loads(entry.read_text())["sha256"]) == victim["card"]
 
 
 def test_cache_paths_never_leave_the_cache(tmp_path):
-    cache = CardCache(tmp_path, "https://huggingface.co")
+    cache = card_cache(tmp_path / "cache", "https://huggingface.co", tmp_path)
     for bad_id in ["../../etc/passwd", "/abs/path", "a/b/c"]:
         with pytest.raises(ValueError):
             cache.put(bad_id, "a" * 40, "x", False)
     with pytest.raises(ValueError):
         cache._path("org/name", "../../x")
     assert cache.get("org/name", "not-a-sha") is None
-    assert not any(tmp_path.rglob("*.json"))
+    assert not any(tmp_path.rglob("*.json")) and not any(tmp_path.rglob("*.md"))

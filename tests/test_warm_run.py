@@ -4,6 +4,7 @@ and the replica hub: what it asks the Hub, and the delta it writes."""
 from __future__ import annotations
 
 import pytest
+from card_helpers import card_store
 from workflow_runner import Workflow
 
 from hfharvest.replica import ReplicaHub
@@ -35,6 +36,12 @@ def ancestors_file(workflow, config) -> dict:
     return workflow.artifact(config, "hf_models_with_ancestors.json")
 
 
+def blob_sizes(workflow) -> dict[str, int]:
+    """The card store's files (digest -> bytes)."""
+    root = card_store(workflow.root / "data").root
+    return {p.stem: p.stat().st_size for p in root.rglob("*.md")}
+
+
 @pytest.fixture(scope="module")
 def runs(hub, tmp_path_factory):
     """Day 1 cold; then 3 listed models get new commits and one unlisted model a new commit
@@ -44,6 +51,7 @@ def runs(hub, tmp_path_factory):
     hub.reset_stats()
     workflow.run(cold)
     cold_stats = hub.stats()
+    workflow.store_after_cold = blob_sizes(workflow)
     before = listed(workflow, cold)
     with_card = [m["modelId"] for m in before if not m.get("gated")]
     changed = hub.change_models(with_card[3:6])
@@ -123,3 +131,35 @@ def test_the_summary_records_requests_per_stage_and_budget(runs):
         datasets = requests["enrich_datasets"]["api"]
         assert datasets == stats["by_endpoint"]["dataset_info"] + stats["by_endpoint"]["croissant"]
         assert requests["enrich_licenses"] == {"api": 0, "resolvers": 0, "arxiv": 0}
+
+
+def test_the_runs_share_the_card_store_and_the_warm_one_adds_only_the_changed_cards(runs, hub):
+    workflow, cold, warm, before, changed, entering, *_ = runs
+    store = card_store(workflow.root / "data")
+    models = {name: ancestors_file(workflow, config)["models"]
+              for name, config in (("cold", cold), ("warm", warm))}  # fmt: skip
+    named = {name: {m["card_sha256"] for m in records} - {None} for name, records in models.items()}
+    # No record carries its text; each names a file of the store, checked on reading, and a
+    # warm record's is the README the Hub serves at that commit.
+    assert models["warm"] and named["warm"]
+    for record in models["warm"]:
+        assert "card" not in record
+        if record["card_sha256"] is not None:
+            served = hub.catalogue.models[record["modelId"]].readme_text()
+            assert store.read(record["card_sha256"]) == served, record["modelId"]
+    # Every text once: the store holds exactly the cards the two runs name, nothing else.
+    after = blob_sizes(workflow)
+    assert set(after) == named["cold"] | named["warm"]
+    assert set(workflow.store_after_cold) == named["cold"]
+    # The warm run wrote the cards of the changed and entering models only, and not one byte
+    # more of card text: its run folder holds records and maps, no README text.
+    latest = {m["modelId"]: m["card_sha256"] for m in models["warm"]}
+    new = {latest[m] for m in [*changed, *entering]} - {None}
+    assert set(after) - set(workflow.store_after_cold) == new and new
+    added = sum(after.values()) - sum(workflow.store_after_cold.values())
+    assert added == sum(after[digest] for digest in new)
+    run_folder = workflow.run_folder(warm)
+    longest = max(named["warm"], key=after.get)
+    passage = store.read(longest)[-300:]  # the end of the longest card, past its metadata
+    for path in run_folder.rglob("*.json"):
+        assert passage not in path.read_text(), path

@@ -107,7 +107,8 @@ def test_file_models_carry_real_metadata_and_card(first_run):
     assert bert["tags"] == real["tags"]
     assert bert["safetensors"]["total"] == real["safetensors"]["total"]
     card = (DEFAULT_SNAPSHOT / "cards" / "bert-base-uncased.md").read_text()
-    assert bert["card"] == card
+    assert workflow.card(config, bert) == card  # read from the card store by `card_sha256`
+    assert "card" not in bert  # the text is not copied into the run's files
     meta = bert["extraction_metadata"]
     assert meta["source"] == "file" and meta["method"] == "model_info"
     assert meta["card_status"] == "ok" and meta["extracted_at"].endswith("Z")
@@ -136,7 +137,7 @@ def test_gated_model_keeps_metadata_without_card(first_run):
     workflow, config, _, _ = first_run
     llama = by_id(workflow.artifact(config, "hf_models.json"))["meta-llama/Llama-3.1-8B-Instruct"]
     assert llama["gated"] == "manual"
-    assert llama["card"] is None
+    assert llama["card_sha256"] is None
     assert llama["extraction_metadata"]["card_status"] == "gated"
 
 

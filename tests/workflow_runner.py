@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from card_helpers import card_store, inline
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = [
@@ -56,6 +57,11 @@ class Workflow:
 
     def artifact(self, config: dict, name: str) -> dict:
         return json.loads((self.run_folder(config) / name).read_text())
+
+    def card(self, config: dict, record: dict) -> str | None:
+        """The record's README text, read from the data root's card store by `card_sha256`."""
+        data_root = self.root / config.get("data_root", "data")
+        return inline([record], card_store(data_root))[0]["card"]
 
 
 def rules_run(result: subprocess.CompletedProcess) -> set[str]:

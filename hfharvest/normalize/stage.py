@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..cards import CardStore, with_text
 from ..entities import KINDS
 from . import TABLES
 from .doc_cache import DocumentCache
@@ -37,15 +38,17 @@ def normalize_linked_data(
     ntriples: Path,
     max_chars: int,
     cache: DocumentCache | None = None,
+    cards: CardStore | None = None,
 ) -> dict:
     """FAIR4ML documents of the models and of their training datasets, and all their triples;
-    model documents come from `cache` when nothing they are made from changed."""
+    model documents come from `cache` when nothing they are made from changed (the card by its
+    digest), else are made with the card's text from `cards`."""
     lookups = load_lookups(inputs, max_chars)
     trained_on = sorted({d for ids in lookups.mappings["datasets"].values() for d in ids})
     datasets = (dataset_document(lookups.entity("datasets", d), max_chars) for d in trained_on)
     stats = write_linked_data(
         {
-            models_jsonl: _model_documents(inputs, lookups, cache),
+            models_jsonl: _model_documents(inputs, lookups, cache, cards),
             datasets_jsonl: with_triples(datasets),
         },
         ntriples,
@@ -56,18 +59,21 @@ def normalize_linked_data(
     return summary
 
 
-def _model_documents(inputs: RunInputs, lookups: Lookups, cache: DocumentCache | None):
+def _model_documents(inputs: RunInputs, lookups: Lookups, cache: DocumentCache | None,
+                     cards: CardStore | None):  # fmt: skip
     for record in inputs.iter_models():
         if cache is None:
-            yield from with_triples([model_document(record, lookups)])
+            yield from with_triples([model_document(with_text(record, cards)[0], lookups)])
             continue
         key = cache.key(model_inputs(record, lookups))
         if (cached := cache.get(key)) is not None:
             yield cached
             continue
-        document = model_document(record, lookups)
+        full, problem = with_text(record, cards)
+        document = model_document(full, lookups)
         text = to_ntriples(document)
-        cache.put(key, document, text)
+        if problem is None:  # a document without its card's sections must not outlive the run
+            cache.put(key, document, text)
         yield document, text
 
 

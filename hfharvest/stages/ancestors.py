@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from .. import errors
+from ..cards import CardStore, with_text
 from ..identify.card_text import stated_base_models
 from ..ids import InvalidModelId, validate_model_id
 from ..jsonio import iter_models, read_failures
@@ -42,7 +43,7 @@ def add_ancestors(
     for record in iter_models(models_path):
         _note_rename(record, renamed)
         known.add(record["modelId"])
-        record_links, failure = _capped_links(record)
+        record_links, failure = _capped_links(record, extractor.cards)
         links += record_links
         yield record, failure
     for depth in range(1, iterations + 1):
@@ -67,7 +68,7 @@ def add_ancestors(
             pulled_by = wanted.get(requested, []) + wanted.get(record["modelId"], [])
             record["ancestry"] = {"depth": depth, "pulled_in_by": _unique(pulled_by)}
             known.add(record["modelId"])
-            record_links, failure = _capped_links(record)
+            record_links, failure = _capped_links(record, extractor.cards)
             links += record_links
             yield record, failure
 
@@ -78,16 +79,18 @@ def _note_rename(record: dict, renamed: dict[str, str]) -> None:
         renamed[requested] = record["modelId"]
 
 
-def _links(record: dict) -> list[Link]:
+def _links(record: dict, cards: CardStore | None) -> list[Link]:
     """The metadata's base-model links, or else those the card's text states in the Hub tools'
     sentences (as the identify stage reads them), so that their records are harvested too."""
-    links = base_model_links(record) or sorted(stated_base_models(record).items())
+    links = base_model_links(record)
+    if not links:
+        links = sorted(stated_base_models(with_text(record, cards)[0]).items())
     return [(record["modelId"], base, relation) for base, relation in links]
 
 
-def _capped_links(record: dict) -> tuple[list[Link], dict | None]:
+def _capped_links(record: dict, cards: CardStore | None) -> tuple[list[Link], dict | None]:
     """The record's links, at most MAX_BASES_PER_MODEL of them (a failure says what was cut)."""
-    links = _links(record)
+    links = _links(record, cards)
     if len(links) <= MAX_BASES_PER_MODEL:
         return links, None
     message = (

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from .. import errors
+from ..cache import CardUnreadable
 from ..ids import InvalidModelId, ModelsFileError, parse_models_file, validate_model_id
 from ..progress import progress
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # the Hub client is imported by the jobs that call the Hub, w
     from huggingface_hub.hf_api import ModelInfo
 
     from ..cache import CardCache, EntityCache, RecordCache
+    from ..cards import CardStore
     from ..hub import HubClient
 
 log = logging.getLogger(__name__)
@@ -125,15 +127,20 @@ def problems_failure(record: dict) -> dict | None:
 class Extractor:
     """Fetches records and READMEs through one client, reusing READMEs cached by sha.
 
+    With `cards` (the data root's CardStore; the README cache's by default), each README goes
+    into the store and the record carries its digest, `card_sha256`; without one (a library
+    use in memory) the record carries the text itself in `card`.
+
     With `records` (a RecordCache of this run), a model fetched by id is fetched once per run:
     a rerun of the run asks the Hub only for the models, and READMEs, it could not get before.
     """
 
     def __init__(self, client: HubClient, cache: CardCache | None = None, threads: int = 8,
                  records: RecordCache | None = None, shared: EntityCache | None = None,
-                 max_age_s: float = 0.0):  # fmt: skip
+                 max_age_s: float = 0.0, cards: CardStore | None = None):  # fmt: skip
         self.client = client
         self.cache = cache
+        self.cards = cards if cards is not None or cache is None else cache.store
         self.threads = threads
         self.records = records
         # Records other runs on this data root fetched by id (their README by sha in `cache`):
@@ -209,18 +216,40 @@ class Extractor:
         raise JobFailed(f"{message} ({err.reason}; {requests} failed, none answered)")
 
     def fill_card(self, record: dict) -> Outcome:
-        """The record with its README (`card`, `card_status`); a README we cannot get leaves a
-        failure beside the record."""
+        """The record with its README (`card_sha256` or `card`, and `card_status`); a README we
+        cannot get leaves a failure beside the record."""
         meta = record["extraction_metadata"]
-        failure = None
+        failure = text = None
         try:
-            record["card"], meta["card_status"] = self.card(
+            text, meta["card_status"] = self.card(
                 record["modelId"], record["sha"], record.get("gated", True), meta
             )
         except errors.HarvestError as err:
-            record["card"], meta["card_status"] = None, err.reason
+            meta["card_status"] = err.reason
             failure = err.as_failure(part="card", message=f"README: {err.message}; metadata kept")
+        if self.cards is None:
+            record["card"] = text
+        else:  # the text once in the store, the record names it
+            record.pop("card", None)
+            record["card_sha256"] = None if text is None else self.cards.put(text)
         return record, failure
+
+    def _card_kept(self, record: dict) -> bool:
+        """Whether a record kept by this run still has its README: fetched, and (by digest)
+        its text still in the store as written."""
+        if record["extraction_metadata"].get("card_status") not in CARD_FETCHED:
+            return False
+        if self.cards is None or "card_sha256" not in record:
+            return self.cards is None and "card_sha256" not in record
+        digest = record["card_sha256"]
+        if digest is None:  # the repo has no README
+            return True
+        try:
+            self.cards.read(digest)
+        except (CardUnreadable, ValueError) as err:
+            log.warning("%s: %s: README fetched again", record["modelId"], err)
+            return False
+        return True
 
     def with_card(self, info: ModelInfo, *, source: str, method: str,
                   requested_id: str | None = None) -> Outcome:  # fmt: skip
@@ -278,7 +307,7 @@ class Extractor:
             return None, errors.InvalidId(named, str(err)).as_failure()
         if self.records is not None and (kept := self.records.get(model_id)) is not None:
             kept["extraction_metadata"]["source"] = source
-            if kept["extraction_metadata"].get("card_status") in CARD_FETCHED:
+            if self._card_kept(kept):
                 return kept, None
             record, failure = self.fill_card(kept)
             self.records.put(model_id, record)
@@ -298,7 +327,7 @@ class Extractor:
                 info, source=source, method="model_info", requested_id=model_id
             )
             if self.shared is not None and record is not None and record.get("sha"):
-                kept = {key: value for key, value in record.items() if key != "card"}
+                kept = {k: v for k, v in record.items() if k not in ("card", "card_sha256")}
                 self.shared.put(model_id, record["sha"], kept)
         if self.records is not None and record is not None:
             self.records.put(model_id, record)

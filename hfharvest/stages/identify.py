@@ -18,6 +18,7 @@ import sqlite3
 from functools import cache
 from pathlib import Path
 
+from ..cards import CardStore, with_text
 from ..identify import identifier
 from ..identify._fields import model_id
 from ..jsonio import atomic_writer, iter_models, read_key, write_entries
@@ -28,7 +29,10 @@ from ..spill import Groups
 log = logging.getLogger(__name__)
 
 # What the identifiers read of a record (hfharvest/identify/_fields.py and the two direct reads).
-FIELDS = ("modelId", "id", "tags", "cardData", "card", "library_name", "pipeline_tag")
+# The card by its digest (`card_sha256`): a hit never reads the text; `card` for records that
+# carry the text inline.
+FIELDS = ("modelId", "id", "tags", "cardData", "card", "card_sha256", "library_name",
+          "pipeline_tag")  # fmt: skip
 _PACKAGE = Path(__file__).parent.parent
 _CODE = ("identify", "data", "ids.py", "lineage.py")  # what the identifiers' answers depend on
 _BATCH = 5_000
@@ -139,10 +143,13 @@ def _open(root: Path, endpoint: str, kind: str) -> sqlite3.Connection:
     return db
 
 
-def identify_run(kind: str, models_path: str, outputs: dict[str, str], cache: ResultCache) -> dict:
+def identify_run(kind: str, models_path: str, outputs: dict[str, str], cache: ResultCache,
+                 cards: CardStore | None = None) -> dict:  # fmt: skip
     """Identify `kind` in every model of the artifact and write `outputs` (`mapping`, and
-    `sources` for datasets, `relations` for base models). Returns the counts it logged."""
+    `sources` for datasets, `relations` for base models). Card texts come from `cards` (only
+    for models the cache does not hold). Returns the counts it logged."""
     renamed = (read_key(models_path, "renamed", {}) or {}) if kind == "base_models" else {}
+    unreadable = 0
     with Groups() as groups:
         for record in iter_models(models_path):
             if (model := model_id(record)) is None:
@@ -150,8 +157,12 @@ def identify_run(kind: str, models_path: str, outputs: dict[str, str], cache: Re
             digest = record_digest(kind, record)
             result = cache.get(digest)
             if result is None:
+                record, problem = with_text(record, cards)
                 result = per_model(kind, record)
-                cache.put(digest, result)
+                if problem is None:  # an answer without the card must not outlive the run
+                    cache.put(digest, result)
+                else:
+                    unreadable += 1
             if kind == "base_models":
                 from ..identify.base_models import relations_from_links
 
@@ -167,6 +178,8 @@ def identify_run(kind: str, models_path: str, outputs: dict[str, str], cache: Re
         if "relations" in outputs:
             write_entries(outputs["relations"], _payloads(groups))
     counts |= {"cache_hits": cache.hits, "cache_misses": cache.misses}
+    if unreadable:  # each named in a warning above; identified from the metadata only
+        counts["cards_unreadable"] = unreadable
     log.info("identify %s: %s", kind, counts)
     return counts
 
