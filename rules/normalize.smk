@@ -23,9 +23,9 @@ rule normalize_fair4ml:
     input:
         **NORMALIZE_INPUTS,
     output:
-        models=normalized("fair4ml_models.jsonl"),
-        datasets=normalized("fair4ml_datasets.jsonl"),
-        triples=normalized("fair4ml.nt"),
+        models=normalized("fair4ml_models.jsonl.gz"),
+        datasets=normalized("fair4ml_datasets.jsonl.gz"),
+        triples=normalized("fair4ml.nt.gz"),
         stats=normalized("fair4ml_stats.json"),
     log:
         log_file("normalize_fair4ml"),

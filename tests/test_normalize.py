@@ -10,6 +10,7 @@ Expected values are read off those records by hand and written here.
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import os
 import shutil
@@ -76,8 +77,12 @@ def run(tmp_path_factory):
     return workflow, result, out
 
 
+def unzipped_lines(path: Path) -> list[str]:
+    return gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+
+
 def documents_of(out: Path) -> dict[str, dict]:
-    lines = (out / "fair4ml_models.jsonl").read_text().splitlines()
+    lines = unzipped_lines(out / "fair4ml_models.jsonl.gz")
     return {doc["schema:name"]: doc for doc in map(json.loads, lines)}
 
 
@@ -109,7 +114,7 @@ def test_every_harvested_model_and_ancestor_gets_one_document(run, documents):
     # The seven asked for, and the one base model the replica holds (two Llama bases are not found).
     assert set(documents) == {*HARVESTED, QUANTIZED_BASE}
     stats = json.loads((out / "fair4ml_stats.json").read_text())
-    assert stats["fair4ml_models.jsonl"]["documents"] == 8
+    assert stats["fair4ml_models.jsonl.gz"]["documents"] == 8
 
 
 def test_bert_has_its_metadata_entities_and_card_sections(documents):
@@ -263,7 +268,7 @@ def test_template_sections_left_unfilled_are_not_written():
 @pytest.fixture(scope="module")
 def graph(run) -> rdflib.Graph:
     _, _, out = run
-    return rdflib.Graph().parse(out / "fair4ml.nt", format="nt")
+    return rdflib.Graph().parse(data="\n".join(unzipped_lines(out / "fair4ml.nt.gz")), format="nt")
 
 
 def test_every_term_written_is_in_the_bundled_vocabularies(graph):
@@ -280,8 +285,8 @@ def test_documents_expand_and_convert_to_the_same_triples(run, graph):
     """pyld's expansion then rdflib, rdflib's own JSON-LD parser, and the N-Triples file agree."""
     _, _, out = run
     union = rdflib.Graph()
-    for name in ("fair4ml_models.jsonl", "fair4ml_datasets.jsonl"):
-        for line in (out / name).read_text().splitlines():
+    for name in ("fair4ml_models.jsonl.gz", "fair4ml_datasets.jsonl.gz"):
+        for line in unzipped_lines(out / name):
             doc = json.loads(line)
             expanded = jsonld.expand(doc, {"documentLoader": OPTIONS["documentLoader"]})
             via_pyld = rdflib.Graph().parse(data=json.dumps(expanded), format="json-ld")
@@ -401,18 +406,20 @@ def test_report_draws_the_largest_families_from_the_edges(run):
 # -- reruns --------------------------------------------------------------------------------------
 def test_normalize_reruns_exactly_when_its_inputs_change(run):
     workflow, first, out = run
-    written = {name: (out / name).read_bytes() for name in ("fair4ml_models.jsonl", "fair4ml.nt")}
+    written = {
+        name: (out / name).read_bytes() for name in ("fair4ml_models.jsonl.gz", "fair4ml.nt.gz")
+    }
     assert rules_run(first) >= NORMALIZE_RULES
     faster = copy.deepcopy(CONFIG) | {"normalize": {"batch_rows": 500}}
     assert rules_run(workflow.run(faster)) == set()  # how, not what: nothing is stale
     shorter = copy.deepcopy(CONFIG) | {"normalize": {"max_text_chars": 200}}
     assert rules_run(workflow.run(shorter)) == {"normalize_fair4ml"}
-    stats = json.loads((out / "fair4ml_stats.json").read_text())["fair4ml_models.jsonl"]
+    stats = json.loads((out / "fair4ml_stats.json").read_text())["fair4ml_models.jsonl.gz"]
     assert stats["from_cache"] == 0  # another cap: other documents
     assert len(documents_of(out)[BERT]["fair4ml:intendedUse"]) == 200
     # Back to the first settings: every document comes from the cache, byte for byte the same.
     assert rules_run(workflow.run(CONFIG)) == {"normalize_fair4ml"}
-    stats = json.loads((out / "fair4ml_stats.json").read_text())["fair4ml_models.jsonl"]
+    stats = json.loads((out / "fair4ml_stats.json").read_text())["fair4ml_models.jsonl.gz"]
     assert stats["from_cache"] == stats["documents"] == 8
     assert {name: (out / name).read_bytes() for name in written} == written
 

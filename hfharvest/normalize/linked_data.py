@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pyld import jsonld
 
-from ..jsonio import atomic_writer
+from ..jsonio import atomic_gzip_writer
 
 
 def _no_fetch(url, options=None):
@@ -70,12 +70,13 @@ def write_linked_data(
     streams: dict[Path, Iterable[tuple[dict, str]]], ntriples: Path
 ) -> dict[str, LinkedDataStats]:
     """Stream each group of (document, its N-Triples) into its JSON Lines file, and all the
-    triples into one N-Triples file (each file written atomically); return what was written."""
+    triples into one N-Triples file (each gzip-compressed, as linked-data dumps are published,
+    and written atomically); return what was written."""
     stats = {}
     with ExitStack() as stack:
-        triples = stack.enter_context(atomic_writer(ntriples))
+        triples = stack.enter_context(atomic_gzip_writer(ntriples))
         for path, documents in streams.items():
-            lines = stack.enter_context(atomic_writer(path))
+            lines = stack.enter_context(atomic_gzip_writer(path))
             stats[Path(path).name] = counted = LinkedDataStats()
             for document, text in documents:
                 lines.write(json.dumps(document, ensure_ascii=False) + "\n")
