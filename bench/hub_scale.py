@@ -288,7 +288,8 @@ def rss_goal(by_n: dict[int, list[Run]]) -> Goal:
 
 def projected_rss(by_n: dict[int, list[Run]]) -> dict[str, float]:
     """Each rule's peak RSS (largest over the runs) at 1.5M, on its slope between the two
-    largest N; nothing from a single N."""
+    largest N, never below what it was measured at (a job's memory does not shrink with N: a
+    falling slope is noise); nothing from a single N."""
     if len(by_n) < 2:
         return {}
     peaks: dict[str, list[tuple[int, float]]] = {}
@@ -296,7 +297,11 @@ def projected_rss(by_n: dict[int, list[Run]]) -> dict[str, float]:
         for rule in {rule for run in runs for rule in run.rules}:
             mb = max(run.rules[rule].rss_mb for run in runs if rule in run.rules)
             peaks.setdefault(rule, []).append((n, mb))
-    return {rule: linear(p, HUB_MODELS) for rule, p in peaks.items() if len(p) >= 2}
+    return {
+        rule: max(linear(p, HUB_MODELS), *(mb for _, mb in p))
+        for rule, p in peaks.items()
+        if len(p) >= 2
+    }
 
 
 def warm_requests_goal(cold: Run, warm: Run) -> Goal:
@@ -334,6 +339,7 @@ def report(by_n: dict[int, list[Run]]) -> str:
             requests_table(runs),
             f"hub-scale N={n}: whole runs",
             runs_table(runs),
+            "\n".join(f"{run.name} replica by endpoint: {endpoints(run)}" for run in runs),
         ]
     largest = by_n[max(by_n)]
     floor = ", ".join(f"{plan} {readme_floor_hours(HUB_MODELS, plan):.1f} h" for plan in LIMITS)
@@ -398,6 +404,10 @@ def runs_table(runs: list[Run]) -> str:
         counts += [run.hub["total"], run.listing_pages()]
         rows.append([run.name, *map(str, counts), *(f"{b / 1e6:.1f}" for b in run.disk.values())])
     return table(header, rows)
+
+
+def endpoints(run: Run) -> str:
+    return ", ".join(f"{name} {count}" for name, count in run.hub["by_endpoint"].items() if count)
 
 
 def projection_table(runs: list[Run]) -> str:

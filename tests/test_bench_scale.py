@@ -152,6 +152,10 @@ def test_projected_rss_uses_each_rules_largest_run_per_n():
     # 100 -> 180 MB over 80 000 models: 0.001 MB per model; 180 + 1 400 = 1 580 MB at 1.5 M.
     assert hub_scale.projected_rss(by_n) == {"a": pytest.approx(1580.0)}
     assert hub_scale.projected_rss({20_000: by_n[20_000]}) == {}
+    # A rule measured lower at the larger N projects to its largest measurement, not below.
+    by_n[100_000][0].rules["b"] = Jobs(1, 1, 1, 70.0)
+    by_n[20_000][1].rules["b"] = Jobs(1, 1, 1, 90.0)
+    assert hub_scale.projected_rss(by_n)["b"] == 90.0
     assert not hub_scale.rss_goal(by_n)[1]
 
 
