@@ -60,6 +60,8 @@ test-postgres: setup
 
 # `make bench`: Hub requests, wall time and peak memory against replica hubs (bench/README.md);
 # `make bench BENCH_ARGS=--quick` for a smoke run, `BENCH_ARGS="--scenario cold"` for one.
+# The whole workflow at scale, cold and warm, projected to 1.5M models (20 000 by default):
+# `make bench BENCH_ARGS="--scenario hub-scale --n 100000 --n 300000 --bulk"`.
 BENCH_ARGS ?=
 .PHONY: bench
 bench: setup

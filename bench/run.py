@@ -1,10 +1,12 @@
 """`make bench`: Hub requests, wall time and peak memory of the harvest, against replica hubs.
 
     python bench/run.py [--quick] [--scenario NAME]... [--threads N] [--workdir DIR] [--keep]
+                        [--n N]... [--bulk]
 
 Scenarios (bench/README.md says what each measures): cold, warm, naive, changed-5%,
-rate-limited, scale. Each job runs in a child process (child.py) and each replica hub in its
-own (harness.Replica); request counts are the replica's, reset before every job.
+rate-limited, hub-scale. Each job runs in a child process (child.py) and each replica hub in its
+own (harness.Replica); request counts are the replica's, reset before every job. hub-scale runs
+the whole workflow instead (hub_scale.py), at each --n.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+import hub_scale
 from harness import Replica, StatsPoller, run_child
 
 
@@ -34,11 +37,11 @@ from harness import Replica, StatsPoller, run_child
 class Sizes:
     models: int  # cold, warm, naive, changed-5%: the latest N models
     rate_models: int  # rate-limited
-    scale: int  # scale: synthesised models, all of them harvested
+    hub_scale: int  # hub-scale: synthesised models, all of them harvested (unless --n)
 
 
-FULL = Sizes(models=1000, rate_models=500, scale=100_000)
-QUICK = Sizes(models=300, rate_models=300, scale=10_000)
+FULL = Sizes(models=1000, rate_models=500, hub_scale=20_000)
+QUICK = Sizes(models=300, rate_models=300, hub_scale=3_000)
 
 LATENCY_MS = 50
 PAGE_SIZE = 1000  # the Hub's largest listing page
@@ -46,9 +49,6 @@ THREAD_SWEEP = (8, 16, 32)
 NAIVE_THREADS = 4
 RATE_LIMIT, RATE_WINDOW_S = 100, 3  # requests per window, per bucket
 CHANGED_FRACTION, CHANGED_SEED = 0.05, 1
-ANCESTOR_ITERATIONS = 2
-RSS_LIMIT_MB = 1024
-LONG_RUN_S = 15 * 60
 READABLE = {"ok", "truncated"}  # card statuses the replica served with a 200
 
 
@@ -69,8 +69,11 @@ class Bench:
     sizes: Sizes
     threads: int
     workdir: Path
+    scale_ns: list[int] = field(default_factory=list)  # hub-scale's N values (--n)
+    bulk: bool = False  # hub-scale also harvests cold from the bulk dump (--bulk)
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)  # hub-scale's tables
     goals: list[tuple[str, bool, str]] = field(default_factory=list)
     naive_wall_s: float | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -140,7 +143,7 @@ def cold(bench: Bench) -> None:
     )
     same = sorted(ours["result"]["kept"]) == sorted(bench.shared_hub().latest_ids(n))
     walls = ", ".join(f"t={t} {bench.cold_run(t)['result']['wall_s']:.1f} s" for t in THREAD_SWEEP)
-    bench.note(f"cold: thread sweep {walls}; warm/changed/rate-limited/scale use t={bench.threads}")
+    bench.note(f"cold: thread sweep {walls}; warm/changed/rate-limited use t={bench.threads}")
     bench.note(f"cold: harvested ids == the listing's latest {n} (the naive run's ids): {same}")
 
 
@@ -252,60 +255,23 @@ def rate_limited(bench: Bench) -> None:
     )
 
 
-def scale(bench: Bench) -> None:
-    """N synthesised models through extract_latest -> merge -> ancestors, one process a stage."""
-    n = bench.sizes.scale
-    folder = bench.workdir / "scale"
-    run, cache = folder / "run", str(folder / "cache")
-    out = {stage: str(run / f"{name}.json") for stage, name in SCALE_FILES.items()}
-    client = {"cache_dir": cache, "threads": bench.threads}
-    jobs = {
-        "extract_latest": {**client, "num_models": n},
-        "extract_from_file": {**client, "models_file": None},  # no models file: empty
-        "merge_models": {"inputs": [out["extract_latest"], out["extract_from_file"]]},
-        "add_ancestor_models": {
-            **client,
-            "inputs": [out["merge_models"]],
-            "iterations": ANCESTOR_ITERATIONS,
-        },
-    }
-    walls, peaks = {}, {}
-    with Replica(bench.workdir, "scale", scale=n, latency_ms=0, page_size=PAGE_SIZE) as hub:
-        for stage, job in jobs.items():
-            name = f"scale {stage}"
-            result, stats = bench.job(hub, name, {"stage": stage, "out": out[stage], **job})
-            bench.row(name, result, stats)
-            walls[stage], peaks[stage] = result["wall_s"], result["peak_rss_mb"]
-            if stage == "add_ancestor_models":
-                bench.note(f"scale: ancestors {nonzero(stats)}; failures {result['failures']}")
-    total = sum(walls.values())
-    sizes = {stage: Path(path).stat().st_size / 1e6 for stage, path in out.items()}
-    bench.goal(
-        "scale",
-        max(peaks.values()) < RSS_LIMIT_MB,
-        f"peak RSS per stage {', '.join(f'{s} {m:.0f} MB' for s, m in peaks.items())} "
-        f"(goal < {RSS_LIMIT_MB} MB each)",
-    )
-    over = "over" if total > LONG_RUN_S else "under"
-    bench.note(
-        f"scale: {n} models, stages {total:.0f} s in all ({over} {LONG_RUN_S // 60} min); "
-        f"artifacts {', '.join(f'{s} {mb:.0f} MB' for s, mb in sizes.items())}"
-    )
+def hub_scale_runs(bench: Bench) -> None:
+    """The whole workflow, cold and warm, at each N; the projection to the Hub (hub_scale.py)."""
+    by_n = {}
+    for n in bench.scale_ns or [bench.sizes.hub_scale]:
+        by_n[n] = hub_scale.at_scale(bench.workdir, n, bench.bulk, progress)
+    bench.sections.append(hub_scale.report(by_n))
+    for goal in hub_scale.goals(by_n):
+        bench.goal(*goal)
 
 
-SCALE_FILES = {
-    "extract_latest": "hf_models_latest",
-    "extract_from_file": "hf_models_from_file",
-    "merge_models": "hf_models",
-    "add_ancestor_models": "hf_models_with_ancestors",
-}
 SCENARIOS: dict[str, Callable[[Bench], None]] = {
     "cold": cold,
     "warm": warm,
     "naive": naive,
     "changed-5%": changed,  # after naive: it changes the shared hub
     "rate-limited": rate_limited,
-    "scale": scale,
+    "hub-scale": hub_scale_runs,
 }
 
 
@@ -378,18 +344,23 @@ def table(bench: Bench) -> str:
     return "\n".join([fmt(header), rule, *map(fmt, lines), rule])
 
 
+def jobs_header(bench: Bench) -> str:
+    return (
+        f"replica latency {LATENCY_MS} ms, page size {PAGE_SIZE}; ours t={bench.threads}; "
+        f"wall = the job's work in its child process (not interpreter start-up)"
+    )
+
+
 def report(bench: Bench, started: float, command: str) -> str:
     parts = [
         f"hfharvest bench: {command}",
         f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; {machine()}",
         library(),
-        f"replica latency {LATENCY_MS} ms, page size {PAGE_SIZE}; ours t={bench.threads}; "
-        f"wall = the job's work in its child process (not interpreter start-up)",
-        "",
-        table(bench),
+        *([jobs_header(bench), "", table(bench)] if bench.rows else []),
         "",
         *(f"note  {text}" for text in bench.notes),
         "",
+        *(f"{text}\n" for text in bench.sections),
         *(
             f"goal  {name}: {'MET' if met else 'NOT MET'} - {text}"
             for name, met, text in bench.goals
@@ -413,6 +384,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=32, help="our http_threads (default 32)")
     parser.add_argument("--workdir", type=Path, help="default: a new temporary folder")
     parser.add_argument("--keep", action="store_true", help="keep the workdir (logs, outputs)")
+    parser.add_argument(
+        "--n", type=int, action="append", help="hub-scale: models (repeatable: RSS slope)"
+    )
+    parser.add_argument("--bulk", action="store_true", help="hub-scale: also cold from the dump")
     return parser.parse_args(argv)
 
 
@@ -421,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="hfharvest-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    bench = Bench(QUICK if args.quick else FULL, args.threads, workdir)
+    bench = Bench(QUICK if args.quick else FULL, args.threads, workdir, args.n or [], args.bulk)
     progress(f"{machine()}; {library()}; workdir {workdir}")
     try:
         with bench._stack:
