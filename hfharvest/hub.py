@@ -7,7 +7,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
@@ -364,13 +364,15 @@ class HubClient:
             raise errors.Malformed(dataset_id, f"a {type(data).__name__}, not a dataset record")
         return DatasetInfo(**data)
 
-    def dataset_shas(self, page_size: int = 1000) -> Iterator[tuple[str, str]]:
-        """(id, sha) of every dataset the Hub lists: `GET /api/datasets?limit=&expand=sha`, pages
-        followed by their `Link: rel="next"` on the endpoint's own host (the Hub's documented
-        paging). An entry without a usable id or sha is skipped; a page that cannot be had,
-        repeats itself or leaves the host raises a HarvestError (the caller falls back)."""
+    def list_datasets(
+        self, page_size: int = 1000, expand: Sequence[str] = ("sha",)
+    ) -> Iterator[dict]:
+        """Every dataset the Hub lists with the `expand` fields (`GET /api/datasets?expand=`),
+        pages followed by their `Link: rel="next"` on the endpoint's own host (the Hub's
+        documented paging). An entry without a usable id or sha is skipped; a page that cannot be
+        had, repeats itself or leaves the host raises a HarvestError (the caller falls back)."""
         url: str | None = f"{self.endpoint}/api/datasets"
-        params: dict | None = {"limit": page_size, "expand": ["sha", "lastModified"]}
+        params: dict | None = {"limit": page_size, "expand": list(dict.fromkeys(["sha", *expand]))}
         pages_read: set[str] = set()
         while url is not None:
             if _page_keys(url) & pages_read or origin_of(url) != origin_of(self.endpoint):
@@ -387,10 +389,9 @@ class HubClient:
                     entry = answers.loads(raw) if depth <= answers.MAX_DEPTH else None
                 except ValueError:  # one unreadable entry costs itself only
                     continue
-                if isinstance(entry, dict):
-                    dataset_id, sha = entry.get("id"), entry.get("sha")
-                    if is_model_id(dataset_id) and isinstance(sha, str):
-                        yield dataset_id, sha
+                usable = isinstance(entry, dict) and is_model_id(entry.get("id"))
+                if usable and isinstance(entry.get("sha"), str):
+                    yield entry
 
     def readme(self, model_id: str, revision: str | None) -> tuple[str | None, bool]:
         """The README text at `revision` (None if the repo has none) and whether it was cut.

@@ -13,5 +13,6 @@ with job(snakemake) as config:
         cache=entity_cache(config, "datasets"),
         max_age_h=hf["datasets_max_age_h"],
         bulk_min=hf["datasets_bulk_min"],
+        croissant_max=hf["croissant_max"],
     )
     write_entities(snakemake.output, entities)

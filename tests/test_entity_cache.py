@@ -83,6 +83,37 @@ def test_many_datasets_to_ask_take_their_shas_from_the_paged_listing(replica, tm
     assert all(e["enriched"] and e["extraction_metadata"]["from_cache"] for e in warm)
 
 
+def test_a_cold_run_over_bulk_min_builds_records_from_the_listing_not_dataset_info(
+    replica, tmp_path, clock
+):
+    by_info = datasets_run(replica, tmp_path / "one_by_one", clock)  # 4 < bulk_min: dataset_info
+    replica.reset_stats()
+    listed = datasets_run(replica, tmp_path / "listed", clock, bulk_min=4)
+    pages = -(-len(replica.catalogue.datasets) // 20)
+    asked = requests_to(replica, "list_datasets", "dataset_info", "croissant")
+    assert asked == {"list_datasets": pages, "dataset_info": 0, "croissant": 4}
+    # The listing's fields make the same records as dataset_info does, Croissant included.
+    assert stable(listed) == stable(by_info)
+    assert all(e["enriched"] and e["sha"] and e["description"] is not None for e in listed)
+
+
+def test_croissant_over_the_run_limit_is_deferred_then_asked_by_the_next_run(
+    replica, tmp_path, clock
+):
+    first = datasets_run(replica, tmp_path, clock, croissant_max=1)
+    assert requests_to(replica, "croissant") == {"croissant": 1}
+    statuses = sorted(e["croissant_status"] for e in first)
+    assert statuses.count("deferred") == 3 and all(e["enriched"] for e in first)
+    replica.reset_stats()
+    clock.now += 3600  # records fresh: only the deferred Croissant documents are asked
+    second = datasets_run(replica, tmp_path, clock, croissant_max=10)
+    assert requests_to(replica, "dataset_info", "croissant") == {"dataset_info": 0, "croissant": 3}
+    assert "deferred" not in {e["croissant_status"] for e in second}
+    replica.reset_stats()
+    third = datasets_run(replica, tmp_path, clock, croissant_max=10)
+    assert replica.stats()["total"] == 0 and stable(third) == stable(second)
+
+
 def test_a_failed_dataset_listing_falls_back_to_one_request_per_dataset(replica, tmp_path, clock):
     cold = datasets_run(replica, tmp_path, clock)
     replica.configure(faults={"5xx": {"rate": 1.0, "endpoints": ["list_datasets"]}})

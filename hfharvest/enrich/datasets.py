@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from urllib.parse import quote
@@ -19,6 +20,7 @@ from ..spill import DiskMap
 from .common import map_in_threads, models_by_entity, unresolved
 
 SOURCE = "hub_api"
+INVALID = "not a Hub dataset id (free text?): never requested"
 # Croissant answers worth keeping with a sha: a transient failure is asked again.
 KEPT_CROISSANT = {"ok", "missing"}
 log = logging.getLogger(__name__)
@@ -81,6 +83,28 @@ PAGE_SIZE = 1000
 
 
 CHUNK = 256  # datasets asked together on the thread pool: output streams chunk by chunk
+# The listing fields dataset_fields() reads: with them a listed dataset needs no dataset_info.
+LISTING_EXPAND = ("author", "cardData", "citation", "createdAt", "description", "disabled",
+                  "downloads", "gated", "lastModified", "likes", "paperswithcode_id", "sha",
+                  "tags")  # fmt: skip
+DEFERRED = "deferred"  # Croissant not asked this run (over hf.croissant_max): asked in a later one
+
+
+class CroissantBudget:
+    """At most `limit` Croissant requests in a run (None: no limit), shared by the threads."""
+
+    def __init__(self, limit: int | None):
+        self.left = limit
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.left is None:
+                return True
+            if self.left <= 0:
+                return False
+            self.left -= 1
+            return True
 
 
 def enrich_datasets(
@@ -92,6 +116,7 @@ def enrich_datasets(
     cache: EntityCache | None = None,
     max_age_h: float = 24.0,
     bulk_min: int = BULK_MIN,
+    croissant_max: int | None = None,
 ) -> Iterator[dict]:
     """One entity per dataset id, sorted by id, from the Hub's dataset record (+ Croissant when
     it has one), yielded as they are made (entities and model lists are kept on disk, never
@@ -102,57 +127,76 @@ def enrich_datasets(
     not have is `not_found`; 5xx, timeouts and malformed answers keep their reason too.
 
     With a cache (keyed by endpoint, dataset id and sha), a dataset seen within `max_age_h` costs
-    no request; when at least `bulk_min` others need asking, their current shas come from the
-    Hub's paged dataset listing and only those whose sha changed are fetched; the rest are
-    asked one by one (`dataset_info`; Croissant is reused when the sha is one already cached).
+    no request. When at least `bulk_min` others need asking, the Hub's paged dataset listing
+    gives their current sha and record fields (`expand`): one request per 1000 datasets, and
+    none per dataset. The rest are asked one by one (`dataset_info`). Croissant is reused when
+    the sha is one already cached; at most `croissant_max` are asked in a run (the rest are
+    `croissant_status: deferred`, asked by a later run), so a whole Hub's datasets stay within
+    the `api` budget.
     """
     max_age_s = max_age_h * 3600
+    budget = CroissantBudget(croissant_max if croissant else 0)
     by_dataset = models_by_entity(mapping)
-    listed = _listed_shas(client, by_dataset, cache, max_age_s, bulk_min)
+    listed = _listing_entries(client, by_dataset, cache, max_age_s, bulk_min)
     try:
         known = (
-            (dataset_id, models, _known(dataset_id, models, cache, max_age_s, listed))
+            (dataset_id, models, _known(dataset_id, models, cache, max_age_s, listed, croissant))
             for dataset_id, models in by_dataset.items()
         )
         while chunk := list(islice(known, CHUNK)):  # (itertools.batched is Python 3.12)
             yield from map_in_threads(
-                lambda item: item[2] or _dataset(client, *item[:2], croissant, cache),
-                chunk,
-                threads,
+                lambda item: _finish(client, *item, croissant, cache, budget), chunk, threads
             )
     finally:
         by_dataset.close()
         listed.close()
 
 
-def _listed_shas(client, by_dataset, cache, max_age_s: float, bulk_min: int) -> DiskMap:
-    """`{dataset id: current sha}` from the Hub's dataset listing, on disk, when at least
-    `bulk_min` datasets would be asked one by one; else empty."""
+def _listing_entries(client, by_dataset, cache, max_age_s: float, bulk_min: int) -> DiskMap:
+    """`{dataset id: listing entry}` of the wanted datasets, from the Hub's dataset listing, on
+    disk, when at least `bulk_min` datasets would be asked one by one; else empty."""
     if cache is None:
         return DiskMap(())
     stale = (d for d in by_dataset if is_dataset_id(d) and not cache.is_fresh(d, max_age_s))
     if sum(1 for _ in islice(stale, bulk_min)) < bulk_min:
         return DiskMap(())
     try:
-        return DiskMap(client.dataset_shas(PAGE_SIZE))
+        entries = client.list_datasets(PAGE_SIZE, LISTING_EXPAND)
+        return DiskMap((entry["id"], entry) for entry in entries if entry["id"] in by_dataset)
     except errors.HarvestError as err:  # the listing is an optimisation: fall back per dataset
         log.warning("dataset listing failed (%s): datasets asked one by one", err.message)
         return DiskMap(())
 
 
-def _known(dataset_id: str, models: list[str], cache, max_age_s: float, listed: DiskMap):
-    """The entity when no request is needed (not a dataset id, seen recently, or listed at a
-    sha already cached); None when the Hub must be asked."""
+def _known(dataset_id: str, models: list[str], cache, max_age_s: float, listed: DiskMap,
+           croissant: bool) -> dict | None:  # fmt: skip
+    """What is known without a `dataset_info` request: `{"entity": ...}` when nothing is to
+    ask, `{"fields": ...}` when only Croissant may be (a record from the listing or the cache),
+    None when the Hub must be asked for the record."""
     if not is_dataset_id(dataset_id):
-        return unresolved("datasets", dataset_id, models, source=SOURCE, reason="invalid_id",
-                          message="not a Hub dataset id (free text?): never requested")  # fmt: skip
+        return {"entity": unresolved("datasets", dataset_id, models, source=SOURCE,
+                                     reason="invalid_id", message=INVALID)}  # fmt: skip
     if cache is None:
         return None
     fields = cache.fresh(dataset_id, max_age_s)
-    sha = listed.get(dataset_id) if fields is None else None
-    if sha is not None and (fields := cache.get(dataset_id, sha)) is not None:
-        cache.seen(dataset_id, sha)
-    return None if fields is None else _from_cache(dataset_id, fields, models)
+    entry = listed.get(dataset_id) if fields is None else None
+    if entry is not None and (fields := cache.get(dataset_id, entry["sha"])) is not None:
+        cache.seen(dataset_id, entry["sha"])
+    if fields is not None and not (croissant and fields.get("croissant_status") == DEFERRED):
+        return {"entity": _from_cache(dataset_id, fields, models)}
+    if fields is None and entry is not None:
+        try:
+            fields = dataset_fields(DatasetInfo(**entry))
+        except Exception:  # noqa: BLE001 - an entry we cannot read: asked one by one
+            return None
+    return None if fields is None else {"fields": fields}
+
+
+def _finish(client, dataset_id, models, known, croissant, cache, budget) -> dict:
+    if known is not None and "entity" in known:
+        return known["entity"]
+    fields = known["fields"] if known else None
+    return _dataset(client, dataset_id, models, croissant, cache, budget, fields)
 
 
 def _from_cache(dataset_id: str, fields: dict, models: list[str]) -> dict:
@@ -171,35 +215,34 @@ def _dataset(
     models: list[str],
     with_croissant: bool,
     cache: EntityCache | None = None,
+    budget: CroissantBudget | None = None,
+    fields: dict | None = None,
 ) -> dict:
-    try:
-        info = client.dataset_info(dataset_id)
-        fields = dataset_fields(info)
-    except errors.HarvestError as err:
-        if cache is not None and err.reason == "not_found":
-            cache.missing(dataset_id, err.message)
-        return unresolved(
-            "datasets", dataset_id, models, source=SOURCE, reason=err.reason, message=err.message
-        )
-    except Exception as err:  # an answer we could not read: this dataset only
-        return unresolved(
-            "datasets",
-            dataset_id,
-            models,
-            source=SOURCE,
-            reason="malformed",
-            message=f"{type(err).__name__}: {err}",
-        )
-    known = cache.get(dataset_id, info.sha) if cache is not None and info.sha else None
+    """The dataset's entity: its record (`fields` from the listing or the cache, else asked),
+    and its Croissant (reused by sha, else asked within the budget)."""
+    if fields is None:
+        try:
+            fields = dataset_fields(client.dataset_info(dataset_id))
+        except errors.HarvestError as err:
+            if cache is not None and err.reason == "not_found":
+                cache.missing(dataset_id, err.message)
+            return unresolved("datasets", dataset_id, models, source=SOURCE, reason=err.reason,
+                              message=err.message)  # fmt: skip
+        except Exception as err:  # an answer we could not read: this dataset only
+            return unresolved("datasets", dataset_id, models, source=SOURCE, reason="malformed",
+                              message=f"{type(err).__name__}: {err}")  # fmt: skip
+    fields = dict(fields)
+    sha = fields.get("sha")
+    known = cache.get(dataset_id, sha) if cache is not None and sha else None
     if with_croissant and known and known.get("croissant_status") in KEPT_CROISSANT:
         fields["croissant"], status = known.get("croissant"), known["croissant_status"]
-    elif with_croissant:
+    elif with_croissant and (budget is None or budget.take()):
         fields["croissant"], status = _croissant(client, dataset_id)
     else:
-        fields["croissant"], status = None, "skipped"
+        fields["croissant"], status = None, DEFERRED if with_croissant else "skipped"
     fields["croissant_status"] = status
-    if cache is not None and info.sha and status in {*KEPT_CROISSANT, "skipped"}:
-        cache.put(dataset_id, info.sha, fields)
+    if cache is not None and sha and status in {*KEPT_CROISSANT, "skipped", DEFERRED}:
+        cache.put(dataset_id, sha, fields)
     return entity("datasets", dataset_id, source=SOURCE, **fields, models=models)
 
 
