@@ -185,3 +185,22 @@ def test_goals_on_hand_made_runs():
         "hub-scale daily refresh at 1.5M": True,
         "hub-scale cold at 1.5M": True,
     }
+
+
+def test_croissant_documents_and_the_dataset_listing_are_projected_per_run_not_per_model():
+    # The 100 000-model cold run: 2 179 api (list_models 100, model_info 29, dataset_info 23,
+    # tasks 1, croissant 2 000, list_datasets 26) and 100 023 resolvers.
+    cold = run("cold", 100_000, total={"api": 2_179, "resolvers": 100_023})
+    cold.hub["by_endpoint"] |= {"croissant": 2_000, "list_datasets": 26}
+    # api: 153 per 100 000 models -> 2 295 at 1.5 M, + 2 000 Croissant + 500 listing pages =
+    # 4 795 -> 4.795 windows; resolvers: 1.00023 x 1.5 M / 5 000 = 300.069 windows = 25.006 h.
+    assert hub_scale.per_run(cold) == {"api": 2_500}
+    assert hub_scale.projected_hours(cold) == pytest.approx(300.069 * 5 / 60)
+    assert hub_scale.hub_hours({"api": 0.00153}, {"api": 1000}, 1_500_000, {"api": 2_500}) == (
+        pytest.approx(4.795 * 5 / 60)
+    )
+    # Croissant the cold run deferred counts beside the changed entities in the warm goal.
+    warm = run("warm", 100_000, hub_total=4_101, changed=2_000)
+    warm.hub["by_endpoint"] |= {"croissant": 2_000}
+    # 1.02 x (2 000 changed + 100 pages) + 0 entities + 2 000 Croissant = 4 142 >= 4 101.
+    assert hub_scale.warm_requests_goal(cold, warm)[1]
