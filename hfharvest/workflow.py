@@ -130,6 +130,16 @@ def write_stage(
 
 
 # -- the replica for `hub.endpoint: replica` ---------------------------------------------------
+def cancel_scheduler_timers() -> None:
+    """At the end of a run: cancel the `threading.Timer` Snakemake's scheduler leaves pending
+    (its job rate limiter's re-evaluation, one `--max-jobs-per-timespan` span, 1 s by default).
+    The interpreter waits for it before exiting: a second added to every run. A shorter span
+    cannot be set (`10/10ms` waited 10 minutes here: the unit reads as minutes)."""
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+
+
 class ReplicaProcess:
     """A replica hub in a child process for the length of a workflow run."""
 

@@ -6,7 +6,7 @@ from hfharvest.runconfig import benchmarks_folder, check, harvest_source
 from hfharvest.runconfig import cache_endpoint, logs_folder, run_folder
 from hfharvest.stages.delta import mark_last_run, pointer_path
 from hfharvest.stages.summary import failure_report
-from hfharvest.workflow import ReplicaProcess
+from hfharvest.workflow import ReplicaProcess, cancel_scheduler_timers
 
 check(
     config
@@ -124,11 +124,13 @@ onsuccess:
 
         print(format_summary(read_json(summary)))
     print_failures()
+    cancel_scheduler_timers()
 
 
 onerror:
     _replica.stop(f"{LOGS}/replica_stats.json")
     print_failures()
+    cancel_scheduler_timers()
 
 
 # Too light for a cluster job (queueing costs more than the work): run where Snakemake runs.
