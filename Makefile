@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/snakemake --configfile config/demo.yaml
-	$(BIN)/snakemake --configfile config/demo.yaml --report report.html --quiet all
+# A fixed disk_mb: Snakemake's default one (from input sizes) warns "never awaited" in --report.
+	$(BIN)/snakemake --configfile config/demo.yaml --report report.html --quiet all \
+		--default-resources mem_mb=1024 runtime=30 disk_mb=1000
 	@$(BIN)/python -m hfharvest.stages.summary data/demo/1_raw/hf/demo/summary.json
 	@echo "descendants of meta-llama/Llama-3.1-8B (data/demo/2_normalized/hf/demo/catalogue.duckdb):"
 	@$(BIN)/python -m hfharvest.normalize.catalogue data/demo/2_normalized/hf/demo/catalogue.duckdb \
