@@ -84,6 +84,7 @@ PAGE_SIZE = 1000
 
 CHUNK = 256  # datasets asked together on the thread pool: output streams chunk by chunk
 # The listing fields dataset_fields() reads: with them a listed dataset needs no dataset_info.
+# (All are in huggingface_hub's ExpandDatasetProperty_T, the listing's `expand` values.)
 LISTING_EXPAND = ("author", "cardData", "citation", "createdAt", "description", "disabled",
                   "downloads", "gated", "lastModified", "likes", "paperswithcode_id", "sha",
                   "tags")  # fmt: skip
