@@ -51,8 +51,10 @@ rule identify_base_models:
     resources:
         mem_mb=2048,
         runtime=30,
+    params:
+        kind="base_models",
     script:
-        "../scripts/identify_base_models.py"
+        "../scripts/identify.py"
 
 
 rule identify_datasets:
@@ -70,5 +72,7 @@ rule identify_datasets:
     resources:
         mem_mb=2048,
         runtime=30,
+    params:
+        kind="datasets",
     script:
-        "../scripts/identify_datasets.py"
+        "../scripts/identify.py"
