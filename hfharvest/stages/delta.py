@@ -54,17 +54,21 @@ def listing_shas(path: str | Path) -> Iterator[tuple[str, str | None]]:
     return ((record["modelId"], record.get("sha")) for record in iter_models(path))
 
 
-def _changes(listing: str, previous: DiskMap, counts: Counter) -> Iterator[tuple[str, dict]]:
-    """`("added" | "updated", entry)` in listing order."""
+def _passing_changes(listing: str, previous: DiskMap, counts: Counter,
+                     spills: dict) -> Iterator[tuple[str, str | None]]:  # fmt: skip
+    """The listing's `(model id, sha)` pairs, in listing order, for the current map; on the way
+    each added or updated entry goes to its spill file (the listing is read once)."""
     for model_id, sha in listing_shas(listing):
         counts["listed"] += 1
         old = previous.get(model_id, _ABSENT)
         if old is _ABSENT:
             counts["added"] += 1
-            yield "added", {"model_id": model_id, "sha": sha}
+            spills["added"].write(_dumps({"model_id": model_id, "sha": sha}) + "\n")
         elif old != sha:
             counts["updated"] += 1
-            yield "updated", {"model_id": model_id, "old_sha": old, "new_sha": sha}
+            entry = {"model_id": model_id, "old_sha": old, "new_sha": sha}
+            spills["updated"].write(_dumps(entry) + "\n")
+        yield model_id, sha
 
 
 def _gone(previous: DiskMap, current: DiskMap, counts: Counter) -> Iterator[dict]:
@@ -96,13 +100,13 @@ def stream_delta(out: str, header: dict, listing: str, previous: DiskMap) -> dic
     comes in model id order."""
     counts: Counter = Counter(listed=0, previous_listed=0, added=0, updated=0, gone=0)
     with (
-        DiskMap(listing_shas(listing)) as current,
         tempfile.TemporaryFile("w+", encoding="utf-8") as added,
         tempfile.TemporaryFile("w+", encoding="utf-8") as updated,
+        DiskMap(
+            _passing_changes(listing, previous, counts, {"added": added, "updated": updated})
+        ) as current,
         atomic_writer(out) as handle,
     ):
-        for kind, entry in _changes(listing, previous, counts):
-            (added if kind == "added" else updated).write(_dumps(entry) + "\n")
         handle.write(json.dumps(header, ensure_ascii=False)[:-1])
         for key, spill in (("added", added), ("updated", updated)):
             spill.seek(0)
