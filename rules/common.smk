@@ -59,11 +59,13 @@ def benchmark_file(rule_name):
 
 
 def job_benchmarks():
-    """Every job's benchmark file: plain rules', and each shard's."""
+    """Every job's benchmark file: plain rules', and each shard's (not the report's own)."""
     plain = [
         str(rule.benchmark)
         for rule in workflow.rules
-        if rule.benchmark and "{" not in str(rule.benchmark)
+        if rule.benchmark
+        and "{" not in str(rule.benchmark)
+        and rule.name != "plot_run_report"
     ]
     return [
         *plain,

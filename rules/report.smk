@@ -43,6 +43,8 @@ rule plot_run_report:
         ),
     log:
         log_file("plot_run_report"),
+    benchmark:
+        benchmark_file("plot_run_report")
     conda:
         "../environment.yml"
     resources:
@@ -65,6 +67,8 @@ rule plot_lineage_families:
         ),
     log:
         log_file("plot_lineage_families"),
+    benchmark:
+        benchmark_file("plot_lineage_families")
     conda:
         "../environment.yml"
     resources:

@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pyshacl
 import pytest
@@ -394,13 +395,37 @@ def test_catalogue_holds_every_table_and_view(run):
 
 def test_report_draws_the_largest_families_from_the_edges(run):
     _, _, out = run
-    graph = families.lineage_graph(str(out / "tables" / "lineage_edges.parquet"))
-    largest = [set(family) for family in families.largest_families(graph, 4)]
+    edges = str(out / "tables" / "lineage_edges.parquet")
+    graph = families.lineage_graph(edges)
+    largest = families.largest_families(edges, 4)
     llama_bases = {"meta-llama/Llama-3.1-8B", "meta-llama/Meta-Llama-3.1-8B"}
-    assert largest == [{*llama_bases, LLAMA, LLAMA_CHILD}, {QUANTIZED_BASE, QUANTIZED}]
+    expected = [{*llama_bases, LLAMA, LLAMA_CHILD}, {QUANTIZED_BASE, QUANTIZED}]
+    assert [set(family.drawn) for family in largest] == expected
+    assert [family.size for family in largest] == [4, 2]
     assert graph.edges[LLAMA, LLAMA_CHILD]["relation"] == "finetune"
     picture = out / "report" / "lineage_families.png"
     assert picture.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_family_too_large_to_draw_shows_its_busiest_roots_first_generations(tmp_path):
+    """A hub with 500 fine-tunes, each quantized once, beside a small family: the panel of the
+    large one keeps the hub and its children up to the cap, its size the whole family's."""
+    hub, lone = "meta-llama/Llama-3.1-8B", "google-bert/bert-base-uncased"
+    children = [f"org/ft-{i:03d}" for i in range(500)]
+    rows = [(c, hub, "finetune") for c in children] + [
+        (f"{c}-GGUF", c, "quantized") for c in children
+    ]
+    rows.append((f"{lone}-ft", lone, "finetune"))
+    path = tmp_path / "lineage_edges.parquet"
+    child, parent, relation = (list(column) for column in zip(*rows, strict=True))
+    pq.write_table(pa.table({"child": child, "parent": parent, "relation": relation}), path)
+    big, small = families.largest_families(str(path), 4, max_drawn=300)
+    assert (big.size, len(big.drawn)) == (1001, 300)
+    assert set(big.drawn) == {hub, *children[:299]}  # the hub's children before grandchildren
+    assert all(big.drawn.edges[hub, c]["relation"] == "finetune" for c in children[:299])
+    assert (small.size, set(small.drawn)) == (2, {lone, f"{lone}-ft"})
+    families.plot_families(str(path), str(tmp_path / "families.png"))
+    assert (tmp_path / "families.png").read_bytes().startswith(b"\x89PNG")
 
 
 # -- reruns --------------------------------------------------------------------------------------

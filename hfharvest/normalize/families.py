@@ -2,9 +2,18 @@
 
 A family is a weakly connected set of models linked by base-model edges. Each of the largest is
 drawn in its own panel, generation by generation from its roots, edges coloured by relation.
+
+At the Hub's scale a family has hundreds of thousands of models (a Llama base and everything
+derived from it) and the table a million edges, so the families are found with a union-find
+over the streamed edges (networkx holds only what is drawn), and a panel draws at most
+`MAX_DRAWN` models: the roots with most children, then their descendants generation by
+generation, its title the full count.
 """
 
 from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -20,24 +29,88 @@ RELATION_COLOURS = {
     "merge": "#8172b2",
     "base_model": "#999999",
 }
-MAX_LABELLED = 40  # beyond this many models a panel shows the roots' names only
+MAX_LABELLED = 40  # beyond this many models a panel names only its roots with most children
+NAMED_ROOTS = 5
+MAX_DRAWN = 300  # beyond this many models a panel shows its busiest roots' first generations
+
+
+def iter_edges(edges_path: str):
+    """(parent, child, relation) of the table, batch by batch (only three columns are read)."""
+    table = pq.ParquetFile(edges_path)
+    for batch in table.iter_batches(columns=["child", "parent", "relation"]):
+        columns = batch.to_pydict()
+        yield from zip(columns["parent"], columns["child"], columns["relation"], strict=True)
 
 
 def lineage_graph(edges_path: str) -> nx.DiGraph:
-    """parent -> child edges with their relation (only three columns are read)."""
-    table = pq.read_table(edges_path, columns=["child", "parent", "relation"])
+    """parent -> child edges with their relation: the whole graph, for small runs and tests."""
     graph = nx.DiGraph()
-    for batch in table.to_batches():
-        for row in batch.to_pylist():
-            graph.add_edge(row["parent"], row["child"], relation=row["relation"])
+    for parent, child, relation in iter_edges(edges_path):
+        graph.add_edge(parent, child, relation=relation)
     return graph
 
 
-def largest_families(graph: nx.DiGraph, count: int) -> list[nx.DiGraph]:
-    components = sorted(
-        nx.weakly_connected_components(graph), key=lambda nodes: (-len(nodes), min(nodes))
-    )
-    return [graph.subgraph(nodes).copy() for nodes in components[:count]]
+class _Families:
+    """Union-find over model ids (a dict per model, not a graph object per edge)."""
+
+    def __init__(self):
+        self.parent: dict[str, str] = {}
+
+    def root(self, node: str) -> str:
+        parent = self.parent.setdefault(node, node)
+        while parent != node:  # path halving keeps the trees shallow
+            self.parent[node] = self.parent[parent]
+            node, parent = parent, self.parent[parent]
+        return node
+
+    def join(self, a: str, b: str) -> None:
+        ra, rb = self.root(a), self.root(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+@dataclass
+class Family:
+    drawn: nx.DiGraph  # the busiest roots and their first generations: at most MAX_DRAWN
+    size: int  # models in the whole family
+
+
+def largest_families(edges_path: str, count: int, max_drawn: int = MAX_DRAWN) -> list[Family]:
+    """The `count` largest families, largest first (ties: by smallest model id)."""
+    families = _Families()
+    for parent, child, _ in iter_edges(edges_path):
+        families.join(parent, child)
+    members: dict[str, list[str]] = defaultdict(list)
+    for node in families.parent:
+        members[families.root(node)].append(node)
+    ranked = sorted(members.values(), key=lambda nodes: (-len(nodes), min(nodes)))[:count]
+    del members, families
+    chosen = {node: index for index, nodes in enumerate(ranked) for node in nodes}
+    graphs = [nx.DiGraph() for _ in ranked]
+    for parent, child, relation in iter_edges(edges_path):
+        if (index := chosen.get(parent)) is not None:
+            graphs[index].add_edge(parent, child, relation=relation)
+    return [Family(_around_busiest_roots(graph, max_drawn), graph.number_of_nodes())
+            for graph in graphs]  # fmt: skip
+
+
+def _around_busiest_roots(family: nx.DiGraph, max_drawn: int) -> nx.DiGraph:
+    """The family, or when it is larger than `max_drawn`: its roots with most children, then
+    their children, generation by generation, up to `max_drawn` models."""
+    if len(family) <= max_drawn:
+        return family
+    roots = [node for node in family if family.in_degree(node) == 0] or [min(family)]
+    frontier = _busiest(family, roots)
+    kept = dict.fromkeys(frontier)
+    while frontier and len(kept) < max_drawn:
+        following = []
+        for node in frontier:
+            for child in sorted(family.successors(node)):
+                if child not in kept and len(kept) < max_drawn:
+                    kept[child] = None
+                    following.append(child)
+        frontier = following
+    return family.subgraph(kept).copy()
 
 
 def _layout(family: nx.DiGraph) -> dict:
@@ -54,21 +127,30 @@ def _label(model_id: str) -> str:
     return model_id if len(model_id) <= 44 else model_id[:42] + "…"
 
 
+def _busiest(drawn: nx.DiGraph, roots: list[str]) -> list[str]:
+    return sorted(roots, key=lambda root: (-drawn.out_degree(root), root))[:NAMED_ROOTS]
+
+
+def _title(drawn: nx.DiGraph, roots: list[str], size: int) -> str:
+    shown = "" if len(drawn) == size else f" ({len(drawn)} shown)"
+    return f"{', '.join(sorted(roots)[:2])}: {size} models{shown}"
+
+
 def plot_families(edges_path: str, path: str, count: int = 4) -> None:
-    families = largest_families(lineage_graph(edges_path), count)
+    families = largest_families(edges_path, count)
     panels = max(len(families), 1)
     figure, axes = plt.subplots(panels, 1, figsize=(11, 3.2 * panels), squeeze=False)
     for axis, family in zip(axes[:, 0], families, strict=False):
-        position = _layout(family)
-        colours = [RELATION_COLOURS.get(r, "#999999") for _, _, r in family.edges(data="relation")]
-        nx.draw_networkx_edges(family, position, ax=axis, edge_color=colours, arrows=True)
-        nx.draw_networkx_nodes(family, position, ax=axis, node_size=60, node_color="#dddddd")
-        roots = [n for n in family if family.in_degree(n) == 0]
-        shown = family.nodes if len(family) <= MAX_LABELLED else roots
-        nx.draw_networkx_labels(
-            family, position, {n: _label(n) for n in shown}, ax=axis, font_size=7
-        )
-        axis.set_title(f"{', '.join(sorted(roots)[:2])}: {len(family)} models", fontsize=9)
+        drawn = family.drawn
+        position = _layout(drawn)
+        colours = [RELATION_COLOURS.get(r, "#999999") for _, _, r in drawn.edges(data="relation")]
+        nx.draw_networkx_edges(drawn, position, ax=axis, edge_color=colours, arrows=True)
+        nx.draw_networkx_nodes(drawn, position, ax=axis, node_size=60, node_color="#dddddd")
+        roots = [n for n in drawn if drawn.in_degree(n) == 0]
+        shown = drawn.nodes if len(drawn) <= MAX_LABELLED else _busiest(drawn, roots)
+        nx.draw_networkx_labels(drawn, position, {n: _label(n) for n in shown}, ax=axis,
+                                font_size=7)  # fmt: skip
+        axis.set_title(_title(drawn, roots, family.size), fontsize=9)
         axis.margins(x=0.25, y=0.15)
         axis.axis("off")
     if not families:
