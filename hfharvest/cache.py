@@ -71,6 +71,7 @@ class CachedCard:
     truncated: bool
     refused: str | None = None  # "gated": refused to a run without a token at that commit
     source: str | None = None  # "bulk_dump": taken from the Hub's dump of cards (bulk_cards.py)
+    digest: str | None = None  # the text's digest in the card store, when asked without text
 
 
 class _EntryStore:
@@ -245,9 +246,14 @@ class CardCache(_EntryStore):
         parts, name = self._where(model_id, sha)
         return self.root.joinpath(*parts, name)
 
-    def get(self, model_id: str, sha: str | None) -> CachedCard | None:
+    def get(self, model_id: str, sha: str | None, text: bool = True) -> CachedCard | None:
         """The README at `sha`, its text read (and checked) from the card store; None when not
-        cached, or when the store cannot give the text (then it is fetched again)."""
+        cached, or when the store cannot give the text (then it is fetched again).
+
+        With `text=False` only its digest, when the store holds a blob of the size the entry
+        recorded: a warm run writes records that name cards, it need not read 1.5 million of
+        them. Whoever reads a text checks it against its digest (CardStore.read), and a damaged
+        blob is removed there, so the next run fetches it again."""
         if not sha or not SHA.fullmatch(sha):
             return None
         parts, name = self._where(model_id, sha)
@@ -255,7 +261,7 @@ class CardCache(_EntryStore):
         card = None
         if entry is not None:
             try:
-                card = self._card(model_id, sha, entry)
+                card = self._card(model_id, sha, entry, text)
             except KeyError as err:
                 log.warning("corrupt cache entry %s/%s (no %s): will refetch", parts, name, err)
             except (CardUnreadable, ValueError) as err:
@@ -263,7 +269,7 @@ class CardCache(_EntryStore):
         self._tally(card is not None)
         return card
 
-    def _card(self, model_id: str, sha: str, entry: dict) -> CachedCard:
+    def _card(self, model_id: str, sha: str, entry: dict, text: bool = True) -> CachedCard:
         refused, source = entry.get("refused"), entry.get("source")
         refused = refused if isinstance(refused, str) else None
         source = source if isinstance(source, str) else None
@@ -272,8 +278,16 @@ class CardCache(_EntryStore):
             self.put(model_id, sha, entry["text"], truncated, refused, source)
             return CachedCard(entry["text"], truncated, refused, source)
         digest = entry["sha256"]
-        text = None if digest is None else self.store.read(digest)
-        return CachedCard(text, truncated, refused, source)
+        size = entry.get("bytes")  # entries written before sizes were kept: read the text
+        if not text and digest is not None and isinstance(size, int):
+            if self.store.holds(digest, size):
+                return CachedCard(None, truncated, refused, source, digest)
+            self.store.discard(digest)  # else `put` would keep the damaged blob
+            raise CardUnreadable(digest, "missing", "blob absent or not of its recorded size")
+        found = None if digest is None else self.store.read(digest)
+        if not text and found is not None:  # an entry without its size: rewritten with it
+            self.put(model_id, sha, found, truncated, refused, source)
+        return CachedCard(found, truncated, refused, source, digest)
 
     def holds(self, model_id: str, sha: str) -> bool:
         """Whether an entry exists (no read, no tally): for writers that must not overwrite."""
@@ -292,6 +306,8 @@ class CardCache(_EntryStore):
         parts, name = self._where(model_id, sha)
         digest = None if text is None else self.store.put(text)
         entry = {"model_id": model_id, "sha": sha, "sha256": digest, "truncated": truncated}
+        if text is not None:
+            entry["bytes"] = len(text.encode("utf-8"))
         if refused:
             entry["refused"] = refused
         if source:

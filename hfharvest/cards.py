@@ -68,6 +68,19 @@ class CardStore(_EntryStore):
             self._store(*self._where(digest), data)
         return digest
 
+    def holds(self, digest: str, size: int) -> bool:
+        """Whether a regular file of `size` bytes is stored under `digest` (one lstat, no read:
+        readers check the content)."""
+        try:
+            found = os.lstat(self.path(digest))
+        except OSError:
+            return False
+        return stat.S_ISREG(found.st_mode) and found.st_size == size
+
+    def discard(self, digest: str) -> None:
+        """Remove a blob found damaged without reading it (a size that is not its text's)."""
+        self._remove(*self._where(digest))
+
     def read(self, digest: str) -> str:
         """The text whose digest is `digest`, checked; CardUnreadable if missing or damaged."""
         parts, name = self._where(digest)

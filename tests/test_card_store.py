@@ -105,7 +105,7 @@ def test_an_unwritable_store_fails_loudly_not_silently(tmp_path):
         store.put("text")
 
 
-def test_a_tampered_blob_is_detected_and_the_readme_fetched_again(replica, tmp_path, caplog):
+def test_a_blob_not_of_its_recorded_size_is_fetched_again(replica, tmp_path, caplog):
     first, store = harvest(replica, tmp_path, [BERT, "gpt2"])
     bert = next(m for m in first.models if m["modelId"] == BERT)
     path = store.path(bert["card_sha256"])
@@ -114,10 +114,33 @@ def test_a_tampered_blob_is_detected_and_the_readme_fetched_again(replica, tmp_p
     with caplog.at_level(logging.WARNING):
         second, store = harvest(replica, tmp_path, [BERT, "gpt2"])
     assert replica.stats()["readme_gets"] == {BERT: 1}  # only the damaged one, once
-    assert "does not match its digest" in caplog.text
+    assert "not of its recorded size" in caplog.text
     again = next(m for m in second.models if m["modelId"] == BERT)
     assert again["card_sha256"] == bert["card_sha256"]
     assert store.read(again["card_sha256"]) == replica.catalogue.models[BERT].readme_text()
+
+
+def test_a_cached_card_is_named_without_reading_it_and_its_first_reader_checks_it(
+    replica, tmp_path, caplog
+):
+    """A warm harvest names cached cards by digest, one stat each; an edit that keeps the size
+    is caught by the first reader, who removes the blob, and the next harvest fetches it."""
+    first, store = harvest(replica, tmp_path, [BERT, "gpt2"])
+    bert = next(m for m in first.models if m["modelId"] == BERT)
+    path = store.path(bert["card_sha256"])
+    size = path.stat().st_size
+    path.write_bytes(b"#" * size)
+    replica.reset_stats()
+    second, store = harvest(replica, tmp_path, [BERT, "gpt2"])
+    assert replica.stats()["readme_gets"] == {}
+    assert [m["card_sha256"] for m in second.models] == [m["card_sha256"] for m in first.models]
+    with caplog.at_level(logging.WARNING):
+        record, problem = with_text(bert, store)
+    assert record["card"] is None and problem.reason == "tampered"
+    assert "does not match its digest" in caplog.text and not path.exists()
+    third, store = harvest(replica, tmp_path, [BERT, "gpt2"])
+    assert replica.stats()["readme_gets"] == {BERT: 1}
+    assert store.read(bert["card_sha256"]) == replica.catalogue.models[BERT].readme_text()
 
 
 def test_identify_reads_cards_by_digest_and_never_caches_an_answer_without_its_card(

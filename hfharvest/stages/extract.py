@@ -162,14 +162,22 @@ class Extractor:
         Only READMEs the Hub gave are cached, and gated refusals to a run without a token (see
         CardCache.put); a run with a token asks for those again.
         """
-        cached = self.cache.get(model_id, sha) if self.cache else None
+        text, status, _ = self._card(model_id, sha, gated, meta, with_text=True)
+        return text, status
+
+    def _card(self, model_id: str, sha: str | None, gated: object, meta: dict | None,
+              with_text: bool) -> tuple[str | None, str, str | None]:  # fmt: skip
+        """(text, card_status, digest in the card store); without `with_text` a cached card
+        comes as its digest alone (the text None)."""
+        cached = self.cache.get(model_id, sha, with_text) if self.cache else None
         # A cached refusal holds while the record still says gated: an owner can lift the gate
         # without a commit, and the record shows it.
         anonymous = not self.client.authenticated
         if cached is not None and cached.refused and anonymous and gated:
             raise errors.Gated(model_id, "gated: refused without a token at this commit (cached)")
+        digest = None
         if cached is not None and not cached.refused:
-            text, truncated = cached.text, cached.truncated
+            text, truncated, digest = cached.text, cached.truncated, cached.digest
             if cached.source and meta is not None:
                 meta["card_source"] = cached.source
         else:
@@ -181,7 +189,8 @@ class Extractor:
                 raise
             if self.cache:
                 self.cache.put(model_id, sha, text, truncated)
-        return text, "missing" if text is None else "truncated" if truncated else "ok"
+        missing = text is None and digest is None
+        return text, "missing" if missing else "truncated" if truncated else "ok", digest
 
     # -- whether the Hub answered at all ------------------------------------------------------
     def _asked(self, call: Callable[[], T]) -> T:
@@ -219,11 +228,12 @@ class Extractor:
         """The record with its README (`card_sha256` or `card`, and `card_status`); a README we
         cannot get leaves a failure beside the record."""
         meta = record["extraction_metadata"]
-        failure = text = None
+        failure = text = digest = None
         try:
-            text, meta["card_status"] = self.card(
-                record["modelId"], record["sha"], record.get("gated", True), meta
-            )
+            text, meta["card_status"], digest = self._card(
+                record["modelId"], record["sha"], record.get("gated", True), meta,
+                with_text=self.cards is None,
+            )  # fmt: skip
         except errors.HarvestError as err:
             meta["card_status"] = err.reason
             failure = err.as_failure(part="card", message=f"README: {err.message}; metadata kept")
@@ -231,7 +241,7 @@ class Extractor:
             record["card"] = text
         else:  # the text once in the store, the record names it
             record.pop("card", None)
-            record["card_sha256"] = None if text is None else self.cards.put(text)
+            record["card_sha256"] = digest if text is None else self.cards.put(text)
         return record, failure
 
     def _card_kept(self, record: dict) -> bool:
