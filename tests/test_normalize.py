@@ -31,7 +31,7 @@ from hfharvest.normalize import catalogue, families, vocab
 from hfharvest.normalize.doc_cache import DocumentCache
 from hfharvest.normalize.fair4ml import model_document, model_inputs
 from hfharvest.normalize.inputs import RunInputs
-from hfharvest.normalize.linked_data import OPTIONS, to_ntriples
+from hfharvest.normalize.linked_data import OPTIONS, to_ntriples, written
 from hfharvest.normalize.sections import card_sections
 from hfharvest.normalize.stage import TABLES, load_lookups
 from hfharvest.replica import ReplicaHub
@@ -460,9 +460,12 @@ def test_a_document_is_cached_by_what_it_is_made_from(run, tmp_path):
     new_commit = {**bert, "sha": "0" * 40}
     assert DocumentCache.key(model_inputs(new_commit, lookups)) != key
     cache = DocumentCache(tmp_path)
-    cache.put(key, {"@id": HUB + BERT}, "<a> <b> <c> .\n")
-    assert cache.get(key) == ({"@id": HUB + BERT}, "<a> <b> <c> .\n")
-    entry = next(tmp_path.rglob("*.json"))
+    document = written({"@id": HUB + BERT, "name": "bert"}, "<a> <b> <c> .\n")
+    cache.put(key, document)
+    assert cache.get(key) == document
+    assert document.line == json.dumps({"@id": HUB + BERT, "name": "bert"}) + "\n"
+    assert (document.nodes, document.properties) == (1, ("name",))
+    entry = next(tmp_path.rglob("*.nt"))
     entry.write_text(entry.read_text().replace("<c>", "<d>"))  # damaged on disk
     assert cache.get(key) is None and (cache.hits, cache.misses) == (1, 1)
 

@@ -2,8 +2,9 @@
 
 When an incremental harvest reruns the stage, a model whose record, entities, relations and
 settings did not change costs a file read instead of a JSON-LD conversion (pyld's is most of the
-stage's time). The key also covers the code that writes documents and the library versions, so
-a change of either never serves an old document. Entries carry a checksum; a torn one is a miss.
+stage's time); dataset documents are cached the same way. The key also covers the code that
+writes documents and the library versions, so a change of either never serves an old document.
+Entries carry a checksum; a torn one is a miss.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from ..jsonio import atomic_writer
+from .linked_data import Written
 
 _LIBRARIES = ("PyLD", "markdown-it-py")
 
@@ -34,15 +36,22 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
-def _checksum(entry: dict) -> str:
-    body = json.dumps([entry["document"], entry["ntriples"]], ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
+def _checksum(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 class DocumentCache:
+    """One file per document: a JSON header line (checksum, node count, properties), then the
+    document's JSON line and its N-Triples as the output files get them, so that a hit is one
+    read and one hash, never a parse."""
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.hits = self.misses = 0
+
+    def again(self) -> DocumentCache:
+        """The same cache with its own counts (the stats count model documents only)."""
+        return DocumentCache(self.root)
 
     @staticmethod
     def key(inputs: dict) -> str:
@@ -51,19 +60,23 @@ class DocumentCache:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+        return self.root / key[:2] / f"{key}.nt"
 
-    def get(self, key: str) -> tuple[dict, str] | None:
+    def get(self, key: str) -> Written | None:
         try:
-            entry = json.loads(self._path(key).read_text(encoding="utf-8"))
-            found = entry.get("checksum") == _checksum(entry)
+            header, _, body = self._path(key).read_bytes().partition(b"\n")
+            facts = json.loads(header)
+            line, _, ntriples = body.decode("utf-8").partition("\n")
+            found = facts["checksum"] == _checksum(body)
+            document = Written(line + "\n", ntriples, facts["nodes"], tuple(facts["properties"]))
         except (OSError, ValueError, KeyError, TypeError):
             found = False
         self.hits, self.misses = self.hits + found, self.misses + (not found)
-        return (entry["document"], entry["ntriples"]) if found else None
+        return document if found else None
 
-    def put(self, key: str, document: dict, ntriples: str) -> None:
-        entry = {"document": document, "ntriples": ntriples}
-        entry["checksum"] = _checksum(entry)
-        with atomic_writer(self._path(key), fsync=False) as handle:  # checksummed: no fsync
-            json.dump(entry, handle, ensure_ascii=False)
+    def put(self, key: str, document: Written) -> None:
+        body = (document.line + document.ntriples).encode("utf-8")
+        facts = {"checksum": _checksum(body), "nodes": document.nodes,
+                 "properties": list(document.properties)}  # fmt: skip
+        with atomic_writer(self._path(key), "wb", fsync=False) as handle:  # checksummed
+            handle.write(json.dumps(facts).encode() + b"\n" + body)

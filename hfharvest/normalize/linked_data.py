@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,28 +61,43 @@ def count_nodes(value) -> int:
     return 0
 
 
-def with_triples(documents: Iterable[dict]) -> Iterator[tuple[dict, str]]:
-    for document in documents:
-        yield document, to_ntriples(document)
+@dataclass(frozen=True)
+class Written:
+    """A document as the files get it: its JSON line, its N-Triples, and what the stats count
+    of it, so that a cached one is copied into the files without being parsed again."""
+
+    line: str  # the document as one JSON line, its newline included
+    ntriples: str
+    nodes: int
+    properties: tuple[str, ...]  # its own properties (not @id, @type, @context)
 
 
-def write_linked_data(
-    streams: dict[Path, Iterable[tuple[dict, str]]], ntriples: Path
-) -> dict[str, LinkedDataStats]:
-    """Stream each group of (document, its N-Triples) into its JSON Lines file, and all the
-    triples into one N-Triples file (each gzip-compressed, as linked-data dumps are published,
-    and written atomically); return what was written."""
+def written(document: dict, ntriples: str | None = None) -> Written:
+    """The document serialized (its triples made here unless given)."""
+    return Written(
+        json.dumps(document, ensure_ascii=False) + "\n",
+        to_ntriples(document) if ntriples is None else ntriples,
+        count_nodes(document),
+        tuple(key for key in document if not key.startswith("@")),
+    )
+
+
+def write_linked_data(streams: dict[Path, Iterable[Written]],
+                      ntriples: Path) -> dict[str, LinkedDataStats]:  # fmt: skip
+    """Stream each group of documents into its JSON Lines file, and all the triples into one
+    N-Triples file (each gzip-compressed, as linked-data dumps are published, and written
+    atomically); return what was written."""
     stats = {}
     with ExitStack() as stack:
         triples = stack.enter_context(atomic_gzip_writer(ntriples))
         for path, documents in streams.items():
             lines = stack.enter_context(atomic_gzip_writer(path))
             stats[Path(path).name] = counted = LinkedDataStats()
-            for document, text in documents:
-                lines.write(json.dumps(document, ensure_ascii=False) + "\n")
-                triples.write(text)
+            for document in documents:
+                lines.write(document.line)
+                triples.write(document.ntriples)
                 counted.documents += 1
-                counted.nodes += count_nodes(document)
-                counted.triples += text.count("\n")
-                counted.properties.update(k for k in document if not k.startswith("@"))
+                counted.nodes += document.nodes
+                counted.triples += document.ntriples.count("\n")
+                counted.properties.update(document.properties)
     return stats

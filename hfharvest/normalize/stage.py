@@ -3,6 +3,7 @@ PostgreSQL load work from the tables, see catalogue.py and postgres.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..cards import CardStore, with_text
@@ -11,7 +12,7 @@ from . import TABLES
 from .doc_cache import DocumentCache
 from .fair4ml import Lookups, dataset_document, model_document, model_inputs
 from .inputs import RunInputs
-from .linked_data import to_ntriples, with_triples, write_linked_data
+from .linked_data import Written, write_linked_data, written
 from .tables import write_tables
 
 
@@ -41,15 +42,14 @@ def normalize_linked_data(
     cards: CardStore | None = None,
 ) -> dict:
     """FAIR4ML documents of the models and of their training datasets, and all their triples;
-    model documents come from `cache` when nothing they are made from changed (the card by its
-    digest), else are made with the card's text from `cards`."""
+    documents come from `cache` when nothing they are made from changed (a model's card by its
+    digest), else are made, a model's with the card's text from `cards`."""
     lookups = load_lookups(inputs, max_chars)
     trained_on = sorted({d for ids in lookups.mappings["datasets"].values() for d in ids})
-    datasets = (dataset_document(lookups.entity("datasets", d), max_chars) for d in trained_on)
     stats = write_linked_data(
         {
             models_jsonl: _model_documents(inputs, lookups, cache, cards),
-            datasets_jsonl: with_triples(datasets),
+            datasets_jsonl: _dataset_documents(trained_on, lookups, cache and cache.again()),
         },
         ntriples,
     )
@@ -60,21 +60,34 @@ def normalize_linked_data(
 
 
 def _model_documents(inputs: RunInputs, lookups: Lookups, cache: DocumentCache | None,
-                     cards: CardStore | None):  # fmt: skip
+                     cards: CardStore | None) -> Iterator[Written]:  # fmt: skip
     for record in inputs.iter_models():
         if cache is None:
-            yield from with_triples([model_document(with_text(record, cards)[0], lookups)])
+            yield written(model_document(with_text(record, cards)[0], lookups))
             continue
         key = cache.key(model_inputs(record, lookups))
         if (cached := cache.get(key)) is not None:
             yield cached
             continue
         full, problem = with_text(record, cards)
-        document = model_document(full, lookups)
-        text = to_ntriples(document)
+        document = written(model_document(full, lookups))
         if problem is None:  # a document without its card's sections must not outlive the run
-            cache.put(key, document, text)
-        yield document, text
+            cache.put(key, document)
+        yield document
+
+
+def _dataset_documents(dataset_ids: list[str], lookups: Lookups,
+                       cache: DocumentCache | None) -> Iterator[Written]:  # fmt: skip
+    for dataset_id in dataset_ids:
+        entity = lookups.entity("datasets", dataset_id)
+        key = cache.key({"dataset": entity, "max_chars": lookups.max_chars}) if cache else None
+        if cache is not None and (cached := cache.get(key)) is not None:
+            yield cached
+            continue
+        document = written(dataset_document(entity, lookups.max_chars))
+        if cache is not None:
+            cache.put(key, document)
+        yield document
 
 
 def normalize_tables(inputs: RunInputs, folder: Path, run_id: str, batch_rows: int) -> dict:
