@@ -3,6 +3,7 @@ redirects the replica hub serves (recorded from the real Hub, api/redirects.json
 
 from __future__ import annotations
 
+from card_helpers import card_store
 from conftest import snapshot_record
 from test_card_text import card
 
@@ -10,8 +11,9 @@ from hfharvest.hub import HubClient
 from hfharvest.identify import base_model_mappings, identify_base_models
 from hfharvest.identify.base_models import relations_of
 from hfharvest.jsonio import artifact_writer
-from hfharvest.stages.ancestors import add_ancestors
+from hfharvest.stages.ancestors import STATED, add_ancestors
 from hfharvest.stages.extract import Extractor, Harvest
+from hfharvest.stages.identify import ResultCache
 
 # Real cards (tests/data/cards/PROVENANCE.md) under their real model ids.
 CARDS = {
@@ -93,3 +95,31 @@ def test_llama_3_1_instruct_names_its_base_twice_and_a_known_rename_makes_it_one
             "as_written": ["meta-llama/Llama-3.1-8B", "meta-llama/Meta-Llama-3.1-8B"],
         }
     }
+
+
+def test_the_bases_a_card_states_are_read_once_per_card_digest(replica, tmp_path):
+    """Intel's card names its base only in the Trainer's sentence: the ancestors stage reads
+    the text once, a later run reuses what it stated by the card's digest (the blob gone, the
+    base is still followed), and an edited card, a new digest, is read again."""
+    store = card_store(tmp_path)
+    intel = harvested("Intel/bert-base-uncased-mrpc")
+    intel["card_sha256"] = store.put(intel.pop("card"))
+    merged = tmp_path / "merged.json"
+    with artifact_writer(merged, "merge_models") as out:
+        out.add([(intel, None)])
+
+    def bases(stated: ResultCache) -> list[str]:
+        extractor = Extractor(HubClient(replica.url, max_retries=1), threads=2, cards=store)
+        harvest = Harvest.collect(add_ancestors(extractor, str(merged), 1, stated=stated))
+        return sorted(m["modelId"] for m in harvest.models if "ancestry" in m)
+
+    first = ResultCache(tmp_path / "cache", replica.url, STATED)
+    assert bases(first) == [BERT] and (first.hits, first.misses) == (0, 2)  # Intel's, BERT's
+    store.path(intel["card_sha256"]).unlink()
+    again = ResultCache(tmp_path / "cache", replica.url, STATED)
+    assert bases(again) == [BERT] and (again.hits, again.misses) == (2, 0)
+    edited = store.put("# A model card that names no base model\n")
+    with artifact_writer(merged, "merge_models") as out:
+        out.add([({**intel, "card_sha256": edited}, None)])
+    third = ResultCache(tmp_path / "cache", replica.url, STATED)
+    assert bases(third) == [] and (third.hits, third.misses) == (0, 1)  # BERT not pulled in

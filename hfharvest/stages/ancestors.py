@@ -12,11 +12,13 @@ from ..ids import InvalidModelId, validate_model_id
 from ..jsonio import iter_models, read_failures
 from ..lineage import base_model_links
 from .extract import Extractor, Outcome
+from .identify import ResultCache, record_digest
 
 log = logging.getLogger(__name__)
 Link = tuple[str, str, str]  # (model id, base id, relation)
 # A merge of a handful of models is common; a card naming hundreds of bases is not lineage.
 MAX_BASES_PER_MODEL = 64
+STATED = "stated_base_models"  # the cache of bases a card's text states (identify's, by kind)
 
 
 def add_ancestors(
@@ -24,6 +26,7 @@ def add_ancestors(
     models_path: str,
     iterations: int,
     renamed: dict[str, str] | None = None,
+    stated: ResultCache | None = None,
 ) -> Iterator[Outcome]:
     """The merged models, then their base models round by round, `iterations` rounds deep.
 
@@ -33,8 +36,10 @@ def add_ancestors(
 
     `renamed`, when given, is filled as the outcomes are consumed with every redirect seen,
     `{id as requested: id the Hub answered with}`: the cache the identify stage uses to give a
-    renamed base model one id.
+    renamed base model one id. `stated` keeps, across runs, the bases each card's text states,
+    by the card's digest: a warm run reads only the new cards.
     """
+    stated = stated or ResultCache(None, "", STATED)
     renamed = {} if renamed is None else renamed
     for failure in read_failures(models_path):
         yield None, failure
@@ -43,9 +48,10 @@ def add_ancestors(
     for record in iter_models(models_path):
         _note_rename(record, renamed)
         known.add(record["modelId"])
-        record_links, failure = _capped_links(record, extractor.cards)
+        record_links, failure = _capped_links(record, extractor.cards, stated)
         links += record_links
         yield record, failure
+    stated.flush()
     for depth in range(1, iterations + 1):
         wanted = yield from _wanted_bases(links, known)
         if not wanted:
@@ -68,9 +74,10 @@ def add_ancestors(
             pulled_by = wanted.get(requested, []) + wanted.get(record["modelId"], [])
             record["ancestry"] = {"depth": depth, "pulled_in_by": _unique(pulled_by)}
             known.add(record["modelId"])
-            record_links, failure = _capped_links(record, extractor.cards)
+            record_links, failure = _capped_links(record, extractor.cards, stated)
             links += record_links
             yield record, failure
+    stated.close()
 
 
 def _note_rename(record: dict, renamed: dict[str, str]) -> None:
@@ -79,18 +86,33 @@ def _note_rename(record: dict, renamed: dict[str, str]) -> None:
         renamed[requested] = record["modelId"]
 
 
-def _links(record: dict, cards: CardStore | None) -> list[Link]:
+def _links(record: dict, cards: CardStore | None, stated: ResultCache) -> list[Link]:
     """The metadata's base-model links, or else those the card's text states in the Hub tools'
     sentences (as the identify stage reads them), so that their records are harvested too."""
     links = base_model_links(record)
     if not links:
-        links = sorted(stated_base_models(with_text(record, cards)[0]).items())
+        links = _stated_links(record, cards, stated)
     return [(record["modelId"], base, relation) for base, relation in links]
 
 
-def _capped_links(record: dict, cards: CardStore | None) -> tuple[list[Link], dict | None]:
+def _stated_links(record: dict, cards: CardStore | None, stated: ResultCache) -> list:
+    digest = record.get("card_sha256")
+    if not isinstance(digest, str):  # no card, or its text inline: nothing to reuse
+        return sorted(stated_base_models(with_text(record, cards)[0]).items())
+    key = record_digest(STATED, {"card_sha256": digest})
+    if (found := stated.get(key)) is not None:
+        return [tuple(link) for link in found]
+    full, problem = with_text(record, cards)
+    links = sorted(stated_base_models(full).items())
+    if problem is None:  # an answer without the card must not outlive the run
+        stated.put(key, links)
+    return links
+
+
+def _capped_links(record: dict, cards: CardStore | None,
+                  stated: ResultCache) -> tuple[list[Link], dict | None]:  # fmt: skip
     """The record's links, at most MAX_BASES_PER_MODEL of them (a failure says what was cut)."""
-    links = _links(record, cards)
+    links = _links(record, cards, stated)
     if len(links) <= MAX_BASES_PER_MODEL:
         return links, None
     message = (
