@@ -150,8 +150,59 @@ def write_items(path: str | Path, items: Iterable) -> int:
     return count
 
 
+# Where a stage file's models end (ArtifactWriter.close writes it once; a model is one JSON line
+# starting with `{`, so no model line can be this one).
+_TAIL_MARK = b'\n], "failures": [\n'
+_TAIL_BLOCK = 1 << 20
+_HEAD_KEYS = ("stage", "models")  # written before the mark
+
+
+def _tail_offset(handle) -> int | None:
+    """The offset of the stage file's `"failures": [` (its models skipped), found by reading
+    backwards from the end; None for a file that is not a stage file."""
+    end = handle.seek(0, os.SEEK_END)
+    position, after = end, b""
+    while position > 0:
+        start = max(0, position - _TAIL_BLOCK)
+        handle.seek(start)
+        block = handle.read(position - start) + after[: len(_TAIL_MARK)]
+        if (found := block.rfind(_TAIL_MARK)) >= 0:
+            return start + found + 4  # the `"failures"` key itself
+        position, after = start, block
+    return None
+
+
+class _Prefixed:
+    """A read-only stream of `prefix` then the rest of `handle` (what ijson reads)."""
+
+    def __init__(self, prefix: bytes, handle):
+        self._prefix, self._handle = prefix, handle
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix and size != 0:  # ijson reads 0 bytes first to learn the type
+            chunk, self._prefix = self._prefix, b""
+            return chunk
+        return self._handle.read(size)
+
+
+def _tail_items(path: str | Path, prefix: str) -> Iterator:
+    """`_items` of a key written after the models (failures, counts, metadata), read from where
+    the models end instead of parsing past a million of them; any other file is read whole."""
+    with _open_checked(path) as handle:
+        head = prefix.partition(".")[0] in _HEAD_KEYS
+        offset = None if head else _tail_offset(handle)
+        if offset is None:
+            yield from _items(path, prefix)
+            return
+        handle.seek(offset)
+        try:
+            yield from ijson.items(_Prefixed(b"{", handle), prefix, use_float=True)
+        except ijson.JSONError as err:
+            raise ValueError(f"{path}: invalid JSON: {err}") from None
+
+
 def iter_failures(path: str | Path) -> Iterator[dict]:
-    return _items(path, "failures.item")
+    return _tail_items(path, "failures.item")
 
 
 def read_failures(path: str | Path) -> list[dict]:
@@ -159,8 +210,9 @@ def read_failures(path: str | Path) -> list[dict]:
 
 
 def read_key(path: str | Path, key: str, default=None):
-    """One top-level value of a JSON file, streamed (the file is never loaded whole)."""
-    return next(_items(path, key), default)
+    """One top-level value of a JSON file, streamed (the file is never loaded whole); in a stage
+    file, a key written after the models is read from the file's end."""
+    return next(_tail_items(path, key), default)
 
 
 def read_counts(path: str | Path) -> dict:

@@ -11,7 +11,16 @@ import tracemalloc
 from conftest import all_snapshot_records, snapshot_record
 
 from hfharvest.identify import identify_models
-from hfharvest.jsonio import artifact_writer, iter_entries, iter_items, iter_models, write_items
+from hfharvest.jsonio import (
+    artifact_writer,
+    iter_entries,
+    iter_items,
+    iter_models,
+    read_counts,
+    read_failures,
+    read_key,
+    write_items,
+)
 from hfharvest.stages import identify as identify_stage
 from hfharvest.stages.enrich import file_enrichment_counts, file_identification_counts
 
@@ -41,6 +50,36 @@ def test_a_stage_file_over_the_old_cap_is_streamed(tmp_path):
 
     assert [r["id"] for r in first] == [r["id"] for r in records]
     assert peak < 20 * 1024**2  # the 2 GiB behind them were never read
+
+
+def test_a_stage_files_failures_and_counts_are_read_from_its_end(tmp_path):
+    """Failures, counts and metadata follow the models: they are read from where the models
+    end (the models padded past the old cap by a hole are never parsed), and equal what a
+    whole-file parse gives; a model whose text holds the boundary's characters moves nothing."""
+    records = all_snapshot_records()[:5]
+    records[0] = {**records[0], "note": '\n], "failures": [\n'}
+    path = tmp_path / "hf_models.json"
+    failures = [{"model_id": "org/x", "reason": "gated", "message": "gated"}]
+    with artifact_writer(path, "merge_models") as out:
+        out.add((record, None) for record in records)
+        out.add([(None, failures[0])])
+        out.metadata["hub_requests"] = {"api": 3}
+    whole = json.loads(path.read_text())
+    assert read_failures(path) == whole["failures"] == failures
+    assert read_counts(path) == whole["counts"] == {"models": 5, "failures": 1}
+    assert read_key(path, "hub_requests") == {"api": 3}
+    assert read_key(path, "stage") == "merge_models" and read_key(path, "renamed", {}) == {}
+
+    padded = tmp_path / "padded.json"
+    with open(path, "rb") as source, open(padded, "wb") as target:
+        head, _, tail = source.read().partition(b'\n], "failures": [\n')
+        target.write(head + b',\n{"padding": "')
+        target.seek(OLD_CAP + 4096)
+        target.write(b'"}\n], "failures": [\n' + tail)
+    tracemalloc.start()
+    assert read_failures(padded) == failures and read_counts(padded)["models"] == 5
+    assert tracemalloc.get_traced_memory()[1] < 20 * 1024**2
+    tracemalloc.stop()
 
 
 def test_an_identify_mapping_over_the_old_cap_is_streamed(tmp_path):
