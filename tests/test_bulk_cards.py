@@ -3,6 +3,7 @@ through the replica (which serves the dump with stale and missing rows), with it
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,7 +13,14 @@ import pytest
 from card_helpers import card_cache, inline
 from workflow_runner import Workflow
 
-from hfharvest.hub import MODEL_FIELDS, SIBLINGS, HubClient, _with_siblings
+from hfharvest.hub import (
+    MODEL_FIELDS,
+    SIBLINGS,
+    HubClient,
+    _listing_entry,
+    _with_siblings,
+    readme_listed,
+)
 from hfharvest.replica import ReplicaHub
 from hfharvest.stages.bulk_cards import DUMP_ID, prime_from_dump
 from hfharvest.stages.extract import Extractor
@@ -220,3 +228,21 @@ def test_the_workflow_with_bulk_cards_asks_nothing_for_card_less_models(tmp_path
     by_source = {m["modelId"]: m["extraction_metadata"].get("card_source") for m in bulk}
     assert {m for m, source in by_source.items() if source == "siblings"} == cardless
     assert [comparable(m) for m in bulk] == [comparable(m) for m in plain]
+
+
+@pytest.mark.parametrize(
+    ("siblings", "listed"),
+    [
+        ([{"rfilename": "config.json"}, {"rfilename": "README.md", "size": 5}], True),
+        ([{"rfilename": "readme.md"}, {"rfilename": "docs/README.md"}], False),  # not the card
+        ([], False),
+        (None, None),  # not asked: unknown, the README is asked for
+        ([{"rfilename": "README.md", "lfs": "odd"}, {"name": "x"}], None),  # odd: unknown
+        ("README.md", None),
+    ],
+)
+def test_what_the_listed_file_names_say_about_the_readme(siblings, listed):
+    """An odd file list says nothing (the README is then asked), and never sinks the model."""
+    raw = json.dumps({"id": "org/model", "sha": "a" * 40, "siblings": siblings}).encode()
+    info = _listing_entry(raw, 3, "listing entry 1")
+    assert info.id == "org/model" and readme_listed(info) is listed
