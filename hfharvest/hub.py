@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx2
 from huggingface_hub import HfApi, hf_hub_url
@@ -57,6 +57,10 @@ MODEL_FIELDS = [
     "author", "sha", "lastModified", "createdAt", "downloads", "likes", "library_name",
     "pipeline_tag", "tags", "cardData", "gated", "disabled", "safetensors",
 ]  # fmt: skip
+# The repo's file names (`expand=siblings`, hub-docs api.md): asked in the listing by the bulk
+# bootstrap, so that a model whose files hold no README.md costs no README request.
+SIBLINGS = "siblings"
+README_FILE = "README.md"
 README_MAX_BYTES = 5 * 1024 * 1024
 # An API answer (a listing page of 1000 models with their cardData is a few MB) beyond this is
 # not metadata: it is refused, never held in memory.
@@ -282,8 +286,12 @@ class HubClient:
                 raise item
             yield item
 
-    def iter_latest(self, limit: int, offset: int = 0) -> Iterator[ModelInfo | errors.HarvestError]:
+    def iter_latest(self, limit: int, offset: int = 0, siblings: bool = False
+                    ) -> Iterator[ModelInfo | errors.HarvestError]:  # fmt: skip
         """The latest models, page by page, each page retried; outcomes instead of exceptions.
+
+        With `siblings`, each model comes with its file names (see readme_listed); a page that
+        is over the answer cap with them is asked again without them (see _listing_page).
 
         An entry that is not a usable model (unreadable, nested too deep, not a model) yields
         its HarvestError and the listing goes on; a page that cannot be had after the retries
@@ -297,7 +305,7 @@ class HubClient:
         params: dict | None = {
             "sort": "lastModified",
             "limit": offset + limit,
-            "expand": MODEL_FIELDS,
+            "expand": [*MODEL_FIELDS, *([SIBLINGS] if siblings else [])],
         }
         position = 0  # distinct entries seen, offset included
         pages_read: set[str] = set()
@@ -310,7 +318,7 @@ class HubClient:
                 return
             try:
                 page, url, page_url = self.with_retry(
-                    LISTING, lambda url=url, params=params: self._get_page(url, params)
+                    LISTING, lambda u=url, p=params: self._listing_page(u, p, siblings)
                 )
             except errors.HarvestError as err:
                 yield _listing_stopped(got, limit, err.message, type(err))
@@ -493,6 +501,19 @@ class HubClient:
         entries = answers.split_array(body)
         return (list(entries) if entries is not None else answers.loads(body)), next_page, page_url
 
+    def _listing_page(self, url: str, params: dict | None, siblings: bool):
+        """_get_page; with `siblings`, a page over the answer cap (a few repos with very many
+        files) is asked again without them, so that its models' READMEs are fetched one by one
+        rather than the listing stopping, and the page after it asks for them again."""
+        if not siblings:
+            return self._get_page(url, params)
+        try:
+            return self._get_page(url, params)
+        except TooLarge as err:
+            log.warning("%s: this listing page asked again without %s", err, SIBLINGS)
+        page, next_page, page_url = self._get_page(*_with_siblings(url, params, False))
+        return page, next_page and _with_siblings(next_page, None, True)[0], page_url
+
     def _get_text(self, url: str) -> tuple[str | None, bool]:
         try:
             with self._answer(url, None, wants="a file") as response:
@@ -584,6 +605,41 @@ def _page_keys(url: str) -> set[str]:
     return {f"{origin_of(url)}{parts.path}?{query}", *cursors}
 
 
+def _with_siblings(url: str, params: dict | None, on: bool) -> tuple[str, dict | None]:
+    """The listing request (URL and params, or a next-page URL that carries its query) with or
+    without `siblings` among its expand fields (`expand=a&expand=b` or `expand=a,b`)."""
+    if params is not None:
+        fields = [field for field in params["expand"] if field != SIBLINGS]
+        return url, {**params, "expand": [*fields, *([SIBLINGS] if on else [])]}
+    parts, pairs = urlsplit(url), []
+    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if key.startswith("expand"):
+            value = ",".join(field for field in value.split(",") if field != SIBLINGS)
+            if not value:
+                continue
+        pairs.append((key, value))
+    pairs += [("expand", SIBLINGS)] if on else []
+    return urlunsplit(parts._replace(query=urlencode(pairs))), None
+
+
+def readme_listed(info: ModelInfo) -> bool | None:
+    """Whether the repo's files (the listing's `siblings`) hold a README.md; None: not known."""
+    files = info.siblings
+    return None if files is None else any(f.rfilename == README_FILE for f in files)
+
+
+def _file_names(siblings: object) -> list[dict] | None:
+    """The listed files as `{"rfilename": name}` (what readme_listed needs: sizes, blob ids and
+    LFS details dropped, so that an odd one cannot make the model unusable); None: not listed,
+    or not a list of named files (then nothing is concluded from them)."""
+    if not isinstance(siblings, list):
+        return None
+    names = [entry.get("rfilename") if isinstance(entry, dict) else None for entry in siblings]
+    if not all(isinstance(name, str) for name in names):
+        return None
+    return [{"rfilename": name} for name in names]
+
+
 def _listing_entry(raw: bytes, depth: int, where: str):
     """A ModelInfo from one raw listing entry, or the HarvestError for that entry alone."""
     named = answers.entry_id(raw)
@@ -630,7 +686,7 @@ def _model_info(data: object, where: str, requested: str | None = None):
         named = model_id[:200] if isinstance(model_id, str) else shown(model_id)
         return errors.InvalidId(named, f"{where}: not a valid model id: {shown(model_id)}")
     try:
-        return ModelInfo(**{"siblings": None, **data})
+        return ModelInfo(**{**data, "siblings": _file_names(data.get("siblings"))})
     except (TypeError, ValueError, KeyError, AttributeError) as err:
         return errors.Malformed(
             model_id, f"unusable record: {type(err).__name__}: {shown(str(err))}"

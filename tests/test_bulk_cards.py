@@ -3,17 +3,29 @@ through the replica (which serves the dump with stale and missing rows), with it
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
+import httpx2
 import pyarrow.parquet as pq
 import pytest
 from card_helpers import card_cache, inline
+from workflow_runner import Workflow
 
-from hfharvest.hub import HubClient
+from hfharvest.hub import (
+    MODEL_FIELDS,
+    SIBLINGS,
+    HubClient,
+    _listing_entry,
+    _with_siblings,
+    readme_listed,
+)
 from hfharvest.replica import ReplicaHub
 from hfharvest.stages.bulk_cards import DUMP_ID, prime_from_dump
 from hfharvest.stages.extract import Extractor
 
+SHARD = "shards/latest/1-of-1.json"  # the fetch shard's file, with its bulk_cards counts
 LATEST = 1_500  # of 2 219 models: the dump holds models the listing does not ask for
 
 
@@ -23,18 +35,27 @@ def hub():
         yield replica
 
 
-def harvest(hub, root, bulk: bool) -> tuple[list[dict], dict | None, dict]:
-    """The latest models with their READMEs, and the replica's requests it cost, by endpoint."""
-    before = dict(hub.stats()["by_endpoint"])
-    client = HubClient(hub.url, max_retries=1, backoff_s=0.01, max_wait_s=0.05)
+def harvest(hub, root, bulk: bool, **client_args) -> tuple[list[dict], dict | None, dict]:
+    """The latest models with their READMEs, and the replica's requests it cost, by endpoint
+    and status. With `bulk`, as `hf.bulk_cards` runs: the listing with the models' file names
+    (siblings), then the dump."""
+    before = hub.stats()
+    client = HubClient(hub.url, max_retries=1, backoff_s=0.01, max_wait_s=0.05, **client_args)
     cache = card_cache(root / "cache" / "hf", hub.url, root)
     extractor = Extractor(client, cache, threads=8)
-    listed = [record for record, _ in extractor.listing_outcomes(LATEST) if record]
+    listed = [record for record, _ in extractor.listing_outcomes(LATEST, siblings=bulk) if record]
     counts = prime_from_dump(extractor, listed, 2048) if bulk else None
     records = [record for record, _ in extractor.with_cards((r, None) for r in listed)]
     records = inline(records, cache.store)  # texts read back from the card store
-    after = hub.stats()["by_endpoint"]
-    return records, counts, {key: after[key] - before.get(key, 0) for key in after}
+    after = hub.stats()
+    cost = {key: after["by_endpoint"][key] - before["by_endpoint"].get(key, 0)
+            for key in after["by_endpoint"]}  # fmt: skip
+    for status, count in after["by_status"].items():
+        cost[status] = count - before["by_status"].get(status, 0)
+    cost["readme_gets"] = {model_id: count - before["readme_gets"].get(model_id, 0)
+                           for model_id, count in after["readme_gets"].items()
+                           if count > before["readme_gets"].get(model_id, 0)}  # fmt: skip
+    return records, counts, cost
 
 
 def served_rows(hub) -> dict[str, dict]:
@@ -46,6 +67,14 @@ def served_rows(hub) -> dict[str, dict]:
     return rows
 
 
+def comparable(record: dict) -> dict:
+    """A record without what differs between two runs by design: when it was extracted, and
+    where its README came from (the dump, the listing's file names or the README route)."""
+    meta = {k: v for k, v in record["extraction_metadata"].items()
+            if k not in ("extracted_at", "card_source")}  # fmt: skip
+    return {**record, "extraction_metadata": meta}
+
+
 def test_bulk_cards_fetch_only_stale_and_missing_readmes(hub, tmp_path):
     plain, _, plain_cost = harvest(hub, tmp_path / "plain", bulk=False)
     records, counts, cost = harvest(hub, tmp_path / "bulk", bulk=True)
@@ -54,30 +83,43 @@ def test_bulk_cards_fetch_only_stale_and_missing_readmes(hub, tmp_path):
 
     rows, models = served_rows(hub), hub.catalogue.models
     records_by_id = {record["modelId"]: record for record in records}
-    current, stale, individual = set(), set(), set()
+    current, stale, individual, cardless, unlisted = set(), set(), set(), set(), set()
     for record in records:
         model_id, row = record["modelId"], rows.get(record["modelId"])
-        live = datetime.fromisoformat(models[model_id].get("lastModified"))
+        repo = models[model_id]
+        live = datetime.fromisoformat(repo.get("lastModified"))
+        if repo.readme_text() is None and not record.get("gated"):
+            cardless.add(model_id)  # its listed files show no README.md: nothing to ask
+            continue
         if row and row["last_modified"] != live:
             stale.add(model_id)
+        if row is None and repo.readme_text() is not None:
+            unlisted.add(model_id)  # a README the dump lacks
         if row and row["card"] and row["last_modified"] == live and not record.get("gated"):
             current.add(model_id)
         else:
             individual.add(model_id)
-    assert stale and len(individual - stale) > 0 and len(current) > LATEST / 2
-    # README requests: only the models the dump cannot serve, plus the dump's own files.
+    assert stale and unlisted and len(current) > LATEST / 2
+    assert len(cardless) > LATEST / 10  # a quarter of the synthetic models have no README
+    # README requests: only the models the dump cannot serve, plus the dump's own files; none
+    # for a card-less model (no 404 at all), and every stale or missing-with-README one fetched.
     assert cost["resolve_get"] == len(individual) + len(hub.dump.files)
+    assert cost.get("404", 0) == 0 and plain_cost["404"] >= len(cardless)
+    assert set(cost["readme_gets"]) - set(hub.dump.files) >= stale | unlisted
+    assert not set(cost["readme_gets"]) & (current | cardless)
+    assert cost["list_models"] == plain_cost["list_models"]  # the file names cost no request
     assert counts["used"] == len(current)
+    assert counts["no_readme"] == len(cardless)
     assert counts["stale"] == len({m for m in stale if not records_by_id[m].get("gated")})
     assert counts["individual"] == len(individual)
 
     by_source = {r["modelId"]: r["extraction_metadata"].get("card_source") for r in records}
     assert {m for m, source in by_source.items() if source == "bulk_dump"} == current
-    # The same cards as the README route serves, byte for byte, for every model.
-    assert [r["card"] for r in records] == [r["card"] for r in plain]
-    assert [r["extraction_metadata"]["card_status"] for r in records] == [
-        r["extraction_metadata"]["card_status"] for r in plain
-    ]
+    assert {m for m, source in by_source.items() if source == "siblings"} == cardless
+    # The same records as one README request each gives, card and card_status included.
+    assert [comparable(r) for r in records] == [comparable(r) for r in plain]
+    assert all(r["extraction_metadata"]["card_status"] == "missing" for r in records
+               if r["modelId"] in cardless)  # fmt: skip
     taken = sorted(current)[:20]
     client = HubClient(hub.url)
     for model_id, record in ((r["modelId"], r) for r in records if r["modelId"] in taken):
@@ -87,7 +129,49 @@ def test_bulk_cards_fetch_only_stale_and_missing_readmes(hub, tmp_path):
     again, counts, cost = harvest(hub, tmp_path / "bulk", bulk=True)
     assert cost["resolve_get"] == 0 and cost["resolve_head"] == 0
     assert counts["cached"] == len(current)
-    assert [r["card"] for r in again] == [r["card"] for r in plain]
+    assert [comparable(r) for r in again] == [comparable(r) for r in plain]
+    # A later run without the dump on that data root asks nothing for the card-less models
+    # either: their README-less commit is in the README cache, as a 404 would have put it.
+    later, _, cost = harvest(hub, tmp_path / "bulk", bulk=False)
+    assert cost["resolve_get"] == 0
+    assert [comparable(r) for r in later] == [comparable(r) for r in plain]
+
+
+def page_sizes(hub, fields: list[str]) -> list[int]:
+    """The bytes of each page of the listing `harvest` reads, asked with these expand fields."""
+    sizes, url = [], f"{hub.url}/api/models"
+    params = {"sort": "lastModified", "limit": LATEST, "expand": fields}
+    while url and len(sizes) * hub.page_size < LATEST:
+        response = httpx2.get(url, params=params)
+        sizes.append(len(response.content))
+        url, params = response.links.get("next", {}).get("url"), None
+    return sizes
+
+
+def test_a_listing_page_too_large_with_file_names_is_asked_again_without(hub, tmp_path, caplog):
+    """A page over hub.json_max_mb with the models' file names costs one more listing request
+    and the README requests of its card-less models, never the run."""
+    cap = max(page_sizes(hub, MODEL_FIELDS))  # every page fits without the file names
+    over = sum(size > cap for size in page_sizes(hub, [*MODEL_FIELDS, SIBLINGS]))
+    assert over > 2  # not only the first page: the next one asks for the file names again
+    plain, _, _ = harvest(hub, tmp_path / "plain", bulk=False)
+    records, counts, cost = harvest(hub, tmp_path / "bulk", bulk=True, json_max_bytes=cap)
+    pages = -(-LATEST // hub.page_size)
+    assert caplog.text.count(f"asked again without {SIBLINGS}") == over
+    assert cost["list_models"] == pages + over
+    assert counts["individual"] > LATEST / 5  # the card-less models of those pages, asked
+    assert [comparable(r) for r in records] == [comparable(r) for r in plain]
+
+
+def test_the_next_page_asks_for_file_names_again():
+    """After a page asked without siblings, its next link (which carries that query) gets
+    them back, in either form the expand list takes."""
+    for query in ("expand=sha&expand=tags", "expand=sha,tags", "expand%5B%5D=sha"):
+        url = f"https://hub.example/api/models?{query}&cursor=abc"
+        with_files, _ = _with_siblings(url, None, True)
+        assert parse_qs(urlsplit(with_files).query)["expand"][-1] == SIBLINGS
+        again, _ = _with_siblings(with_files, None, False)
+        assert SIBLINGS not in again and "cursor=abc" in again
 
 
 @pytest.mark.parametrize(
@@ -106,10 +190,59 @@ def test_a_broken_dump_falls_back_to_one_readme_each(hub, tmp_path, faults, capl
     assert counts["unusable"] and counts["used"] == 0
     assert "not usable" in caplog.text and DUMP_ID in caplog.text
     assert len(records) == LATEST
-    assert not any(r["extraction_metadata"].get("card_source") for r in records)
+    sources = {r["extraction_metadata"].get("card_source") for r in records}
+    assert sources == {None, "siblings"}  # nothing from the dump; card-less models not asked
     models = hub.catalogue.models
     readable = [r for r in records if not r.get("gated")]
     assert all(r["card"] == models[r["modelId"]].readme_text() for r in readable)
-    assert cost["resolve_get"] >= LATEST  # one README each (and the broken dump's tries)
+    asked = LATEST - counts["no_readme"]  # one README each (and the broken dump's tries)
+    assert counts["no_readme"] > 0 and cost["resolve_get"] >= asked
     if "not_found" in faults:
-        assert cost["resolve_get"] == LATEST
+        assert cost["resolve_get"] == asked
+
+
+def test_the_workflow_with_bulk_cards_asks_nothing_for_card_less_models(tmp_path):
+    """Through Snakemake: the same latest models with and without `hf.bulk_cards`; with it,
+    the listing's file names spare every card-less model its README request."""
+    with ReplicaHub(scale=300, seed=8, page_size=50) as replica:
+        runs = {}
+        for bulk in (False, True):
+            config = {
+                "run_id": "bulk" if bulk else "plain",
+                "hub": {"endpoint": replica.url, "max_retries": 1},
+                "hf": {"num_models": 120, "models_file": None, "bulk_cards": bulk},
+            }
+            workflow = Workflow(tmp_path / config["run_id"])
+            target = workflow.run_folder(config).relative_to(workflow.root)
+            replica.reset_stats()
+            workflow.run(config, str(target / "hf_models_latest.json"), "--notemp")
+            latest = workflow.artifact(config, "hf_models_latest.json")["models"]
+            runs[bulk] = latest, replica.stats(), workflow.artifact(config, SHARD)
+    (plain, plain_stats, _), (bulk, stats, shard) = runs[False], runs[True]
+    models = replica.catalogue.models
+    cardless = {m["modelId"] for m in plain
+                if models[m["modelId"]].readme_text() is None and not m.get("gated")}  # fmt: skip
+    assert len(cardless) > 10 and plain_stats["by_status"]["404"] == len(cardless)
+    assert "404" not in stats["by_status"]  # not one README asked in vain
+    assert shard["bulk_cards"]["no_readme"] == len(cardless)
+    by_source = {m["modelId"]: m["extraction_metadata"].get("card_source") for m in bulk}
+    assert {m for m, source in by_source.items() if source == "siblings"} == cardless
+    assert [comparable(m) for m in bulk] == [comparable(m) for m in plain]
+
+
+@pytest.mark.parametrize(
+    ("siblings", "listed"),
+    [
+        ([{"rfilename": "config.json"}, {"rfilename": "README.md", "size": 5}], True),
+        ([{"rfilename": "readme.md"}, {"rfilename": "docs/README.md"}], False),  # not the card
+        ([], False),
+        (None, None),  # not asked: unknown, the README is asked for
+        ([{"rfilename": "README.md", "lfs": "odd"}, {"name": "x"}], None),  # odd: unknown
+        ("README.md", None),
+    ],
+)
+def test_what_the_listed_file_names_say_about_the_readme(siblings, listed):
+    """An odd file list says nothing (the README is then asked), and never sinks the model."""
+    raw = json.dumps({"id": "org/model", "sha": "a" * 40, "siblings": siblings}).encode()
+    info = _listing_entry(raw, 3, "listing entry 1")
+    assert info.id == "org/model" and readme_listed(info) is listed

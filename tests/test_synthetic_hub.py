@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import all_snapshot_records
 from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError
 
 from hfharvest.lineage import base_model_links
 from hfharvest.replica import ReplicaHub
@@ -226,3 +227,39 @@ def test_bulk_dump_through_the_real_client_with_stale_and_missing_rows(tmp_path)
             datetime.fromisoformat(models[changed].get("lastModified"))
             > by_id[changed]["last_modified"]
         )
+
+
+def test_listing_with_file_names_says_which_models_have_a_readme(tmp_path):
+    """`expand=siblings` on /api/models, with the other fields the pipeline asks, through the
+    real client: real models' file names as recorded, a README.md listed exactly where the
+    README route serves one (synthetic models: a quarter card-less)."""
+    fields = ["sha", "lastModified", "cardData", "gated", "tags", "siblings"]
+    with ReplicaHub(scale=600, seed=2, page_size=100) as hub:
+        api = HfApi(endpoint=hub.url)
+        listed = list(api.list_models(sort="last_modified", expand=fields))
+        assert len(listed) == len(hub.catalogue.models)
+        real = {record["id"]: record for record in all_snapshot_records()}
+        listed_readme = {}
+        for model in listed:
+            names = [sibling.rfilename for sibling in model.siblings]
+            listed_readme[model.id] = "README.md" in names
+            if model.id in real:  # never invented: the recorded list, in its order
+                assert names == [s["rfilename"] for s in real[model.id]["siblings"]]
+            assert model.sha and model.last_modified  # the other expand fields still served
+        synthetic_ids = [i for i in listed_readme if i.startswith("replica-scale-")]
+        cardless = [i for i in synthetic_ids if not listed_readme[i]]
+        assert 0.15 < len(cardless) / len(synthetic_ids) < 0.35
+        # The README route agrees, for a sample of each kind and every real model.
+        card_only = [i for i in listed_readme if i not in real and i not in synthetic_ids]
+        sample = cardless[:10] + [i for i in synthetic_ids if listed_readme[i]][:10]
+        assert card_only and all(listed_readme[i] for i in card_only)  # their card is the model
+        for model_id in sample + card_only[:5] + [i for i in real if i in listed_readme]:
+            gated = bool(hub.catalogue.models[model_id].get("gated"))
+            try:
+                hf_hub_download(model_id, "README.md", endpoint=hub.url, cache_dir=tmp_path,
+                                token="hf_" + "x" * 34 if gated else False)  # fmt: skip
+                served = True
+            except EntryNotFoundError:
+                served = False
+            assert served == listed_readme[model_id] or (listed_readme[model_id] and not served
+                                                         and model_id in real)  # fmt: skip

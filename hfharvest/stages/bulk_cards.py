@@ -6,7 +6,9 @@ downloads the dump through the ordinary dataset file routes (huggingface_hub's c
 <data_root>/cache/bulk), streams it in record batches and, for each listed model whose dump row
 has the listing's `last_modified`, puts the row's card into the README cache under the listed
 sha, marked `source: bulk_dump`. Extractor.fill_card then finds it there; models changed since
-the dump, missing from it, card-less or gated are fetched one by one as without the dump.
+the dump, missing from it, or gated are fetched one by one as without the dump. Card-less models
+are not: with `hf.bulk_cards` the listing asks for each model's file names (`expand=siblings`),
+and one without README.md is marked so that no request is sent for it (extract.NO_README_LISTED).
 
 A dump that cannot be had or read is a warning: every README is then fetched individually.
 """
@@ -23,7 +25,7 @@ from ..hub import process_rate_limiter
 from ..ids import is_model_id
 from ..jsonio import iter_models
 from ..runconfig import endpoint_key
-from .extract import Extractor
+from .extract import NO_README_LISTED, Extractor
 from .shards import take_shard
 
 log = logging.getLogger(__name__)
@@ -50,14 +52,15 @@ def prime_shard(extractor: Extractor, listing_path: str, scatteritem: str,
 def prime_from_dump(extractor: Extractor, records: Iterable[dict], max_mb: float) -> dict:
     """Put the dump's cards of `records` (listed models) into the extractor's README cache.
 
-    Returns the counts (also logged): rows used, stale, missing, requests spent.
+    Returns the counts (also logged): rows used, stale, missing, no README listed (no
+    request, no row wanted), fetched individually, requests spent.
     """
     cache = extractor.cache
     if cache is None:
         log.warning("hf.bulk_cards needs hf.cache (the README cache it fills): not used")
         return {}
-    wanted, listed = _wanted(records, gated_ok=extractor.client.authenticated)
-    counts = {"listed": listed, "used": 0, "stale": 0, "cached": 0}
+    wanted, listed, no_readme = _wanted(records, gated_ok=extractor.client.authenticated)
+    counts = {"listed": listed, "no_readme": no_readme, "used": 0, "stale": 0, "cached": 0}
     sent = process_rate_limiter().total_requests
     try:
         for path in _dump_files(extractor, cache.root.parent / "bulk", int(max_mb * 2**20)):
@@ -68,19 +71,22 @@ def prime_from_dump(extractor: Extractor, records: Iterable[dict], max_mb: float
         counts["unusable"] = True
     counts["missing"] = len(wanted) - counts["stale"]  # or card-less, or over the README cap
     # Listed, not taken from the dump (gated ones included): fetched one by one.
-    counts["individual"] = listed - counts["used"] - counts["cached"]
+    counts["individual"] = listed - no_readme - counts["used"] - counts["cached"]
     counts["requests"] = process_rate_limiter().total_requests - sent
     log.info("bulk dump %s: %s", DUMP_ID, counts)
     return counts
 
 
-def _wanted(records: Iterable[dict], gated_ok: bool) -> tuple[dict, int]:
-    """(listed model id -> (sha, last_modified) of those the dump may serve, records listed).
-    Gated models are left out without a token: their README is refused to such a run, the dump
-    would not be."""
-    wanted, listed = {}, 0
+def _wanted(records: Iterable[dict], gated_ok: bool) -> tuple[dict, int, int]:
+    """(listed model id -> (sha, last_modified) of those the dump may serve, records listed,
+    records listed without a README). Gated models are left out without a token: their README
+    is refused to such a run, the dump would not be."""
+    wanted, listed, no_readme = {}, 0, 0
     for record in records:
         listed += 1
+        if record["extraction_metadata"].get("card_source") == NO_README_LISTED:
+            no_readme += 1
+            continue
         sha, modified = record.get("sha"), record.get("last_modified")
         model_id = record.get("modelId")
         if not is_model_id(model_id) or not isinstance(sha, str) or not SHA.fullmatch(sha):
@@ -93,7 +99,7 @@ def _wanted(records: Iterable[dict], gated_ok: bool) -> tuple[dict, int]:
             wanted[model_id] = (sha, datetime.fromisoformat(modified))
         except ValueError:
             continue
-    return wanted, listed
+    return wanted, listed, no_readme
 
 
 def _dump_files(extractor: Extractor, cache_root: Path, max_bytes: int) -> Iterable[Path]:

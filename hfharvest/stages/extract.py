@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 Outcome = tuple[dict | None, dict | None]  # (record, failure): either or both
 CARD_FETCHED = {"ok", "missing", "truncated"}  # card_status values of a README we asked and got
+# card_source of a model whose listed files hold no README.md: `missing` without a request.
+NO_README_LISTED = "siblings"
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -180,6 +182,10 @@ class Extractor:
             text, truncated, digest = cached.text, cached.truncated, cached.digest
             if cached.source and meta is not None:
                 meta["card_source"] = cached.source
+        elif meta is not None and meta.get("card_source") == NO_README_LISTED:
+            text, truncated = None, False  # what the Hub's 404 says, known from the listing
+            if self.cache:
+                self.cache.put(model_id, sha, None, False, source=NO_README_LISTED)
         else:
             try:
                 text, truncated = self._asked(lambda: self.client.readme(model_id, sha))
@@ -286,19 +292,35 @@ class Extractor:
         return _logged(progress(outcomes, total=total, desc="READMEs"))
 
     # -- models --------------------------------------------------------------------------------
-    def listing_outcomes(self, num_models: int, offset: int = 0) -> Iterator[Outcome]:
+    def listing_outcomes(self, num_models: int, offset: int = 0,
+                         siblings: bool = False) -> Iterator[Outcome]:  # fmt: skip
         """The latest models' records (no README yet), and a failure for each entry that is not
-        a usable model and for a listing that broke off (`"part": "listing"`)."""
+        a usable model and for a listing that broke off (`"part": "listing"`).
+
+        With `siblings`, a model whose listed files hold no README.md is marked (`card_source`)
+        so that fill_card asks nothing for it; not a gated one without a token, which the Hub
+        answers with a refusal, as a run without siblings would record it."""
         from ..hub import LISTING
 
-        for item in self.client.iter_latest(num_models, offset):
+        for item in self.client.iter_latest(num_models, offset, siblings):
             if isinstance(item, errors.HarvestError):
                 extra = {"part": "listing"} if item.item_id == LISTING else {}
                 self._count(item if item.item_id == LISTING else None)
                 yield None, item.as_failure(**extra)
             else:
                 self._count(None)
-                yield listed_outcome(item, source="latest", method="list_models")
+                yield self._no_readme_marked(
+                    item, listed_outcome(item, source="latest", method="list_models")
+                )
+
+    def _no_readme_marked(self, info: ModelInfo, outcome: Outcome) -> Outcome:
+        from ..hub import readme_listed
+
+        record = outcome[0]
+        readable = self.client.authenticated or not (record or {}).get("gated")
+        if record is not None and readable and readme_listed(info) is False:
+            record["extraction_metadata"]["card_source"] = NO_README_LISTED
+        return outcome
 
     def latest(self, num_models: int, offset: int = 0) -> Iterator[Outcome]:
         """The latest models with their READMEs: listing pages, then one README each."""
