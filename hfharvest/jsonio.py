@@ -6,7 +6,9 @@ identify mapping is one JSON object `{model id: value}` with one entry a line; a
 is one JSON list with one entity a line: both written and read entry by entry.
 
 Run files are our own outputs, so they have no size cap (a full harvest's model file passes
-any fixed one); a caller reading untrusted JSON passes `max_bytes`.
+any fixed one); a caller reading untrusted JSON passes `max_bytes`. A path ending in `.gz` is
+written and read gzip-compressed (the run's internal files: a run keeps them at a tenth of the
+bytes, and `zcat` still reads them).
 """
 
 from __future__ import annotations
@@ -79,12 +81,40 @@ def write_json(path: str | Path, data) -> None:
         handle.write("\n")
 
 
+def compressed(path: str | Path) -> bool:
+    return str(path).endswith(".gz")
+
+
+class _Capped(io.RawIOBase):
+    """A decompressed stream that fails once more than `max_bytes` came out of it."""
+
+    def __init__(self, stream, path: Path, max_bytes: int):
+        self._stream, self._path, self._cap, self._left = stream, path, max_bytes, max_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self._stream.readinto(buffer)
+        self._left -= count
+        if self._left < 0:
+            raise ValueError(f"{self._path}: over the {self._cap}-byte cap decompressed")
+        return count
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
 def _open_checked(path: str | Path, max_bytes: int | None = None):
     path = Path(path)
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise ValueError(f"{path}: {size} bytes is over the {max_bytes}-byte cap")
-    return path.open("rb")
+    if not compressed(path):
+        return path.open("rb")
+    stream = gzip.open(path, "rb")  # noqa: SIM115 - the caller closes it, as with path.open
+    return stream if max_bytes is None else io.BufferedReader(_Capped(stream, path, max_bytes))
 
 
 def read_json(path: str | Path, max_bytes: int | None = None):
@@ -189,8 +219,9 @@ def _tail_items(path: str | Path, prefix: str) -> Iterator:
     """`_items` of a key written after the models (failures, counts, metadata), read from where
     the models end instead of parsing past a million of them; any other file is read whole."""
     with _open_checked(path) as handle:
-        head = prefix.partition(".")[0] in _HEAD_KEYS
-        offset = None if head else _tail_offset(handle)
+        # A compressed file cannot be read from its end: it is read whole (the run's small ones).
+        whole = prefix.partition(".")[0] in _HEAD_KEYS or compressed(path)
+        offset = None if whole else _tail_offset(handle)
         if offset is None:
             yield from _items(path, prefix)
             return
@@ -256,8 +287,9 @@ class ArtifactWriter:
 
 @contextmanager
 def artifact_writer(path: str | Path, stage: str):
-    """`with artifact_writer(path, stage) as out: out.add_model(...)`; atomic as a whole."""
-    with atomic_writer(path) as handle:
+    """`with artifact_writer(path, stage) as out: out.add_model(...)`; atomic as a whole,
+    gzip-compressed when `path` ends in `.gz`."""
+    with (atomic_gzip_writer if compressed(path) else atomic_writer)(path) as handle:
         writer = ArtifactWriter(handle, stage)
         yield writer
         writer.close()

@@ -116,7 +116,7 @@ onsuccess:
         mark_last_run(
             LAST_RUN,
             config["run_id"],
-            run_file("shards/latest_listing.json"),
+            run_file("shards/latest_listing.json.gz"),
             cache_endpoint(config),
         )
     summary = run_file("summary.json")

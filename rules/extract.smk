@@ -4,11 +4,14 @@
 # files are the same for any number of shards. Shard files are temp(): their gather holds the
 # same records, so a run folder keeps one copy; a rerun that needs them fetches them again
 # from the caches (the gathers take `retry_failures` so that a retry reaches the fetch jobs).
+# The listing and the two gathers are kept gzip-compressed (`.json.gz`, read back by jsonio):
+# reruns and retries need them, the delta reads the listing of the run before, and every run
+# would otherwise keep three more plain copies of its records beside hf_models.json.
 
 
 rule list_latest_models:
     output:
-        listing=run_file("shards/latest_listing.json"),
+        listing=run_file("shards/latest_listing.json.gz"),
     log:
         log_file("list_latest_models"),
     benchmark:
@@ -56,7 +59,7 @@ rule extract_latest:
         listing=rules.list_latest_models.output.listing,
         shards=gather.latest(run_file("shards/latest/{scatteritem}.json")),
     output:
-        models=run_file("hf_models_latest.json"),
+        models=run_file("hf_models_latest.json.gz"),
     log:
         log_file("extract_latest"),
     benchmark:
@@ -120,7 +123,7 @@ rule extract_from_file:
         ids=rules.split_models_file.output.ids,
         shards=gather.from_file(run_file("shards/from_file/{scatteritem}.json")),
     output:
-        models=run_file("hf_models_from_file.json"),
+        models=run_file("hf_models_from_file.json.gz"),
     log:
         log_file("extract_from_file"),
     benchmark:

@@ -286,13 +286,13 @@ def test_the_workflow_completes_on_hostile_inputs_with_the_rest_intact(hostile_h
     ids = {m["modelId"] for m in final["models"]}
     assert {"google-t5/t5-small", crafted("cycle-a"), crafted("cycle-b")} <= ids
     assert {crafted("carddata-string"), crafted("tags-not-strings")} <= ids  # from the listing
-    from_file = read_json(workflow.run_folder(config) / "hf_models_from_file.json")
+    from_file = read_json(workflow.run_folder(config) / "hf_models_from_file.json.gz")
     named = [f["message"] for f in from_file["failures"] if f["reason"] == "invalid_id"]
     assert len(named) == 12 and all(message.startswith("ids.txt:") for message in named)
     assert {"invalid_id", "not_found"} <= {f["reason"] for f in final["failures"]}
     dropped = {f["model_id"] for f in from_file["failures"] if f["reason"] == "malformed"}
     assert dropped == {crafted("carddata-list")}
-    latest = read_json(workflow.run_folder(config) / "hf_models_latest.json")
+    latest = read_json(workflow.run_folder(config) / "hf_models_latest.json.gz")
     latest_failures = {f["model_id"]: f for f in latest["failures"]}
     for name in ("carddata-string", "tags-not-strings"):
         failure = latest_failures[crafted(name)]

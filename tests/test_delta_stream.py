@@ -60,3 +60,28 @@ def test_an_unreadable_previous_listing_makes_every_model_added_and_says_why(tmp
     assert delta["previous_run"]["run_id"] is None
     assert "unreadable" in delta["previous_run"]["note"]
     assert delta["added"] == [{"model_id": "a/x", "sha": "1"}]
+
+
+def test_a_compressed_listing_compares_with_a_plain_one_of_an_earlier_version(tmp_path):
+    """Listings are now kept as `.json.gz`; a pointer written before names a plain `.json` one,
+    and the delta between the two is the same as between two plain listings."""
+    pointer = tmp_path / "p.json"
+    day1 = listing(tmp_path / "day1.json", [("a/x", "1"), ("b/y", "2"), ("c/z", "3")])
+    mark_last_run(pointer, "day1", day1, ENDPOINT)
+    day2 = listing(tmp_path / "day2.json.gz", [("d/new", "4"), ("b/y", "2b"), ("a/x", "1")])
+    assert (tmp_path / "day2.json.gz").read_bytes()[:2] == b"\x1f\x8b"  # gzip's magic
+
+    counts = write_delta(str(tmp_path / "delta.json"), day2, pointer, "day2", ENDPOINT)
+    mark_last_run(pointer, "day2", day2, ENDPOINT)
+    day3 = listing(tmp_path / "day3.json.gz", [("b/y", "2c"), ("d/new", "4")])
+    write_delta(str(tmp_path / "delta3.json"), day3, pointer, "day3", ENDPOINT)
+
+    delta = json.loads((tmp_path / "delta.json").read_text())
+    assert delta["added"] == [{"model_id": "d/new", "sha": "4"}]
+    assert delta["updated"] == [{"model_id": "b/y", "old_sha": "2", "new_sha": "2b"}]
+    assert delta["gone"] == [{"model_id": "c/z", "sha": "3"}]
+    assert counts["unchanged"] == 1
+    delta3 = json.loads((tmp_path / "delta3.json").read_text())
+    assert delta3["previous_run"]["run_id"] == "day2"
+    assert delta3["updated"] == [{"model_id": "b/y", "old_sha": "2b", "new_sha": "2c"}]
+    assert delta3["gone"] == [{"model_id": "a/x", "sha": "1"}] and delta3["added"] == []

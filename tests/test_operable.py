@@ -62,8 +62,8 @@ def test_a_dead_endpoint_fails_the_run_and_a_plain_rerun_after_the_outage_redoes
     finally:
         hub.stop()
     assert {"list_latest_models", "fetch_file_models"} <= rules_run(again)
-    assert len(workflow.artifact(config, "hf_models_latest.json")["models"]) == 4
-    assert len(workflow.artifact(config, "hf_models_from_file.json")["models"]) == 2
+    assert len(workflow.artifact(config, "hf_models_latest.json.gz")["models"]) == 4
+    assert len(workflow.artifact(config, "hf_models_from_file.json.gz")["models"]) == 2
 
 
 def test_a_refused_models_file_fails_its_job_naming_the_key(tmp_path):

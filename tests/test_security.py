@@ -196,7 +196,7 @@ def test_the_token_never_reaches_outputs_logs_or_snakemake_metadata(tmp_path):
         finally:
             del os.environ["HFH_TEST_TOKEN"]
         assert hub.stats()["with_token"] > 0  # the token was read and used
-    llama = next(m for m in workflow.artifact(config, "hf_models_from_file.json")["models"]
+    llama = next(m for m in workflow.artifact(config, "hf_models_from_file.json.gz")["models"]
                  if m["modelId"] == LLAMA)  # fmt: skip
     assert llama["extraction_metadata"]["card_status"] == "ok"
     # The README the token opened, as the replica holds it, read back from the card store.

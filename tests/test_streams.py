@@ -3,11 +3,13 @@ results reused across runs by record content."""
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import os
 import tracemalloc
 
+import pytest
 from conftest import all_snapshot_records, snapshot_record
 
 from hfharvest.identify import identify_models
@@ -18,6 +20,7 @@ from hfharvest.jsonio import (
     iter_models,
     read_counts,
     read_failures,
+    read_json,
     read_key,
     write_items,
 )
@@ -243,3 +246,26 @@ def test_outputs_are_as_readable_as_any_file_the_user_writes(tmp_path):
         os.umask(umask)
     mode = (tmp_path / "out.json").stat().st_mode & 0o777
     assert mode == plain.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_compressed_stage_file_streams_back_and_a_capped_read_counts_decoded_bytes(tmp_path):
+    """A `.json.gz` run file holds the same JSON as a `.json` one (any gzip tool reads it), is
+    streamed back by the same readers, and a reader's cap applies to the decompressed bytes."""
+    records = all_snapshot_records()
+    plain, packed = tmp_path / "stage.json", tmp_path / "stage.json.gz"
+    for path in (plain, packed):
+        with artifact_writer(path, "extract_latest") as out:
+            for record in records:
+                out.add_model(record)
+            out.add_failure({"model_id": "x/y", "reason": "not_found"})
+    with gzip.open(packed, "rb") as handle:
+        assert handle.read() == plain.read_bytes()
+    assert packed.stat().st_size * 3 < plain.stat().st_size
+    assert list(iter_models(packed)) == records
+    assert read_counts(packed) == {"models": len(records), "failures": 1}
+    assert read_json(packed, max_bytes=plain.stat().st_size)["counts"]["models"] == len(records)
+    # Under the cap as stored, over it decompressed: refused while decompressing.
+    cap = plain.stat().st_size - 1
+    assert packed.stat().st_size < cap
+    with pytest.raises(ValueError, match="cap decompressed"):
+        read_json(packed, max_bytes=cap)

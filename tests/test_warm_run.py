@@ -3,6 +3,9 @@ and the replica hub: what it asks the Hub, and the delta it writes."""
 
 from __future__ import annotations
 
+import gzip
+import json
+
 import pytest
 from card_helpers import card_store
 from workflow_runner import Workflow
@@ -29,7 +32,7 @@ def config_for(hub, run_id: str) -> dict:
 
 
 def listed(workflow, config) -> list[dict]:
-    return workflow.artifact(config, "shards/latest_listing.json")["models"]
+    return workflow.artifact(config, "shards/latest_listing.json.gz")["models"]
 
 
 def ancestors_file(workflow, config) -> dict:
@@ -95,7 +98,7 @@ def test_a_warm_run_asks_only_for_the_listing_pages_and_what_changed(runs):
     # gated base model's README was refused to the cold run without a token: not asked again.
     assert asked == {"list_models": N // PAGE, "resolve_get": 4, "tasks": 1}
     # Those 4 are the changed models' READMEs (some synthetic models have none: a 404).
-    latest = workflow.artifact(warm, "hf_models_latest.json")["models"]
+    latest = workflow.artifact(warm, "hf_models_latest.json.gz")["models"]
     status = {m["modelId"]: m["extraction_metadata"]["card_status"] for m in latest}
     with_readme = {m for m in [*changed, *entering] if status[m] in ("ok", "truncated")}
     assert set(warm_stats["readme_gets"]) == with_readme
@@ -163,3 +166,32 @@ def test_the_runs_share_the_card_store_and_the_warm_one_adds_only_the_changed_ca
     passage = store.read(longest)[-300:]  # the end of the longest card, past its metadata
     for path in run_folder.rglob("*.json"):
         assert passage not in path.read_text(), path
+
+
+def test_each_run_keeps_its_listing_and_extracts_compressed_beside_one_plain_copy(runs):
+    """The listing and the extract gathers are internal: kept gzip-compressed (reruns, retries
+    and the next run's delta read them), never as more plain copies of hf_models.json."""
+    workflow, cold, warm, *_ = runs
+    for config in (cold, warm):
+        folder = workflow.run_folder(config)
+        for plain in ("shards/latest_listing.json", "hf_models_latest.json",
+                      "hf_models_from_file.json"):  # fmt: skip
+            assert not (folder / plain).exists(), plain
+        with gzip.open(folder / "shards/latest_listing.json.gz", "rt") as handle:
+            listing = json.load(handle)  # an ordinary tool reads it
+        with gzip.open(folder / "hf_models_latest.json.gz", "rt") as handle:
+            latest = json.load(handle)
+        merged = json.loads((folder / "hf_models.json").read_text())
+        ids = [m["modelId"] for m in merged["models"]]
+        assert [m["modelId"] for m in listing["models"]] == ids  # no models file: the same N
+        assert [m["modelId"] for m in latest["models"]] == ids
+        assert [m["sha"] for m in latest["models"]] == [m["sha"] for m in merged["models"]]
+        assert len(ids) == N
+        size = (folder / "hf_models.json").stat().st_size
+        assert (folder / "shards/latest_listing.json.gz").stat().st_size < size / 3
+        assert (folder / "hf_models_latest.json.gz").stat().st_size < size / 3
+    # The next run's delta compares with the warm run's compressed listing.
+    [pointer] = (workflow.root / "data/1_raw/hf/.last_run").glob("*.json")
+    named = json.loads(pointer.read_text())
+    assert named["run_id"] == "day2"
+    assert named["listing"] == str(workflow.run_folder(warm) / "shards/latest_listing.json.gz")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 from conftest import snapshot_record
 from workflow_runner import Workflow, rules_run
 
+from hfharvest.jsonio import read_json
 from hfharvest.lineage import base_model_links
 from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
 
@@ -89,7 +89,7 @@ def test_first_run_runs_every_rule(first_run):
 
 def test_latest_models_are_the_newest_in_order(first_run, hub):
     workflow, config, _, _ = first_run
-    latest = workflow.artifact(config, "hf_models_latest.json")
+    latest = workflow.artifact(config, "hf_models_latest.json.gz")
     stamps = [m["last_modified"] for m in latest["models"]]
     assert len(stamps) == 12
     assert stamps == sorted(stamps, reverse=True)
@@ -120,13 +120,13 @@ def test_redirected_old_id_is_merged_into_its_new_name(first_run):
     ids = [m["modelId"] for m in merged["models"]]
     assert len(ids) == len(set(ids))
     assert "bert-base-uncased" not in ids
-    latest = [m["modelId"] for m in workflow.artifact(config, "hf_models_latest.json")["models"]]
+    latest = [m["modelId"] for m in workflow.artifact(config, "hf_models_latest.json.gz")["models"]]
     assert ids[: len(latest)] == latest  # the listing's order, then the file's
 
 
 def test_bad_lines_and_unknown_models_are_failures_not_crashes(first_run):
     workflow, config, _, _ = first_run
-    failures = workflow.artifact(config, "hf_models_from_file.json")["failures"]
+    failures = workflow.artifact(config, "hf_models_from_file.json.gz")["failures"]
     reasons = {f["model_id"]: (f["reason"], f["message"]) for f in failures}
     assert reasons["not/a/valid/id"][0] == "invalid_id"
     assert "ids.txt:7:" in reasons["not/a/valid/id"][1]
@@ -190,7 +190,7 @@ def test_reruns_touch_only_stale_rules(first_run):
     result = workflow.run(more_models, *WITHOUT_NORMALIZE)
     assert "extract_latest" in rules_run(result)
     assert "extract_from_file" not in rules_run(result)
-    assert len(workflow.artifact(more_models, "hf_models_latest.json")["models"]) == 15
+    assert len(workflow.artifact(more_models, "hf_models_latest.json.gz")["models"]) == 15
 
 
 @pytest.mark.parametrize(
@@ -233,8 +233,8 @@ def test_scenarios(hub, tmp_path, num_models, models_file, latest, from_file):
         "arxiv": {"endpoint": f"{hub.url}/api/query", "delay_s": 0},
     }
     workflow.run(config, *WITHOUT_NORMALIZE)
-    assert len(workflow.artifact(config, "hf_models_latest.json")["models"]) == latest
-    assert len(workflow.artifact(config, "hf_models_from_file.json")["models"]) == from_file
+    assert len(workflow.artifact(config, "hf_models_latest.json.gz")["models"]) == latest
+    assert len(workflow.artifact(config, "hf_models_from_file.json.gz")["models"]) == from_file
     merged = workflow.artifact(config, "hf_models_with_ancestors.json")
     assert len(merged["models"]) == latest + from_file
     assert all("ancestry" not in record for record in merged["models"])
@@ -325,9 +325,9 @@ def without_volatile(value):
 
 def run_outputs(workflow, config) -> dict[str, object]:
     folder = workflow.run_folder(config)
-    paths = [*folder.glob("*.json"), *folder.glob("identified/*.json")]
+    paths = [*folder.glob("*.json"), *folder.glob("*.json.gz"), *folder.glob("identified/*.json")]
     return {
-        str(p.relative_to(folder)): without_volatile(json.loads(p.read_text()))
+        str(p.relative_to(folder)): without_volatile(read_json(p))
         for p in paths
         if p.name != "summary.json"  # names the run folder
     }
@@ -347,5 +347,5 @@ def test_outputs_are_identical_for_one_or_four_shards(hub, tmp_path):
         result = workflow.run(config, *WITHOUT_NORMALIZE)
         assert result.stderr.count("rule fetch_latest_cards:") == shards
         outputs.append(run_outputs(workflow, config))
-    assert "hf_models_latest.json" in outputs[0] and "identified/tasks.json" in outputs[0]
+    assert "hf_models_latest.json.gz" in outputs[0] and "identified/tasks.json" in outputs[0]
     assert outputs[0] == outputs[1]

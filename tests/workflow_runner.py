@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import yaml
 from card_helpers import card_store, inline
+
+from hfharvest.jsonio import read_json
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = [
@@ -56,7 +57,7 @@ class Workflow:
         return self.root / config.get("data_root", "data") / "1_raw" / "hf" / config["run_id"]
 
     def artifact(self, config: dict, name: str) -> dict:
-        return json.loads((self.run_folder(config) / name).read_text())
+        return read_json(self.run_folder(config) / name)  # a `.gz` one decompressed
 
     def card(self, config: dict, record: dict) -> str | None:
         """The record's README text, read from the data root's card store by `card_sha256`."""

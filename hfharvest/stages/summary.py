@@ -17,7 +17,7 @@ PERMANENT = {"not_found", "invalid_id", "bad_input", "disabled", "gated"}
 FAILURE_FILES = [
     ["hf_models_with_ancestors.json"],
     ["hf_models.json"],
-    ["hf_models_latest.json", "hf_models_from_file.json"],
+    ["hf_models_latest.json.gz", "hf_models_from_file.json.gz"],
 ]
 
 
