@@ -294,25 +294,28 @@ class CardCache(_EntryStore):
         return self._path(model_id, sha).is_file()
 
     def put(self, model_id: str, sha: str | None, text: str | None, truncated: bool,
-            refused: str | None = None, source: str | None = None) -> None:  # fmt: skip
+            refused: str | None = None, source: str | None = None) -> str | None:  # fmt: skip
         """Cache a README the Hub gave (text, or None when the repo has none at `sha`), or its
         refusal (`refused="gated"`) to a run without a token: at that commit, without a token,
-        the answer cannot change; a run with a token asks again."""
+        the answer cannot change; a run with a token asks again. Returns the text's digest in
+        the card store (None for no text, or a sha that cannot be cached)."""
         if not sha or not SHA.fullmatch(sha):
-            return
+            return None
         if not self._marked:  # which endpoint this folder's entries came from, for people
             self._marked = True
             self._store(self._base, ENDPOINT_FILE, f"{self.endpoint}\n".encode())
         parts, name = self._where(model_id, sha)
-        digest = None if text is None else self.store.put(text)
+        data = None if text is None else text.encode("utf-8")
+        digest = None if data is None else self.store.put_bytes(data)
         entry = {"model_id": model_id, "sha": sha, "sha256": digest, "truncated": truncated}
-        if text is not None:
-            entry["bytes"] = len(text.encode("utf-8"))
+        if data is not None:
+            entry["bytes"] = len(data)
         if refused:
             entry["refused"] = refused
         if source:
             entry["source"] = source
         self._write_entry(parts, name, entry)
+        return digest
 
 
 class RecordCache(_EntryStore):

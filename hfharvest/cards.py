@@ -58,7 +58,10 @@ class CardStore(_EntryStore):
 
     def put(self, text: str) -> str:
         """Store `text` once; its digest. A blob already there is not rewritten."""
-        data = text.encode("utf-8")
+        return self.put_bytes(text.encode("utf-8"))
+
+    def put_bytes(self, data: bytes) -> str:
+        """`put` of a text already encoded (UTF-8)."""
         digest = hashlib.sha256(data).hexdigest()
         try:
             present = stat.S_ISREG(os.lstat(self.path(digest)).st_mode)

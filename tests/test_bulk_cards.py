@@ -215,8 +215,8 @@ def test_the_workflow_with_bulk_cards_asks_nothing_for_card_less_models(tmp_path
             workflow = Workflow(tmp_path / config["run_id"])
             target = workflow.run_folder(config).relative_to(workflow.root)
             replica.reset_stats()
-            workflow.run(config, str(target / "hf_models_latest.json"), "--notemp")
-            latest = workflow.artifact(config, "hf_models_latest.json")["models"]
+            workflow.run(config, str(target / "hf_models_latest.json.gz"), "--notemp")
+            latest = workflow.artifact(config, "hf_models_latest.json.gz")["models"]
             runs[bulk] = latest, replica.stats(), workflow.artifact(config, SHARD)
     (plain, plain_stats, _), (bulk, stats, shard) = runs[False], runs[True]
     models = replica.catalogue.models

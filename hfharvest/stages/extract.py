@@ -193,8 +193,8 @@ class Extractor:
                 if self.cache and anonymous:
                     self.cache.put(model_id, sha, None, False, refused="gated")
                 raise
-            if self.cache:
-                self.cache.put(model_id, sha, text, truncated)
+            if self.cache:  # the text stored once: fill_card names it by this digest
+                digest = self.cache.put(model_id, sha, text, truncated)
         missing = text is None and digest is None
         return text, "missing" if missing else "truncated" if truncated else "ok", digest
 
@@ -238,7 +238,7 @@ class Extractor:
         try:
             text, meta["card_status"], digest = self._card(
                 record["modelId"], record["sha"], record.get("gated", True), meta,
-                with_text=self.cards is None,
+                with_text=not self._names_by_digest,
             )  # fmt: skip
         except errors.HarvestError as err:
             meta["card_status"] = err.reason
@@ -247,8 +247,14 @@ class Extractor:
             record["card"] = text
         else:  # the text once in the store, the record names it
             record.pop("card", None)
-            record["card_sha256"] = digest if text is None else self.cards.put(text)
+            named = digest if self._names_by_digest else None
+            record["card_sha256"] = named if named or text is None else self.cards.put(text)
         return record, failure
+
+    @property
+    def _names_by_digest(self) -> bool:
+        """Whether the README cache's digests name texts in this extractor's card store."""
+        return self.cards is not None and self.cache is not None and self.cache.store is self.cards
 
     def _card_kept(self, record: dict) -> bool:
         """Whether a record kept by this run still has its README: fetched, and (by digest)
