@@ -180,6 +180,9 @@ class DiskMap:
     def __len__(self) -> int:
         return self._db.execute("SELECT count(*) FROM map").fetchone()[0]
 
+    def __bool__(self) -> bool:  # `map or {}` must not count a million rows per lookup
+        return self._db.execute("SELECT 1 FROM map LIMIT 1").fetchone() is not None
+
     def items(self) -> Iterator[tuple[str, object]]:
         for key, value in self._db.execute("SELECT key, value FROM map ORDER BY key"):
             yield key, self._convert(json.loads(value))
