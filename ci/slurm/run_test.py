@@ -13,6 +13,7 @@ Prints both runs' job counts and wall times. Exit 0 = equal; 1 = a difference or
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import re
@@ -379,9 +380,18 @@ def short(value) -> str:
 
 
 def artifacts(folder: Path) -> set[Path]:
-    """The run's JSON files; hidden folders (the run's record cache, `.records/`) are not output."""
-    paths = (p.relative_to(folder) for p in folder.rglob("*.json"))
+    """The run's JSON files, gzip-compressed ones too; hidden folders (the run's record cache,
+    `.records/`) are not output."""
+    found = [*folder.rglob("*.json"), *folder.rglob("*.json.gz")]
+    paths = (p.relative_to(folder) for p in found)
     return {p for p in paths if not any(part.startswith(".") for part in p.parts)}
+
+
+def read_artifact(path: Path):
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return json.load(handle)
+    return json.loads(path.read_text())
 
 
 def compare(slurm: Path, local: Path, window: tuple[datetime, datetime]) -> Counter:
@@ -396,8 +406,8 @@ def compare(slurm: Path, local: Path, window: tuple[datetime, datetime]) -> Coun
     dropped: Counter = Counter()
     problems = []
     for name in sorted(names):
-        a = normalised(json.loads((slurm / name).read_text()), window, "", dropped)
-        b = normalised(json.loads((local / name).read_text()), window, "", Counter())
+        a = normalised(read_artifact(slurm / name), window, "", dropped)
+        b = normalised(read_artifact(local / name), window, "", Counter())
         found = differences(a, b)
         if found:
             problems.append(
