@@ -218,11 +218,12 @@ class _Prefixed:
 def _tail_items(path: str | Path, prefix: str) -> Iterator:
     """`_items` of a key written after the models (failures, counts, metadata), read from where
     the models end instead of parsing past a million of them; any other file is read whole."""
+    # A compressed file cannot be read from its end: it is read whole (the run's small ones).
+    if prefix.partition(".")[0] in _HEAD_KEYS or compressed(path):
+        yield from _items(path, prefix)
+        return
     with _open_checked(path) as handle:
-        # A compressed file cannot be read from its end: it is read whole (the run's small ones).
-        whole = prefix.partition(".")[0] in _HEAD_KEYS or compressed(path)
-        offset = None if whole else _tail_offset(handle)
-        if offset is None:
+        if (offset := _tail_offset(handle)) is None:
             yield from _items(path, prefix)
             return
         handle.seek(offset)

@@ -80,13 +80,15 @@ def _dataset_documents(dataset_ids: list[str], lookups: Lookups,
                        cache: DocumentCache | None) -> Iterator[Written]:  # fmt: skip
     for dataset_id in dataset_ids:
         entity = lookups.entity("datasets", dataset_id)
-        key = cache.key({"dataset": entity, "max_chars": lookups.max_chars}) if cache else None
-        if cache is not None and (cached := cache.get(key)) is not None:
+        if cache is None:
+            yield written(dataset_document(entity, lookups.max_chars))
+            continue
+        key = cache.key({"dataset": entity, "max_chars": lookups.max_chars})
+        if (cached := cache.get(key)) is not None:
             yield cached
             continue
         document = written(dataset_document(entity, lookups.max_chars))
-        if cache is not None:
-            cache.put(key, document)
+        cache.put(key, document)
         yield document
 
 

@@ -39,7 +39,7 @@ def add_ancestors(
     renamed base model one id. `stated` keeps, across runs, the bases each card's text states,
     by the card's digest: a warm run reads only the new cards.
     """
-    stated = stated or ResultCache(None, "", STATED)
+    stated = ResultCache(None, "", STATED) if stated is None else stated
     renamed = {} if renamed is None else renamed
     for failure in read_failures(models_path):
         yield None, failure
@@ -96,15 +96,13 @@ def _links(record: dict, cards: CardStore | None, stated: ResultCache) -> list[L
 
 
 def _stated_links(record: dict, cards: CardStore | None, stated: ResultCache) -> list:
-    digest = record.get("card_sha256")
-    if not isinstance(digest, str):  # no card, or its text inline: nothing to reuse
-        return sorted(stated_base_models(with_text(record, cards)[0]).items())
-    key = record_digest(STATED, {"card_sha256": digest})
-    if (found := stated.get(key)) is not None:
+    digest = record.get("card_sha256")  # none, or the text inline: nothing to reuse
+    key = record_digest(STATED, {"card_sha256": digest}) if isinstance(digest, str) else None
+    if key is not None and (found := stated.get(key)) is not None:
         return [tuple(link) for link in found]
     full, problem = with_text(record, cards)
     links = sorted(stated_base_models(full).items())
-    if problem is None:  # an answer without the card must not outlive the run
+    if key is not None and problem is None:  # an answer without the card must not outlive the run
         stated.put(key, links)
     return links
 
