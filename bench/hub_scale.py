@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import random
 import resource
@@ -24,6 +25,8 @@ from pathlib import Path
 
 import yaml
 from harness import Replica
+
+from hfharvest.replica.synthetic import END, GROWTH, START
 
 REPO = Path(__file__).resolve().parents[1]  # where the Snakefile is
 HUB_MODELS = 1_500_000  # the Hub's model count, to project to
@@ -47,6 +50,19 @@ WARM_SLACK = 1.02  # warm requests at most this times (changed models + listing 
 DAILY_HOURS = BULK_HOURS = 1.0
 FLOOR_MARGIN = 0.05  # cold without the bulk dump: within 5 % of the per-README floor
 LISTING = ("list_models", "list_datasets")  # the replica's names of the paged listings
+# The bulk dump is refreshed daily, so the bulk run meets one a day old: its stale rows are the
+# models the bench changed (the day's commits), its missing rows the day's new models, at the
+# synthetic Hub's own growth rate (PROVENANCE-synthetic.md: 30-fold over five years, so about
+# 0.19 % of the models arrived in the last day). The replica's defaults lag more, to test the
+# fallback.
+DAY_S = 86_400
+DUMP_WORLD = {
+    "dump_stale_share": 0.0,
+    "dump_missing_share": math.log(GROWTH) * DAY_S / (END - START),
+}
+# The free account's limits are a signed-in user's: the runs send a token (to the replica
+# only), so gated models are read like any other, from the dump or one by one.
+TOKEN_ENV = {"HF_TOKEN": "hf_bench_free_account"}
 
 
 @dataclass(frozen=True)
@@ -152,7 +168,8 @@ def run_workflow(config: dict, folder: Path) -> tuple[float, float]:
     command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(path)]
     before, started = _children_cpu_s(), time.monotonic()
     with open(folder / f"{config['run_id']}.log", "w") as log:
-        done = subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        env = {**os.environ, **TOKEN_ENV}
+        done = subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     wall_s, cpu_s = time.monotonic() - started, _children_cpu_s() - before
     if done.returncode != 0:
         raise RuntimeError(f"snakemake failed (exit {done.returncode}); see {log.name}")
@@ -196,7 +213,7 @@ def at_scale(workdir: Path, n: int, bulk: bool, progress: Callable[[str], None])
     """Cold, warm after 2 % changed and, with `bulk`, cold from the bulk dump, at N models."""
     folder = workdir / f"hub-scale-{n}"
     folder.mkdir(parents=True, exist_ok=True)
-    options = dict(scale=n, seed=0, latency_ms=0, page_size=PAGE_SIZE)
+    options = dict(scale=n, seed=0, latency_ms=0, page_size=PAGE_SIZE, **DUMP_WORLD)
     with Replica(folder, "hub", **options) as hub:
         runs = []
         config = workflow_config(hub.url, folder / "data", "cold", n, bulk=False)

@@ -22,6 +22,7 @@ from hfharvest.hub import (
     readme_listed,
 )
 from hfharvest.replica import ReplicaHub
+from hfharvest.replica.bulk import BulkDump
 from hfharvest.stages.bulk_cards import DUMP_ID, prime_from_dump
 from hfharvest.stages.extract import Extractor
 
@@ -65,6 +66,28 @@ def served_rows(hub) -> dict[str, dict]:
         for row in pq.read_table(hub.dump.file(name)[0]).to_pylist():
             rows[row["modelId"]] = row
     return rows
+
+
+def test_the_dump_lags_by_the_shares_it_is_started_with(hub):
+    """A bench sets how far the dump lags (a day's changes, not the testing defaults): with no
+    stale and no missing share every model with a README has its row at its live commit; with
+    every model missing, none has one."""
+    models = hub.catalogue.models
+    fresh = BulkDump(models, seed=5, rows_per_shard=800, stale_share=0.0, missing_share=0.0)
+    total = len(fresh.real) + fresh.synthetic.count
+    rows = [fresh.row(position) for position in range(0, total, 7)]
+    assert all(row is not None for row in rows[: len(fresh.real) // 7])  # recorded with cards
+    for row in filter(None, rows):
+        live = datetime.fromisoformat(models[row["modelId"]].get("lastModified"))
+        assert row["last_modified"] == live and row["card"]
+    assert sum(row is None for row in rows) < len(rows) / 2  # the card-less ones only
+    gone = BulkDump(models, seed=5, rows_per_shard=800, stale_share=0.0, missing_share=1.0)
+    assert all(gone.row(position) is None for position in range(0, total, 7))
+    assert {hub.dump.fate(model, synthetic=True) for model in list(models)[:400]} == {
+        "current",
+        "stale",
+        "missing",
+    }  # the replica's defaults: a dump lagging more
 
 
 def comparable(record: dict) -> dict:

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from ..jsonio import atomic_writer
-from .bulk import DUMP_ID, ROWS_PER_SHARD
+from .bulk import DUMP_ID, MISSING_SHARE, ROWS_PER_SHARD, STALE_SHARE
 from .faults import FAULTS_HELP
 from .server import ReplicaHub
 from .snapshot import DEFAULT_SNAPSHOT
@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> None:
         scale=args.scale,
         seed=args.seed,
         dump_rows_per_shard=args.dump_rows_per_shard,
+        dump_stale_share=args.dump_stale_share,
+        dump_missing_share=args.dump_missing_share,
         faults=_faults(args),
     )
     stopping = threading.Event()
@@ -94,6 +96,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--dump-rows-per-shard", type=int, default=ROWS_PER_SHARD,
         help=f"rows per Parquet file of the bulk dump {DUMP_ID}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dump-stale-share", type=float, default=STALE_SHARE,
+        help="share of synthetic models whose dump row is an older commit",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dump-missing-share", type=float, default=MISSING_SHARE,
+        help="share of models left out of the dump",
     )  # fmt: skip
     parser.add_argument(
         "--dump-prebuild", action="store_true",

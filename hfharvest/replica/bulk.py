@@ -55,6 +55,8 @@ def schema():
     )
 
 
+# The defaults are a dump that lags more than a day's changes, to test the fallback; a bench
+# sets its own (--dump-stale-share, --dump-missing-share).
 STALE_SHARE = 0.03  # synthetic models whose row is an older commit
 MISSING_SHARE = 0.02  # models left out of the dump
 ROWS_PER_SHARD = 20_000  # about 6 s to build here: within a client's metadata timeout
@@ -65,8 +67,16 @@ _CHUNK = 2**20
 class BulkDump:
     """The dump of one replica instance: its files, built lazily, and its dataset record."""
 
-    def __init__(self, models, seed: int = 0, rows_per_shard: int = ROWS_PER_SHARD):
+    def __init__(
+        self,
+        models,
+        seed: int = 0,
+        rows_per_shard: int = ROWS_PER_SHARD,
+        stale_share: float = STALE_SHARE,
+        missing_share: float = MISSING_SHARE,
+    ):
         self.seed, self.rows_per_shard = seed, max(1, rows_per_shard)
+        self.stale_share, self.missing_share = stale_share, missing_share
         real = models.real if isinstance(models, Chained) else models
         self.real: list[Repo] = list(real.values())
         self.synthetic = models.synthetic if isinstance(models, Chained) else None
@@ -154,9 +164,9 @@ class BulkDump:
     def fate(self, model_id: str, *, synthetic: bool) -> str:
         """'missing', 'stale' or 'current': seeded per model id."""
         draw = random.Random(f"dump:{self.seed}:{model_id}").random()
-        if draw < MISSING_SHARE:
+        if draw < self.missing_share:
             return "missing"
-        return "stale" if synthetic and draw < MISSING_SHARE + STALE_SHARE else "current"
+        return "stale" if synthetic and draw < self.missing_share + self.stale_share else "current"
 
     def _write(self, shard: int) -> tuple[Path, str]:
         path = self._dir / Path(self.files[shard]).name

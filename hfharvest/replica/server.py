@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from .bulk import DUMP_ID, ROWS_PER_SHARD, BulkDump
+from .bulk import DUMP_ID, MISSING_SHARE, ROWS_PER_SHARD, STALE_SHARE, BulkDump
 from .faults import Faults, checked_faults
 from .messages import Request, Response, error_response, json_response, not_found
 from .paging import Paging
@@ -52,12 +52,15 @@ class ReplicaHub(Routes, Paging, Faults, Stats):
         scale: int = 0,
         seed: int = 0,
         dump_rows_per_shard: int = ROWS_PER_SHARD,
+        dump_stale_share: float = STALE_SHARE,
+        dump_missing_share: float = MISSING_SHARE,
         disabled_ids=(),
         faults: dict | None = None,
     ):
         self.catalogue = load_snapshot(snapshot_dir, scale=scale, seed=seed)
         # The Hub's bulk dump of model cards, built from these records (bulk.py).
-        self.dump = BulkDump(self.catalogue.models, seed, dump_rows_per_shard)
+        self.dump = BulkDump(self.catalogue.models, seed, dump_rows_per_shard,
+                             dump_stale_share, dump_missing_share)  # fmt: skip
         datasets = self.catalogue.datasets
         datasets = datasets.real if isinstance(datasets, Chained) else datasets
         datasets[DUMP_ID] = Repo(DUMP_ID, self.dump.record(), None)
