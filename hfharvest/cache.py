@@ -28,6 +28,7 @@ import secrets
 import stat
 import threading
 import time
+import weakref
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,7 @@ class _EntryStore:
         self.hits = 0
         self.misses = 0
         self.writable = True
+        self._kept: tuple[int, weakref.finalize] | None = None  # the base folder, see _open_dir
 
     def _tally(self, found: bool) -> None:
         with self._lock:
@@ -97,8 +99,27 @@ class _EntryStore:
 
     # -- safe file access ----------------------------------------------------------------------
     def _open_dir(self, parts: list[str], create: bool) -> int:
-        """A descriptor of root/parts..., every component a real folder (O_NOFOLLOW)."""
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        """A descriptor of root/parts..., every component a real folder (O_NOFOLLOW).
+
+        The store's base folder (`_base`, else the root) is walked once and its descriptor
+        kept: a warm run looks up every listed model's entry, and a walk from the root cost
+        five opens and closes each time. A base removed under us is walked again."""
+        base = getattr(self, "_base", [])
+        if parts[: len(base)] != base:
+            return self._walk(self._open_root(), parts, create)
+        try:
+            return self._walk(self._base_fd(base, create), parts[len(base) :], create)
+        except FileNotFoundError:
+            if not self._forget_base_if_gone():
+                raise
+        return self._walk(self._base_fd(base, create), parts[len(base) :], create)
+
+    def _open_root(self) -> int:
+        return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+
+    @staticmethod
+    def _walk(fd: int, parts: list[str], create: bool) -> int:
+        """Descend from `fd` (taken: closed on the way) through `parts`, real folders only."""
         try:
             for part in parts:
                 if create:
@@ -111,6 +132,26 @@ class _EntryStore:
             os.close(fd)
             raise
         return fd
+
+    def _base_fd(self, base: list[str], create: bool) -> int:
+        """A descriptor of the base folder of its own (a copy of the kept one)."""
+        with self._lock:
+            if self._kept is None:
+                fd = self._walk(self._open_root(), base, create)
+                self._kept = (fd, weakref.finalize(self, os.close, fd))
+            return os.dup(self._kept[0])
+
+    def _forget_base_if_gone(self) -> bool:
+        """Whether the kept base folder was removed (then it is forgotten, to be walked anew)."""
+        with self._lock:
+            if self._kept is None:
+                return True
+            fd, closer = self._kept
+            if os.fstat(fd).st_nlink > 0:  # still there: the entry's folder is what is absent
+                return False
+            self._kept = None
+            closer()
+            return True
 
     def _read(self, parts: list[str], name: str) -> bytes | None:
         """The entry's bytes; None if absent. Raises TamperedEntry for anything but a regular

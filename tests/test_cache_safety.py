@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 
 import pytest
 from card_helpers import card_cache, inline
@@ -161,3 +162,30 @@ def test_a_new_replica_snapshot_is_a_new_hub_for_params_and_caches(tmp_path):
     config = {"hub": {"endpoint": "replica"}, "replica": {"scale": 0, "seed": 0}}
     assert harvest_source(config)["replica"]["catalogue"] == replica_fingerprint()
     assert replica_fingerprint() in cache_endpoint(config)
+
+
+def test_a_live_cache_whose_folder_is_removed_or_swapped_starts_again_and_never_follows(
+    tmp_path, caplog
+):
+    """A cache keeps its endpoint folder open (one walk, not one per entry); removed under a
+    running job, it is made again; swapped for a symlink, nothing is read or written through it."""
+    sha, root, outside = "a" * 40, tmp_path / "cache", tmp_path / "outside"
+    cache = card_cache(root, "https://huggingface.co")
+    cache.put("org/model", sha, "# card", False)
+    base = cache._path("org/model", sha).parents[2]  # readmes/<endpoint>: the folder kept open
+    assert cache.get("org/model", sha).text == "# card"
+    assert cache.get("org/other", sha) is None  # an absent owner folder is a miss, not a reset
+    shutil.rmtree(base)
+    assert cache.get("org/model", sha) is None
+    cache.put("org/model", sha, "# card again", False)
+    assert cache.get("org/model", sha).text == "# card again"
+    assert cache._path("org/model", sha).is_file()  # made again where it belongs
+
+    shutil.copytree(base, outside)
+    shutil.rmtree(base)
+    base.symlink_to(outside, target_is_directory=True)
+    with caplog.at_level(logging.WARNING):
+        assert cache.get("org/model", sha) is None  # the copy outside is never read
+        cache.put("org/new", sha, "# new", False)
+    assert {p.name for p in outside.rglob("*")} == {"org", "model", f"{sha}.json"}  # untouched
+    assert any("not a real folder" in r.getMessage() for r in caplog.records)
