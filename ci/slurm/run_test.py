@@ -13,7 +13,6 @@ Prints both runs' job counts and wall times. Exit 0 = equal; 1 = a difference or
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import re
@@ -36,6 +35,8 @@ PARTITION = "debug"
 RUN_ID = "slurm-compare"
 sys.path.insert(0, str(REPO / "tests"))
 from workflow_runner import copy_workflow  # noqa: E402 - copied as the e2e tests copy it
+
+from hfharvest.jsonio import read_json  # noqa: E402 - by suffix: the run's .json.gz too
 
 # Dropped wherever they occur, by key: when a record was fetched (`extracted_at`), and what a job
 # cost — requests per rate-limit bucket (`hub_requests` in stage files, `requests` per stage in
@@ -387,13 +388,6 @@ def artifacts(folder: Path) -> set[Path]:
     return {p for p in paths if not any(part.startswith(".") for part in p.parts)}
 
 
-def read_artifact(path: Path):
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            return json.load(handle)
-    return json.loads(path.read_text())
-
-
 def compare(slurm: Path, local: Path, window: tuple[datetime, datetime]) -> Counter:
     names, local_names = artifacts(slurm), artifacts(local)
     if not names:
@@ -406,8 +400,8 @@ def compare(slurm: Path, local: Path, window: tuple[datetime, datetime]) -> Coun
     dropped: Counter = Counter()
     problems = []
     for name in sorted(names):
-        a = normalised(read_artifact(slurm / name), window, "", dropped)
-        b = normalised(read_artifact(local / name), window, "", Counter())
+        a = normalised(read_json(slurm / name), window, "", dropped)
+        b = normalised(read_json(local / name), window, "", Counter())
         found = differences(a, b)
         if found:
             problems.append(
