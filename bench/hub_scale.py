@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 from harness import Replica
 
+from hfharvest.joblog import RESOURCES
 from hfharvest.replica.synthetic import END, GROWTH, START
 
 REPO = Path(__file__).resolve().parents[1]  # where the Snakefile is
@@ -111,14 +112,36 @@ def _number(text: str) -> float:
         return 0.0
 
 
-def rule_jobs(folder: Path) -> dict[str, Jobs]:
+def rule_jobs(folder: Path, logs: Path | None = None) -> dict[str, Jobs]:
     """Every rule's jobs from `<data_root>/benchmarks/<run_id>/`: `<rule>.tsv`, or one file per
-    shard under `<rule>/`. Whatever rules the workflow has today, none named here."""
+    shard under `<rule>/`. Whatever rules the workflow has today, none named here. Where the
+    job's log (same path under `logs`, `.log`) ends with its exact CPU and peak RSS, those
+    replace the benchmark's samples."""
     found: dict[str, list[dict[str, float]]] = {}
     for path in sorted(folder.rglob("*.tsv")):
-        rule = path.relative_to(folder).parts[0].removesuffix(".tsv")
-        found.setdefault(rule, []).append(read_benchmark(path))
+        relative = path.relative_to(folder)
+        rule = relative.parts[0].removesuffix(".tsv")
+        job = read_benchmark(path)
+        if logs is not None:
+            job.update(logged_resources(logs / relative.with_suffix(".log")))
+        found.setdefault(rule, []).append(job)
     return {rule: _sum_jobs(jobs) for rule, jobs in found.items()}
+
+
+def logged_resources(log: Path) -> dict[str, float]:
+    """`cpu_time` and `max_rss` (MB) from the job log's `job resources:` line (hfharvest.joblog),
+    or nothing when the log has none (an older run, a job that was killed)."""
+    try:
+        with open(log, "rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 65536))  # the last line is short
+            lines = file.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return {}
+    for line in reversed(lines):
+        if RESOURCES in line:
+            fields = dict(item.split("=", 1) for item in line.split(RESOURCES, 1)[1].split())
+            return {"cpu_time": float(fields["cpu_s"]), "max_rss": float(fields["max_rss_mb"])}
+    return {}
 
 
 def _sum_jobs(jobs: list[dict[str, float]]) -> Jobs:
@@ -193,7 +216,7 @@ def harvest(hub: Replica, config: dict, folder: Path, changed: int = 0) -> Run:
         "cache growth": disk_bytes(data_root / "cache") - before["cache"],
         "data_root growth": disk_bytes(data_root) - before["all"],
     }
-    rules = rule_jobs(data_root / "benchmarks" / run_id)
+    rules = rule_jobs(data_root / "benchmarks" / run_id, data_root / "logs" / run_id)
     requests, identified = summary.get("requests", {}), summary.get("identified", {})
     return Run(
         run_id,

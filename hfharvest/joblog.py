@@ -6,9 +6,12 @@ without importing the Hub client.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 from pathlib import Path
+
+RESOURCES = "job resources:"  # the log's last line; bench/hub_scale.py reads it
 
 
 def start_log(path: str) -> None:
@@ -28,3 +31,20 @@ def start_log(path: str) -> None:
     # huggingface_hub logs full URLs at debug level only; keep it at warnings.
     logging.getLogger("huggingface_hub").setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.WARNING)
+    atexit.unregister(log_resources)  # once, however often a process starts a log (tests)
+    atexit.register(log_resources)
+
+
+def log_resources() -> None:
+    """Log the job's exact CPU time and peak RSS, the kernel's own counts. Snakemake's benchmark
+    files sample (every 30 s after the first 15 s), so a long job's last interval of CPU and
+    its real peak can fall between two samples."""
+    import resource  # POSIX only; imported where used
+
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    cpu_s = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    unit = 1024 * 1024 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes, or KiB
+    peak_mb = max(own.ru_maxrss, children.ru_maxrss) / unit
+    logging.getLogger(__name__).info("%s cpu_s=%.2f max_rss_mb=%.1f", RESOURCES, cpu_s, peak_mb)

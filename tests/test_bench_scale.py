@@ -52,6 +52,29 @@ def test_a_job_too_short_to_sample_counts_zero_and_the_last_repeat_wins(tmp_path
     assert hub_scale.rule_jobs(tmp_path)["write_delta"] == Jobs(1, 0.6, 0.0, 40.1)
 
 
+def test_a_job_log_s_exact_resources_replace_the_sampled_ones(tmp_path):
+    benchmarks, logs = tmp_path / "benchmarks", tmp_path / "logs"
+    write_benchmark(
+        benchmarks / "fetch_latest_cards/1-of-2.tsv",
+        "95.00\t0:01:35\t100.20\t300\t90\t91\t0\t1\t50\t61.00",
+    )
+    write_benchmark(
+        benchmarks / "fetch_latest_cards/2-of-2.tsv",
+        "4.20\t0:00:04\t120.50\t310\t95\t96\t0\t1\t45\t2.10",
+    )
+    (logs / "fetch_latest_cards").mkdir(parents=True)
+    (logs / "fetch_latest_cards/1-of-2.log").write_text(
+        "2026-11-30 10:00:00,000 INFO hfharvest.stages: 100 models\n"
+        "2026-11-30 10:01:35,000 INFO hfharvest.joblog: job resources: cpu_s=88.25 "
+        "max_rss_mb=412.5\n"
+    )
+    # shard 2 has no log line (an older run): its samples stay
+    jobs = hub_scale.rule_jobs(benchmarks, logs)["fetch_latest_cards"]
+    assert jobs.cpu_s == pytest.approx(90.35)  # 88.25 logged + 2.10 sampled
+    assert jobs.rss_mb == 412.5  # the logged peak, above both samples
+    assert jobs.wall_s == pytest.approx(99.2)  # wall is the benchmark's: 95.0 + 4.2
+
+
 def test_disk_bytes_counts_a_hard_linked_file_once(tmp_path):
     first, second = tmp_path / "run1", tmp_path / "run2"
     first.mkdir(), second.mkdir()

@@ -1,0 +1,32 @@
+"""A job's log ends with the kernel's own count of its CPU time and peak RSS."""
+
+import re
+import subprocess
+import sys
+
+JOB = """
+import sys
+from hfharvest.joblog import start_log
+start_log(sys.argv[1])
+block = b"x" * (300 << 20)  # 300 MiB, every page written
+sum(range(3_000_000))
+"""
+
+
+def test_a_job_log_ends_with_its_peak_rss_and_cpu(tmp_path):
+    log = tmp_path / "logs" / "job.log"
+    subprocess.run([sys.executable, "-c", JOB, str(log)], check=True, timeout=120)
+    last = log.read_text().splitlines()[-1]
+    found = re.search(r"job resources: cpu_s=([\d.]+) max_rss_mb=([\d.]+)$", last)
+    assert found, last
+    cpu_s, rss_mb = map(float, found.groups())
+    assert 300 <= rss_mb < 600  # the block, plus an interpreter
+    assert cpu_s > 0
+
+
+def test_a_job_that_fails_still_logs_its_resources(tmp_path):
+    log = tmp_path / "job.log"
+    failing = JOB.replace("sum(range(3_000_000))", "raise SystemExit(3)")
+    done = subprocess.run([sys.executable, "-c", failing, str(log)], timeout=120)
+    assert done.returncode == 3
+    assert "job resources: cpu_s=" in log.read_text().splitlines()[-1]
