@@ -30,3 +30,18 @@ def test_a_job_that_fails_still_logs_its_resources(tmp_path):
     done = subprocess.run([sys.executable, "-c", failing, str(log)], timeout=120)
     assert done.returncode == 3
     assert "job resources: cpu_s=" in log.read_text().splitlines()[-1]
+
+
+def test_the_parent_s_memory_is_not_the_job_s(tmp_path):
+    """A job started by a process holding 400 MiB (as Snakemake holds its DAG) peaks at its own
+    size: Linux's ru_maxrss would report the parent's."""
+    log = tmp_path / "job.log"
+    tiny = "import sys\nfrom hfharvest.joblog import start_log\nstart_log(sys.argv[1])\n"
+    parent = (
+        "import subprocess, sys\n"
+        "held = b'x' * (400 << 20)\n"
+        "subprocess.run([sys.executable, '-c', sys.argv[1], sys.argv[2]], check=True)\n"
+    )
+    subprocess.run([sys.executable, "-c", parent, tiny, str(log)], check=True, timeout=120)
+    rss_mb = float(log.read_text().splitlines()[-1].rsplit("max_rss_mb=", 1)[1])
+    assert 5 < rss_mb < 200
