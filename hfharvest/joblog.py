@@ -12,13 +12,17 @@ import sys
 from pathlib import Path
 
 RESOURCES = "job resources:"  # the log's last line; bench/hub_scale.py reads it
+_worker_peaks_kib: list[int] = []  # the job's worker processes' own peaks (count_worker_peak)
 
 
-def start_log(path: str) -> None:
+def start_log(path: str, worker: bool = False) -> None:
     """Send logging and progress bars (stderr) to the rule's log file; records logged with
-    `extra=CONSOLE` also go to the job's own stderr, which Snakemake shows on its console."""
+    `extra=CONSOLE` also go to the job's own stderr, which Snakemake shows on its console. A
+    job's worker process (`worker`) adds its lines to the job's log."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    stream = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the job
+    if not worker:
+        open(path, "w").close()  # a new log; then appended to, by the job and its workers alike
+    stream = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the job
     console = logging.StreamHandler(sys.__stderr__)
     console.addFilter(lambda record: getattr(record, "console", False))
     console.setFormatter(logging.Formatter("hfharvest: %(message)s"))
@@ -31,8 +35,9 @@ def start_log(path: str) -> None:
     # huggingface_hub logs full URLs at debug level only; keep it at warnings.
     logging.getLogger("huggingface_hub").setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.WARNING)
-    atexit.unregister(log_resources)  # once, however often a process starts a log (tests)
-    atexit.register(log_resources)
+    if not worker:
+        atexit.unregister(log_resources)  # once, however often a process starts a log (tests)
+        atexit.register(log_resources)
 
 
 def log_resources() -> None:
@@ -46,8 +51,14 @@ def log_resources() -> None:
     )
     cpu_s = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
     unit = 1024 * 1024 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes, or KiB
-    peak_mb = own_peak_rss_kib() / 1024 if sys.platform == "linux" else own.ru_maxrss / unit
+    own_kib = own_peak_rss_kib() if sys.platform == "linux" else own.ru_maxrss * 1024 / unit
+    peak_mb = (own_kib + sum(_worker_peaks_kib)) / 1024  # workers' peaks added: an upper bound
     logging.getLogger(__name__).info("%s cpu_s=%.2f max_rss_mb=%.1f", RESOURCES, cpu_s, peak_mb)
+
+
+def count_worker_peak(kib: int) -> None:
+    """A worker process's own peak RSS, added to the job's in its resources line."""
+    _worker_peaks_kib.append(kib)
 
 
 def own_peak_rss_kib() -> int:

@@ -3,7 +3,7 @@
 
 rule enrich_datasets:
     input:
-        mapping=rules.identify_datasets.output.mapping,
+        mapping=rules.identify.output.datasets,
     output:
         entities=run_file("hf_datasets_specific.json"),
         requests=run_file("requests/enrich_datasets.json"),
@@ -26,7 +26,7 @@ rule enrich_datasets:
 
 rule enrich_articles:
     input:
-        mapping=rules.identify_articles.output.mapping,
+        mapping=rules.identify.output.articles,
     output:
         entities=run_file("arxiv_articles.json"),
         requests=run_file("requests/enrich_articles.json"),
@@ -48,7 +48,7 @@ rule enrich_articles:
 
 rule enrich_base_models:
     input:
-        mapping=rules.identify_base_models.output.mapping,
+        mapping=rules.identify.output.base_models,
         models=rules.add_ancestor_models.output.models,
     output:
         entities=run_file("hf_base_models.json"),
@@ -68,7 +68,7 @@ rule enrich_base_models:
 
 rule enrich_tasks:
     input:
-        mapping=rules.identify_tasks.output.mapping,
+        mapping=rules.identify.output.tasks,
     output:
         entities=run_file("tasks.json"),
         requests=run_file("requests/enrich_tasks.json"),
@@ -90,7 +90,7 @@ rule enrich_tasks:
 
 rule enrich_licenses:
     input:
-        mapping=rules.identify_licenses.output.mapping,
+        mapping=rules.identify.output.licenses,
     output:
         entities=run_file("licenses.json"),
         requests=run_file("requests/enrich_licenses.json"),
@@ -109,7 +109,7 @@ rule enrich_licenses:
 
 rule enrich_languages:
     input:
-        mapping=rules.identify_languages.output.mapping,
+        mapping=rules.identify.output.languages,
     output:
         entities=run_file("languages.json"),
         requests=run_file("requests/enrich_languages.json"),
@@ -128,7 +128,7 @@ rule enrich_languages:
 
 rule enrich_keywords:
     input:
-        mapping=rules.identify_keywords.output.mapping,
+        mapping=rules.identify.output.keywords,
     output:
         entities=run_file("keywords.json"),
         requests=run_file("requests/enrich_keywords.json"),

@@ -1,78 +1,39 @@
-# Eight identify rules side by side, all reading the models with their ancestors.
-# Each writes identified/<kind>.json: {model_id: [entity ids, sorted]}; `identifiers` holds
-# the model's own ids (Hub URL, repository DOI). Datasets and base models also say where each
-# was stated (`metadata` or `card_text`).
+# One identify job for the eight kinds, reading the models with their ancestors once: it writes
+# identified/<kind>.json, {model_id: [entity ids, sorted]}; `identifiers` holds the model's own
+# ids (Hub URL, repository DOI). Datasets and base models also say where each was stated
+# (`metadata` or `card_text`). A large run (hfharvest.stages.identify.PARALLEL_MIN_MODELS)
+# splits the kinds over the job's threads, one worker process per group of kinds, so the kinds
+# are still identified in parallel; a small one does them all in one pass, in one interpreter.
 IDENTIFY_KINDS = [
     "articles",
-    "keywords",
-    "licenses",
-    "languages",
-    "tasks",
+    "base_models",
+    "datasets",
     "identifiers",
+    "keywords",
+    "languages",
+    "licenses",
+    "tasks",
 ]
 
 
-for kind in IDENTIFY_KINDS:
-
-    rule:
-        name:
-            f"identify_{kind}"
-        input:
-            models=rules.add_ancestor_models.output.models,
-        output:
-            mapping=run_file(f"identified/{kind}.json"),
-        log:
-            log_file(f"identify_{kind}"),
-        benchmark:
-            benchmark_file(f"identify_{kind}")
-        conda:
-            "../environment.yml"
-        resources:
-            mem_mb=2048,
-            runtime=30,
-        params:
-            kind=kind,
-        script:
-            "../scripts/identify.py"
-
-
-rule identify_base_models:
+rule identify:
     input:
         models=rules.add_ancestor_models.output.models,
     output:
-        mapping=run_file("identified/base_models.json"),
-        relations=run_file("identified/base_model_relations.json"),
+        **{kind: run_file(f"identified/{kind}.json") for kind in IDENTIFY_KINDS},
+        base_model_relations=run_file("identified/base_model_relations.json"),
+        dataset_sources=run_file("identified/dataset_sources.json"),
     log:
-        log_file("identify_base_models"),
+        log_file("identify"),
     benchmark:
-        benchmark_file("identify_base_models")
+        benchmark_file("identify")
     conda:
         "../environment.yml"
+    threads: len(IDENTIFY_KINDS)  # Snakemake gives at most --cores
     resources:
-        mem_mb=2048,
-        runtime=30,
+        mem_mb=4096,
+        runtime=60,
     params:
-        kind="base_models",
-    script:
-        "../scripts/identify.py"
-
-
-rule identify_datasets:
-    input:
-        models=rules.add_ancestor_models.output.models,
-    output:
-        mapping=run_file("identified/datasets.json"),
-        sources=run_file("identified/dataset_sources.json"),
-    log:
-        log_file("identify_datasets"),
-    benchmark:
-        benchmark_file("identify_datasets")
-    conda:
-        "../environment.yml"
-    resources:
-        mem_mb=2048,
-        runtime=30,
-    params:
-        kind="datasets",
+        kinds=IDENTIFY_KINDS,
     script:
         "../scripts/identify.py"

@@ -6,9 +6,9 @@ from hfharvest.normalize import TABLES
 NORMALIZE_INPUTS = {
     "models": rules.add_ancestor_models.output.models,
     "identified": [run_file(f"identified/{kind}.json") for kind in ENTITY_KINDS],
-    "relations": rules.identify_base_models.output.relations,
-    "dataset_sources": rules.identify_datasets.output.sources,
-    "identifiers": rules.identify_identifiers.output.mapping,
+    "relations": rules.identify.output.base_model_relations,
+    "dataset_sources": rules.identify.output.dataset_sources,
+    "identifiers": rules.identify.output.identifiers,
     "entities": [enrich.output.entities for enrich in ENRICH_RULES],
 }
 STAGE_FILES = {

@@ -7,7 +7,7 @@ report: "../report/workflow.rst"
 rule plot_run_report:
     input:
         models=rules.add_ancestor_models.output.models,
-        licenses=rules.identify_licenses.output.mapping,
+        licenses=rules.identify.output.licenses,
         summary=rules.summarize_run.output.summary,
         benchmarks=job_benchmarks(),
     output:

@@ -1,14 +1,11 @@
-from hfharvest.cards import store_from
 from hfharvest.joblog import start_log
-from hfharvest.stages.identify import cache_from, identify_run
+from hfharvest.stages.identify import identify_all, kind_outputs
 
 start_log(snakemake.log[0])
-kind = snakemake.params.kind
-cache = cache_from(snakemake.config, kind)
-identify_run(
-    kind,
+identify_all(
+    kind_outputs(dict(snakemake.output.items()), snakemake.params.kinds),
     snakemake.input.models,
-    dict(snakemake.output.items()),
-    cache,
-    store_from(snakemake.config),
+    snakemake.config,
+    snakemake.threads,
+    snakemake.log[0],
 )

@@ -160,8 +160,8 @@ def test_identify_reads_cards_by_digest_and_never_caches_an_answer_without_its_c
         outputs = {"mapping": str(tmp_path / f"{name}.json"),
                    "relations": str(tmp_path / f"{name}-rel.json")}  # fmt: skip
         cache = ResultCache(tmp_path / "identify", "https://example.org", "base_models")
-        counts = identify_run("base_models", str(models), outputs, cache, store)
-        return json.loads((tmp_path / f"{name}.json").read_text()), counts
+        counts = identify_run({"base_models": outputs}, str(models), {"base_models": cache}, store)
+        return json.loads((tmp_path / f"{name}.json").read_text()), counts["base_models"]
 
     mapping, counts = run("cold")
     assert mapping["someone/finetuned"] == [BERT]  # the text, read from the store

@@ -72,7 +72,7 @@ WHAT = [
     ({"hf": {"base_model_iterations": 2}}, {"add_ancestor_models"},
      {"list_latest_models", "fetch_file_models", "merge_models"}),
     ({"arxiv": {"endpoint": "http://127.0.0.1:9/api/query"}}, {"enrich_articles"},
-     HUB_RULES | {"identify_articles"}),
+     HUB_RULES | {"identify"}),
     ({"retry_failures": 1}, FETCH, {"list_latest_models", "split_models_file"}),
     # Shards change the scatter's file set: the fetch jobs (no Hub request: the caches) and
     # the gathers rerun, and what follows them; the listing and the models file do not.

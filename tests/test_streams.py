@@ -164,7 +164,7 @@ def _run(tmp_path, kind, models, name):
     outputs = {"mapping": tmp_path / f"{name}-{kind}.json"}
     if kind == "datasets":
         outputs["sources"] = tmp_path / f"{name}-sources.json"
-    counts = identify_stage.identify_run(kind, models, outputs, cache)
+    counts = identify_stage.identify_run({kind: outputs}, models, {kind: cache})[kind]
     return counts, dict(iter_entries(outputs["mapping"]))
 
 

@@ -15,9 +15,7 @@ from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
 EXTRACT = {"extract_latest", "extract_from_file"}
 EXTRACT |= {"list_latest_models", "fetch_latest_cards", "split_models_file", "fetch_file_models"}
 KINDS = ["datasets", "articles", "base_models", "keywords", "licenses", "languages", "tasks"]
-IDENTIFY_AND_ENRICH = {f"identify_{kind}" for kind in [*KINDS, "identifiers"]} | {
-    f"enrich_{kind}" for kind in KINDS
-}
+IDENTIFY_AND_ENRICH = {"identify"} | {f"enrich_{kind}" for kind in KINDS}
 NORMALIZE = {"normalize_fair4ml", "normalize_tables", "build_catalogue", "plot_lineage_families"}
 # For runs that check the harvest only: the normalize stage has its own tests (test_normalize.py).
 WITHOUT_NORMALIZE = ("--omit-from", "normalize_fair4ml", "normalize_tables")

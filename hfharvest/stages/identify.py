@@ -1,6 +1,10 @@
 """Identify stage glue: the models streamed one by one, each model's result reused across runs
 when what identification reads of it did not change, the mappings written entry by entry.
 
+One pass over the models serves every kind it is given: the record is parsed, its digest's
+fields serialised and its card read (on a miss) once, not once per kind. A large run with
+several threads splits the kinds over worker processes, one pass each (`identify_in_workers`).
+
 The reuse cache is one SQLite file per kind under `<data_root>/cache/identify/<endpoint hash>/`
 (`ENDPOINT` beside it names the endpoint, as the README cache does): `{digest: result}`, the
 digest covering the record fields the identifiers read and the identify code itself, so a new
@@ -14,14 +18,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import sqlite3
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from functools import cache
 from pathlib import Path
 
-from ..cards import CardStore, with_text
+from ..cards import CardStore, store_from, with_text
 from ..identify import identifier
 from ..identify._fields import model_id
-from ..jsonio import atomic_writer, iter_models, read_key, write_entries
+from ..joblog import count_worker_peak, own_peak_rss_kib, start_log
+from ..jsonio import atomic_writer, iter_models, read_counts, read_key, write_entries
 from ..progress import CONSOLE
 from ..runconfig import cache_endpoint, endpoint_key, folder_digest
 from ..spill import Groups
@@ -36,6 +44,12 @@ FIELDS = ("modelId", "id", "tags", "cardData", "card", "card_sha256", "library_n
 _PACKAGE = Path(__file__).parent.parent
 _CODE = ("identify", "data", "ids.py", "lineage.py")  # what the identifiers' answers depend on
 _BATCH = 5_000
+# Below this many models one pass does every kind: a worker's start (a new interpreter and the
+# identifiers' imports, about 0.4 s) costs more than it saves.
+PARALLEL_MIN_MODELS = 5_000
+# Each kind's own CPU per model beyond the shared read, from the 300 000-model cold run
+# (bench/README.md, hub-scale): to balance the kinds over the workers.
+KIND_COST = {"keywords": 240, "base_models": 205, "articles": 117, "datasets": 31}
 
 
 @cache
@@ -51,8 +65,18 @@ def code_version() -> str:
 
 
 def record_digest(kind: str, record: dict) -> str:
+    return _digest(kind, _fields_json(record))
+
+
+def _fields_json(record: dict) -> str:
     fields = {key: record.get(key) for key in FIELDS}
-    text = json.dumps([kind, code_version(), fields], sort_keys=True, default=str)
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
+def _digest(kind: str, fields_json: str) -> str:
+    # the text json.dumps([kind, code_version(), fields], sort_keys=True) gives, with the
+    # fields serialised once for every kind (kind and version need no escaping)
+    text = f'["{kind}", "{code_version()}", {fields_json}]'
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -143,45 +167,132 @@ def _open(root: Path, endpoint: str, kind: str) -> sqlite3.Connection:
     return db
 
 
-def identify_run(kind: str, models_path: str, outputs: dict[str, str], cache: ResultCache,
-                 cards: CardStore | None = None) -> dict:  # fmt: skip
-    """Identify `kind` in every model of the artifact and write `outputs` (`mapping`, and
-    `sources` for datasets, `relations` for base models). Card texts come from `cards` (only
-    for models the cache does not hold). Returns the counts it logged."""
-    renamed = (read_key(models_path, "renamed", {}) or {}) if kind == "base_models" else {}
-    unreadable = 0
-    with Groups() as groups:
+def identify_run(
+    outputs: dict[str, dict[str, str]],
+    models_path: str,
+    caches: dict[str, ResultCache],
+    cards: CardStore | None = None,
+) -> dict:
+    """Identify each kind of `outputs` ({kind: {"mapping": path}, with `sources` for datasets
+    and `relations` for base models}) in every model of the artifact, in one pass, and write
+    its files. Card texts come from `cards`, only for models some kind's cache does not hold.
+    Returns {kind: the counts it logged}."""
+    kinds = list(outputs)
+    renamed = (read_key(models_path, "renamed", {}) or {}) if "base_models" in kinds else {}
+    unreadable = dict.fromkeys(kinds, 0)
+    with ExitStack() as stack:
+        groups = {kind: stack.enter_context(Groups()) for kind in kinds}
         for record in iter_models(models_path):
             if (model := model_id(record)) is None:
                 continue
-            digest = record_digest(kind, record)
-            result = cache.get(digest)
-            if result is None:
+            fields_json = _fields_json(record)
+            results, missed = {}, []
+            for kind in kinds:
+                digest = _digest(kind, fields_json)
+                results[kind] = caches[kind].get(digest)
+                if results[kind] is None:
+                    missed.append((kind, digest))
+            if missed:
                 record, problem = with_text(record, cards)
-                result = per_model(kind, record)
-                if problem is None:  # an answer without the card must not outlive the run
-                    cache.put(digest, result)
-                else:
-                    unreadable += 1
-            if kind == "base_models":
-                from ..identify.base_models import relations_from_links
+                for kind, digest in missed:
+                    results[kind] = per_model(kind, record)
+                    if problem is None:  # an answer without the card must not outlive the run
+                        caches[kind].put(digest, results[kind])
+                    else:
+                        unreadable[kind] += 1
+            for kind in kinds:
+                _add(groups[kind], kind, model, results[kind], renamed)
+        return {
+            kind: _write(kind, groups[kind], outputs[kind], caches[kind], unreadable[kind])
+            for kind in kinds
+        }
 
-                result = relations_from_links(model, result, renamed)
-            if isinstance(result, dict):
-                groups.add(model, result.keys(), result.values())
-            else:
-                groups.add(model, result)
-        cache.close()
-        counts = {"models": write_entries(outputs["mapping"], groups.members())}
-        if "sources" in outputs:
-            write_entries(outputs["sources"], _payloads(groups))
-        if "relations" in outputs:
-            write_entries(outputs["relations"], _payloads(groups))
+
+def _add(groups: Groups, kind: str, model: str, result, renamed: dict) -> None:
+    if kind == "base_models":
+        from ..identify.base_models import relations_from_links
+
+        result = relations_from_links(model, result, renamed)
+    if isinstance(result, dict):
+        groups.add(model, result.keys(), result.values())
+    else:
+        groups.add(model, result)
+
+
+def _write(kind: str, groups: Groups, outputs: dict, cache: ResultCache, unreadable: int) -> dict:
+    cache.close()
+    counts = {"models": write_entries(outputs["mapping"], groups.members())}
+    for extra in ("sources", "relations"):
+        if extra in outputs:
+            write_entries(outputs[extra], _payloads(groups))
     counts |= {"cache_hits": cache.hits, "cache_misses": cache.misses}
     if unreadable:  # each named in a warning above; identified from the metadata only
         counts["cards_unreadable"] = unreadable
     log.info("identify %s: %s", kind, counts)
     return counts
+
+
+def identify_all(outputs: dict[str, dict[str, str]], models_path: str, config: dict,
+                 threads: int = 1, log_path: str | None = None) -> dict:  # fmt: skip
+    """Every kind of `outputs`, with the run's caches and card store: one pass in this process,
+    or, for a large run given threads, one pass per group of kinds in `threads` workers."""
+    models = read_counts(models_path).get("models", 0)
+    groups = kind_groups(list(outputs), threads if models >= PARALLEL_MIN_MODELS else 1)
+    if len(groups) == 1:
+        return _pass(outputs, models_path, config)
+    return identify_in_workers(groups, outputs, models_path, config, log_path)
+
+
+def kind_groups(kinds: list[str], workers: int) -> list[list[str]]:
+    """The kinds in at most `workers` groups of near-equal cost: each, by falling cost, to the
+    cheapest group so far (longest processing time first)."""
+    groups: list[list[str]] = [[] for _ in range(max(1, min(workers, len(kinds))))]
+    costs = [0] * len(groups)
+    for kind in sorted(kinds, key=lambda k: -KIND_COST.get(k, 1)):
+        cheapest = costs.index(min(costs))
+        groups[cheapest].append(kind)
+        costs[cheapest] += KIND_COST.get(kind, 1)
+    return groups
+
+
+def identify_in_workers(groups: list[list[str]], outputs: dict, models_path: str, config: dict,
+                        log_path: str | None) -> dict:  # fmt: skip
+    """One worker process per group (spawned: a fresh interpreter, so its peak RSS is its own
+    and adds to the job's, see joblog); their log lines go to the job's log."""
+    context = multiprocessing.get_context("spawn")
+    counts: dict[str, dict] = {}
+    with ProcessPoolExecutor(len(groups), mp_context=context) as pool:
+        jobs = [
+            pool.submit(_worker_pass, {k: outputs[k] for k in group}, models_path, config, log_path)
+            for group in groups
+        ]
+        for job in jobs:
+            found, peak_kib = job.result()
+            counts |= found
+            count_worker_peak(peak_kib)
+    return counts
+
+
+def _worker_pass(outputs: dict, models_path: str, config: dict, log_path: str | None):
+    if log_path is not None:
+        start_log(log_path, worker=True)
+    return _pass(outputs, models_path, config), own_peak_rss_kib()
+
+
+def _pass(outputs: dict, models_path: str, config: dict) -> dict:
+    caches = {kind: cache_from(config, kind) for kind in outputs}
+    return identify_run(outputs, models_path, caches, store_from(config))
+
+
+def kind_outputs(named: dict[str, str], kinds: list[str]) -> dict[str, dict[str, str]]:
+    """The rule's named outputs (`<kind>`, `dataset_sources`, `base_model_relations`) by kind."""
+    extras = {"datasets": ("sources", "dataset_sources"),
+              "base_models": ("relations", "base_model_relations")}  # fmt: skip
+    outputs = {kind: {"mapping": named[kind]} for kind in kinds}
+    for kind, (key, name) in extras.items():
+        if kind in outputs and name in named:
+            outputs[kind][key] = named[name]
+    return outputs
 
 
 def _payloads(groups: Groups):

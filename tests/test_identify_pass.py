@@ -1,0 +1,98 @@
+"""The identify job: one pass over the models serves every kind; a large run splits the kinds
+over worker processes and writes the same files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from conftest import all_snapshot_records
+
+from hfharvest.identify import KINDS
+from hfharvest.jsonio import artifact_writer
+from hfharvest.stages import identify as identify_stage
+
+EXTRAS = {"base_model_relations": "base_model_relations.json",
+          "dataset_sources": "dataset_sources.json"}  # fmt: skip
+
+
+def models_file(tmp_path):
+    path = tmp_path / "models.json"
+    with artifact_writer(path, "add_ancestor_models") as out:
+        for record in all_snapshot_records():  # the replica's recorded Hub bodies
+            out.add_model({**record, "modelId": record["id"]})
+    return str(path)
+
+
+def outputs(folder) -> dict[str, str]:
+    folder.mkdir()
+    named = {kind: str(folder / f"{kind}.json") for kind in KINDS}
+    return named | {name: str(folder / file) for name, file in EXTRAS.items()}
+
+
+def config(data_root) -> dict:
+    return {"data_root": str(data_root), "hf": {"cache": True},
+            "hub": {"endpoint": "https://huggingface.co"}}  # fmt: skip
+
+
+def test_workers_write_what_one_pass_writes(tmp_path, monkeypatch):
+    models = models_file(tmp_path)
+    one = outputs(tmp_path / "one")
+    counts = identify_stage.identify_all(
+        identify_stage.kind_outputs(one, list(KINDS)), models, config(tmp_path / "a")
+    )
+    assert set(counts) == set(KINDS)
+    records = len(all_snapshot_records())
+    assert all(c["models"] == records and c["cache_misses"] == records for c in counts.values())
+    licenses = json.loads((tmp_path / "one/licenses.json").read_text())
+    assert licenses["google/flan-t5-large"] == ["Apache-2.0"]  # its card's `license: apache-2.0`
+
+    monkeypatch.setattr(identify_stage, "PARALLEL_MIN_MODELS", 1)  # 35 models count as large
+    three, log = outputs(tmp_path / "three"), tmp_path / "identify.log"
+    log.write_text("")
+    in_workers = identify_stage.identify_all(
+        identify_stage.kind_outputs(three, list(KINDS)), models, config(tmp_path / "b"), 3, str(log)
+    )
+    assert in_workers == counts
+    for name, path in one.items():
+        assert Path(path).read_bytes() == Path(three[name]).read_bytes(), name
+    logged = log.read_text()
+    assert all(f"identify {kind}: " in logged for kind in KINDS)  # the workers' lines
+
+
+def test_a_warm_pass_answers_every_kind_from_its_cache(tmp_path):
+    models, data_root = models_file(tmp_path), tmp_path / "data"
+    cold, warm = outputs(tmp_path / "cold"), outputs(tmp_path / "warm")
+    identify_stage.identify_all(identify_stage.kind_outputs(cold, list(KINDS)), models,
+                                config(data_root))  # fmt: skip
+    counts = identify_stage.identify_all(identify_stage.kind_outputs(warm, list(KINDS)), models,
+                                         config(data_root))  # fmt: skip
+    assert {c["cache_misses"] for c in counts.values()} == {0}
+    for name, path in cold.items():
+        assert Path(path).read_bytes() == Path(warm[name]).read_bytes(), name
+
+
+def test_the_digest_is_the_one_earlier_releases_cached_under():
+    """The fields are serialised once per record for every kind; the digest must not change,
+    or every user's identify cache would go cold."""
+    record = {**all_snapshot_records()[0], "card_sha256": "ab" * 32}
+    for kind in KINDS:
+        fields = {key: record.get(key) for key in identify_stage.FIELDS}
+        text = json.dumps(
+            [kind, identify_stage.code_version(), fields], sort_keys=True, default=str
+        )
+        assert (
+            identify_stage.record_digest(kind, record) == hashlib.sha256(text.encode()).hexdigest()
+        )
+
+
+def test_the_kinds_are_balanced_over_the_workers():
+    groups = identify_stage.kind_groups(list(KINDS), 2)
+    assert len(groups) == 2 and sorted(sum(groups, [])) == sorted(KINDS)
+    # the two costliest (card text parsing) never share a worker
+    assert not any({"keywords", "base_models"} <= set(group) for group in groups)
+    assert identify_stage.kind_groups(list(KINDS), 1) == [
+        sorted(KINDS, key=lambda k: -identify_stage.KIND_COST.get(k, 1))
+    ]
+    assert sorted(map(len, identify_stage.kind_groups(list(KINDS), 20))) == [1] * len(KINDS)
