@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from harness import Replica
+from hub_scale import logged_resources
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -106,14 +107,16 @@ def ours_run(workdir: Path, name: str, hub_url: str | None = None) -> dict:
 
 def job_times(data_root: Path, started: float) -> list[tuple[str, float, float, float]]:
     """(job, start, end, CPU s) per job, in seconds since the command started: Snakemake's
-    benchmark gives each job's wall and CPU, the mtime of the benchmark file its end."""
-    rows, folder = [], data_root / "benchmarks" / "small"
+    benchmark gives each job's wall, the mtime of the benchmark file its end, the job's log
+    its exact CPU (the benchmark's sampled one is 0 for a job this short)."""
+    rows, folder, logs = [], data_root / "benchmarks" / "small", data_root / "logs" / "small"
     for path in folder.rglob("*.tsv"):
         with path.open() as tsv:
             record = next(csv.DictReader(tsv, delimiter="\t"))
         end = path.stat().st_mtime - started
         name = str(path.relative_to(folder).with_suffix(""))
-        rows.append((name, end - float(record["s"]), end, float(record["cpu_time"] or 0)))
+        cpu = logged_resources(logs / f"{name}.log").get("cpu_time", 0.0)
+        rows.append((name, end - float(record["s"]), end, cpu))
     return sorted(rows, key=lambda row: row[1])
 
 

@@ -15,14 +15,11 @@ RESOURCES = "job resources:"  # the log's last line; bench/hub_scale.py reads it
 _worker_peaks_kib: list[int] = []  # the job's worker processes' own peaks (count_worker_peak)
 
 
-def start_log(path: str, worker: bool = False) -> None:
+def start_log(path: str) -> None:
     """Send logging and progress bars (stderr) to the rule's log file; records logged with
-    `extra=CONSOLE` also go to the job's own stderr, which Snakemake shows on its console. A
-    job's worker process (`worker`) adds its lines to the job's log."""
+    `extra=CONSOLE` also go to the job's own stderr, which Snakemake shows on its console."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if not worker:
-        open(path, "w").close()  # a new log; then appended to, by the job and its workers alike
-    stream = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the job
+    stream = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the job
     console = logging.StreamHandler(sys.__stderr__)
     console.addFilter(lambda record: getattr(record, "console", False))
     console.setFormatter(logging.Formatter("hfharvest: %(message)s"))
@@ -35,9 +32,8 @@ def start_log(path: str, worker: bool = False) -> None:
     # huggingface_hub logs full URLs at debug level only; keep it at warnings.
     logging.getLogger("huggingface_hub").setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.WARNING)
-    if not worker:
-        atexit.unregister(log_resources)  # once, however often a process starts a log (tests)
-        atexit.register(log_resources)
+    atexit.unregister(log_resources)  # once, however often a process starts a log (tests)
+    atexit.register(log_resources)
 
 
 def log_resources() -> None:
@@ -64,8 +60,17 @@ def count_worker_peak(kib: int) -> None:
 def own_peak_rss_kib() -> int:
     """This process's own peak RSS (`VmHWM`). Linux's ru_maxrss keeps, across exec, the parent's
     resident pages at the fork that started the job: Snakemake's, some 160 MB, for every job."""
+    return _status_kib("VmHWM:")
+
+
+def own_rss_kib() -> int:
+    """This process's RSS now (`VmRSS`)."""
+    return _status_kib("VmRSS:")
+
+
+def _status_kib(field: str) -> int:
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     return 0

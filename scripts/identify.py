@@ -7,5 +7,4 @@ identify_all(
     snakemake.input.models,
     snakemake.config,
     snakemake.threads,
-    snakemake.log[0],
 )

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
-from conftest import all_snapshot_records
+from conftest import REPO, all_snapshot_records
 
 from hfharvest.identify import KINDS
 from hfharvest.jsonio import artifact_writer
@@ -49,16 +51,64 @@ def test_workers_write_what_one_pass_writes(tmp_path, monkeypatch):
     assert licenses["google/flan-t5-large"] == ["Apache-2.0"]  # its card's `license: apache-2.0`
 
     monkeypatch.setattr(identify_stage, "PARALLEL_MIN_MODELS", 1)  # 35 models count as large
-    three, log = outputs(tmp_path / "three"), tmp_path / "identify.log"
-    log.write_text("")
+    three = outputs(tmp_path / "three")
     in_workers = identify_stage.identify_all(
-        identify_stage.kind_outputs(three, list(KINDS)), models, config(tmp_path / "b"), 3, str(log)
+        identify_stage.kind_outputs(three, list(KINDS)), models, config(tmp_path / "b"), 3
     )
     assert in_workers == counts
     for name, path in one.items():
         assert Path(path).read_bytes() == Path(three[name]).read_bytes(), name
-    logged = log.read_text()
-    assert all(f"identify {kind}: " in logged for kind in KINDS)  # the workers' lines
+
+
+# The identify job as Snakemake runs it: its script is the process's `__main__`, a file.
+JOB = """
+import json, runpy, sys
+from types import SimpleNamespace
+from hfharvest.stages import identify
+
+identify.PARALLEL_MIN_MODELS = 1  # 35 models count as large
+spec = json.loads(sys.argv[1])
+split = identify.identify_in_workers
+def recorded(groups, *args):
+    open(spec["groups"], "a").write(json.dumps(groups) + "\\n")
+    return split(groups, *args)
+identify.identify_in_workers = recorded
+
+class Files(list):
+    def __init__(self, named):
+        super().__init__(named.values())
+        self.__dict__.update(named)
+        self._named = named
+    def items(self):
+        return self._named.items()
+
+snakemake = SimpleNamespace(input=Files({"models": spec["models"]}), output=Files(spec["output"]),
+                            log=[spec["log"]], params=SimpleNamespace(kinds=spec["kinds"]),
+                            config=spec["config"], threads=3)
+runpy.run_path(spec["script"], init_globals={"snakemake": snakemake})
+"""
+
+
+def test_the_job_s_workers_run_the_kinds_not_the_script(tmp_path):
+    """Workers started by re-running `__main__` (spawn) would run the whole job again in each."""
+    models, job = models_file(tmp_path), tmp_path / "job.py"
+    job.write_text(JOB)
+    named, log, groups = outputs(tmp_path / "job"), tmp_path / "identify.log", tmp_path / "groups"
+    spec = {"script": str(REPO / "scripts" / "identify.py"), "models": models, "output": named,
+            "log": str(log), "kinds": list(KINDS), "config": config(tmp_path / "data"),
+            "groups": str(groups)}  # fmt: skip
+    done = subprocess.run([sys.executable, str(job), json.dumps(spec)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(json.loads(groups.read_text())) == 3  # once, in the job: three workers
+    lines = log.read_text().splitlines()
+    assert all(any(f"identify {kind}: " in line for line in lines) for kind in KINDS)
+    assert "job resources:" in lines[-1] and sum("job resources:" in x for x in lines) == 1
+    one = outputs(tmp_path / "one")
+    identify_stage.identify_all(identify_stage.kind_outputs(one, list(KINDS)), models,
+                                config(tmp_path / "other"))  # fmt: skip
+    for name, path in one.items():
+        assert Path(path).read_bytes() == Path(named[name]).read_bytes(), name
 
 
 def test_a_warm_pass_answers_every_kind_from_its_cache(tmp_path):

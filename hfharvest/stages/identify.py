@@ -20,6 +20,7 @@ import json
 import logging
 import multiprocessing
 import sqlite3
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from functools import cache
@@ -28,7 +29,7 @@ from pathlib import Path
 from ..cards import CardStore, store_from, with_text
 from ..identify import identifier
 from ..identify._fields import model_id
-from ..joblog import count_worker_peak, own_peak_rss_kib, start_log
+from ..joblog import count_worker_peak, own_peak_rss_kib, own_rss_kib
 from ..jsonio import atomic_writer, iter_models, read_counts, read_key, write_entries
 from ..progress import CONSOLE
 from ..runconfig import cache_endpoint, endpoint_key, folder_digest
@@ -44,8 +45,8 @@ FIELDS = ("modelId", "id", "tags", "cardData", "card", "card_sha256", "library_n
 _PACKAGE = Path(__file__).parent.parent
 _CODE = ("identify", "data", "ids.py", "lineage.py")  # what the identifiers' answers depend on
 _BATCH = 5_000
-# Below this many models one pass does every kind: a worker's start (a new interpreter and the
-# identifiers' imports, about 0.4 s) costs more than it saves.
+# Below this many models one pass does every kind: a pass this small takes a second or two, and
+# a worker each for a few kinds would save less than it costs to start and wait for.
 PARALLEL_MIN_MODELS = 5_000
 # Each kind's own CPU per model beyond the shared read, from the 300 000-model cold run
 # (bench/README.md, hub-scale): to balance the kinds over the workers.
@@ -233,14 +234,15 @@ def _write(kind: str, groups: Groups, outputs: dict, cache: ResultCache, unreada
 
 
 def identify_all(outputs: dict[str, dict[str, str]], models_path: str, config: dict,
-                 threads: int = 1, log_path: str | None = None) -> dict:  # fmt: skip
+                 threads: int = 1) -> dict:  # fmt: skip
     """Every kind of `outputs`, with the run's caches and card store: one pass in this process,
     or, for a large run given threads, one pass per group of kinds in `threads` workers."""
-    models = read_counts(models_path).get("models", 0)
-    groups = kind_groups(list(outputs), threads if models >= PARALLEL_MIN_MODELS else 1)
+    models = (read_counts(models_path) or {}).get("models", 0)
+    parallel = threads > 1 and models >= PARALLEL_MIN_MODELS and sys.platform == "linux"
+    groups = kind_groups(list(outputs), threads if parallel else 1)
     if len(groups) == 1:
         return _pass(outputs, models_path, config)
-    return identify_in_workers(groups, outputs, models_path, config, log_path)
+    return identify_in_workers(groups, outputs, models_path, config)
 
 
 def kind_groups(kinds: list[str], workers: int) -> list[list[str]]:
@@ -255,27 +257,27 @@ def kind_groups(kinds: list[str], workers: int) -> list[list[str]]:
     return groups
 
 
-def identify_in_workers(groups: list[list[str]], outputs: dict, models_path: str, config: dict,
-                        log_path: str | None) -> dict:  # fmt: skip
-    """One worker process per group (spawned: a fresh interpreter, so its peak RSS is its own
-    and adds to the job's, see joblog); their log lines go to the job's log."""
-    context = multiprocessing.get_context("spawn")
+def identify_in_workers(groups: list[list[str]], outputs: dict, models_path: str,
+                        config: dict) -> dict:  # fmt: skip
+    """One worker process per group. Forked (Linux only, see identify_all): a spawned one would
+    run the job's script again, Snakemake's `__main__`. A worker inherits the job's log, and
+    its peak RSS beyond what it shared with the job at the fork adds to the job's (joblog)."""
+    context = multiprocessing.get_context("fork")
+    shared_kib = own_rss_kib()
     counts: dict[str, dict] = {}
     with ProcessPoolExecutor(len(groups), mp_context=context) as pool:
         jobs = [
-            pool.submit(_worker_pass, {k: outputs[k] for k in group}, models_path, config, log_path)
+            pool.submit(_worker_pass, {kind: outputs[kind] for kind in group}, models_path, config)
             for group in groups
         ]
         for job in jobs:
             found, peak_kib = job.result()
             counts |= found
-            count_worker_peak(peak_kib)
+            count_worker_peak(max(0, peak_kib - shared_kib))
     return counts
 
 
-def _worker_pass(outputs: dict, models_path: str, config: dict, log_path: str | None):
-    if log_path is not None:
-        start_log(log_path, worker=True)
+def _worker_pass(outputs: dict, models_path: str, config: dict):
     return _pass(outputs, models_path, config), own_peak_rss_kib()
 
 
