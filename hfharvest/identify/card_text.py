@@ -29,6 +29,7 @@ none of that kind, so card text never overrides metadata.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ..ids import NON_MODEL_PREFIXES, InvalidModelId, validate_model_id
@@ -110,7 +111,7 @@ def stated_base_models(record: dict) -> dict[str, str]:
     """{base id as written: relation} for the bases the card's text states: the tools'
     sentences, or else the template fields, or else prose."""
     text = _body(record)
-    found = _tool_sentences(text)
+    found = dict(_tool_sentences(text))  # a copy: the cached answer is shared
     for fallback in (_TEMPLATE_FIELDS, [_PROSE]):
         if not found:
             for match in (match for pattern in fallback for match in pattern.finditer(text)):
@@ -120,6 +121,9 @@ def stated_base_models(record: dict) -> dict[str, str]:
     return found
 
 
+# The base-model and keyword identifiers both ask this of the same card, one after the other,
+# in the identify job's one pass over the models: the card is scanned once.
+@functools.lru_cache(maxsize=2)
 def _tool_sentences(text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for pattern, relation in _TOOL_SENTENCES:

@@ -48,9 +48,13 @@ _BATCH = 5_000
 # Below this many models one pass does every kind: a pass this small takes a second or two, and
 # a worker each for a few kinds would save less than it costs to start and wait for.
 PARALLEL_MIN_MODELS = 5_000
-# Each kind's own CPU per model beyond the shared read, from the 300 000-model cold run
-# (bench/README.md, hub-scale): to balance the kinds over the workers.
-KIND_COST = {"keywords": 240, "base_models": 205, "articles": 117, "datasets": 31}
+# Kinds one worker keeps together: keywords asks which base models a card's text states (to
+# leave them out), and in one pass the text is scanned once for both (card_text's cache).
+SHARED = ("base_models", "keywords")
+# CPU seconds of each unit alone, cold, on a hub-scale run of 20 000 models (2026-11-30; the
+# other kinds cost about 1.2 s): the weights that balance the workers.
+UNIT_COST = {SHARED: 19.6, ("articles",): 9.0, ("datasets",): 3.1}
+OTHER_COST = 1.2
 
 
 @cache
@@ -246,14 +250,17 @@ def identify_all(outputs: dict[str, dict[str, str]], models_path: str, config: d
 
 
 def kind_groups(kinds: list[str], workers: int) -> list[list[str]]:
-    """The kinds in at most `workers` groups of near-equal cost: each, by falling cost, to the
-    cheapest group so far (longest processing time first)."""
-    groups: list[list[str]] = [[] for _ in range(max(1, min(workers, len(kinds))))]
-    costs = [0] * len(groups)
-    for kind in sorted(kinds, key=lambda k: -KIND_COST.get(k, 1)):
+    """The kinds in at most `workers` groups of near-equal cost: each unit (SHARED, or one
+    kind), by falling cost, to the cheapest group so far (longest processing time first)."""
+    units = [SHARED] if set(SHARED) <= set(kinds) else []
+    units += [(kind,) for kind in kinds if not any(kind in unit for unit in units)]
+    units.sort(key=lambda unit: -UNIT_COST.get(unit, OTHER_COST))
+    groups: list[list[str]] = [[] for _ in range(max(1, min(workers, len(units))))]
+    costs = [0.0] * len(groups)
+    for unit in units:
         cheapest = costs.index(min(costs))
-        groups[cheapest].append(kind)
-        costs[cheapest] += KIND_COST.get(kind, 1)
+        groups[cheapest] += unit
+        costs[cheapest] += UNIT_COST.get(unit, OTHER_COST)
     return groups
 
 
