@@ -77,7 +77,7 @@ def job_benchmarks():
 def models_file_input(wildcards):
     """The models file is an input (editing it reruns extraction); none when it is null."""
     path = config["hf"]["models_file"]
-    return {"ids": path} if path else {}
+    return {"models_file": path} if path else {}
 
 
 def merged_extracts(wildcards):

@@ -97,7 +97,7 @@ rule split_models_file:
 
 rule fetch_file_models:
     input:
-        ids=rules.split_models_file.output.ids,
+        unpack(models_file_input),
     output:
         shard=temp(run_file("shards/from_file/{scatteritem}.json")),
     log:
@@ -114,6 +114,7 @@ rule fetch_file_models:
     params:
         hub=HUB,
         retry=config["retry_failures"],
+        models_file=config["hf"]["models_file"],
     script:
         "../scripts/fetch_file_models.py"
 

@@ -3,5 +3,5 @@ from hfharvest.workflow import extractor_from, job, write_stage
 
 with job(snakemake) as config:
     extractor = extractor_from(config)
-    outcomes = file_shard(extractor, snakemake.input.ids, snakemake.wildcards.scatteritem)
+    outcomes = file_shard(extractor, snakemake.params.models_file, snakemake.wildcards.scatteritem)
     write_stage(snakemake.output.shard, "fetch_file_models", outcomes, extractor)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, snapshot_record
+from workflow_runner import Workflow
 
 from hfharvest.identify import KINDS
 from hfharvest.runconfig import REPLICA_URL_ENV
@@ -138,3 +140,21 @@ def test_a_replica_not_serving_in_time_is_killed_and_refuses_clients(tmp_path, c
     assert REPLICA_URL_ENV not in os.environ  # later runs in this process start their own
     with pytest.raises(urllib.error.URLError, match="refused"):
         urllib.request.urlopen(f"{url}/api/models/{BERT}", timeout=10)
+
+
+def test_the_models_file_s_shards_start_without_waiting_for_its_split(tmp_path):
+    """On a small run every job on the way to identify is one more interpreter in sequence:
+    the fetch shards read the models file themselves, and split_models_file (the gather's
+    failures) runs beside them."""
+    workflow = Workflow(tmp_path / "wf")
+    ids = tmp_path / "ids.txt"
+    ids.write_text("gpt2\n")
+    config = {"run_id": "dag", "data_root": str(tmp_path / "data"),
+              "hub": {"endpoint": "http://127.0.0.1:9"},
+              "hf": {"num_models": 0, "models_file": str(ids)}}  # fmt: skip
+    dot = workflow.run(config, "--rulegraph", "-q").stdout
+    names = dict(re.findall(r"(\d+)\[label = \"(\w+)\"", dot))
+    edges = {(names[a], names[b]) for a, b in re.findall(r"(\d+) -> (\d+)", dot)}
+    assert ("split_models_file", "extract_from_file") in edges
+    assert ("split_models_file", "fetch_file_models") not in edges
+    assert ("fetch_file_models", "extract_from_file") in edges

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable, Iterator
 from itertools import islice, zip_longest
 
-from ..jsonio import iter_models, read_failures, read_json, read_key
-from .extract import Extractor, Outcome
+from ..jsonio import iter_models, read_failures, read_key
+from .extract import Extractor, Outcome, file_ids
 
 SCATTER_ITEM = re.compile(r"(\d+)-of-(\d+)")
 _MISSING = object()
@@ -37,9 +37,13 @@ def latest_shard(extractor: Extractor, listing_path: str, scatteritem: str) -> I
     return extractor.with_cards((record, None) for record in records)
 
 
-def file_shard(extractor: Extractor, ids_path: str, scatteritem: str) -> Iterator[Outcome]:
-    """Records and READMEs for this shard's part of the models file's ids."""
-    model_ids = list(take_shard(read_json(ids_path)["ids"], scatteritem))
+def file_shard(
+    extractor: Extractor, models_file: str | None, scatteritem: str
+) -> Iterator[Outcome]:
+    """Records and READMEs for this shard's part of the models file's ids. Each shard parses
+    the file itself (a file of ids parses in a second at a million lines) rather than wait for
+    split_models_file: that job runs beside the shards, for the gather's failures."""
+    model_ids = list(take_shard(file_ids(models_file, strict=True)[0], scatteritem))
     return extractor.by_ids(model_ids, source="file", total=len(model_ids))
 
 
