@@ -60,32 +60,22 @@ def test_workers_write_what_one_pass_writes(tmp_path, monkeypatch):
         assert Path(path).read_bytes() == Path(three[name]).read_bytes(), name
 
 
-# The identify job as Snakemake runs it: its script is the process's `__main__`, a file.
+# The identify job as Snakemake runs it (tests/script_job.py), with 35 models counted as large
+# and the worker groups recorded.
 JOB = """
-import json, runpy, sys
-from types import SimpleNamespace
+import json, sys
+sys.path.insert(0, sys.argv[2])
+from script_job import run_script
 from hfharvest.stages import identify
 
-identify.PARALLEL_MIN_MODELS = 1  # 35 models count as large
+identify.PARALLEL_MIN_MODELS = 1
 spec = json.loads(sys.argv[1])
 split = identify.identify_in_workers
 def recorded(groups, *args):
     open(spec["groups"], "a").write(json.dumps(groups) + "\\n")
     return split(groups, *args)
 identify.identify_in_workers = recorded
-
-class Files(list):
-    def __init__(self, named):
-        super().__init__(named.values())
-        self.__dict__.update(named)
-        self._named = named
-    def items(self):
-        return self._named.items()
-
-snakemake = SimpleNamespace(input=Files({"models": spec["models"]}), output=Files(spec["output"]),
-                            log=[spec["log"]], params=SimpleNamespace(kinds=spec["kinds"]),
-                            config=spec["config"], threads=3)
-runpy.run_path(spec["script"], init_globals={"snakemake": snakemake})
+run_script(spec)
 """
 
 
@@ -94,11 +84,11 @@ def test_the_job_s_workers_run_the_kinds_not_the_script(tmp_path):
     models, job = models_file(tmp_path), tmp_path / "job.py"
     job.write_text(JOB)
     named, log, groups = outputs(tmp_path / "job"), tmp_path / "identify.log", tmp_path / "groups"
-    spec = {"script": str(REPO / "scripts" / "identify.py"), "models": models, "output": named,
-            "log": str(log), "kinds": list(KINDS), "config": config(tmp_path / "data"),
-            "groups": str(groups)}  # fmt: skip
-    done = subprocess.run([sys.executable, str(job), json.dumps(spec)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    spec = {"script": str(REPO / "scripts" / "identify.py"), "input": {"models": models},
+            "output": named, "log": str(log), "params": {"kinds": list(KINDS)},
+            "config": config(tmp_path / "data"), "threads": 3, "groups": str(groups)}  # fmt: skip
+    done = subprocess.run([sys.executable, str(job), json.dumps(spec), str(REPO / "tests")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(json.loads(groups.read_text())) == 3  # once, in the job: three workers
     lines = log.read_text().splitlines()

@@ -26,30 +26,7 @@ from hfharvest.workflow import ReplicaProcess, client_from, write_stage
 HEAVY = ("huggingface_hub", "httpx2", "pandas", "pyarrow", "rdflib", "numpy")
 BERT = "google-bert/bert-base-uncased"
 IDS = [BERT, "gpt2", "facebook/bart-large-mnli"]
-
-# Runs a rule's script as Snakemake would (a `snakemake` object in its globals), then says
-# which heavy packages the job had imported.
-JOB = """
-import json, runpy, sys
-from types import SimpleNamespace
-
-class Files(list):
-    def __init__(self, named):
-        super().__init__(named.values())
-        self.__dict__.update(named)
-        self._named = named
-    def items(self):
-        return self._named.items()
-
-spec = json.loads(sys.argv[1])
-snakemake = SimpleNamespace(
-    input=Files(spec["input"]), output=Files(spec["output"]), log=[spec["log"]],
-    params=SimpleNamespace(**spec["params"]), config=spec["config"], rule=spec["rule"],
-    threads=1,
-)
-runpy.run_path(spec["script"], init_globals={"snakemake": snakemake})
-print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in spec["heavy"])))
-"""
+SCRIPT_JOB = Path(__file__).parent / "script_job.py"  # a rule's script, run as Snakemake would
 
 
 def run_job(script: str, tmp_path, inputs: dict, outputs: dict, **params) -> list[str]:
@@ -58,7 +35,8 @@ def run_job(script: str, tmp_path, inputs: dict, outputs: dict, **params) -> lis
     spec = {"script": str(REPO / "scripts" / script), "input": inputs, "output": outputs,
             "log": str(tmp_path / f"{script}.log"), "params": params, "config": config,
             "rule": script.removesuffix(".py"), "heavy": HEAVY}  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", JOB, json.dumps(spec)], cwd=REPO,
+    # then says which heavy packages the job had imported
+    done = subprocess.run([sys.executable, str(SCRIPT_JOB), json.dumps(spec)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.splitlines()[-1])
