@@ -29,7 +29,9 @@ rule identify:
         benchmark_file("identify")
     conda:
         "../environment.yml"
-    threads: len(IDENTIFY_KINDS)  # Snakemake gives at most --cores
+    # a worker each at most: base models and keywords share one (stages/identify.py, SHARED);
+    # Snakemake gives at most --cores
+    threads: len(IDENTIFY_KINDS) - 1
     resources:
         mem_mb=4096,
         runtime=60,
