@@ -46,8 +46,10 @@ def log_resources() -> None:
         resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
     )
     cpu_s = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-    unit = 1024 * 1024 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes, or KiB
-    own_kib = own_peak_rss_kib() if sys.platform == "linux" else own.ru_maxrss * 1024 / unit
+    if sys.platform == "linux":
+        own_kib = own_peak_rss_kib()
+    else:  # ru_maxrss: bytes on macOS, KiB elsewhere
+        own_kib = own.ru_maxrss / (1024 if sys.platform == "darwin" else 1)
     peak_mb = (own_kib + sum(_worker_peaks_kib)) / 1024  # workers' peaks added: an upper bound
     logging.getLogger(__name__).info("%s cpu_s=%.2f max_rss_mb=%.1f", RESOURCES, cpu_s, peak_mb)
 
