@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from conftest import REPO, all_snapshot_records
@@ -140,3 +141,41 @@ def test_the_kinds_are_balanced_over_the_workers():
     many = identify_stage.kind_groups(list(KINDS), 20)
     assert len(many) == len(KINDS) - 1 and ["base_models", "keywords"] in map(sorted, many)
     assert identify_stage.kind_groups(["keywords", "tasks"], 2) == [["keywords"], ["tasks"]]
+
+
+def test_a_reading_run_holds_off_another_runs_cache_writes_only_for_a_bounded_number_of_reads(
+    tmp_path, monkeypatch
+):
+    """Lookups share read transactions (one per SELECT cost SQLite a lock each time); another
+    run writing the same cache waits at most for one transaction's reads, and keeps its cache."""
+    monkeypatch.setattr(identify_stage, "_READS_PER_TRANSACTION", 50)
+    endpoint = "https://huggingface.co"
+    first = identify_stage.ResultCache(tmp_path, endpoint, "licenses")
+    for i in range(10):
+        first.put(f"d{i}", [f"license-{i}"])
+    first.close()
+
+    reader = identify_stage.ResultCache(tmp_path, endpoint, "licenses")
+    assert reader.get("d1") == ["license-1"]  # the reader now holds a read transaction
+    stayed_on = []
+
+    def write_another_runs_entry():  # a connection of its own, in its own thread
+        writer = identify_stage.ResultCache(tmp_path, endpoint, "licenses")
+        writer.put("new", ["mit"])
+        writer.flush()
+        stayed_on.append(writer._db is not None)
+        writer.close()
+
+    writing = threading.Thread(target=write_another_runs_entry)
+    writing.start()
+    writing.join(0.5)
+    assert writing.is_alive()  # held off by the reader's open transaction...
+    for _ in range(60):  # ...until the reader's bounded transaction ends
+        assert reader.get("d2") == ["license-2"]
+    writing.join(30)
+    assert not writing.is_alive()
+    assert stayed_on == [True]
+    assert [reader.get(f"d{i}") for i in range(10)] == [[f"license-{i}"] for i in range(10)]
+    assert reader.get("new") == ["mit"]
+    reader.close()
+    assert (reader.hits, reader.misses) == (72, 0)

@@ -10,7 +10,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,17 +64,29 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def ordered_map(func: Callable[[T], R], items: Iterable[T], threads: int) -> Iterator[R]:
-    """`map` over a thread pool that keeps input order and only a bounded window in flight."""
+def ordered_map(func: Callable[[T], R], items: Iterable[T], threads: int,
+                answer_here: Callable[[T], R | None] | None = None) -> Iterator[R]:  # fmt: skip
+    """`map` over a thread pool that keeps input order and only a bounded window in flight.
+
+    `answer_here(item)` answers in the calling thread the items it can (None: it cannot, and
+    `func` gets the item in the pool): a warm run finds nearly every README in the cache, and
+    handing each lookup to a thread cost more CPU than the lookup (GIL and lock hand-offs)."""
     window = max(1, threads) * 4
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         pending: deque = deque()
         for item in items:
-            pending.append(pool.submit(func, item))
+            answer = None if answer_here is None else answer_here(item)
+            pending.append(pool.submit(func, item) if answer is None else _done(answer))
             if len(pending) >= window:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def _done(result: R) -> Future:
+    future: Future = Future()
+    future.set_result(result)
+    return future
 
 
 def listed_record(info: ModelInfo, *, source: str, method: str, requested_id: str | None = None,
@@ -115,6 +127,12 @@ def listed_outcome(info: ModelInfo, *, source: str, method: str,
         return record, None
     record["extraction_metadata"]["problems"] = problems  # travels with the record
     return record, problems_failure(record)
+
+
+def _card_answer(text: str | None, truncated: bool,
+                 digest: str | None) -> tuple[str | None, str, str | None]:  # fmt: skip
+    missing = text is None and digest is None
+    return text, "missing" if missing else "truncated" if truncated else "ok", digest
 
 
 def problems_failure(record: dict) -> dict | None:
@@ -168,35 +186,47 @@ class Extractor:
         return text, status
 
     def _card(self, model_id: str, sha: str | None, gated: object, meta: dict | None,
-              with_text: bool) -> tuple[str | None, str, str | None]:  # fmt: skip
+              with_text: bool, known: bool = True,
+              hub: bool = True) -> tuple[str | None, str, str | None] | None:  # fmt: skip
         """(text, card_status, digest in the card store); without `with_text` a cached card
-        comes as its digest alone (the text None)."""
+        comes as its digest alone (the text None). `known=False`: the cache was asked already
+        (see with_cards); `hub=False`: None when only the Hub could answer."""
+        answer = self._card_known(model_id, sha, gated, meta, with_text) if known else None
+        if answer is None and hub:
+            answer = self._card_fetched(model_id, sha)
+        return answer
+
+    def _card_known(self, model_id: str, sha: str | None, gated: object, meta: dict | None,
+                    with_text: bool) -> tuple[str | None, str, str | None] | None:  # fmt: skip
+        """The card as the cache, or the listing's file names, know it; None if they do not."""
         cached = self.cache.get(model_id, sha, with_text) if self.cache else None
         # A cached refusal holds while the record still says gated: an owner can lift the gate
         # without a commit, and the record shows it.
         anonymous = not self.client.authenticated
         if cached is not None and cached.refused and anonymous and gated:
             raise errors.Gated(model_id, "gated: refused without a token at this commit (cached)")
-        digest = None
         if cached is not None and not cached.refused:
-            text, truncated, digest = cached.text, cached.truncated, cached.digest
             if cached.source and meta is not None:
                 meta["card_source"] = cached.source
-        elif meta is not None and meta.get("card_source") == NO_README_LISTED:
-            text, truncated = None, False  # what the Hub's 404 says, known from the listing
-            if self.cache:
+            return _card_answer(cached.text, cached.truncated, cached.digest)
+        if meta is not None and meta.get("card_source") == NO_README_LISTED:
+            if self.cache:  # what the Hub's 404 says, known from the listing
                 self.cache.put(model_id, sha, None, False, source=NO_README_LISTED)
-        else:
-            try:
-                text, truncated = self._asked(lambda: self.client.readme(model_id, sha))
-            except errors.Gated:
-                if self.cache and anonymous:
-                    self.cache.put(model_id, sha, None, False, refused="gated")
-                raise
-            if self.cache:  # the text stored once: fill_card names it by this digest
-                digest = self.cache.put(model_id, sha, text, truncated)
-        missing = text is None and digest is None
-        return text, "missing" if missing else "truncated" if truncated else "ok", digest
+            return _card_answer(None, False, None)
+        return None
+
+    def _card_fetched(self, model_id: str, sha: str | None) -> tuple[str | None, str, str | None]:
+        anonymous = not self.client.authenticated
+        try:
+            text, truncated = self._asked(lambda: self.client.readme(model_id, sha))
+        except errors.Gated:
+            if self.cache and anonymous:
+                self.cache.put(model_id, sha, None, False, refused="gated")
+            raise
+        digest = None
+        if self.cache:  # the text stored once: fill_card names it by this digest
+            digest = self.cache.put(model_id, sha, text, truncated)
+        return _card_answer(text, truncated, digest)
 
     # -- whether the Hub answered at all ------------------------------------------------------
     def _asked(self, call: Callable[[], T]) -> T:
@@ -230,16 +260,20 @@ class Extractor:
         requests = "the only request" if self.failed == 1 else f"all {self.failed} requests"
         raise JobFailed(f"{message} ({err.reason}; {requests} failed, none answered)")
 
-    def fill_card(self, record: dict) -> Outcome:
+    def fill_card(self, record: dict, known: bool = True, hub: bool = True) -> Outcome | None:
         """The record with its README (`card_sha256` or `card`, and `card_status`); a README we
-        cannot get leaves a failure beside the record."""
+        cannot get leaves a failure beside the record. `known` and `hub` as for `_card`: None
+        (the record untouched) when only the Hub could answer and `hub` is False."""
         meta = record["extraction_metadata"]
         failure = text = digest = None
         try:
-            text, meta["card_status"], digest = self._card(
+            answer = self._card(
                 record["modelId"], record["sha"], record.get("gated", True), meta,
-                with_text=not self._names_by_digest,
+                with_text=not self._names_by_digest, known=known, hub=hub,
             )  # fmt: skip
+            if answer is None:
+                return None
+            text, meta["card_status"], digest = answer
         except errors.HarvestError as err:
             meta["card_status"] = err.reason
             failure = err.as_failure(part="card", message=f"README: {err.message}; metadata kept")
@@ -287,14 +321,20 @@ class Extractor:
     def with_cards(self, outcomes: Iterable[Outcome], total: int | None = None):
         """READMEs for listed records, in parallel, in order; failures pass through as they are."""
 
-        def one(outcome: Outcome) -> Outcome:
+        def one(outcome: Outcome, known: bool = True, hub: bool = True) -> Outcome | None:
             record, failure = outcome
             if record is None:
                 return outcome
-            record, card_failure = self.fill_card(record)
-            return record, card_failure or failure
+            if (filled := self.fill_card(record, known, hub)) is None:
+                return None
+            return filled[0], filled[1] or failure
 
-        outcomes = ordered_map(one, outcomes, self.threads)
+        outcomes = ordered_map(
+            lambda outcome: one(outcome, known=False),  # what the cache did not know
+            outcomes,
+            self.threads,
+            answer_here=lambda outcome: one(outcome, hub=False),
+        )
         return _logged(progress(outcomes, total=total, desc="READMEs"))
 
     # -- models --------------------------------------------------------------------------------
