@@ -153,15 +153,17 @@ def iter_items(path: str | Path) -> Iterator:
     return _items(path, "item")
 
 
-def write_entries(path: str | Path, entries: Iterable[tuple[str, object]]) -> int:
-    """`{key: value, ...}` from pairs, one entry a line, atomically; returns how many."""
+def write_entries(path: str | Path, entries: Iterable[tuple[str, object]],
+                  encoded: bool = False) -> int:  # fmt: skip
+    """`{key: value, ...}` from pairs, one entry a line, atomically; returns how many. With
+    `encoded`, each value is already its JSON text."""
     count = 0
     with atomic_writer(path) as handle:
         handle.write("{")
         for key, value in entries:
             handle.write(",\n" if count else "\n")
             handle.write(f"{json.dumps(key, ensure_ascii=False)}: ")
-            handle.write(json.dumps(value, ensure_ascii=False))
+            handle.write(value if encoded else json.dumps(value, ensure_ascii=False))
             count += 1
         handle.write("\n}\n")
     return count

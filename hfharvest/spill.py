@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
+from typing import Self
 
 _BATCH = 10_000  # rows per executemany: few round trips, a small buffer
 _BATCH_BYTES = 4 * 1024 * 1024
@@ -32,7 +33,25 @@ def _scratch_db(schema: str, folder: str | Path | None = None):
     return scratch, db
 
 
-class Groups:
+class _Scratch:
+    """What owns a throw-away database (`_dir`, `_db`): closed, and removed, on close or at the
+    end of a `with`."""
+
+    _dir: tempfile.TemporaryDirectory
+    _db: sqlite3.Connection
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+class Groups(_Scratch):
     """`with Groups() as groups: groups.add(key, members) ... for key, rows in groups.items()`."""
 
     def __init__(self, folder: str | Path | None = None):
@@ -42,16 +61,6 @@ class Groups:
             folder,
         )
         self._pending: list[tuple[str, str, str | None]] = []
-
-    def __enter__(self) -> Groups:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._db.close()
-        self._dir.cleanup()
 
     def add(self, key: str, members: Iterable = (), payloads: Iterable | None = None) -> None:
         """The key (even with no members), its members and, optionally, one payload each."""
@@ -135,7 +144,44 @@ class Table(Groups):
         return None if row is None else json.loads(row[0])
 
 
-class DiskMap:
+class KeyedRows(_Scratch):
+    """`add(key, *texts)`, then `by_key()`: `(key, [texts of each add])` sorted by key, adds of
+    one key in their order. For a job that builds each key's value whole and must write them
+    sorted by key: identify keeps a row a model (a row a member, in Groups, made its warm pass
+    of 100 000 models take 30 % more CPU)."""
+
+    def __init__(self, columns: int, folder: str | Path | None = None):
+        self.columns = columns
+        names = ", ".join(f"c{i} TEXT" for i in range(columns))
+        self._dir, self._db = _scratch_db(
+            f"CREATE TABLE rows (key TEXT, seq INTEGER, {names}, PRIMARY KEY (key, seq))"
+            " WITHOUT ROWID;",
+            folder,
+        )
+        self._insert = f"INSERT INTO rows VALUES (?, ?{', ?' * columns})"
+        self._pending: list[tuple] = []
+        self._pending_bytes = self._adds = 0
+
+    def add(self, key: str, *texts: str) -> None:
+        self._adds += 1  # a key's adds come back in this order
+        self._pending.append((key, self._adds, *texts))
+        self._pending_bytes += sum(map(len, texts))
+        if len(self._pending) >= _BATCH or self._pending_bytes >= _BATCH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._db.executemany(self._insert, self._pending)
+        self._pending = []
+        self._pending_bytes = 0
+
+    def by_key(self) -> Iterator[tuple[str, list[tuple[str, ...]]]]:
+        self._flush()
+        rows = self._db.execute("SELECT * FROM rows ORDER BY key, seq")
+        for key, group in groupby(rows, key=lambda row: row[0]):
+            yield key, [row[2:] for row in group]
+
+
+class DiskMap(_Scratch):
     """`DiskMap(pairs)`: `[]`, `get`, `in`, `len`, `items`, `values` like a dict, kept on disk
     (the normalize stage's per-model lookups: as dicts they grow with the number of models).
 
@@ -157,12 +203,6 @@ class DiskMap:
 
     def _insert(self, rows: list[tuple[str, str]]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO map VALUES (?, ?)", rows)
-
-    def __enter__(self) -> DiskMap:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def get(self, key: str, default=None):
         row = self._db.execute("SELECT value FROM map WHERE key = ?", (key,)).fetchone()
@@ -189,7 +229,3 @@ class DiskMap:
 
     def values(self) -> Iterator[object]:
         return (value for _, value in self.items())
-
-    def close(self) -> None:
-        self._db.close()
-        self._dir.cleanup()

@@ -179,3 +179,29 @@ def test_a_reading_run_holds_off_another_runs_cache_writes_only_for_a_bounded_nu
     assert reader.get("new") == ["mit"]
     reader.close()
     assert (reader.hits, reader.misses) == (72, 0)
+
+
+def test_a_model_listed_twice_gets_the_union_of_its_entities_and_its_first_relation(tmp_path):
+    """Each model's ids are kept as one row and sorted on the way out; a model id met twice
+    (an id file listing it twice, before merge) is not lost or doubled."""
+    path = tmp_path / "models.json"
+    first = {"modelId": "org/twice", "tags": ["dataset:squad", "base_model:finetune:org/base"]}
+    again = {"modelId": "org/twice", "tags": ["dataset:imdb", "dataset:squad",
+                                              "base_model:adapter:org/base"]}  # fmt: skip
+    other = {"modelId": "aaa/first-by-id", "tags": ["dataset:glue"]}
+    with artifact_writer(path, "add_ancestor_models") as out:
+        for record in (first, other, again):
+            out.add_model(record)
+    named = outputs(tmp_path / "out")
+    identify_stage.identify_run(
+        identify_stage.kind_outputs(named, ["datasets", "base_models"]),
+        str(path),
+        {kind: identify_stage.ResultCache(None, "x", kind) for kind in ("datasets", "base_models")},
+    )
+    datasets = (tmp_path / "out/datasets.json").read_text()
+    assert json.loads(datasets) == {"aaa/first-by-id": ["glue"], "org/twice": ["imdb", "squad"]}
+    assert datasets.index("aaa/first-by-id") < datasets.index("org/twice")  # sorted by model id
+    relations = json.loads((tmp_path / "out/base_model_relations.json").read_text())
+    assert list(relations["org/twice"]) == ["org/base"]
+    assert relations["org/twice"]["org/base"]["relation"] == "finetune"  # the first one met
+    assert json.loads((tmp_path / "out/base_models.json").read_text())["org/twice"] == ["org/base"]

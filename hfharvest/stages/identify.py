@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import sqlite3
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from functools import cache
@@ -33,7 +34,7 @@ from ..joblog import count_worker_peak, own_peak_rss_kib, own_rss_kib
 from ..jsonio import atomic_writer, iter_models, read_counts, read_key, write_entries
 from ..progress import CONSOLE
 from ..runconfig import cache_endpoint, endpoint_key, folder_digest
-from ..spill import Groups
+from ..spill import KeyedRows
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ def identify_run(
     renamed = (read_key(models_path, "renamed", {}) or {}) if "base_models" in kinds else {}
     unreadable = dict.fromkeys(kinds, 0)
     with ExitStack() as stack:
-        groups = {kind: stack.enter_context(Groups()) for kind in kinds}
+        rows = {kind: stack.enter_context(KeyedRows(_columns(outputs[kind]))) for kind in kinds}
         for record in iter_models(models_path):
             if (model := model_id(record)) is None:
                 continue
@@ -221,35 +222,64 @@ def identify_run(
                     else:
                         unreadable[kind] += 1
             for kind in kinds:
-                _add(groups[kind], kind, model, results[kind], renamed)
+                _add(rows[kind], kind, model, results[kind], renamed)
         return {
-            kind: _write(kind, groups[kind], outputs[kind], caches[kind], unreadable[kind])
+            kind: _write(kind, rows[kind], outputs[kind], caches[kind], unreadable[kind])
             for kind in kinds
         }
 
 
-def _add(groups: Groups, kind: str, model: str, result, renamed: dict) -> None:
+_EXTRAS = ("sources", "relations")  # a kind's file of payloads beside its mapping
+
+
+def _columns(outputs: dict) -> int:
+    """A row's texts: the sorted ids, and their payloads when the kind has an extra file."""
+    return 2 if any(extra in outputs for extra in _EXTRAS) else 1
+
+
+def _add(rows: KeyedRows, kind: str, model: str, result, renamed: dict) -> None:
+    """The model's row: its ids sorted and distinct (and each id's payload), as JSON texts."""
     if kind == "base_models":
         from ..identify.base_models import relations_from_links
 
         result = relations_from_links(model, result, renamed)
-    if isinstance(result, dict):
-        groups.add(model, result.keys(), result.values())
-    else:
-        groups.add(model, result)
+    payloads = result if isinstance(result, dict) else dict.fromkeys(result)
+    ids = sorted(payloads)
+    texts = [_json(ids), _json({i: payloads[i] for i in ids})]
+    rows.add(model, *texts[: rows.columns])
 
 
-def _write(kind: str, groups: Groups, outputs: dict, cache: ResultCache, unreadable: int) -> dict:
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _write(kind: str, rows: KeyedRows, outputs: dict, cache: ResultCache, unreadable: int) -> dict:
     cache.close()
-    counts = {"models": write_entries(outputs["mapping"], groups.members())}
-    for extra in ("sources", "relations"):
+    counts = {"models": write_entries(outputs["mapping"], _texts(rows, 0), encoded=True)}
+    for extra in _EXTRAS:
         if extra in outputs:
-            write_entries(outputs[extra], _payloads(groups))
+            write_entries(outputs[extra], _texts(rows, 1), encoded=True)
     counts |= {"cache_hits": cache.hits, "cache_misses": cache.misses}
     if unreadable:  # each named in a warning above; identified from the metadata only
         counts["cards_unreadable"] = unreadable
     log.info("identify %s: %s", kind, counts)
     return counts
+
+
+def _texts(rows: KeyedRows, column: int) -> Iterator[tuple[str, str]]:
+    """Each model's JSON text of `column` (0: ids, 1: payloads), by model id. A model listed
+    twice gets the union of its rows, the first payload of an id winning."""
+    for model, added in rows.by_key():
+        if len(added) == 1:
+            yield model, added[0][column]
+            continue
+        merged: dict = {}
+        for texts in added:
+            found = json.loads(texts[column])
+            for entity in found:
+                merged.setdefault(entity, found[entity] if column else None)
+        ids = sorted(merged)
+        yield model, _json(ids if column == 0 else {i: merged[i] for i in ids})
 
 
 def identify_all(outputs: dict[str, dict[str, str]], models_path: str, config: dict,
@@ -317,11 +347,6 @@ def kind_outputs(named: dict[str, str], kinds: list[str]) -> dict[str, dict[str,
         if kind in outputs and name in named:
             outputs[kind][key] = named[name]
     return outputs
-
-
-def _payloads(groups: Groups):
-    for key, rows in groups.items():
-        yield key, dict(rows)
 
 
 def cache_from(config: dict, kind: str) -> ResultCache:
