@@ -245,8 +245,10 @@ def _add(rows: KeyedRows, kind: str, model: str, result, renamed: dict) -> None:
         result = relations_from_links(model, result, renamed)
     payloads = result if isinstance(result, dict) else dict.fromkeys(result)
     ids = sorted(payloads)
-    texts = [_json(ids), _json({i: payloads[i] for i in ids})]
-    rows.add(model, *texts[: rows.columns])
+    if rows.columns == 1:
+        rows.add(model, _json(ids))
+    else:
+        rows.add(model, _json(ids), _json({i: payloads[i] for i in ids}))
 
 
 def _json(value) -> str:
