@@ -355,9 +355,11 @@ class HubClient:
                 return
 
     def model_info(self, model_id: str) -> ModelInfo:
+        """The model's record with its file names: a model whose files hold no README.md then
+        costs no README request (readme_listed)."""
         validate_model_id(model_id)
         url = f"{self.endpoint}/api/models/{quote(model_id, safe='/')}"
-        data = self.get_json(url, model_id, {"expand": MODEL_FIELDS})
+        data = self.get_json(url, model_id, {"expand": [*MODEL_FIELDS, SIBLINGS]})
         info = _model_info(data, model_id, requested=model_id)
         if isinstance(info, errors.HarvestError):
             raise info

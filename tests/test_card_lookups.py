@@ -89,3 +89,19 @@ def test_a_warm_extract_reads_the_cache_in_its_own_thread_and_fetches_only_chang
     assert sorted(f["model_id"] for f in warm.failures) == sorted(
         f["model_id"] for f in cold.failures
     )
+
+
+def test_a_model_fetched_by_id_whose_files_hold_no_readme_costs_no_readme_request():
+    """model_info asks for the file names, as the listing does: a recorded model whose repo
+    holds no README.md (dbmdz's) gets no README request; one that lists it gets its README."""
+    no_readme, with_readme = "dbmdz/bert-large-cased-finetuned-conll03-english", "gpt2"
+    with ReplicaHub(scale=0) as replica:
+        extractor = Extractor(HubClient(replica.url, max_retries=1), None, threads=2)
+        got = Harvest.collect(extractor.by_ids([no_readme, with_readme], source="file"))
+        asked = replica.stats()["readme_gets"]
+    records = {record["modelId"]: record for record in got.models}
+    assert set(records) == {no_readme, with_readme} and not got.failures
+    assert asked == {with_readme: 1}
+    assert records[no_readme]["extraction_metadata"]["card_status"] == "missing"
+    assert records[no_readme]["extraction_metadata"]["card_source"] == "siblings"
+    assert records[with_readme]["card"].startswith("---")

@@ -311,9 +311,8 @@ class Extractor:
     def with_card(self, info: ModelInfo, *, source: str, method: str,
                   requested_id: str | None = None) -> Outcome:  # fmt: skip
         """The model's record with its README; what it lacks is a failure beside it."""
-        record, problem = listed_outcome(
-            info, source=source, method=method, requested_id=requested_id
-        )
+        outcome = listed_outcome(info, source=source, method=method, requested_id=requested_id)
+        record, problem = self._no_readme_marked(info, outcome)
         if record is None:
             return None, problem
         record, failure = self.fill_card(record)
