@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 from .stages.extract import now_iso
 
@@ -11,6 +12,7 @@ KINDS = ("datasets", "articles", "base_models", "keywords", "licenses", "languag
 _NAMESPACE = uuid.UUID("6f1c1a52-4d0e-5b7e-9a55-0d7c2f9e4b21")
 
 
+@lru_cache(maxsize=1 << 16)  # a licence or a popular base is named by thousands of models
 def entity_id(kind: str, normalised_id: str) -> str:
     """Deterministic id of an entity: a UUIDv5 of its kind and normalised id."""
     if kind not in KINDS:

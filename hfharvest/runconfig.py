@@ -162,6 +162,19 @@ def replica_fingerprint() -> str:
     return folder_digest(REPLICA_PACKAGE)
 
 
+PACKAGE = Path(__file__).parent
+
+
+def code_digest(names: tuple[str, ...]) -> str:
+    """A digest of the package's files and folders `names` (paths under hfharvest/): what a
+    cache's entries were computed by, so that an edit of them never serves an old entry."""
+    digest = hashlib.sha256()
+    for name in names:
+        path = PACKAGE / name
+        digest.update(folder_digest(path).encode() if path.is_dir() else path.read_bytes())
+    return digest.hexdigest()
+
+
 def folder_digest(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):

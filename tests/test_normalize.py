@@ -14,6 +14,8 @@ import gzip
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -28,7 +30,7 @@ from workflow_runner import Workflow, rules_run
 from hfharvest.entities import entity_id
 from hfharvest.lineage import base_model_links
 from hfharvest.normalize import catalogue, families, vocab
-from hfharvest.normalize.doc_cache import DocumentCache
+from hfharvest.normalize.doc_cache import DOCUMENT_CODE, DocumentCache
 from hfharvest.normalize.fair4ml import model_document, model_inputs
 from hfharvest.normalize.inputs import RunInputs
 from hfharvest.normalize.linked_data import OPTIONS, to_ntriples, written
@@ -496,3 +498,29 @@ def test_the_workflow_loads_postgres_and_never_writes_the_dsn(run):
     password = os.environ["HFHARVEST_PG_DSN"].split(":")[2].split("@")[0]
     written = [p for p in workflow.root.rglob("*") if p.is_file() and ".venv" not in p.parts]
     assert not [p for p in written if password.encode() in p.read_bytes()]
+
+
+# Modules a document writer loads that do not shape a document: package markers, the table
+# names, error classes and the atomic file writers.
+NOT_SHAPING = {"hfharvest", "hfharvest.normalize", "hfharvest.errors", "hfharvest.jsonio"}
+
+
+def test_the_document_cache_key_covers_every_module_the_writers_load():
+    """The cache key hashes DOCUMENT_CODE only (an edit of the tables keeps every entry): every
+    hfharvest module a fresh interpreter loads to write documents must be in it."""
+    code = (
+        "import sys, hfharvest.normalize.fair4ml, hfharvest.normalize.linked_data\n"
+        "print('\\n'.join(f'{n} {m.__file__}' for n, m in sys.modules.items()"
+        " if n.split('.')[0] == 'hfharvest'))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.split("\n")  # fmt: skip
+    package = Path(__import__("hfharvest").__file__).parent
+    covered = [package / name for name in DOCUMENT_CODE]
+    uncovered = []
+    for line in filter(None, loaded):
+        name, path = line.split(" ", 1)
+        if name not in NOT_SHAPING and not any(Path(path).is_relative_to(c) for c in covered):
+            uncovered.append(name)
+    assert len(loaded) > 8 and not uncovered
+    assert not any(name.startswith("normalize/tables") for name in DOCUMENT_CODE)

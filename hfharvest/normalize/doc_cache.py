@@ -12,28 +12,33 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cache
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 
 from ..jsonio import atomic_writer
+from ..runconfig import code_digest
+from ..stages.identify import IDENTIFIER_CODE
 from .linked_data import Written
 
 _LIBRARIES = ("PyLD", "markdown-it-py")
 
 
+# What shapes a document: the modules that write it (fair4ml and what it imports, the
+# vocabularies, the cache's own format) and the identifiers it asks where an entity was stated.
+# Not the tables, the catalogue or the stage's plumbing: an edit there keeps every entry
+# (tests/test_normalize.py checks that a fresh import of the writers loads nothing else).
+DOCUMENT_CODE = (
+    *IDENTIFIER_CODE,
+    *(f"normalize/{name}" for name in ("fair4ml.py", "origin.py", "sections.py", "vocab.py",
+                                       "vocab", "linked_data.py", "doc_cache.py")),
+)  # fmt: skip
+
+
 @cache
 def code_version() -> str:
-    """A digest of the modules that shape a document, the bundled vocabularies, the libraries."""
-    digest = hashlib.sha256()
-    package = resources.files("hfharvest")
-    folders = [package / "normalize", package / "normalize" / "vocab", package / "identify"]
-    for folder in folders:
-        for item in sorted(folder.iterdir(), key=lambda entry: entry.name):
-            if item.is_file() and item.name.endswith((".py", ".ttl", ".jsonld", ".gz")):
-                digest.update(item.name.encode() + b"\0" + item.read_bytes())
-    for library in _LIBRARIES:
-        digest.update(f"{library}=={metadata.version(library)}".encode())
-    return digest.hexdigest()
+    """A digest of the code that shapes a document and of the libraries it calls."""
+    libraries = [f"{library}=={metadata.version(library)}" for library in _LIBRARIES]
+    return hashlib.sha256(json.dumps([code_digest(DOCUMENT_CODE), libraries]).encode()).hexdigest()
 
 
 def _checksum(body: bytes) -> str:

@@ -151,11 +151,12 @@ class TableWriter:
 
     def __init__(self, writer: pq.ParquetWriter, batch_rows: int):
         self._writer, self._batch_rows, self._rows = writer, batch_rows, []
+        # pyarrow builds a new Field object at each access: read the columns once, not per row
+        self._columns = [(column.name, column.type) for column in writer.schema]
         self.count = 0
 
     def add(self, row: dict) -> None:
-        schema = self._writer.schema
-        self._rows.append({f.name: _coerce(row.get(f.name), f.type) for f in schema})
+        self._rows.append({name: _coerce(row.get(name), kind) for name, kind in self._columns})
         if len(self._rows) >= self._batch_rows:
             self.flush()
 

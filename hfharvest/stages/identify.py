@@ -33,7 +33,7 @@ from ..identify._fields import model_id
 from ..joblog import count_worker_peak, own_peak_rss_kib, own_rss_kib
 from ..jsonio import atomic_writer, iter_models, read_counts, read_key, write_entries
 from ..progress import CONSOLE
-from ..runconfig import cache_endpoint, endpoint_key, folder_digest
+from ..runconfig import cache_endpoint, code_digest, endpoint_key
 from ..spill import KeyedRows
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,7 @@ log = logging.getLogger(__name__)
 # carry the text inline.
 FIELDS = ("modelId", "id", "tags", "cardData", "card", "card_sha256", "library_name",
           "pipeline_tag")  # fmt: skip
-_PACKAGE = Path(__file__).parent.parent
-_CODE = ("identify", "data", "ids.py", "lineage.py")  # what the identifiers' answers depend on
+IDENTIFIER_CODE = ("identify", "data", "ids.py", "lineage.py")  # what their answers depend on
 _BATCH = 5_000
 # Lookups per read transaction: one transaction per SELECT costs SQLite a lock and a header
 # check each time (2.2 times the CPU of 100 000 lookups in one); a bounded one never holds
@@ -64,14 +63,7 @@ OTHER_COST = 1.2
 
 @cache
 def code_version() -> str:
-    digest = hashlib.sha256()
-    for name in _CODE:
-        path = _PACKAGE / name
-        if path.is_dir():
-            digest.update(folder_digest(path).encode())
-        else:
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return code_digest(IDENTIFIER_CODE)[:16]
 
 
 def record_digest(kind: str, record: dict) -> str:
