@@ -223,3 +223,32 @@ TRAINER = "This model is a fine-tuned version of [x]({url})."
 )
 def test_every_id_is_validated(url, bases):
     assert sorted(stated_base_models({"card": TRAINER.format(url=url)})) == bases
+
+
+@pytest.mark.parametrize(
+    ("name", "sentence"),
+    [
+        (
+            "hf-readme__lightblue_suzume-llama-3-8B-multilingual.md",
+            "on the above described dataset.",
+        ),
+        ("hf-readme__marieke93_MiniLM-evidence-types.md", "on the evidence types dataset."),
+    ],
+)
+def test_prose_where_the_trainer_puts_a_name_is_no_dataset(name, sentence):
+    record = card(name)
+    assert sentence in record["card"] and not record["cardData"].get("datasets")
+    assert stated_datasets(record) == []
+    assert IDENTIFIERS["datasets"](record) == []
+
+
+def test_a_quantisers_early_sentence_names_the_original_and_its_copied_card_is_not_read():
+    """TheBloke's "GPTQ 4bit model for [X]"; the copy below "# ✨ Original model card" states
+    its own base ("**Finetuned from model:** [Falcon-7B]"), which is not this model's."""
+    record = card(
+        "hf-readme__TheBloke_falcon-40b-instruct-GPTQ.md", "TheBloke/falcon-40b-instruct-GPTQ"
+    )
+    text = record["card"]
+    assert "# ✨ Original model card: Falcon-40B-Instruct" in text
+    assert "**Finetuned from model:** [Falcon-7B](https://huggingface.co/tiiuae/falcon-7b)" in text
+    assert stated_base_models(record) == {"tiiuae/falcon-40b-instruct": "quantized"}

@@ -586,3 +586,30 @@ def test_a_20_mb_card_is_scanned_only_in_its_first_megabyte():
     for kind in KINDS:
         identify[kind](model)
     assert identify["articles"](model) == ["arxiv:1810.04805"]
+
+
+def test_a_programming_language_in_the_cards_language_list_is_no_language():
+    """JavaBERT's `language: [java, code]`: langcodes' name search reads `java` as Javanese."""
+    javabert = card("cs577__CAUKiel_JavaBERT-uncased_README.md", "CAUKiel/JavaBERT-uncased")
+    assert javabert["cardData"]["language"] == ["java", "code"]
+    assert normalise_language("java") == "jv"  # what the name search alone would say
+    assert identify["languages"](javabert) == []
+    # `lua` is also Luba-Lulua's ISO 639-3 code: a programming language only beside `code`.
+    assert identify["languages"]({"cardData": {"language": ["lua", "code"]}}) == []
+    assert identify["languages"]({"cardData": {"language": ["lua", "fr"]}}) == ["fr", "lua"]
+
+
+def test_norwegian_read_as_false_by_yaml_1_1_is_still_norwegian():
+    """XLM-R's card lists `- no`; PyYAML's safe_load (YAML 1.1) reads it as false."""
+    ner = card("hf-readme__51la5_roberta-large-NER.md", "51la5/roberta-large-NER")
+    listed = ner["cardData"]["language"]
+    assert len(listed) == 94 and False in listed and "no" not in listed
+    languages = identify["languages"](ner)
+    assert "no" in languages and len(languages) == 94
+
+
+def test_a_doi_link_followed_by_markdown_punctuation():
+    """pyannote's "[this paper](https://doi.org/10.1016/j.csl.2021.101254)):"."""
+    pipeline = card("cs577__anilbs_pipeline_README.md", "anilbs/pipeline")
+    assert "(https://doi.org/10.1016/j.csl.2021.101254)):" in pipeline["card"]
+    assert identify["articles"](pipeline) == ["arxiv:2012.01477", "doi:10.1016/j.csl.2021.101254"]

@@ -85,7 +85,8 @@ def _canonical_arxiv_id(match: re.Match) -> str:
 
 
 def _strip_trailing_punctuation(doi: str) -> str:
-    """Sentence punctuation and BibTeX braces after a DOI; `)` only when it closes nothing."""
-    while doi and (doi[-1] in ".,;}" or (doi[-1] == ")" and doi.count(")") > doi.count("("))):
+    """Sentence punctuation and BibTeX braces after a DOI (`[paper](https://doi.org/X)):`);
+    `)` only when it closes nothing."""
+    while doi and (doi[-1] in ".,;:}" or (doi[-1] == ")" and doi.count(")") > doi.count("("))):
         doi = doi[:-1]
     return doi

@@ -16,7 +16,8 @@ Wording, from the tools' card templates:
   models were included in the merge:" followed by a bullet list of links (relation `merge`;
   bullets that are local paths are skipped).
 - quantizations: "quantized version of [X](...)", TheBloke's "This repo contains GGUF format
-  model files for [X](...)" (also GPTQ, AWQ) and "Original model: [X](...)", mradermacher's
+  model files for [X](...)" (also GPTQ, AWQ; his early "GPTQ 4bit model for [X](...)") and
+  "Original model: [X](...)", mradermacher's
   "static quants of https://huggingface.co/X", bartowski's "Original model:
   https://huggingface.co/X" (relation `quantized`; "Original model:" in a card that never
   speaks of quantisation is a plain `base_model`).
@@ -52,7 +53,11 @@ _TOOL_SENTENCES = [
     (_sentence(r"\bThis model is a fine-tuned version of"), "finetune"),
     (_sentence(r"\bmodel fine-?tuned from"), "finetune"),
     (_sentence(r"\bquantized version of"), "quantized"),
-    (_sentence(r"\b(?:GGUF|GPTQ|AWQ|GGML|EXL2)(?: format)? model files for"), "quantized"),
+    # TheBloke's: "GGUF format model files for [X]"; his early ones "GPTQ 4bit model for [X]"
+    (
+        _sentence(r"\b(?:GGUF|GPTQ|AWQ|GGML|EXL2)(?: format| \d+-?bit)? model(?: files)? for"),
+        "quantized",
+    ),
     (_sentence(r"\b(?:static|weighted/imatrix|imatrix) quants of"), "quantized"),
 ]
 _ORIGINAL_MODEL = _sentence(r"\bOriginal model:\**")
@@ -96,10 +101,22 @@ NOT_DATASETS = frozenset(
         *("none", "unknown", "custom", "generator", "arrow", "audiofolder", "cache", "csv"),
         *("imagefolder", "json", "pandas", "parquet", "spark", "sql", "text", "videofolder"),
         *("webdataset", "xml", "dataset", "data"),
+        # prose a hand-written sentence puts where the Trainer puts a name ("on the above
+        # dataset", "on the same dataset")
+        *("above", "same", "following", "aforementioned", "mentioned", "described", "previous"),
+        *("given", "provided", "own", "new", "original", "full", "whole", "entire"),
     }
 )
+# A name's second word is read as its config ("the wmt16 ro-en dataset") only when one of the
+# two looks like what the example scripts write: an id with a digit, `_`, `-` or `/`
+# (`librispeech_asr clean`), or a config with a digit, `_`, `-` or `.` (`ro-en`, `3.0.0`) or of
+# two letters (`common_voice tr`). Else two words are prose ("the above described dataset",
+# "the evidence types dataset"), not a dataset and its config.
+_ID_LIKE = re.compile(r"[^\s]*[\d_/-][^\s]*")
+_CONFIG_LIKE = re.compile(r"[^\s]*[\d._-][^\s]*|[a-z]{2}")
+# The heading may carry an emoji or other marks before its words ("# ✨ Original model card").
 _ORIGINAL_CARD = re.compile(
-    r"^(?:<!-- original-model-card start -->|#+[ \t]*Original model card\b)", re.I | re.M
+    r"^(?:<!-- original-model-card start -->|#+[^\w\n]*Original model card\b)", re.I | re.M
 )
 _LOCAL_DATASET_NAMES = "llama-factory"
 # `user2_train`, `gsm8k_sft_train`: a local split file the trainer was given, not a Hub dataset.
@@ -222,7 +239,9 @@ def _dataset_id(item: re.Match, names_allowed: bool) -> str | None:
     name = item["name"]
     if link := _DATASET_LINK.fullmatch(name):
         return _hub_id(link["url"], prefix="datasets/")
-    name = name.split(" ")[0]  # without its config
+    name, _, config = name.partition(" ")
+    if config and not (_ID_LIKE.fullmatch(name) or _CONFIG_LIKE.fullmatch(config)):
+        return None
     if not names_allowed or name.lower() in NOT_DATASETS:
         return None
     if "/" not in name and (name != name.lower() or _SPLIT_FILE.search(name)):

@@ -3,7 +3,8 @@
 Each language is its shortest ISO 639 code (639-1 when there is one, else 639-3), through
 langcodes: `en`, `eng`, `English`, `en-US` -> `en`; `cmn` -> `zh`. `multilingual` -> `mul`
 (ISO 639-2/3 "multiple languages": the card says so, and a catalogue can filter on it).
-`code` (programming languages) and values that name no language are dropped.
+`code` (programming languages), the names of programming languages a code model lists
+(`java`, data/programming_languages.txt) and values that name no language are dropped.
 
 Tags are weaker evidence than the card, and are read only as codes, never as names: a tag
 adds a language only if it is a registered language tag whose language is a two-letter ISO
@@ -23,9 +24,10 @@ from importlib.resources import files
 
 import langcodes
 
-from ._fields import card_values, tags
+from ._fields import card_data, strings, tags
 
 MULTILINGUAL = "mul"
+NORWEGIAN = "no"
 # Valid codes that name no one's language: "undetermined", "no linguistic content". (`code`
 # needs no entry: langcodes knows no language by that name.)
 _NOT_A_LANGUAGE = frozenset({"und", "zxx"})
@@ -47,7 +49,13 @@ def language_tags(record: dict) -> set[str]:
 
 
 def _languages(record: dict) -> set[str]:
-    declared = {language for item in _card_items(record) if (language := normalise_language(item))}
+    items = _card_items(record)
+    about_code = any(item.casefold() == "code" for item in items)
+    declared = {
+        language
+        for item in items
+        if not _is_programming_language(item, about_code) and (language := normalise_language(item))
+    }
     from_tags = {
         language
         for tag in tags(record)
@@ -59,9 +67,22 @@ def _languages(record: dict) -> set[str]:
 
 
 def _card_items(record: dict) -> list[str]:
-    """`cardData.language` items; a string may list several: `en, de`."""
-    items = (part.strip() for value in card_values(record, "language") for part in value.split(","))
+    """`cardData.language` items; a string may list several: `en, de`. A `false` item is the
+    code `no` (Norwegian) as YAML 1.1 reads it (PyYAML's safe_load; the Hub's parser, YAML 1.2,
+    keeps the string): no other language code reads as a boolean."""
+    value = card_data(record).get("language")
+    listed = value if isinstance(value, list) else [value]
+    values = strings([NORWEGIAN if item is False else item for item in listed])
+    items = (part.strip() for value in values for part in value.split(","))
     return [item for item in items if item]
+
+
+def _is_programming_language(item: str, about_code: bool) -> bool:
+    """A programming language's name (data/programming_languages.txt): never a language when it
+    is no language code (`java`), read as one only when the card is not about `code` (`lua`)."""
+    if item.casefold() not in programming_languages():
+        return False
+    return about_code or not langcodes.tag_is_valid(item)
 
 
 def _tag_readings(record: dict) -> dict[str, str | None]:
@@ -139,6 +160,16 @@ def _code_from_name(name: str) -> str | None:
 @functools.cache
 def not_languages() -> frozenset[str]:
     """The tags of data/not_languages.txt, lower-cased."""
-    text = files("hfharvest").joinpath("data/not_languages.txt").read_text(encoding="utf-8")
-    entries = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
+    return _word_list("not_languages.txt")
+
+
+@functools.cache
+def programming_languages() -> frozenset[str]:
+    """The names of data/programming_languages.txt, case-folded."""
+    return _word_list("programming_languages.txt")
+
+
+def _word_list(name: str) -> frozenset[str]:
+    text = files("hfharvest").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    entries = (line.split("#", 1)[0].strip().casefold() for line in text.splitlines())
     return frozenset(entry for entry in entries if entry)
