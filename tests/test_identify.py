@@ -293,6 +293,11 @@ def test_articles_found_in_card_text_without_tags(model_id, articles):
         ("arXiv:cs.CL/0101001", ["arxiv:cs.CL/0101001"]),
         ("https://arxiv.org/abs/math.GT/0309136", ["arxiv:math.GT/0309136"]),
         ('eprint = "hep-th/9901001"', ["arxiv:hep-th/9901001"]),
+        # as real cards cite without the colon (OpenOrca-Platypus2-13B's BibTeX, MiniCPM's,
+        # jhgan/ko-sroberta-multitask's Semantic Scholar line)
+        ("  eprint= arXiv 2307.09288,", ["arxiv:2307.09288"]),
+        ("journal={arXiv preprint 2408.01800},", ["arxiv:2408.01800"]),
+        ("Networks.” ArXiv abs/1908.10084 (2019)", ["arxiv:1908.10084"]),
         ("https://doi.org/10.48550/arXiv.2106.09685", ["arxiv:2106.09685"]),
         ("(https://doi.org/10.1145/3442188.3445922).", ["doi:10.1145/3442188.3445922"]),
         ("doi = {10.18653/v1/N19-1423},", ["doi:10.18653/v1/n19-1423"]),
@@ -302,6 +307,7 @@ def test_articles_found_in_card_text_without_tags(model_id, articles):
         ("transformers 4.40.2, trained 2103.00020 steps; hep-th/9901001", []),
         ("version 2020.12345 of 10.1000/xyz", []),
         ("arxiv.org/abs/2213.00001", []),  # month 13
+        ("on arXiv 2023.", []),
     ],
 )
 def test_articles_in_text(text, articles):

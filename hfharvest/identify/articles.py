@@ -34,8 +34,10 @@ _ARXIV_ID_WITH_VERSION = rf"(?:{_ARXIV_ID})(?:v\d+)?(?!\d)"
 _ARXIV_CONTEXT = (
     r"arxiv\.org/(?:abs|pdf|html|ps|format)/"
     r"|huggingface\.co/papers/"
-    r"|\barxiv:\s*"
-    r"|\beprint\s*=\s*[{\"]?\s*(?:arxiv:\s*)?"
+    # `arXiv:ID`; also without the colon, as citations are written: "arXiv 2307.09288",
+    # "arXiv preprint 2408.01800", Semantic Scholar's "ArXiv abs/1908.10084"
+    r"|\barxiv(?::\s*|\s+(?:preprint\s+)?(?:abs/)?)"
+    r"|\beprint\s*=\s*[{\"]?\s*(?:arxiv:?\s*)?"
     r"|\bvolume\s*=\s*[{\"]\s*abs/"  # DBLP's BibTeX for CoRR (arXiv): volume = {abs/1810.04805}
 )
 _ARXIV_IN_TEXT = re.compile(rf"(?:{_ARXIV_CONTEXT}){_ARXIV_ID_WITH_VERSION}", re.I)
