@@ -9,6 +9,7 @@ where a client's timeout bounds each read only (a body trickled at 1 byte/s neve
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -90,11 +91,40 @@ def depth_of(body: bytes) -> int:
 
 
 def loads(body: bytes, max_depth: int = MAX_DEPTH):
-    """json.loads, refusing a text nested deeper than `max_depth` before Python recurses on it."""
+    """json.loads, refusing a text nested deeper than `max_depth` before Python recurses on it,
+    with numbers our own files can hold (see json_value)."""
     depth = depth_of(body)
     if depth > max_depth:
         raise TooDeep(f"JSON nested {depth} levels deep (over {max_depth})")
-    return json.loads(body)
+    return json_value(body)
+
+
+# The run files are read back with ijson (yajl), which refuses NaN and Infinity and integers
+# beyond 64 bits. Such a number in an answer (`1e999` is valid JSON; Python reads NaN too)
+# becomes null here: one odd field must not make a file the next stage cannot read.
+_INT64 = 2**63
+_INT64_DIGITS = 19
+
+
+def json_value(text: bytes | str):
+    """json.loads with non-finite floats and out-of-int64 integers read as null."""
+    return json.loads(text, parse_float=_finite, parse_int=_int64, parse_constant=_null)
+
+
+def _finite(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _int64(text: str) -> int | None:
+    if len(text.lstrip("-")) > _INT64_DIGITS:
+        return None
+    value = int(text)
+    return value if -_INT64 <= value < _INT64 else None
+
+
+def _null(_constant: str) -> None:
+    return None
 
 
 def split_array(body: bytes) -> Iterator[tuple[bytes, int]] | None:

@@ -429,8 +429,9 @@ class EntityCache(_EntryStore):
         return f"{version}.json"
 
     def get(self, entity_id: str, version: str | None) -> dict | None:
-        """The entity's fields at `version`, or None."""
-        if not version or not VERSION.fullmatch(version):
+        """The entity's fields at `version`, or None (also for a version that is no string: an
+        odd answer's `sha: 12345`)."""
+        if not isinstance(version, str) or not VERSION.fullmatch(version):
             return None
         key = {"id": entity_id, "version": version}
         entry = self._load_entry(self._parts(entity_id), self._version_name(version), key)
@@ -469,7 +470,7 @@ class EntityCache(_EntryStore):
 
     def put(self, entity_id: str, version: str, fields: dict) -> None:
         """Store `fields` as the entity at `version`, and mark it the version seen now."""
-        if not VERSION.fullmatch(version or ""):
+        if not isinstance(version, str) or not VERSION.fullmatch(version):
             return
         parts = self._parts(entity_id)
         entry = {"id": entity_id, "version": version, "fields": fields}

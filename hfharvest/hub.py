@@ -62,6 +62,7 @@ MODEL_FIELDS = [
 SIBLINGS = "siblings"
 README_FILE = "README.md"
 README_MAX_BYTES = 5 * 1024 * 1024
+DEADLINE = "hfharvest_deadline"  # the answer's deadline, in its request's and response's extensions
 # An API answer (a listing page of 1000 models with their cardData is a few MB) beyond this is
 # not metadata: it is refused, never held in memory.
 JSON_MAX_BYTES = 64 * 1024 * 1024
@@ -126,12 +127,21 @@ def _cap_api_answer(response) -> None:
         raise ResponseTooLarge(f"an answer of {length} bytes is over the {JSON_MAX_BYTES}-byte cap")
 
 
+def _within_deadline(response) -> None:
+    """Each hop's headers in within the answer's deadline (`hub.deadline_s`): a chain of slow
+    redirects is bounded like a slow body (answers.read_capped checks the body's reads)."""
+    deadline = response.request.extensions.get(DEADLINE)
+    if deadline is not None and time.monotonic() > deadline:
+        response.close()
+        raise DeadlineExceeded("no complete answer within the deadline (headers or redirects)")
+
+
 def _client_factory() -> httpx2.Client:
-    # huggingface_hub's own client, plus our limiter, the token guard and the size cap.
+    # huggingface_hub's own client, plus our limiter, the token guard, the size cap, the deadline.
     return httpx2.Client(
         event_hooks={
             "request": [hf_request_event_hook, _guard_token, _LIMITER.before_request],
-            "response": [_LIMITER.after_response, _cap_api_answer],
+            "response": [_LIMITER.after_response, _cap_api_answer, _within_deadline],
         },
         follow_redirects=True,
         timeout=None,
@@ -449,9 +459,14 @@ class HubClient:
         """
         deadline = answers.deadline_after(self.deadline_s)
         with get_session().stream(
-            "GET", url, params=params, headers=self._headers(), timeout=self.timeout
+            "GET",
+            url,
+            params=params,
+            headers=self._headers(),
+            timeout=self.timeout,
+            extensions={DEADLINE: deadline},  # redirects carry it: _within_deadline reads it
         ) as response:
-            response.extensions["hfharvest_deadline"] = deadline
+            response.extensions[DEADLINE] = deadline
             status = response.status_code
             if status == 401 and response.headers.get("X-Error-Code") not in _REPO_401_CODES:
                 raise errors.Unauthorized("", self._refused_message())
@@ -475,7 +490,7 @@ class HubClient:
 
     def _read(self, response, cap: int, *, cut: bool = False) -> tuple[bytes, bool]:
         """The body within `cap` decoded bytes and the answer's deadline; errors name the host."""
-        deadline = response.extensions.get("hfharvest_deadline")
+        deadline = response.extensions.get(DEADLINE)
         try:
             return answers.read_capped(
                 response.iter_bytes(), cap, deadline, cut=cut, deadline_s=self.deadline_s
@@ -650,7 +665,7 @@ def _listing_entry(raw: bytes, depth: int, where: str):
         message = f"{where}: nested {depth} levels deep (over {answers.MAX_DEPTH}): skipped"
         return errors.Malformed(item_id, message)
     try:
-        data = json.loads(raw)
+        data = answers.json_value(raw)
     except (ValueError, RecursionError) as err:
         message = f"{where}: not valid JSON ({type(err).__name__}): skipped"
         return errors.Malformed(item_id, message)

@@ -16,6 +16,10 @@ from urllib.parse import urlsplit
 from huggingface_hub.utils import parse_ratelimit_headers
 
 DEFAULT_MAX_WAIT_S = 300.0
+# A header's seconds beyond this (31 years) are read as this: a 400-digit `Retry-After` or
+# RateLimit `t=`/`w=` must not overflow the clock's float (the wait is refused as too long).
+_FAR_S = 10**9
+_MAX_DIGITS = 12
 # The longest a request may wait for its budget; set per call by the client (hub.max_wait_s).
 MAX_WAIT_S: ContextVar[float] = ContextVar("hfharvest_max_wait_s", default=DEFAULT_MAX_WAIT_S)
 
@@ -99,7 +103,10 @@ class RateLimiter:
 
     def observe(self, url: str, status: int, headers) -> None:
         """Learn the budget from a response: `RateLimit` (and its policy) or a 429's Retry-After."""
-        info = parse_ratelimit_headers(headers)
+        try:
+            info = parse_ratelimit_headers(headers)
+        except ValueError:  # a number past Python's int limits: the header says nothing usable
+            info = None
         retry_after = headers.get("Retry-After", "")
         if info is None and not (status == 429 and retry_after.isdigit()):
             return
@@ -107,11 +114,11 @@ class RateLimiter:
             budget = self._budgets.setdefault(_budget_key(url), _Budget())
             now = self._clock()
             if info is not None:
-                remaining, resets_at = info.remaining, now + info.reset_in_seconds
+                remaining, resets_at = info.remaining, now + _seconds(info.reset_in_seconds)
                 budget.limit = info.limit or budget.limit
-                budget.window_s = info.window_seconds or budget.window_s
+                budget.window_s = _seconds(info.window_seconds) or budget.window_s
             else:
-                remaining, resets_at = 0, now + int(retry_after)
+                remaining, resets_at = 0, now + _seconds(retry_after)
             if status == 429:
                 remaining = 0
             if budget.remaining is None or resets_at > budget.resets_at + 1:
@@ -132,3 +139,10 @@ class RateLimiter:
     @property
     def total_requests(self) -> int:
         return sum(self.requests.values())
+
+
+def _seconds(value: int | str | None) -> int:
+    """A header's whole seconds, at most _FAR_S (0 for none)."""
+    if isinstance(value, str):
+        value = int(value) if len(value) <= _MAX_DIGITS else _FAR_S
+    return min(value or 0, _FAR_S)

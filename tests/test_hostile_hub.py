@@ -19,10 +19,11 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import REPO, snapshot_record
 
-from hfharvest import errors
+from hfharvest import answers, errors
+from hfharvest.cache import EntityCache
 from hfharvest.enrich.articles import enrich_articles
-from hfharvest.enrich.datasets import fetch_croissant
-from hfharvest.enrich.tasks import fetch_hub_tasks
+from hfharvest.enrich.datasets import enrich_datasets, fetch_croissant
+from hfharvest.enrich.tasks import enrich_tasks, fetch_hub_tasks
 from hfharvest.hub import LISTING, HubClient, process_rate_limiter
 from hfharvest.replica import ReplicaHub
 from hfharvest.stages.extract import Extractor, Harvest
@@ -191,8 +192,8 @@ def test_a_trickled_body_fails_at_the_deadline(hostile):
 CHILD = r"""
 import json, resource, sys
 from hfharvest.enrich.articles import enrich_articles
-from hfharvest.enrich.datasets import fetch_croissant
-from hfharvest.enrich.tasks import fetch_hub_tasks
+from hfharvest.enrich.datasets import enrich_datasets, fetch_croissant
+from hfharvest.enrich.tasks import enrich_tasks, fetch_hub_tasks
 from hfharvest.hub import HubClient
 
 url = sys.argv[1]
@@ -344,3 +345,111 @@ def test_a_client_run_sends_only_the_requests_it_makes(tmp_path):
         f"GET /api/models/{GPT2}",
         f"GET /{GPT2}/resolve/main/README.md",
     ]
+
+
+# -- odd numbers and fields (a review against a hostile server, 2026-12-01) --------------------
+
+
+@pytest.mark.parametrize("fault", ["absurd_retry_after", "absurd_ratelimit"])
+def test_a_wait_of_hundreds_of_digits_is_refused_not_a_crash(hostile, fault):
+    """`Retry-After: 999…9` (400 digits) overflowed the limiter's float clock: OverflowError
+    escaped the client and sank the whole stage."""
+    hostile.configure(faults={fault: {"rate": 1, "seconds": 10**400}})
+    client = fast_client(hostile)
+    outcomes = []
+    for model in (GPT2, "gpt2"):
+        try:
+            outcomes.append(client.model_info(model).id)
+        except errors.HarvestError as err:
+            outcomes.append(err.reason)
+            assert "over the 5 s cap (hub.max_wait_s)" in err.message
+    assert outcomes[-1] == "rate_limited"
+    assert outcomes[0] == ("rate_limited" if fault == "absurd_retry_after" else GPT2)
+
+
+class _SlowRedirects(BaseHTTPRequestHandler):
+    """Each /api/models/hop/mN answers a 307 to hop/mN+1 after 0.3 s, without end."""
+
+    def do_GET(self):  # noqa: N802 - the handler's API
+        hop = int(self.path.split("?")[0].rsplit("/m", 1)[1])
+        threading.Event().wait(0.3)
+        self.send_response(307)
+        self.send_header("Location", f"/api/models/hop/m{hop + 1}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_chain_of_slow_redirects_ends_at_the_deadline():
+    """Each hop is within the read timeout; `hub.deadline_s` bounds the whole answer, hops
+    included (it used to be checked on the body only: 15 hops of 1.5 s took 24 s against 3)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowRedirects)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        client = HubClient(url, timeout=2, max_retries=0, deadline_s=1)
+        err = outcome(lambda: client.model_info("hop/m0"))
+    finally:
+        server.shutdown()
+        server.server_close()
+        process_rate_limiter().forget(url)
+    assert err.reason == "transient"
+    assert err.message == (
+        "no complete answer within the deadline (headers or redirects) (hub.deadline_s)"
+    )
+
+
+def test_numbers_no_run_file_can_hold_become_null():
+    """`1e999` is valid JSON (Python reads NaN too); yajl, which reads the run files back,
+    refuses Infinity, NaN and integers past 64 bits: one such field sank the whole run."""
+    body = b'{"a": 1e999, "b": -1e999, "c": NaN, "d": 1000000000000000000000000000000, "e": 1.5, '
+    body += b'"f": -9223372036854775808, "g": 9223372036854775808, "h": [Infinity, 42]}'
+    assert answers.loads(body) == {
+        "a": None, "b": None, "c": None, "d": None, "e": 1.5,
+        "f": -(2**63), "g": None, "h": [None, 42],
+    }  # fmt: skip
+
+
+class _OddFields(BaseHTTPRequestHandler):
+    """A Hub whose /api/tasks and one dataset record carry fields of the wrong type."""
+
+    ANSWERS = {
+        "/api/tasks": {"fill-mask": {"label": 5, "libraries": 5, "summary": ["x"],
+                                     "isPlaceholder": 1}},
+        "/api/datasets/squad": {"id": "squad", "sha": 12345, "tags": []},
+    }  # fmt: skip
+
+    def do_GET(self):  # noqa: N802 - the handler's API
+        answer = self.ANSWERS.get(self.path.split("?")[0])
+        body = json.dumps(answer if answer is not None else {"error": "not found"}).encode()
+        self.send_response(200 if answer is not None else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_one_odd_field_of_a_task_or_a_dataset_costs_that_field_only(tmp_path):
+    """`libraries: 5` in /api/tasks and `sha: 12345` in a dataset record (with the entity cache
+    on, the default) each crashed their whole enrich stage."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OddFields)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        client = HubClient(url, **FAST)
+        [task] = enrich_tasks({"m": ["fill-mask"]}, client)
+        cache = EntityCache(tmp_path, "datasets", url)
+        [dataset] = enrich_datasets(client, {"m": ["squad"]}, 1, cache=cache)
+    finally:
+        server.shutdown()
+        server.server_close()
+        process_rate_limiter().forget(url)
+    assert task["enriched"] and task["label"] == "Fill-Mask" and task["libraries"] == []
+    assert task["summary"] is None and task["is_placeholder"] is None
+    assert dataset["enriched"] and dataset["id"] == "squad" and dataset["sha"] == 12345
+    assert not any(tmp_path.rglob("*.json"))  # no version to key it by: not cached

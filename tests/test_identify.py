@@ -619,3 +619,11 @@ def test_a_doi_link_followed_by_markdown_punctuation():
     pipeline = card("cs577__anilbs_pipeline_README.md", "anilbs/pipeline")
     assert "(https://doi.org/10.1016/j.csl.2021.101254)):" in pipeline["card"]
     assert identify["articles"](pipeline) == ["arxiv:2012.01477", "doi:10.1016/j.csl.2021.101254"]
+
+
+def test_a_dataset_value_past_any_name_or_link_is_no_dataset():
+    """A 160 000-space value took the link patterns 45 s (their time is quadratic in length):
+    a value over 1 000 characters is prose or data, read as no dataset, before any pattern."""
+    assert normalise_dataset("a" + " " * 160_000 + "b") is None
+    assert normalise_dataset("[squad](https://huggingface.co/datasets/" + "x" * 990 + ")") is None
+    assert normalise_dataset("https://huggingface.co/datasets/rajpurkar/squad") == "rajpurkar/squad"

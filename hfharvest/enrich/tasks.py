@@ -91,16 +91,27 @@ def _task(task_id, models, hub_tasks: Mapping, pipelines: Mapping, hub_error) ->
     ]
     sources = [name for name, part in (("api_tasks", hub), ("pipelines", pipeline)) if part]
     fields = {
-        "label": hub.get("label") or pipeline.get("name"),
-        "name": pipeline.get("name"),
-        "modality": pipeline.get("modality"),
+        "label": _text(hub.get("label")) or _text(pipeline.get("name")),
+        "name": _text(pipeline.get("name")),
+        "modality": _text(pipeline.get("modality")),
         "subtasks": subtasks,
-        "summary": hub.get("summary") or None,
-        "libraries": list(hub.get("libraries") or []),
-        "is_placeholder": hub.get("isPlaceholder"),
+        "summary": _text(hub.get("summary")),
+        "libraries": _texts(hub.get("libraries")),
+        "is_placeholder": hub.get("isPlaceholder")
+        if isinstance(hub.get("isPlaceholder"), bool)
+        else None,
         "sources": sources,
     }
     return entity("tasks", task_id, source=SOURCE, **(fields | extra), models=models)
+
+
+def _text(value: object) -> str | None:
+    """A field the Hub should give as text; another type (a number, a list) is dropped."""
+    return value if isinstance(value, str) and value else None
+
+
+def _texts(value: object) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 def _legacy_label(task_id: str, pipeline: dict | None) -> dict:
