@@ -6,12 +6,13 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
-from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx2
 from huggingface_hub import HfApi, hf_hub_url
@@ -515,6 +516,8 @@ class HubClient:
             body, _ = self._read(response, self.json_max_bytes)
             next_page = response.links.get("next", {}).get("url")
             page_url = str(response.url)
+        if next_page:  # RFC 8288 allows a reference relative to the page: it is on this host
+            next_page = urljoin(page_url, next_page)
         entries = answers.split_array(body)
         return (list(entries) if entries is not None else answers.loads(body)), next_page, page_url
 
@@ -711,6 +714,7 @@ def _model_info(data: object, where: str, requested: str | None = None):
 
 
 # Fields whose type we know; a value of another type is dropped (None) and reported.
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # git's SHA-1 (or SHA-256) in hex
 _FIELD_TYPES = {
     "author": str, "sha": str, "downloads": int, "likes": int, "library_name": str,
     "pipeline_tag": str, "disabled": bool,
@@ -763,6 +767,9 @@ def model_info_to_dict(info: ModelInfo, problems: list[str] | None = None) -> di
         if value is not None and (wrong_bool or not isinstance(value, kind)):
             problems.append(f"{key} is a {type(value).__name__}, not {kind.__name__}: dropped")
             record[key] = None
+    if record["sha"] is not None and not _COMMIT_ID.fullmatch(record["sha"]):
+        problems.append(f"sha {shown(record['sha'], 80)} is no commit id: dropped")
+        record["sha"] = None  # it would name the README's revision in a URL and a cache path
     return record
 
 

@@ -453,3 +453,58 @@ def test_one_odd_field_of_a_task_or_a_dataset_costs_that_field_only(tmp_path):
     assert task["summary"] is None and task["is_placeholder"] is None
     assert dataset["enriched"] and dataset["id"] == "squad" and dataset["sha"] == 12345
     assert not any(tmp_path.rglob("*.json"))  # no version to key it by: not cached
+
+
+class _RelativePages(BaseHTTPRequestHandler):
+    """Two listing pages, the first linking the second by a relative reference (RFC 8288), one
+    record with a `sha` that is a path; every README is `# card`. Paths asked are kept."""
+
+    seen: list[str] = []
+    RECORD: dict = {}
+
+    def do_GET(self):  # noqa: N802 - the handler's API
+        self.seen.append(self.path)
+        second = "cursor=2" in self.path
+        if not self.path.startswith("/api/models"):  # a README
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "7")
+            self.end_headers()
+            return self.wfile.write(b"# card\n")
+        names = ["c"] if second else ["a", "b"]
+        page = [{**self.RECORD, "id": f"org/{name}", "modelId": f"org/{name}"} for name in names]
+        if not second:
+            page[1]["sha"] = "../../../../etc/x"
+        self._json(page, 200, None if second else '</api/models?cursor=2>; rel="next"')
+
+    def _json(self, value, status, link=None):
+        body = json.dumps(value).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        if link:
+            self.send_header("Link", link)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_relative_next_page_is_followed_and_a_sha_that_is_a_path_never_reaches_a_url():
+    _RelativePages.seen, _RelativePages.RECORD = [], snapshot_record(GPT2)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RelativePages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        got = Harvest.collect(Extractor(HubClient(url, **FAST), threads=1).latest(3))
+    finally:
+        server.shutdown()
+        server.server_close()
+        process_rate_limiter().forget(url)
+    assert [model["modelId"] for model in got.models] == ["org/a", "org/b", "org/c"]
+    [bad] = [model for model in got.models if model["modelId"] == "org/b"]
+    assert bad["sha"] is None and bad["card"] == "# card\n"
+    [failure] = got.failures
+    assert failure["model_id"] == "org/b" and "is no commit id: dropped" in failure["message"]
+    assert not any("etc" in path for path in _RelativePages.seen)
