@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -289,12 +290,40 @@ def test_pages_that_bring_nothing_new_stop_the_listing(hostile):
 # -- nothing sent elsewhere --------------------------------------------------------------------
 
 
-class _Listener(BaseHTTPRequestHandler):
+class _BareHub(BaseHTTPRequestHandler):
+    """A bare HTTP listener's handler: `answer` sends one body; nothing is logged."""
+
+    def answer(self, status: int, body: bytes, kind: str = "application/json", **headers):
+        self.send_response(status)
+        for name, value in {"Content-Type": kind, "Content-Length": len(body), **headers}.items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def bare_hub(handler: type[BaseHTTPRequestHandler]):
+    """A listener on a free port, serving `handler` in a thread; yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
+        process_rate_limiter().forget(url)
+
+
+class _Listener(_BareHub):
     """Answers like a Hub with one model, and writes down every request it gets."""
 
     seen: list[str] = []
 
-    def do_GET(self):
+    def do_GET(self):  # noqa: N802 - the handler's API
         path = urlsplit(self.path).path
         self.seen.append(f"{self.command} {path}")
         record = snapshot_record(GPT2)
@@ -306,21 +335,22 @@ class _Listener(BaseHTTPRequestHandler):
             body, kind = b"# gpt2\n", "text/plain"
         else:
             body, kind = b'{"error": "not found"}', "application/json"
-        self.send_response(200 if kind != "application/json" or b"error" not in body else 404)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.answer(200 if kind != "application/json" or b"error" not in body else 404, body, kind)
 
 
 def test_a_client_run_sends_only_the_requests_it_makes(tmp_path):
     _Listener.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Listener)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    with bare_hub(_Listener) as url:
+        child = _client_run(url, tmp_path)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert _Listener.seen == [
+        "GET /api/models",
+        f"GET /api/models/{GPT2}",
+        f"GET /{GPT2}/resolve/main/README.md",
+    ]
+
+
+def _client_run(url: str, tmp_path) -> subprocess.CompletedProcess:
     # A fresh process, as a job is; huggingface_hub's defaults point at the listener too, so a
     # side request it makes of its own (agent detection, telemetry) would land there.
     env = {**os.environ, "HF_ENDPOINT": url, "HF_HOME": str(tmp_path / "hf_home"),
@@ -333,18 +363,8 @@ def test_a_client_run_sends_only_the_requests_it_makes(tmp_path):
         f"assert client.model_info({GPT2!r}).id == {GPT2!r}\n"
         f"assert client.readme({GPT2!r}, 'main')[0] == '# gpt2\\n'\n"
     )
-    try:
-        child = subprocess.run([sys.executable, "-c", script, url], env=env, cwd=REPO,
-                               capture_output=True, text=True, timeout=60)  # fmt: skip
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert child.returncode == 0, child.stderr[-2000:]
-    assert _Listener.seen == [
-        "GET /api/models",
-        f"GET /api/models/{GPT2}",
-        f"GET /{GPT2}/resolve/main/README.md",
-    ]
+    return subprocess.run([sys.executable, "-c", script, url], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
 # -- odd numbers and fields (a review against a hostile server, 2026-12-01) --------------------
@@ -367,34 +387,21 @@ def test_a_wait_of_hundreds_of_digits_is_refused_not_a_crash(hostile, fault):
     assert outcomes[0] == ("rate_limited" if fault == "absurd_retry_after" else GPT2)
 
 
-class _SlowRedirects(BaseHTTPRequestHandler):
+class _SlowRedirects(_BareHub):
     """Each /api/models/hop/mN answers a 307 to hop/mN+1 after 0.3 s, without end."""
 
     def do_GET(self):  # noqa: N802 - the handler's API
         hop = int(self.path.split("?")[0].rsplit("/m", 1)[1])
         threading.Event().wait(0.3)
-        self.send_response(307)
-        self.send_header("Location", f"/api/models/hop/m{hop + 1}")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
+        self.answer(307, b"", Location=f"/api/models/hop/m{hop + 1}")
 
 
 def test_a_chain_of_slow_redirects_ends_at_the_deadline():
     """Each hop is within the read timeout; `hub.deadline_s` bounds the whole answer, hops
     included (it used to be checked on the body only: 15 hops of 1.5 s took 24 s against 3)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowRedirects)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with bare_hub(_SlowRedirects) as url:
         client = HubClient(url, timeout=2, max_retries=0, deadline_s=1)
         err = outcome(lambda: client.model_info("hop/m0"))
-    finally:
-        server.shutdown()
-        server.server_close()
-        process_rate_limiter().forget(url)
     assert err.reason == "transient"
     assert err.message == (
         "no complete answer within the deadline (headers or redirects) (hub.deadline_s)"
@@ -412,7 +419,7 @@ def test_numbers_no_run_file_can_hold_become_null():
     }  # fmt: skip
 
 
-class _OddFields(BaseHTTPRequestHandler):
+class _OddFields(_BareHub):
     """A Hub whose /api/tasks and one dataset record carry fields of the wrong type."""
 
     ANSWERS = {
@@ -424,38 +431,24 @@ class _OddFields(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - the handler's API
         answer = self.ANSWERS.get(self.path.split("?")[0])
         body = json.dumps(answer if answer is not None else {"error": "not found"}).encode()
-        self.send_response(200 if answer is not None else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.answer(200 if answer is not None else 404, body)
 
 
 def test_one_odd_field_of_a_task_or_a_dataset_costs_that_field_only(tmp_path):
     """`libraries: 5` in /api/tasks and `sha: 12345` in a dataset record (with the entity cache
     on, the default) each crashed their whole enrich stage."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OddFields)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with bare_hub(_OddFields) as url:
         client = HubClient(url, **FAST)
         [task] = enrich_tasks({"m": ["fill-mask"]}, client)
         cache = EntityCache(tmp_path, "datasets", url)
         [dataset] = enrich_datasets(client, {"m": ["squad"]}, 1, cache=cache)
-    finally:
-        server.shutdown()
-        server.server_close()
-        process_rate_limiter().forget(url)
     assert task["enriched"] and task["label"] == "Fill-Mask" and task["libraries"] == []
     assert task["summary"] is None and task["is_placeholder"] is None
     assert dataset["enriched"] and dataset["id"] == "squad" and dataset["sha"] == 12345
     assert not any(tmp_path.rglob("*.json"))  # no version to key it by: not cached
 
 
-class _RelativePages(BaseHTTPRequestHandler):
+class _RelativePages(_BareHub):
     """Two listing pages, the first linking the second by a relative reference (RFC 8288), one
     record with a `sha` that is a path; every README is `# card`. Paths asked are kept."""
 
@@ -466,42 +459,19 @@ class _RelativePages(BaseHTTPRequestHandler):
         self.seen.append(self.path)
         second = "cursor=2" in self.path
         if not self.path.startswith("/api/models"):  # a README
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", "7")
-            self.end_headers()
-            return self.wfile.write(b"# card\n")
+            return self.answer(200, b"# card\n", "text/plain")
         names = ["c"] if second else ["a", "b"]
         page = [{**self.RECORD, "id": f"org/{name}", "modelId": f"org/{name}"} for name in names]
         if not second:
             page[1]["sha"] = "../../../../etc/x"
-        self._json(page, 200, None if second else '</api/models?cursor=2>; rel="next"')
-
-    def _json(self, value, status, link=None):
-        body = json.dumps(value).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        if link:
-            self.send_header("Link", link)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        link = {} if second else {"Link": '</api/models?cursor=2>; rel="next"'}
+        self.answer(200, json.dumps(page).encode(), **link)
 
 
 def test_a_relative_next_page_is_followed_and_a_sha_that_is_a_path_never_reaches_a_url():
     _RelativePages.seen, _RelativePages.RECORD = [], snapshot_record(GPT2)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _RelativePages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with bare_hub(_RelativePages) as url:
         got = Harvest.collect(Extractor(HubClient(url, **FAST), threads=1).latest(3))
-    finally:
-        server.shutdown()
-        server.server_close()
-        process_rate_limiter().forget(url)
     assert [model["modelId"] for model in got.models] == ["org/a", "org/b", "org/c"]
     [bad] = [model for model in got.models if model["modelId"] == "org/b"]
     assert bad["sha"] is None and bad["card"] == "# card\n"
