@@ -63,7 +63,7 @@ MODEL_FIELDS = [
 SIBLINGS = "siblings"
 README_FILE = "README.md"
 README_MAX_BYTES = 5 * 1024 * 1024
-DEADLINE = "hfharvest_deadline"  # the answer's deadline, in its request's and response's extensions
+DEADLINE = "hfharvest_deadline"  # the answer's deadline, in its requests' extensions (hops too)
 # An API answer (a listing page of 1000 models with their cardData is a few MB) beyond this is
 # not metadata: it is refused, never held in memory.
 JSON_MAX_BYTES = 64 * 1024 * 1024
@@ -465,9 +465,8 @@ class HubClient:
             params=params,
             headers=self._headers(),
             timeout=self.timeout,
-            extensions={DEADLINE: deadline},  # redirects carry it: _within_deadline reads it
+            extensions={DEADLINE: deadline},  # redirects carry it: _within_deadline, _read
         ) as response:
-            response.extensions[DEADLINE] = deadline
             status = response.status_code
             if status == 401 and response.headers.get("X-Error-Code") not in _REPO_401_CODES:
                 raise errors.Unauthorized("", self._refused_message())
@@ -491,7 +490,7 @@ class HubClient:
 
     def _read(self, response, cap: int, *, cut: bool = False) -> tuple[bytes, bool]:
         """The body within `cap` decoded bytes and the answer's deadline; errors name the host."""
-        deadline = response.extensions.get(DEADLINE)
+        deadline = response.request.extensions.get(DEADLINE)
         try:
             return answers.read_capped(
                 response.iter_bytes(), cap, deadline, cut=cut, deadline_s=self.deadline_s
@@ -713,8 +712,8 @@ def _model_info(data: object, where: str, requested: str | None = None):
         )
 
 
-# Fields whose type we know; a value of another type is dropped (None) and reported.
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # git's SHA-1 (or SHA-256) in hex
+# Fields whose type we know; a value of another type is dropped (None) and reported.
 _FIELD_TYPES = {
     "author": str, "sha": str, "downloads": int, "likes": int, "library_name": str,
     "pipeline_tag": str, "disabled": bool,

@@ -152,7 +152,8 @@ def cache_endpoint(config: dict) -> str:
     return f"{REPLICA}?scale={replica['scale']}&seed={replica['seed']}&v={replica_fingerprint()}"
 
 
-REPLICA_PACKAGE = Path(__file__).parent / "replica"
+PACKAGE = Path(__file__).parent
+REPLICA_PACKAGE = PACKAGE / "replica"
 
 
 @cache
@@ -160,9 +161,6 @@ def replica_fingerprint() -> str:
     """A digest of what the bundled replica serves (its snapshot and its code): a new snapshot
     is a new Hub, so it reruns the Hub-calling rules and gets cache folders of its own."""
     return folder_digest(REPLICA_PACKAGE)
-
-
-PACKAGE = Path(__file__).parent
 
 
 def code_digest(names: tuple[str, ...]) -> str:
