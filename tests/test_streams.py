@@ -234,6 +234,20 @@ def test_the_normalize_stage_looks_models_up_on_disk_not_in_a_dict(tmp_path):
     lookup.close()
 
 
+def test_a_memoised_disk_map_keeps_a_bounded_number_of_values_and_answers_as_without():
+    from hfharvest.spill import DiskMap
+
+    pairs = [(f"license-{i}", {"id": f"license-{i}", "n": i}) for i in range(50)]
+    plain, memoised = DiskMap(pairs), DiskMap(pairs, memo=8)
+    asked = [f"license-{i % 20}" for i in range(200)] + ["absent", "absent"]
+    assert [memoised.get(key, "none") for key in asked] == [plain.get(key, "none") for key in asked]
+    assert memoised.get("license-3") is memoised.get("license-3")  # decoded once, while kept
+    assert memoised._read.cache_info().currsize == 8
+    assert "absent" not in memoised and memoised.get("absent") is None
+    plain.close()
+    memoised.close()
+
+
 def test_outputs_are_as_readable_as_any_file_the_user_writes(tmp_path):
     from hfharvest.jsonio import write_json
 

@@ -39,6 +39,7 @@ IDENTIFIERS_FILE = "identified/identifiers.json"  # written by newer identify st
 RELATIONS_FILE = "identified/base_model_relations.json"
 DATASET_SOURCES_FILE = "identified/dataset_sources.json"  # optional, like IDENTIFIERS_FILE
 MODELS_FILE = "hf_models_with_ancestors.json"
+ENTITY_MEMO = 1024  # entities of a kind kept decoded (the slim fields only): a bounded number
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,10 @@ class RunInputs:
             yield slim
 
     def entities_by_id(self, kind: str) -> DiskMap:
-        return DiskMap((entity["id"], entity) for entity in self.iter_entities(kind))
+        """Entity id -> slim entity; popular entities (licences, languages, a hub of a base)
+        stay decoded in memory, a bounded number of them."""
+        pairs = ((entity["id"], entity) for entity in self.iter_entities(kind))
+        return DiskMap(pairs, memo=ENTITY_MEMO)
 
     def iter_failures(self) -> Iterator[dict]:
         """Every stage's failures, each with the stage it was recorded in."""
