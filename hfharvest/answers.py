@@ -61,12 +61,29 @@ def read_capped(
             body.clear()  # now: the traceback keeps this frame (and `body`) alive for a while
             raise TooLarge(f"answer over the {cap}-byte cap (decoded): not read further")
         if deadline_at is not None and time.monotonic() > deadline_at:
-            spent = f" of {deadline_s:g} s" if deadline_s is not None else ""
             got, _ = len(body), body.clear()
-            raise DeadlineExceeded(
-                f"answer not complete within its deadline{spent} ({got} bytes so far)"
-            )
+            raise _late(got, deadline_s)
     return bytes(body), False
+
+
+def bounded_chunks(
+    chunks: Iterable[bytes], cap: int, deadline_at: float | None, deadline_s: float | None
+) -> Iterator[bytes]:
+    """`chunks` passed on as they come, for a body too big to hold (a file written to disk):
+    TooLarge once more than `cap` bytes came, DeadlineExceeded past `deadline_at`."""
+    got = 0
+    for chunk in chunks:
+        got += len(chunk)
+        if got > cap:
+            raise TooLarge(f"file over the {cap}-byte cap (decoded): not read further")
+        if deadline_at is not None and time.monotonic() > deadline_at:
+            raise _late(got, deadline_s)
+        yield chunk
+
+
+def _late(got: int, deadline_s: float | None) -> DeadlineExceeded:
+    spent = f" of {deadline_s:g} s" if deadline_s is not None else ""
+    return DeadlineExceeded(f"answer not complete within its deadline{spent} ({got} bytes so far)")
 
 
 # -- JSON --------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .redact import redact
+
 
 class HarvestError(Exception):
     """A model (or entity) that could not be harvested; `reason` is a stable class name."""
@@ -9,6 +11,7 @@ class HarvestError(Exception):
     reason = "error"
 
     def __init__(self, item_id: str, message: str):
+        message = redact(message)  # a server may echo the token in its error text
         super().__init__(f"{item_id}: {message}")
         self.item_id = item_id
         self.message = message

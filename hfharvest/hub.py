@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -34,7 +35,7 @@ from huggingface_hub.utils import (
 )
 from huggingface_hub.utils._http import hf_request_event_hook
 
-from . import answers, errors
+from . import answers, errors, jsonio, redact
 from .answers import DeadlineExceeded, TooDeep, TooLarge
 from .errors import shown
 from .ids import InvalidModelId, is_model_id, validate_model_id
@@ -269,6 +270,7 @@ class HubClient:
         self.token_env = token_env  # named in messages about the token, never its value
         if token:
             check_token(token, token_env or "the token given")
+            redact.register(token)
         self._token = token or False  # False: never pick up a token from elsewhere
         self.api = HfApi(endpoint=self.endpoint, token=self._token, library_name="hfharvest")
         self.timeout = timeout
@@ -444,13 +446,34 @@ class HubClient:
 
         return self.with_retry(item_id, call)
 
+    def download(self, url: str, path: Path, item_id: str, *, max_bytes: int,
+                 deadline_s: float) -> None:  # fmt: skip
+        """The file at `url` (on this endpoint) written to `path` atomically, with retries,
+        within `max_bytes` decoded bytes and `deadline_s` for the whole answer.
+
+        A plain GET, not huggingface_hub's download machinery: that names its cache files after
+        the server's ETag (a hostile `../` lands outside the cache) and hands Xet transfers to
+        hosts the server names, outside this client's token guard and deadline.
+        """
+
+        def call():
+            with self._answer(url, None, wants="a file", deadline_s=deadline_s) as response:
+                deadline = response.request.extensions.get(DEADLINE)
+                body = answers.bounded_chunks(response.iter_bytes(), max_bytes, deadline,
+                                              deadline_s)  # fmt: skip
+                with jsonio.atomic_writer(path, "wb") as out:
+                    for chunk in body:
+                        out.write(chunk)
+
+        self.with_retry(item_id, call)
+
     # -- one answer ----------------------------------------------------------------------------
     def _headers(self) -> dict:
         return build_hf_headers(token=self._token, library_name="hfharvest")
 
     @contextmanager
     def _answer(self, url: str, params: dict | None, *, missing_ok: bool = False,
-                wants: str = "JSON"):  # fmt: skip
+                wants: str = "JSON", deadline_s: float | None = None):  # fmt: skip
         """The streamed answer of a GET, once its status and type say it is what we asked for.
 
         Errors are read (within ERROR_BODY_MAX_BYTES) and raised as huggingface_hub raises them,
@@ -458,7 +481,7 @@ class HubClient:
         gated-repo or missing-repo answer (`unauthorized`) and HTML where the Hub answers JSON
         or a file (`wrong_endpoint`).
         """
-        deadline = answers.deadline_after(self.deadline_s)
+        deadline = answers.deadline_after(deadline_s or self.deadline_s)
         with get_session().stream(
             "GET",
             url,

@@ -13,6 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
+from .redact import RedactingFilter
+
 RESOURCES = "job resources:"  # the log's last line; bench/hub_scale.py reads it
 _worker_peaks_kib: list[int] = []  # the job's worker processes' own peaks (count_worker_peak)
 # glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB); after
@@ -38,6 +40,8 @@ def start_log(path: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )  # fmt: skip
     logging.getLogger().addHandler(console)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     # huggingface_hub logs full URLs at debug level only; keep it at warnings.
     logging.getLogger("huggingface_hub").setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.WARNING)

@@ -4,6 +4,7 @@ through the replica (which serves the dump with stale and missing rows), with it
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,7 +37,8 @@ def hub():
         yield replica
 
 
-def harvest(hub, root, bulk: bool, **client_args) -> tuple[list[dict], dict | None, dict]:
+def harvest(hub, root, bulk: bool, dump: dict | None = None,
+            **client_args) -> tuple[list[dict], dict | None, dict]:  # fmt: skip
     """The latest models with their READMEs, and the replica's requests it cost, by endpoint
     and status. With `bulk`, as `hf.bulk_cards` runs: the listing with the models' file names
     (siblings), then the dump."""
@@ -45,7 +47,8 @@ def harvest(hub, root, bulk: bool, **client_args) -> tuple[list[dict], dict | No
     cache = card_cache(root / "cache" / "hf", hub.url, root)
     extractor = Extractor(client, cache, threads=8)
     listed = [record for record, _ in extractor.listing_outcomes(LATEST, siblings=bulk) if record]
-    counts = prime_from_dump(extractor, listed, 2048) if bulk else None
+    dump = {"max_mb": 2048} | (dump or {})  # prime_from_dump's bounds
+    counts = prime_from_dump(extractor, listed, **dump) if bulk else None
     records = [record for record, _ in extractor.with_cards((r, None) for r in listed)]
     records = inline(records, cache.store)  # texts read back from the card store
     after = hub.stats()
@@ -269,3 +272,78 @@ def test_what_the_listed_file_names_say_about_the_readme(siblings, listed):
     raw = json.dumps({"id": "org/model", "sha": "a" * 40, "siblings": siblings}).encode()
     info = _listing_entry(raw, 3, "listing entry 1")
     assert info.id == "org/model" and readme_listed(info) is listed
+
+
+# -- a hostile dump -----------------------------------------------------------------------------
+
+TOKEN = "hf_DUMMYbulk4dump7secret"
+
+
+def files_under(root) -> list[str]:
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+def test_what_the_dump_server_says_chooses_no_path_and_gets_no_token(tmp_path, caplog):
+    """huggingface_hub's download named its cache files after the server's ETag (`../` in it
+    wrote outside the data root) and handed Xet transfers, token included, to hosts the server
+    names. The dump is fetched by plain GETs now: its files land under the revision they are
+    of, whatever the headers say, and another host gets neither a request nor the token."""
+    with ReplicaHub(scale=300, seed=5, dump_rows_per_shard=200) as hub, ReplicaHub() as elsewhere:
+        hostile = {
+            "ETag": '"../../../../../planted"',
+            "X-Linked-Etag": '"../../../../../planted"',
+            "X-Xet-Hash": "0" * 64,
+            "X-Xet-Refresh-Route": f"{elsewhere.url}/api/models/gpt2/xet-read-token/main",
+            "Link": f'<{elsewhere.url}/api/models/gpt2/xet-read-token/main>; rel="xet-auth"',
+        }
+        hub.configure(faults={"headers": {"ids": [DUMP_ID], "set": hostile}})
+        root = tmp_path / "data"
+        records, counts, _ = harvest(hub, root, bulk=True, token=TOKEN)
+        revision = hub.catalogue.datasets[DUMP_ID].get("sha")
+        assert hub.stats()["faults_injected"]["headers"] > 0
+    assert counts["used"] > 0 and not counts.get("unusable")
+    bulk_files = [name for name in files_under(tmp_path) if "/bulk/" in f"/{name}"]
+    assert bulk_files and all(f"/{revision}/data/" in name and name.endswith(".parquet")
+                              for name in bulk_files)  # fmt: skip
+    assert not any("planted" in name for name in files_under(tmp_path.parent))
+    assert elsewhere.stats()["total"] == 0
+    assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "fault, dump, cause",
+    [
+        ({}, {"max_mb": 0.01}, "byte cap"),  # a dump file larger than hf.bulk_max_mb
+        (
+            {"trickle": {"ids": [DUMP_ID], "endpoints": ["resolve_get"], "bytes_per_s": 20_000}},
+            {"deadline_s": 0.5},
+            "deadline",
+        ),
+        ({}, {"group_max_mb": 0.001}, "hf.bulk_row_group_max_mb"),  # decodes to too much
+    ],
+)
+def test_a_dump_over_its_bounds_is_dropped_and_leaves_nothing_behind(tmp_path, caplog, fault,
+                                                                     dump, cause):  # fmt: skip
+    with ReplicaHub(scale=300, seed=5, dump_rows_per_shard=200) as hub:
+        hub.configure(faults=fault)
+        started = time.monotonic()
+        records, counts, cost = harvest(hub, tmp_path, bulk=True, dump=dump)
+        took = time.monotonic() - started
+    assert counts["unusable"] and counts["used"] == 0
+    assert cause in caplog.text
+    assert len(records) == counts["listed"] > 300  # each README asked as without the dump:
+    assert cost["resolve_get"] >= len(records) - counts["no_readme"]
+    assert took < 20  # the trickled dump alone would take minutes
+    # Nothing kept: no partial download, and a file read and refused is not kept either.
+    assert [name for name in files_under(tmp_path) if "/bulk/" in f"/{name}"] == []
+
+
+def test_a_kept_dump_file_that_cannot_be_read_is_dropped_and_fetched_again(tmp_path, caplog):
+    with ReplicaHub(scale=300, seed=5, dump_rows_per_shard=200) as hub:
+        _, first, _ = harvest(hub, tmp_path, bulk=True)
+        kept = [path for path in tmp_path.rglob("*.parquet")]
+        assert first["used"] > 0 and kept
+        kept[0].write_bytes(b"PAR1 not a Parquet file")
+        _, second, _ = harvest(hub, tmp_path, bulk=True)
+        assert second["unusable"] and not kept[0].exists()
+    assert "not usable" in caplog.text

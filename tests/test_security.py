@@ -3,8 +3,11 @@ answers are size-capped, and the token goes to the configured endpoint only and 
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -209,3 +212,28 @@ def test_the_token_never_reaches_outputs_logs_or_snakemake_metadata(tmp_path):
             leaks.append(str(path.relative_to(tmp_path)))
     assert leaks == []
     assert any((workflow.root / ".snakemake" / "metadata").iterdir())  # searched, not empty
+
+
+def test_a_token_a_server_echoes_back_is_masked_in_failures_and_the_log(tmp_path):
+    """A server may quote the request's Authorization header in its error text, and that text
+    may reach a failure record or a warning: the token's value never does. In a job process
+    of its own, as the workflow runs one."""
+    job = (
+        "import json, logging, sys\n"
+        "from hfharvest import errors\n"
+        "from hfharvest.hub import HubClient\n"
+        "from hfharvest.joblog import start_log\n"
+        "start_log(sys.argv[1])\n"
+        "HubClient('http://127.0.0.1:9', token=sys.argv[2])  # a client with the token\n"
+        "said = f\"HTTP 400: bad header 'Bearer {sys.argv[2]}'\"\n"
+        "failure = errors.Malformed('some/model', said)\n"
+        "print(json.dumps(failure.as_failure()))\n"
+        "logging.getLogger('hfharvest.x').warning('the server said: %s', 'Bearer ' + sys.argv[2])\n"
+    )
+    echoed, log_path = "hf_DUMMYechoed9back4secret", tmp_path / "job.log"
+    done = subprocess.run([sys.executable, "-c", job, str(log_path), echoed],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["message"] == "HTTP 400: bad header 'Bearer <token>'"
+    text = log_path.read_text()
+    assert "the server said: Bearer <token>" in text and echoed not in text

@@ -37,6 +37,7 @@ faults = {
   "absurd_retry_after": 1,        # {"seconds": 100000000}: 429 with `Retry-After: <seconds>`
   "trickle": 1,                   # {"bytes_per_s": 1}: the normal answer, that slowly
   "gzip_bomb": 1,                 # {"bytes": n}: ~n/1000 gzip bytes inflating to n (2 GiB)
+  "headers": {"set": {name: value}},  # the normal answer with these headers (ETag, Xet, Link)
   # listing pages
   "deep_entry": {"index": 0, "depth": 1000},  # that entry of each page nests its cardData
   "link_loop": true,              # each page's `Link: rel="next"` points back at itself
@@ -49,7 +50,7 @@ faults = {
 }"""
 RATE_FAULTS = ("5xx", "slow", "reset", "truncated_json", "invalid_json", "huge_body")
 RATE_FAULTS += ("html", "unauthorized", "absurd_ratelimit", "absurd_retry_after", "trickle")
-RATE_FAULTS += ("gzip_bomb",)  # appended: earlier kinds keep their decisions for a given seed
+RATE_FAULTS += ("gzip_bomb", "headers")  # appended: earlier kinds keep their decisions
 ID_FAULTS = ("not_found", "gated", "disabled")
 PAGE_FAULTS = ("deep_entry", "link_loop", "stuck_cursor")  # see paging.py
 FAULT_KEYS = {"seed", "endpoints", "ids", "429", "redirects", "readmes", *RATE_FAULTS, *ID_FAULTS}
@@ -59,7 +60,7 @@ BODY_FAULTS = {"truncated_json", "invalid_json", "huge_body", "gzip_bomb"}
 BODY_ENDPOINTS = {"huge_body": JSON_ENDPOINTS | {"arxiv_query"}}
 BODY_ENDPOINTS["gzip_bomb"] = BODY_ENDPOINTS["huge_body"]
 _RATE_OPTIONS = {"rate", "endpoints", "ids", "times", "statuses", "seconds", "bytes", "chunked"}
-_RATE_OPTIONS |= {"bytes_per_s"}
+_RATE_OPTIONS |= {"bytes_per_s", "set"}
 _DEEP_OPTIONS = {"index", "depth"}
 ABSURD_S = 100_000_000  # three years
 HTML_PAGE = (
@@ -176,9 +177,17 @@ class Faults:
             seconds = spec.get("seconds", ABSURD_S)
             response.headers["RateLimit"] = f'"{bucket}";r=0;t={seconds}'
             return response
+        if kind == "headers":
+            response.headers.update(spec.get("set", {}))
+            return response
         if kind == "trickle":
+            rate = float(spec.get("bytes_per_s", 1))
+            if response.chunks is not None:  # a file streamed from disk (the bulk dump)
+                response.chunks = (part for chunk in response.chunks
+                                   for part in _trickled(chunk, rate))  # fmt: skip
+                return response
             body, response.body = response.body, b""
-            response.chunks = _trickled(body, float(spec.get("bytes_per_s", 1)))
+            response.chunks = _trickled(body, rate)
             response.length = len(body)
             return response
         response.model_id = None  # a broken answer does not count as served
