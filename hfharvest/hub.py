@@ -190,8 +190,9 @@ def classify(item_id: str, err: BaseException) -> errors.HarvestError:
         return errors.RateLimited(item_id, str(err))
     if isinstance(err, DeadlineExceeded):
         return errors.Transient(item_id, f"{err} (hub.deadline_s)")
-    if isinstance(err, json.JSONDecodeError | UnicodeDecodeError | httpx2.DecodingError
-                  | answers.BrokenArray):  # fmt: skip
+    if isinstance(err, httpx2.DecodingError):  # a README's body as much as a JSON one
+        return errors.InvalidBody(item_id, "answer's body cannot be decoded (DecodingError)")
+    if isinstance(err, json.JSONDecodeError | UnicodeDecodeError | answers.BrokenArray):
         return errors.InvalidBody(item_id, f"answer is not valid JSON ({type(err).__name__})")
     if isinstance(err, httpx2.TooManyRedirects):
         return errors.Malformed(item_id, "too many redirects (a redirect loop?)")

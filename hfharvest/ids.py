@@ -59,6 +59,9 @@ def validate_model_id(model_id: object) -> str:
     except HFValidationError as err:
         reason = str(err).replace(f": '{model_id}'", "").rstrip(".")  # the id is shown once
         raise InvalidModelId(f"not a Hub model id: {_shown(model_id)} ({reason})") from None
+    if "/" in model_id and model_id.split("/", 1)[0] in NON_MODEL_PREFIXES:
+        # `datasets/squad` is a page of the Hub's, not a repo: no one can own that namespace.
+        raise InvalidModelId(f"not a Hub model id: {_shown(model_id)} (a path of the Hub's own)")
     return model_id
 
 

@@ -39,6 +39,9 @@ def test_lines_become_ids(line, expected):
         "goog1e-bert/bert-base-uncаsed",  # Cyrillic "а"
         "foo--bar",
         "https://huggingface.co/datasets/wikipedia",
+        "datasets/wikipedia",  # the same page, written as an id
+        "spaces/gradio/hello_world",
+        "spaces/hello",
         "https://evil.example.com/google-bert/bert-base-uncased",
         "x" * 97,
     ],
