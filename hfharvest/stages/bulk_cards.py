@@ -127,6 +127,7 @@ def _dump_files(extractor: Extractor, cache_root: Path, max_bytes: int,
     Kept at <cache_root>/<endpoint hash>/<revision>/<file name>, both checked here first, so a
     hostile revision or file name cannot choose a path; an earlier revision's files are removed
     once a newer one is asked for (the dump is a few GB)."""
+    from filelock import FileLock
     from huggingface_hub import hf_hub_url
 
     client = extractor.client
@@ -139,10 +140,12 @@ def _dump_files(extractor: Extractor, cache_root: Path, max_bytes: int,
     _forget_other_revisions(endpoint_dir, info.sha)
     for name in names:
         path = revision_dir / name
-        if not path.is_file():  # written whole (atomically) by an earlier job, or not at all
-            url = hf_hub_url(DUMP_ID, name, repo_type="dataset", revision=info.sha,
-                             endpoint=client.endpoint)  # fmt: skip
-            client.download(url, path, DUMP_ID, max_bytes=max_bytes, deadline_s=deadline_s)
+        # One download for all the fetch shards running at once: the others wait for it.
+        with FileLock(endpoint_dir / f".{info.sha}.lock", timeout=deadline_s):
+            if not path.is_file():  # written whole (atomically) by an earlier job, or not at all
+                url = hf_hub_url(DUMP_ID, name, repo_type="dataset", revision=info.sha,
+                                 endpoint=client.endpoint)  # fmt: skip
+                client.download(url, path, DUMP_ID, max_bytes=max_bytes, deadline_s=deadline_s)
         yield path
 
 
@@ -151,6 +154,8 @@ def _forget_other_revisions(endpoint_dir: Path, revision: str) -> None:
         for old in endpoint_dir.iterdir():
             if old.name != revision and REVISION.fullmatch(old.name):
                 shutil.rmtree(old, ignore_errors=True)
+            elif old.name.endswith(".lock") and old.name != f".{revision}.lock":
+                old.unlink(missing_ok=True)
 
 
 def _is_shard(name: object) -> bool:
