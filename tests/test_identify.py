@@ -13,6 +13,7 @@ from string import ascii_lowercase
 
 import langcodes
 import pytest
+import yaml
 from conftest import all_snapshot_records, snapshot_record
 from test_card_text import card
 
@@ -627,3 +628,24 @@ def test_a_dataset_value_past_any_name_or_link_is_no_dataset():
     assert normalise_dataset("a" + " " * 160_000 + "b") is None
     assert normalise_dataset("[squad](https://huggingface.co/datasets/" + "x" * 990 + ")") is None
     assert normalise_dataset("https://huggingface.co/datasets/rajpurkar/squad") == "rajpurkar/squad"
+
+
+def test_autotrains_unk_placeholder_is_no_language():
+    """AutoTrain writes `language: [unk]` when no language was chosen; `unk` is also the ISO
+    639-3 code of Enawené-Nawé, which langcodes would return. Real front matter of
+    Abdulkader/autotrain-medical-reports-summarizer-2484176581 (Wenxin-Jiang/CS577-NLP,
+    project/model_cards/_noArch/Abdulkader_autotrain-medical-reports-summarizer-2484176581_README.md
+    at 17fb8ca9)."""
+    front_matter = (
+        "tags:\n- autotrain\n- summarization\nlanguage:\n- unk\n"
+        'widget:\n- text: "I love AutoTrain 🤗"\n'
+        "datasets:\n- Abdulkader/autotrain-data-medical-reports-summarizer\n"
+    )
+    data = yaml.safe_load(front_matter)
+    model = {"modelId": "Abdulkader/autotrain-medical-reports-summarizer-2484176581"}
+    model |= {"cardData": data, "tags": [*data["tags"], "unk"]}
+    assert identify["languages"](model) == []
+    # ISO 639-2's "uncoded languages" says as little; "multiple languages" says something.
+    assert [normalise_language(code) for code in ("unk", "UNK", "mis", "mul")] == [
+        None, None, None, "mul"
+    ]  # fmt: skip
