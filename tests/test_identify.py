@@ -649,3 +649,44 @@ def test_autotrains_unk_placeholder_is_no_language():
     assert [normalise_language(code) for code in ("unk", "UNK", "mis", "mul")] == [
         None, None, None, "mul"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("model_id", "excerpt", "articles"),
+    [
+        # StanfordAIMI/stanford-deidentifier-base's BibTeX (YinanWusoymilk/hf-readme,
+        # training_and_application/readme_files/StanfordAIMI_stanford-deidentifier-base.md at
+        # eb4de03f): OUP's PDF link goes on with the article number and file after the DOI.
+        (
+            "StanfordAIMI/stanford-deidentifier-base",
+            "    doi = {10.1093/jamia/ocac219},\n    url = {https://doi.org/10.1093/jamia/ocac219},\n"
+            "    note = {ocac219},\n    eprint = {https://academic.oup.com/jamia/advance-article-"
+            "pdf/doi/10.1093/jamia/ocac219/47220191/ocac219.pdf},\n}",
+            ["doi:10.1093/jamia/ocac219"],
+        ),
+        # Dizex/FoodBaseBERT-NER (Wenxin-Jiang/CS577-NLP, project/model_cards/_train/
+        # Dizex_FoodBaseBERT-NER_README.md at 17fb8ca9): OUP's article page, its number after.
+        (
+            "Dizex/FoodBaseBERT-NER",
+            "fine-tuned on the [FoodBase NER](https://academic.oup.com/database/article/doi/"
+            "10.1093/database/baz121/5611291) dataset.",
+            ["doi:10.1093/database/baz121"],
+        ),
+        # No model card in the two mirrors has a Zenodo badge or a `/pdf` page link: these two
+        # are written here, in the shapes Zenodo's badge snippet and Wiley's links have.
+        (
+            "example-org/zenodo-badge",
+            "[![DOI](https://zenodo.org/badge/DOI/10.5281/zenodo.1234567.svg)]"
+            "(https://doi.org/10.5281/zenodo.1234567)",
+            ["doi:10.5281/zenodo.1234567"],
+        ),
+        (
+            "example-org/pdf-page",
+            "[pdf](https://onlinelibrary.wiley.com/doi/10.1002/minf.201700111/full/pdf) and "
+            "[abstract](https://onlinelibrary.wiley.com/doi/10.1002/minf.201700111/abstract)",
+            ["doi:10.1002/minf.201700111"],
+        ),
+    ],
+)
+def test_a_doi_in_a_url_ends_where_the_doi_does(model_id, excerpt, articles):
+    assert identify["articles"]({"modelId": model_id, "card": excerpt}) == articles
