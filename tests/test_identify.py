@@ -690,3 +690,13 @@ def test_autotrains_unk_placeholder_is_no_language():
 )
 def test_a_doi_in_a_url_ends_where_the_doi_does(model_id, excerpt, articles):
     assert identify["articles"]({"modelId": model_id, "card": excerpt}) == articles
+
+
+def test_a_bibtex_escaped_underscore_stays_in_the_doi():
+    """BibTeX exports write `_` as `{\\_}` or `\\_`; the DOI pattern has no `\\` nor `{`, so it
+    ended there. No model card in the two mirrors of tests/data/cards has one: the U-Net
+    chapter's DOI as reference managers export it, under a made-up model id."""
+    for escaped in ("{\\_}", "\\_"):
+        excerpt = f"  doi = {{10.1007/978-3-319-24574-4{escaped}28}},"
+        model = {"modelId": "example-org/unet-citing", "card": excerpt}
+        assert identify["articles"](model) == ["doi:10.1007/978-3-319-24574-4_28"]

@@ -62,7 +62,9 @@ def identify_articles(record: dict) -> list[str]:
     text = card_text(record)
     found = {arxiv_article(value) for value in prefixed_tags(record, "arxiv:")}
     found |= {f"arxiv:{_canonical_arxiv_id(match)}" for match in _ARXIV_IN_TEXT.finditer(text)}
-    in_text = [_without_url_tail(match["doi"]) for match in _DOI_IN_TEXT.finditer(text)]
+    # BibTeX writes `_` as `{\_}` or `\_` (Markdown escapes it as `\_`): a DOI's `_` in the text.
+    unescaped = text.replace("{\\_}", "_").replace("\\_", "_")
+    in_text = [_without_url_tail(match["doi"]) for match in _DOI_IN_TEXT.finditer(unescaped)]
     dois = prefixed_tags(record, "doi:") + in_text
     found |= {doi_article(value) for value in dois}
     return sorted(article for article in found if article)
