@@ -700,3 +700,18 @@ def test_a_bibtex_escaped_underscore_stays_in_the_doi():
         excerpt = f"  doi = {{10.1007/978-3-319-24574-4{escaped}28}},"
         model = {"modelId": "example-org/unet-citing", "card": excerpt}
         assert identify["articles"](model) == ["doi:10.1007/978-3-319-24574-4_28"]
+
+
+def test_a_licence_placeholder_is_no_licence():
+    """Meowren/CapBot's front matter is the Hub's old card template, unfilled (Wenxin-Jiang/
+    CS577-NLP, project/model_cards/_train/Meowren_CapBot_README.md at 17fb8ca9)."""
+    front_matter = 'license: "any valid license identifier"\ndatasets:\n- dataset1\n- dataset2\n'
+    capbot = {"modelId": "Meowren/CapBot", "cardData": yaml.safe_load(front_matter)}
+    assert identify["licenses"](capbot) == []
+    # `license: ???`: no card in the two mirrors has it; a made-up model id.
+    unsure = {"modelId": "example-org/unsure", "cardData": {"license": "???"}}
+    assert identify["licenses"](unsure) == []
+    assert [normalise_license(value) for value in ("???", "-", "[More Information Needed]")] == [
+        (), (), ()
+    ]  # fmt: skip
+    assert normalise_license("unknown") == ("unknown",)  # a Hub licence id: kept
