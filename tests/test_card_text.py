@@ -252,3 +252,14 @@ def test_a_quantisers_early_sentence_names_the_original_and_its_copied_card_is_n
     assert "# ✨ Original model card: Falcon-40B-Instruct" in text
     assert "**Finetuned from model:** [Falcon-7B](https://huggingface.co/tiiuae/falcon-7b)" in text
     assert stated_base_models(record) == {"tiiuae/falcon-40b-instruct": "quantized"}
+
+
+def test_thebloke_early_quantised_models_of():
+    """TheBloke/stable-vicuna-13B-GPTQ (YinanWusoymilk/hf-readme, training_and_application/
+    readme_files/TheBloke_stable-vicuna-13B-GPTQ.md at eb4de03f), line 33."""
+    excerpt = (
+        "This repo contains 4bit GPTQ format quantised models of [CarperAI's StableVicuna 13B]"
+        "(https://huggingface.co/CarperAI/stable-vicuna-13b-delta)."
+    )
+    record = {"modelId": "TheBloke/stable-vicuna-13B-GPTQ", "card": excerpt}
+    assert stated_base_models(record) == {"CarperAI/stable-vicuna-13b-delta": "quantized"}

@@ -16,7 +16,8 @@ Wording, from the tools' card templates:
   models were included in the merge:" followed by a bullet list of links (relation `merge`;
   bullets that are local paths are skipped).
 - quantizations: "quantized version of [X](...)", TheBloke's "This repo contains GGUF format
-  model files for [X](...)" (also GPTQ, AWQ; his early "GPTQ 4bit model for [X](...)") and
+  model files for [X](...)" (also GPTQ, AWQ; his early "GPTQ 4bit model for [X](...)" and
+  "4bit GPTQ format quantised models of [X](...)") and
   "Original model: [X](...)", mradermacher's
   "static quants of https://huggingface.co/X", bartowski's "Original model:
   https://huggingface.co/X" (relation `quantized`; "Original model:" in a card that never
@@ -53,9 +54,13 @@ _TOOL_SENTENCES = [
     (_sentence(r"\bThis model is a fine-tuned version of"), "finetune"),
     (_sentence(r"\bmodel fine-?tuned from"), "finetune"),
     (_sentence(r"\bquantized version of"), "quantized"),
-    # TheBloke's: "GGUF format model files for [X]"; his early ones "GPTQ 4bit model for [X]"
+    # TheBloke's: "GGUF format model files for [X]"; his early ones "GPTQ 4bit model for [X]",
+    # "4bit GPTQ format quantised models of [X]"
     (
-        _sentence(r"\b(?:GGUF|GPTQ|AWQ|GGML|EXL2)(?: format| \d+-?bit)? model(?: files)? for"),
+        _sentence(
+            r"\b(?:GGUF|GPTQ|AWQ|GGML|EXL2)(?: format| \d+-?bit)?(?: quanti[sz]ed)?"
+            r" models?(?: files)? (?:for|of)"
+        ),
         "quantized",
     ),
     (_sentence(r"\b(?:static|weighted/imatrix|imatrix) quants of"), "quantized"),
