@@ -263,3 +263,18 @@ def test_thebloke_early_quantised_models_of():
     )
     record = {"modelId": "TheBloke/stable-vicuna-13B-GPTQ", "card": excerpt}
     assert stated_base_models(record) == {"CarperAI/stable-vicuna-13b-delta": "quantized"}
+
+
+def test_a_trainer_checkpoint_folder_is_no_base_model():
+    """The Trainer saves to `<output_dir>/checkpoint-<step>` and writes the path it loaded from
+    into the sentence as if it were a Hub id. Jeska/VaccinChatSentenceClassifierDutch_fromBERTje2_
+    DAdialog (Wenxin-Jiang/CS577-NLP, project/model_cards/_train/Jeska_VaccinChatSentence
+    ClassifierDutch_fromBERTje2_DAdialog_README.md at 17fb8ca9), line 16."""
+    excerpt = (
+        "This model is a fine-tuned version of [outputDA/checkpoint-7710]"
+        "(https://huggingface.co/outputDA/checkpoint-7710) on an unknown dataset."
+    )
+    model_id = "Jeska/VaccinChatSentenceClassifierDutch_fromBERTje2_DAdialog"
+    assert stated_base_models({"modelId": model_id, "card": excerpt}) == {}
+    bare = "This model is a fine-tuned version of https://huggingface.co/outputDA/checkpoint-7710"
+    assert stated_base_models({"modelId": model_id, "card": bare}) == {}

@@ -126,6 +126,9 @@ _ORIGINAL_CARD = re.compile(
 _LOCAL_DATASET_NAMES = "llama-factory"
 # `user2_train`, `gsm8k_sft_train`: a local split file the trainer was given, not a Hub dataset.
 _SPLIT_FILE = re.compile(r"(?:^|[_-])(?:train|test|dev|val|valid|validation)(?:$|[_-])")
+# The Trainer saves to `<output_dir>/checkpoint-<step>`; a model trained on from there gets that
+# local path in its sentence (`[outputDA/checkpoint-7710](https://huggingface.co/outputDA/...)`).
+_CHECKPOINT_FOLDER = re.compile(r"(?:^|/)checkpoint-\d+$")
 _FRONT_MATTER = re.compile(r"\A\s*---\s*\n.*?\n---\s*\n", re.S)
 
 
@@ -220,7 +223,8 @@ def _merged_models(text: str) -> list[str]:
 
 
 def _model_id(match: re.Match) -> str | None:
-    return _hub_id(match["link"] or match["bare"])
+    model = _hub_id(match["link"] or match["bare"])
+    return None if model and _CHECKPOINT_FOLDER.search(model) else model
 
 
 def _hub_id(url: str, prefix: str = "") -> str | None:
