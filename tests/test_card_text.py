@@ -278,3 +278,20 @@ def test_a_trainer_checkpoint_folder_is_no_base_model():
     assert stated_base_models({"modelId": model_id, "card": excerpt}) == {}
     bare = "This model is a fine-tuned version of https://huggingface.co/outputDA/checkpoint-7710"
     assert stated_base_models({"modelId": model_id, "card": bare}) == {}
+
+
+def test_a_peft_card_whose_metadata_names_the_base_is_an_adapter():
+    """FinGPT/fingpt-forecaster_dow30_llama2-7b_lora's front matter, whole (YinanWusoymilk/
+    hf-readme, training_and_application/readme_files/FinGPT_fingpt-forecaster_dow30_llama2-7b_
+    lora.md at eb4de03f); its text states no base."""
+    front_matter = (
+        "library_name: peft\nbase_model: meta-llama/Llama-2-7b-chat-hf\nlicense: apache-2.0\n"
+        "language:\n- en\n"
+    )
+    data = yaml.safe_load(front_matter)
+    record = {"modelId": "FinGPT/fingpt-forecaster_dow30_llama2-7b_lora", "cardData": data}
+    record |= {"card": f"---\n{front_matter}---\n## Training:\n", "tags": ["peft", "en"]}
+    assert relations(record) == {"meta-llama/Llama-2-7b-chat-hf": ("adapter", "metadata")}
+    # a relation the metadata states is kept
+    merged = {**record, "cardData": {**data, "base_model_relation": "merge"}}
+    assert relations(merged) == {"meta-llama/Llama-2-7b-chat-hf": ("merge", "metadata")}

@@ -141,7 +141,7 @@ def stated_base_models(record: dict) -> dict[str, str]:
         if not found:
             for match in (match for pattern in fallback for match in pattern.finditer(text)):
                 _add(found, _model_id(match), "finetune")
-    if _library(record) == "peft":
+    if library_name(record) == "peft":
         found = {model: _ADAPTER.get(relation, relation) for model, relation in found.items()}
     return found
 
@@ -200,7 +200,7 @@ def _add(found: dict[str, str], model: str | None, relation: str) -> None:
         found[model] = relation
 
 
-def _library(record: dict) -> str:
+def library_name(record: dict) -> str:
     value = record.get("library_name") if isinstance(record, dict) else None
     value = value if isinstance(value, str) else card_data(record).get("library_name")
     return value.strip().lower() if isinstance(value, str) else ""
