@@ -295,3 +295,20 @@ def test_a_peft_card_whose_metadata_names_the_base_is_an_adapter():
     # a relation the metadata states is kept
     merged = {**record, "cardData": {**data, "base_model_relation": "merge"}}
     assert relations(merged) == {"meta-llama/Llama-2-7b-chat-hf": ("merge", "metadata")}
+
+
+def test_prose_about_another_model_names_no_base():
+    """Shobhank-iiitdwd/BERT-xquad-tydiqa-goldp (Wenxin-Jiang/CS577-NLP, project/model_cards/
+    _train/Shobhank-iiitdwd_BERT-xquad-tydiqa-goldp_README.md at 17fb8ca9), line 11: the
+    sentence is about its base's own base."""
+    excerpt = (
+        "The base language model [(bert-multi-cased-finetuned-xquadv1)](https://huggingface.co/"
+        "mrm8488/bert-multi-cased-finetuned-xquadv1) is a fine-tuned version of [bert-base-"
+        "multilingual-cased](https://huggingface.co/bert-base-multilingual-cased) for the **Q&A**"
+        " downstream task"
+    )
+    record = {"modelId": "Shobhank-iiitdwd/BERT-xquad-tydiqa-goldp", "card": excerpt}
+    assert stated_base_models(record) == {}
+    # The card's own statement still counts: the replica's zephyr-7b-beta ("Zephyr-7B-β is the
+    # second model in the series, and is a fine-tuned version of [mistralai/Mistral-7B-v0.1]"),
+    # in test_on_the_replicas_real_cards_the_text_agrees_with_the_metadata.

@@ -75,6 +75,10 @@ _TEMPLATE_FIELDS = [
     _sentence(r"\*\*Base model:\*\*"),
 ]
 _PROSE = _sentence(r"\bis a fine-?tuned version of")
+# A prose sentence's subject: what precedes "is a fine-tuned version of" in its sentence.
+_SENTENCE_END = re.compile(r"\n|[.!?]\s")
+_MAX_SUBJECT = 300
+_RELATIVE = re.compile(r"\b(?:which|that|who)\s*$", re.I)
 _MERGE_BASE = re.compile(
     rf"\bmerge method using\s+(?P<refs>{_ANY_REF}(?:\s*\+\s*{_ANY_REF})*)\s+as a base", re.I
 )
@@ -140,7 +144,8 @@ def stated_base_models(record: dict) -> dict[str, str]:
     for fallback in (_TEMPLATE_FIELDS, [_PROSE]):
         if not found:
             for match in (match for pattern in fallback for match in pattern.finditer(text)):
-                _add(found, _model_id(match), "finetune")
+                if fallback is _TEMPLATE_FIELDS or _about_the_card(text, match):
+                    _add(found, _model_id(match), "finetune")
     if library_name(record) == "peft":
         found = {model: _ADAPTER.get(relation, relation) for model, relation in found.items()}
     return found
@@ -180,6 +185,14 @@ def stated_datasets(record: dict) -> list[str]:
         if all(items):
             found |= {dataset for item in items if (dataset := _dataset_id(item, names_allowed))}
     return sorted(found)
+
+
+def _about_the_card(text: str, match: re.Match) -> bool:
+    """Whether the prose sentence is the card's about its own model ("This model is a
+    fine-tuned version of", "Piiranha is ..."), not about a model it links ("[X](...) is a
+    fine-tuned version of", "... [X](...) which is a fine-tuned version of")."""
+    subject = _SENTENCE_END.split(text[max(0, match.start() - _MAX_SUBJECT) : match.start()])[-1]
+    return "](" not in subject and "://" not in subject and not _RELATIVE.search(subject)
 
 
 def _is_trainer_sentence(match: re.Match) -> bool:
