@@ -141,7 +141,9 @@ def test_static_quants_of_a_bare_url():
 
 
 def test_the_trainers_sentence_beats_a_hand_filled_field_naming_the_grandparent():
-    record = card("hf-readme__HuggingFaceH4_starchat2-15b-v0.1.md")
+    record = card(
+        "hf-readme__HuggingFaceH4_starchat2-15b-v0.1.md", "HuggingFaceH4/starchat2-15b-v0.1"
+    )
     assert "**Finetuned from model:** [bigcode/starcoder2-15b]" in record["card"]
     assert stated_base_models(record) == {"HuggingFaceH4/starchat2-15b-sft-v0.1": "finetune"}
     assert stated_datasets(record) == [
@@ -312,3 +314,31 @@ def test_prose_about_another_model_names_no_base():
     # The card's own statement still counts: the replica's zephyr-7b-beta ("Zephyr-7B-β is the
     # second model in the series, and is a fine-tuned version of [mistralai/Mistral-7B-v0.1]"),
     # in test_on_the_replicas_real_cards_the_text_agrees_with_the_metadata.
+
+
+def test_a_prose_name_with_a_slash_is_no_dataset_id():
+    """ "CNN/Dailymail" is how people write the CNN/Daily Mail corpus, not a Hub id. No card in
+    the two mirrors puts it in the Trainer's sentence: this one is written here, under a
+    made-up model id. An unlinked `org/name` counts when the card's metadata (the Trainer's
+    model-index) names it too, or it is under the model's own account."""
+    sentence = (
+        "This model is a fine-tuned version of [facebook/bart-large](https://huggingface.co/"
+        "facebook/bart-large) on the {} dataset."
+    )
+    made_up = {"modelId": "example-org/bart-cnn", "card": sentence.format("CNN/Dailymail")}
+    assert stated_datasets(made_up) == []
+    own = {"modelId": "CNN/bart-cnn", "card": sentence.format("CNN/Dailymail")}
+    assert stated_datasets(own) == ["CNN/Dailymail"]
+    # The Trainer's model-index names the id it was given. EdoAbati/whisper-medium-it-2
+    # (Wenxin-Jiang/CS577-NLP, project/model_cards/_train/EdoAbati_whisper-medium-it-2_README.md
+    # at 17fb8ca9), lines 18-21 of its front matter and line 35.
+    dataset = {"name": "mozilla-foundation/common_voice_11_0 it"}
+    dataset |= {"type": "mozilla-foundation/common_voice_11_0", "config": "it"}
+    common_voice = {
+        "modelId": "EdoAbati/whisper-medium-it-2",
+        "card": "This model is a fine-tuned version of [openai/whisper-medium](https://"
+        "huggingface.co/openai/whisper-medium) on the mozilla-foundation/common_voice_11_0 it"
+        " dataset.",
+        "cardData": {"model-index": [{"results": [{"dataset": dataset}]}]},
+    }
+    assert stated_datasets(common_voice) == ["mozilla-foundation/common_voice_11_0"]

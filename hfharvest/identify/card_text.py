@@ -36,7 +36,7 @@ import re
 
 from ..ids import NON_MODEL_PREFIXES, InvalidModelId, validate_model_id
 from ..lineage import PLAIN
-from ._fields import card_data, card_text, tags
+from ._fields import card_data, card_text, model_id, tags
 
 # A model reference: a Markdown link to a Hub page, or the bare URL.
 _HUB_URL = r"https?://(?:www\.)?(?:huggingface\.co|hf\.co)/[^\s()\[\]<>\"'`+]+"
@@ -179,12 +179,35 @@ def stated_datasets(record: dict) -> list[str]:
     # LLaMA-Factory names the datasets of its own dataset_info.json ("the identity and the
     # alpaca_en_demo datasets"), not Hub ids: only its linked datasets count.
     local_names = _LOCAL_DATASET_NAMES in tags(record)
+    vouched = _vouched_for(record)
     for match in _TRAINER_DATASETS.finditer(_body(record)):
         names_allowed = _is_trainer_sentence(match) and not local_names
         items = [_DATASET_ITEM.fullmatch(item) for item in _LIST_SEPARATOR.split(match["datasets"])]
         if all(items):
-            found |= {dataset for item in items if (dataset := _dataset_id(item, names_allowed))}
+            found |= {d for item in items if (d := _dataset_id(item, names_allowed, vouched))}
     return sorted(found)
+
+
+def _vouched_for(record: dict) -> tuple[str, set[str]]:
+    """(the model's own account, the dataset ids and names of the card's model-index): what
+    makes an unlinked `org/name` a Hub id rather than prose ("the CNN/Dailymail dataset"). The
+    Trainer writes the id it was given into the model-index, and people train on their own."""
+    entries = card_data(record).get("model-index")
+    results = [
+        result
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict) and isinstance(entry.get("results"), list)
+        for result in entry["results"]
+    ]
+    datasets = [r.get("dataset") for r in results if isinstance(r, dict)]
+    named = {
+        value
+        for dataset in datasets
+        if isinstance(dataset, dict)
+        for value in (dataset.get("type"), dataset.get("name"))
+        if isinstance(value, str)
+    }
+    return (model_id(record) or "").partition("/")[0], named
 
 
 def _about_the_card(text: str, match: re.Match) -> bool:
@@ -256,7 +279,9 @@ def _hub_id(url: str, prefix: str = "") -> str | None:
         return None
 
 
-def _dataset_id(item: re.Match, names_allowed: bool) -> str | None:
+def _dataset_id(
+    item: re.Match, names_allowed: bool, vouched: tuple[str, set[str]] = ("", set())
+) -> str | None:
     """One "the Y" of the sentence's dataset list as a Hub dataset id, or None."""
     name = item["name"]
     if link := _DATASET_LINK.fullmatch(name):
@@ -267,6 +292,9 @@ def _dataset_id(item: re.Match, names_allowed: bool) -> str | None:
     if not names_allowed or name.lower() in NOT_DATASETS:
         return None
     if "/" not in name and (name != name.lower() or _SPLIT_FILE.search(name)):
+        return None
+    own_account, named = vouched
+    if "/" in name and name.partition("/")[0] != own_account and name not in named:
         return None
     try:
         return validate_model_id(name)  # dataset ids follow the same grammar as model ids
