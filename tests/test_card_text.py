@@ -141,7 +141,9 @@ def test_static_quants_of_a_bare_url():
 
 
 def test_the_trainers_sentence_beats_a_hand_filled_field_naming_the_grandparent():
-    record = card("hf-readme__HuggingFaceH4_starchat2-15b-v0.1.md")
+    record = card(
+        "hf-readme__HuggingFaceH4_starchat2-15b-v0.1.md", "HuggingFaceH4/starchat2-15b-v0.1"
+    )
     assert "**Finetuned from model:** [bigcode/starcoder2-15b]" in record["card"]
     assert stated_base_models(record) == {"HuggingFaceH4/starchat2-15b-sft-v0.1": "finetune"}
     assert stated_datasets(record) == [
@@ -252,3 +254,91 @@ def test_a_quantisers_early_sentence_names_the_original_and_its_copied_card_is_n
     assert "# ✨ Original model card: Falcon-40B-Instruct" in text
     assert "**Finetuned from model:** [Falcon-7B](https://huggingface.co/tiiuae/falcon-7b)" in text
     assert stated_base_models(record) == {"tiiuae/falcon-40b-instruct": "quantized"}
+
+
+def test_thebloke_early_quantised_models_of():
+    """TheBloke/stable-vicuna-13B-GPTQ (YinanWusoymilk/hf-readme, training_and_application/
+    readme_files/TheBloke_stable-vicuna-13B-GPTQ.md at eb4de03f), line 33."""
+    excerpt = (
+        "This repo contains 4bit GPTQ format quantised models of [CarperAI's StableVicuna 13B]"
+        "(https://huggingface.co/CarperAI/stable-vicuna-13b-delta)."
+    )
+    record = {"modelId": "TheBloke/stable-vicuna-13B-GPTQ", "card": excerpt}
+    assert stated_base_models(record) == {"CarperAI/stable-vicuna-13b-delta": "quantized"}
+
+
+def test_a_trainer_checkpoint_folder_is_no_base_model():
+    """The Trainer saves to `<output_dir>/checkpoint-<step>` and writes the path it loaded from
+    into the sentence as if it were a Hub id. Jeska/VaccinChatSentenceClassifierDutch_fromBERTje2_
+    DAdialog (Wenxin-Jiang/CS577-NLP, project/model_cards/_train/Jeska_VaccinChatSentence
+    ClassifierDutch_fromBERTje2_DAdialog_README.md at 17fb8ca9), line 16."""
+    excerpt = (
+        "This model is a fine-tuned version of [outputDA/checkpoint-7710]"
+        "(https://huggingface.co/outputDA/checkpoint-7710) on an unknown dataset."
+    )
+    model_id = "Jeska/VaccinChatSentenceClassifierDutch_fromBERTje2_DAdialog"
+    assert stated_base_models({"modelId": model_id, "card": excerpt}) == {}
+    bare = "This model is a fine-tuned version of https://huggingface.co/outputDA/checkpoint-7710"
+    assert stated_base_models({"modelId": model_id, "card": bare}) == {}
+
+
+def test_a_peft_card_whose_metadata_names_the_base_is_an_adapter():
+    """FinGPT/fingpt-forecaster_dow30_llama2-7b_lora's front matter, whole (YinanWusoymilk/
+    hf-readme, training_and_application/readme_files/FinGPT_fingpt-forecaster_dow30_llama2-7b_
+    lora.md at eb4de03f); its text states no base."""
+    front_matter = (
+        "library_name: peft\nbase_model: meta-llama/Llama-2-7b-chat-hf\nlicense: apache-2.0\n"
+        "language:\n- en\n"
+    )
+    data = yaml.safe_load(front_matter)
+    record = {"modelId": "FinGPT/fingpt-forecaster_dow30_llama2-7b_lora", "cardData": data}
+    record |= {"card": f"---\n{front_matter}---\n## Training:\n", "tags": ["peft", "en"]}
+    assert relations(record) == {"meta-llama/Llama-2-7b-chat-hf": ("adapter", "metadata")}
+    # a relation the metadata states is kept
+    merged = {**record, "cardData": {**data, "base_model_relation": "merge"}}
+    assert relations(merged) == {"meta-llama/Llama-2-7b-chat-hf": ("merge", "metadata")}
+
+
+def test_prose_about_another_model_names_no_base():
+    """Shobhank-iiitdwd/BERT-xquad-tydiqa-goldp (Wenxin-Jiang/CS577-NLP, project/model_cards/
+    _train/Shobhank-iiitdwd_BERT-xquad-tydiqa-goldp_README.md at 17fb8ca9), line 11: the
+    sentence is about its base's own base."""
+    excerpt = (
+        "The base language model [(bert-multi-cased-finetuned-xquadv1)](https://huggingface.co/"
+        "mrm8488/bert-multi-cased-finetuned-xquadv1) is a fine-tuned version of [bert-base-"
+        "multilingual-cased](https://huggingface.co/bert-base-multilingual-cased) for the **Q&A**"
+        " downstream task"
+    )
+    record = {"modelId": "Shobhank-iiitdwd/BERT-xquad-tydiqa-goldp", "card": excerpt}
+    assert stated_base_models(record) == {}
+    # The card's own statement still counts: the replica's zephyr-7b-beta ("Zephyr-7B-β is the
+    # second model in the series, and is a fine-tuned version of [mistralai/Mistral-7B-v0.1]"),
+    # in test_on_the_replicas_real_cards_the_text_agrees_with_the_metadata.
+
+
+def test_a_prose_name_with_a_slash_is_no_dataset_id():
+    """ "CNN/Dailymail" is how people write the CNN/Daily Mail corpus, not a Hub id. No card in
+    the two mirrors puts it in the Trainer's sentence: this one is written here, under a
+    made-up model id. An unlinked `org/name` counts when the card's metadata (the Trainer's
+    model-index) names it too, or it is under the model's own account."""
+    sentence = (
+        "This model is a fine-tuned version of [facebook/bart-large](https://huggingface.co/"
+        "facebook/bart-large) on the {} dataset."
+    )
+    made_up = {"modelId": "example-org/bart-cnn", "card": sentence.format("CNN/Dailymail")}
+    assert stated_datasets(made_up) == []
+    own = {"modelId": "CNN/bart-cnn", "card": sentence.format("CNN/Dailymail")}
+    assert stated_datasets(own) == ["CNN/Dailymail"]
+    # The Trainer's model-index names the id it was given. EdoAbati/whisper-medium-it-2
+    # (Wenxin-Jiang/CS577-NLP, project/model_cards/_train/EdoAbati_whisper-medium-it-2_README.md
+    # at 17fb8ca9), lines 18-21 of its front matter and line 35.
+    dataset = {"name": "mozilla-foundation/common_voice_11_0 it"}
+    dataset |= {"type": "mozilla-foundation/common_voice_11_0", "config": "it"}
+    common_voice = {
+        "modelId": "EdoAbati/whisper-medium-it-2",
+        "card": "This model is a fine-tuned version of [openai/whisper-medium](https://"
+        "huggingface.co/openai/whisper-medium) on the mozilla-foundation/common_voice_11_0 it"
+        " dataset.",
+        "cardData": {"model-index": [{"results": [{"dataset": dataset}]}]},
+    }
+    assert stated_datasets(common_voice) == ["mozilla-foundation/common_voice_11_0"]

@@ -13,6 +13,7 @@ from string import ascii_lowercase
 
 import langcodes
 import pytest
+import yaml
 from conftest import all_snapshot_records, snapshot_record
 from test_card_text import card
 
@@ -627,3 +628,90 @@ def test_a_dataset_value_past_any_name_or_link_is_no_dataset():
     assert normalise_dataset("a" + " " * 160_000 + "b") is None
     assert normalise_dataset("[squad](https://huggingface.co/datasets/" + "x" * 990 + ")") is None
     assert normalise_dataset("https://huggingface.co/datasets/rajpurkar/squad") == "rajpurkar/squad"
+
+
+def test_autotrains_unk_placeholder_is_no_language():
+    """AutoTrain writes `language: [unk]` when no language was chosen; `unk` is also the ISO
+    639-3 code of Enawené-Nawé, which langcodes would return. Real front matter of
+    Abdulkader/autotrain-medical-reports-summarizer-2484176581 (Wenxin-Jiang/CS577-NLP,
+    project/model_cards/_noArch/Abdulkader_autotrain-medical-reports-summarizer-2484176581_README.md
+    at 17fb8ca9)."""
+    front_matter = (
+        "tags:\n- autotrain\n- summarization\nlanguage:\n- unk\n"
+        'widget:\n- text: "I love AutoTrain 🤗"\n'
+        "datasets:\n- Abdulkader/autotrain-data-medical-reports-summarizer\n"
+    )
+    data = yaml.safe_load(front_matter)
+    model = {"modelId": "Abdulkader/autotrain-medical-reports-summarizer-2484176581"}
+    model |= {"cardData": data, "tags": [*data["tags"], "unk"]}
+    assert identify["languages"](model) == []
+    # ISO 639-2's "uncoded languages" says as little; "multiple languages" says something.
+    assert [normalise_language(code) for code in ("unk", "UNK", "mis", "mul")] == [
+        None, None, None, "mul"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("model_id", "excerpt", "articles"),
+    [
+        # StanfordAIMI/stanford-deidentifier-base's BibTeX (YinanWusoymilk/hf-readme,
+        # training_and_application/readme_files/StanfordAIMI_stanford-deidentifier-base.md at
+        # eb4de03f): OUP's PDF link goes on with the article number and file after the DOI.
+        (
+            "StanfordAIMI/stanford-deidentifier-base",
+            "    doi = {10.1093/jamia/ocac219},\n    url = {https://doi.org/10.1093/jamia/ocac219},\n"
+            "    note = {ocac219},\n    eprint = {https://academic.oup.com/jamia/advance-article-"
+            "pdf/doi/10.1093/jamia/ocac219/47220191/ocac219.pdf},\n}",
+            ["doi:10.1093/jamia/ocac219"],
+        ),
+        # Dizex/FoodBaseBERT-NER (Wenxin-Jiang/CS577-NLP, project/model_cards/_train/
+        # Dizex_FoodBaseBERT-NER_README.md at 17fb8ca9): OUP's article page, its number after.
+        (
+            "Dizex/FoodBaseBERT-NER",
+            "fine-tuned on the [FoodBase NER](https://academic.oup.com/database/article/doi/"
+            "10.1093/database/baz121/5611291) dataset.",
+            ["doi:10.1093/database/baz121"],
+        ),
+        # No model card in the two mirrors has a Zenodo badge or a `/pdf` page link: these two
+        # are written here, in the shapes Zenodo's badge snippet and Wiley's links have.
+        (
+            "example-org/zenodo-badge",
+            "[![DOI](https://zenodo.org/badge/DOI/10.5281/zenodo.1234567.svg)]"
+            "(https://doi.org/10.5281/zenodo.1234567)",
+            ["doi:10.5281/zenodo.1234567"],
+        ),
+        (
+            "example-org/pdf-page",
+            "[pdf](https://onlinelibrary.wiley.com/doi/10.1002/minf.201700111/full/pdf) and "
+            "[abstract](https://onlinelibrary.wiley.com/doi/10.1002/minf.201700111/abstract)",
+            ["doi:10.1002/minf.201700111"],
+        ),
+    ],
+)
+def test_a_doi_in_a_url_ends_where_the_doi_does(model_id, excerpt, articles):
+    assert identify["articles"]({"modelId": model_id, "card": excerpt}) == articles
+
+
+def test_a_bibtex_escaped_underscore_stays_in_the_doi():
+    """BibTeX exports write `_` as `{\\_}` or `\\_`; the DOI pattern has no `\\` nor `{`, so it
+    ended there. No model card in the two mirrors of tests/data/cards has one: the U-Net
+    chapter's DOI as reference managers export it, under a made-up model id."""
+    for escaped in ("{\\_}", "\\_"):
+        excerpt = f"  doi = {{10.1007/978-3-319-24574-4{escaped}28}},"
+        model = {"modelId": "example-org/unet-citing", "card": excerpt}
+        assert identify["articles"](model) == ["doi:10.1007/978-3-319-24574-4_28"]
+
+
+def test_a_licence_placeholder_is_no_licence():
+    """Meowren/CapBot's front matter is the Hub's old card template, unfilled (Wenxin-Jiang/
+    CS577-NLP, project/model_cards/_train/Meowren_CapBot_README.md at 17fb8ca9)."""
+    front_matter = 'license: "any valid license identifier"\ndatasets:\n- dataset1\n- dataset2\n'
+    capbot = {"modelId": "Meowren/CapBot", "cardData": yaml.safe_load(front_matter)}
+    assert identify["licenses"](capbot) == []
+    # `license: ???`: no card in the two mirrors has it; a made-up model id.
+    unsure = {"modelId": "example-org/unsure", "cardData": {"license": "???"}}
+    assert identify["licenses"](unsure) == []
+    assert [normalise_license(value) for value in ("???", "-", "[More Information Needed]")] == [
+        (), (), ()
+    ]  # fmt: skip
+    assert normalise_license("unknown") == ("unknown",)  # a Hub licence id: kept

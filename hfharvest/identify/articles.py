@@ -49,13 +49,23 @@ _DOI = r"10\.\d{4,9}/[-._;()/:a-z0-9]+"
 _DOI_CONTEXT = r"doi\.org/|\bdoi:\s*|\bdoi\s*=\s*[{\"]\s*|/doi/(?:abs/|full/|pdf/|epdf/)?"
 _DOI_IN_TEXT = re.compile(rf"(?:{_DOI_CONTEXT})(?P<doi>{_DOI})", re.I)
 _ARXIV_DOI = re.compile(rf"10\.48550/arxiv\.(?:{_ARXIV_ID_WITH_VERSION})", re.I)
+# What a URL puts after a DOI, which the pattern above takes in (`/` and `.` are DOI characters):
+# a page of the article (`.../10.1002/x/pdf`, `/full/pdf`, `/abstract`); and, for registrants
+# whose DOIs have a fixed shape, anything past it: Zenodo's are `10.5281/zenodo.<n>` (its badge
+# is `zenodo.org/badge/DOI/10.5281/zenodo.<n>.svg`), OUP's `10.1093/<journal>/<id>` (its links
+# go on with the article number and file: `.../doi/10.1093/jamia/ocac219/47220191/ocac219.pdf`).
+_PAGE_TAIL = re.compile(r"(?:/(?:full|abs|abstract|epdf|pdf|fulltext))+$", re.I)
+_FIXED_SHAPE = re.compile(r"10\.5281/zenodo\.\d+|10\.1093/[^/]+/[^/]+", re.I)
 
 
 def identify_articles(record: dict) -> list[str]:
     text = card_text(record)
     found = {arxiv_article(value) for value in prefixed_tags(record, "arxiv:")}
     found |= {f"arxiv:{_canonical_arxiv_id(match)}" for match in _ARXIV_IN_TEXT.finditer(text)}
-    dois = prefixed_tags(record, "doi:") + [match["doi"] for match in _DOI_IN_TEXT.finditer(text)]
+    # BibTeX writes `_` as `{\_}` or `\_` (Markdown escapes it as `\_`): a DOI's `_` in the text.
+    unescaped = text.replace("{\\_}", "_").replace("\\_", "_")
+    in_text = [_without_url_tail(match["doi"]) for match in _DOI_IN_TEXT.finditer(unescaped)]
+    dois = prefixed_tags(record, "doi:") + in_text
     found |= {doi_article(value) for value in dois}
     return sorted(article for article in found if article)
 
@@ -76,6 +86,13 @@ def doi_article(value: str) -> str | None:
     if match := _ARXIV_DOI.fullmatch(doi):
         return f"arxiv:{_canonical_arxiv_id(match)}"
     return f"doi:{doi.lower()}"
+
+
+def _without_url_tail(doi: str) -> str:
+    doi = _strip_trailing_punctuation(doi)
+    if shaped := _FIXED_SHAPE.match(doi):
+        return shaped[0]
+    return _PAGE_TAIL.sub("", doi)
 
 
 def _canonical_arxiv_id(match: re.Match) -> str:

@@ -18,9 +18,10 @@ from collections.abc import Iterable, Mapping
 from ..ids import id_from_line
 from ..lineage import PLAIN, base_model_links
 from ._fields import card_data, model_id, tags
-from .card_text import stated_base_models
+from .card_text import library_name, stated_base_models
 
 METADATA, CARD_TEXT = "metadata", "card_text"
+ADAPTER = "adapter"
 
 
 def identify_base_models(record: dict, renamed: Mapping[str, str] | None = None) -> list[str]:
@@ -59,7 +60,7 @@ def written_links(record: dict) -> dict[str, dict]:
     Where the metadata names a base without a relation and the text's tool sentence names the
     same base with one (a GGUF repo whose YAML says only `base_model: X`), the relation is
     taken from the text, marked `relation_source: card_text`; the set of bases stays the
-    metadata's.
+    metadata's. On a PEFT card (`library_name: peft`) a base with no relation is an `adapter`'s.
     """
     own = model_id(record)
     stated = stated_base_models(record) if isinstance(record, dict) else {}
@@ -69,6 +70,9 @@ def written_links(record: dict) -> dict[str, dict]:
     }
     if not links:
         links = {base: {"relation": rel, "source": CARD_TEXT} for base, rel in stated.items()}
+    if library_name(record) == "peft":  # a PEFT repo holds an adapter of the base it names
+        for link in links.values():
+            link["relation"] = ADAPTER if link["relation"] == PLAIN else link["relation"]
     for base, link in links.items():
         if link["relation"] == PLAIN and stated.get(base, PLAIN) != PLAIN:
             link |= {"relation": stated[base], "relation_source": CARD_TEXT}

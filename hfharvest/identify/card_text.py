@@ -16,7 +16,8 @@ Wording, from the tools' card templates:
   models were included in the merge:" followed by a bullet list of links (relation `merge`;
   bullets that are local paths are skipped).
 - quantizations: "quantized version of [X](...)", TheBloke's "This repo contains GGUF format
-  model files for [X](...)" (also GPTQ, AWQ; his early "GPTQ 4bit model for [X](...)") and
+  model files for [X](...)" (also GPTQ, AWQ; his early "GPTQ 4bit model for [X](...)" and
+  "4bit GPTQ format quantised models of [X](...)") and
   "Original model: [X](...)", mradermacher's
   "static quants of https://huggingface.co/X", bartowski's "Original model:
   https://huggingface.co/X" (relation `quantized`; "Original model:" in a card that never
@@ -35,7 +36,7 @@ import re
 
 from ..ids import NON_MODEL_PREFIXES, InvalidModelId, validate_model_id
 from ..lineage import PLAIN
-from ._fields import card_data, card_text, tags
+from ._fields import card_data, card_text, model_id, tags
 
 # A model reference: a Markdown link to a Hub page, or the bare URL.
 _HUB_URL = r"https?://(?:www\.)?(?:huggingface\.co|hf\.co)/[^\s()\[\]<>\"'`+]+"
@@ -53,9 +54,13 @@ _TOOL_SENTENCES = [
     (_sentence(r"\bThis model is a fine-tuned version of"), "finetune"),
     (_sentence(r"\bmodel fine-?tuned from"), "finetune"),
     (_sentence(r"\bquantized version of"), "quantized"),
-    # TheBloke's: "GGUF format model files for [X]"; his early ones "GPTQ 4bit model for [X]"
+    # TheBloke's: "GGUF format model files for [X]"; his early ones "GPTQ 4bit model for [X]",
+    # "4bit GPTQ format quantised models of [X]"
     (
-        _sentence(r"\b(?:GGUF|GPTQ|AWQ|GGML|EXL2)(?: format| \d+-?bit)? model(?: files)? for"),
+        _sentence(
+            r"\b(?:GGUF|GPTQ|AWQ|GGML|EXL2)(?: format| \d+-?bit)?(?: quanti[sz]ed)?"
+            r" models?(?: files)? (?:for|of)"
+        ),
         "quantized",
     ),
     (_sentence(r"\b(?:static|weighted/imatrix|imatrix) quants of"), "quantized"),
@@ -70,6 +75,10 @@ _TEMPLATE_FIELDS = [
     _sentence(r"\*\*Base model:\*\*"),
 ]
 _PROSE = _sentence(r"\bis a fine-?tuned version of")
+# A prose sentence's subject: what precedes "is a fine-tuned version of" in its sentence.
+_SENTENCE_END = re.compile(r"\n|[.!?]\s")
+_MAX_SUBJECT = 300
+_RELATIVE = re.compile(r"\b(?:which|that|who)\s*$", re.I)
 _MERGE_BASE = re.compile(
     rf"\bmerge method using\s+(?P<refs>{_ANY_REF}(?:\s*\+\s*{_ANY_REF})*)\s+as a base", re.I
 )
@@ -124,6 +133,9 @@ _ORIGINAL_CARD = re.compile(
 _LOCAL_DATASET_NAMES = "llama-factory"
 # `user2_train`, `gsm8k_sft_train`: a local split file the trainer was given, not a Hub dataset.
 _SPLIT_FILE = re.compile(r"(?:^|[_-])(?:train|test|dev|val|valid|validation)(?:$|[_-])")
+# The Trainer saves to `<output_dir>/checkpoint-<step>`; a model trained on from there gets that
+# local path in its sentence (`[outputDA/checkpoint-7710](https://huggingface.co/outputDA/...)`).
+_CHECKPOINT_FOLDER = re.compile(r"(?:^|/)checkpoint-\d+$")
 _FRONT_MATTER = re.compile(r"\A\s*---\s*\n.*?\n---\s*\n", re.S)
 
 
@@ -135,8 +147,9 @@ def stated_base_models(record: dict) -> dict[str, str]:
     for fallback in (_TEMPLATE_FIELDS, [_PROSE]):
         if not found:
             for match in (match for pattern in fallback for match in pattern.finditer(text)):
-                _add(found, _model_id(match), "finetune")
-    if _library(record) == "peft":
+                if fallback is _TEMPLATE_FIELDS or _about_the_card(text, match):
+                    _add(found, _model_id(match), "finetune")
+    if library_name(record) == "peft":
         found = {model: _ADAPTER.get(relation, relation) for model, relation in found.items()}
     return found
 
@@ -169,12 +182,43 @@ def stated_datasets(record: dict) -> list[str]:
     # LLaMA-Factory names the datasets of its own dataset_info.json ("the identity and the
     # alpaca_en_demo datasets"), not Hub ids: only its linked datasets count.
     local_names = _LOCAL_DATASET_NAMES in tags(record)
+    vouched = _vouched_for(record)
     for match in _TRAINER_DATASETS.finditer(_body(record)):
         names_allowed = _is_trainer_sentence(match) and not local_names
         items = [_DATASET_ITEM.fullmatch(item) for item in _LIST_SEPARATOR.split(match["datasets"])]
         if all(items):
-            found |= {dataset for item in items if (dataset := _dataset_id(item, names_allowed))}
+            found |= {d for item in items if (d := _dataset_id(item, names_allowed, vouched))}
     return sorted(found)
+
+
+def _vouched_for(record: dict) -> tuple[str, set[str]]:
+    """(the model's own account, the dataset ids and names of the card's model-index): what
+    makes an unlinked `org/name` a Hub id rather than prose ("the CNN/Dailymail dataset"). The
+    Trainer writes the id it was given into the model-index, and people train on their own."""
+    entries = card_data(record).get("model-index")
+    results = [
+        result
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict) and isinstance(entry.get("results"), list)
+        for result in entry["results"]
+    ]
+    datasets = [r.get("dataset") for r in results if isinstance(r, dict)]
+    named = {
+        value
+        for dataset in datasets
+        if isinstance(dataset, dict)
+        for value in (dataset.get("type"), dataset.get("name"))
+        if isinstance(value, str)
+    }
+    return (model_id(record) or "").partition("/")[0], named
+
+
+def _about_the_card(text: str, match: re.Match) -> bool:
+    """Whether the prose sentence is the card's about its own model ("This model is a
+    fine-tuned version of", "Piiranha is ..."), not about a model it links ("[X](...) is a
+    fine-tuned version of", "... [X](...) which is a fine-tuned version of")."""
+    subject = _SENTENCE_END.split(text[max(0, match.start() - _MAX_SUBJECT) : match.start()])[-1]
+    return "](" not in subject and "://" not in subject and not _RELATIVE.search(subject)
 
 
 def _is_trainer_sentence(match: re.Match) -> bool:
@@ -195,7 +239,7 @@ def _add(found: dict[str, str], model: str | None, relation: str) -> None:
         found[model] = relation
 
 
-def _library(record: dict) -> str:
+def library_name(record: dict) -> str:
     value = record.get("library_name") if isinstance(record, dict) else None
     value = value if isinstance(value, str) else card_data(record).get("library_name")
     return value.strip().lower() if isinstance(value, str) else ""
@@ -218,7 +262,8 @@ def _merged_models(text: str) -> list[str]:
 
 
 def _model_id(match: re.Match) -> str | None:
-    return _hub_id(match["link"] or match["bare"])
+    model = _hub_id(match["link"] or match["bare"])
+    return None if model and _CHECKPOINT_FOLDER.search(model) else model
 
 
 def _hub_id(url: str, prefix: str = "") -> str | None:
@@ -237,7 +282,9 @@ def _hub_id(url: str, prefix: str = "") -> str | None:
         return None
 
 
-def _dataset_id(item: re.Match, names_allowed: bool) -> str | None:
+def _dataset_id(
+    item: re.Match, names_allowed: bool, vouched: tuple[str, set[str]] = ("", set())
+) -> str | None:
     """One "the Y" of the sentence's dataset list as a Hub dataset id, or None."""
     name = item["name"]
     if link := _DATASET_LINK.fullmatch(name):
@@ -248,6 +295,9 @@ def _dataset_id(item: re.Match, names_allowed: bool) -> str | None:
     if not names_allowed or name.lower() in NOT_DATASETS:
         return None
     if "/" not in name and (name != name.lower() or _SPLIT_FILE.search(name)):
+        return None
+    own_account, named = vouched
+    if "/" in name and name.partition("/")[0] != own_account and name not in named:
         return None
     try:
         return validate_model_id(name)  # dataset ids follow the same grammar as model ids

@@ -28,9 +28,12 @@ from ._fields import card_data, strings, tags
 
 MULTILINGUAL = "mul"
 NORWEGIAN = "no"
-# Valid codes that name no one's language: "undetermined", "no linguistic content". (`code`
-# needs no entry: langcodes knows no language by that name.)
-_NOT_A_LANGUAGE = frozenset({"und", "zxx"})
+# Valid codes that name no one's language: "undetermined", "no linguistic content", "uncoded
+# languages" (ISO 639-2's special codes), and `unk`, the placeholder AutoTrain writes when no
+# language was chosen (`language: [unk]`), which is also Enawené-Nawé's ISO 639-3 code (a
+# language no Hub model is about). (`code`, `unknown`, `other`, `none` need no entry: langcodes
+# knows no language by those names, and `multilingual` is `mul`, see above.)
+_NOT_A_LANGUAGE = frozenset({"und", "zxx", "mis", "unk"})
 _ISO_639_CODE = re.compile(r"[a-z]{2,3}")
 _CODE_SHAPED = re.compile(r"[a-z]{2,3}(?:[-_][a-z0-9]{1,8})*", re.I)
 _NAME_SHAPED = re.compile(r"[^\W\d_]+(?:[ '()-][^\W\d_]+)*")

@@ -15,6 +15,7 @@ A value becomes its SPDX id when it names one, tried in this order:
 Anything else keeps the Hub's lower-case id: licences SPDX does not list (`openrail`,
 `creativeml-openrail-m`, `llama3.1`, `gemma`, ...), `other` and `unknown`, and the Hub's
 version-less ids in AMBIGUOUS. `other` with a `license_name` becomes that name, lower-cased.
+Placeholders (`???`, an unfilled template's text) are no licence: dropped.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ HUB_TO_SPDX = {
 # as they are (license-expression would read `gpl` as GPL-1.0-or-later).
 AMBIGUOUS = frozenset({"bsd", "cc", "gfdl", "gpl", "lgpl"})
 _MAX_PARSED_CHARS = 200  # longer values are prose, not licence ids
+# Values that stand where a licence should be, naming none: the Hub's old card template left
+# unfilled ("any valid license identifier"), huggingface_hub's template default, and anything
+# without a letter or digit (`???`, `-`). Dropped: a catalogue would list them as licences.
+# (`unknown` and `other` are Hub licence ids with a meaning, and are kept.)
+_PLACEHOLDERS = frozenset({"any valid license identifier", "[more information needed]"})
+_NAMES_SOMETHING = re.compile(r"[^\W_]")
 
 
 def identify_licenses(record: dict) -> list[str]:
@@ -53,8 +60,10 @@ def normalise_license(value: str) -> tuple[str, ...]:
     """The SPDX ids a licence value names, or the value lower-cased when it names none."""
     value = value.strip()
     hub_id = value.lower()
-    if not value or hub_id in AMBIGUOUS:
-        return (hub_id,) if value else ()
+    if not _NAMES_SOMETHING.search(value) or hub_id in _PLACEHOLDERS:
+        return ()
+    if hub_id in AMBIGUOUS:
+        return (hub_id,)
     if hub_id in HUB_TO_SPDX:
         return (HUB_TO_SPDX[hub_id],)
     if len(value) > _MAX_PARSED_CHARS:
