@@ -715,3 +715,64 @@ def test_a_licence_placeholder_is_no_licence():
         (), (), ()
     ]  # fmt: skip
     assert normalise_license("unknown") == ("unknown",)  # a Hub licence id: kept
+
+
+# Real front matter (Wenxin-Jiang/CS577-NLP, project/model_cards/ at 17fb8ca9): ISO 639-1 codes
+# written for a country. `kr` is Kanuri and `ch` Chamorro in ISO 639-1, `dz` Dzongkha.
+_CS577 = "project/model_cards/"
+
+
+@pytest.mark.parametrize(
+    ("model_id", "front_matter", "text", "languages"),
+    [
+        # _noArch/eesungkim_stt_kr_conformer_transducer_large_README.md: Korean speech (KsponSpeech)
+        (
+            "eesungkim/stt_kr_conformer_transducer_large",
+            "language:\n- kr\nlicense: cc-by-4.0\nlibrary_name: nemo\ndatasets:\n- Ksponspeech\n",
+            "## Model Overview\n",
+            ["ko"],
+        ),
+        # _noArch/tensorspeech_tts-mb_melgan-baker-ch_README.md: Chinese speech (Baker)
+        (
+            "tensorspeech/tts-mb_melgan-baker-ch",
+            "tags:\n- tensorflowtts\n- audio\nlanguage: ch\nlicense: apache-2.0\n"
+            "datasets:\n- Baker\n",
+            "# Multi-band MelGAN trained on Baker (Chinese)\n",
+            ["zh"],
+        ),
+        # _train/alger-ia_dziribert_README.md: `[ar, dz]`, Algerian Arabic (arq)
+        (
+            "alger-ia/dziribert",
+            "language: \n- ar\n- dz\n\ntags:\n- pytorch\n- bert\n- multilingual\n- ar\n- dz\n",
+            "# DziriBERT\n",
+            ["ar", "arq"],
+        ),
+    ],
+)
+def test_a_country_code_in_a_short_language_list_is_the_countrys_language(
+    model_id, front_matter, text, languages
+):
+    data = yaml.safe_load(front_matter)
+    model = {"modelId": model_id, "cardData": data, "card": text}
+    model["tags"] = [*data.get("tags", []), *strings_of(data["language"])]
+    assert identify["languages"](model) == languages
+    assert identify["keywords"](model) == sorted(
+        tag for tag in data.get("tags", []) if tag not in ("ar", "dz")
+    )  # the codes are language tags, not keywords
+
+
+def strings_of(value) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_the_iso_languages_of_country_codes_stay_where_the_card_says_so():
+    """A card naming Dzongkha, or a long list of languages (real ones: MMS, NLLB, MADLAD list
+    `kr` and `ch` among hundreds), keeps the ISO reading. Synthetic ids: no real card with a
+    lone `dz` was found."""
+    card = "A speech recogniser for Dzongkha, the national language of Bhutan."
+    dzongkha = {"modelId": "example-org/asr-dz", "cardData": {"language": ["dz"]}, "card": card}
+    assert identify["languages"](dzongkha) == ["dz"]
+    many = {"modelId": "example-org/mt", "cardData": {"language": ["en", "fr", "kr", "ch", "ko"]}}
+    assert identify["languages"](many) == ["ch", "en", "fr", "ko", "kr"]
+    both = {"modelId": "example-org/ko", "cardData": {"language": ["ko", "kr"]}}
+    assert identify["languages"](both) == ["ko"]  # `kr` beside `ko`: Korea, already listed

@@ -24,7 +24,7 @@ from importlib.resources import files
 
 import langcodes
 
-from ._fields import card_data, strings, tags
+from ._fields import card_data, card_text, strings, tags
 
 MULTILINGUAL = "mul"
 NORWEGIAN = "no"
@@ -38,6 +38,10 @@ _ISO_639_CODE = re.compile(r"[a-z]{2,3}")
 _CODE_SHAPED = re.compile(r"[a-z]{2,3}(?:[-_][a-z0-9]{1,8})*", re.I)
 _NAME_SHAPED = re.compile(r"[^\W\d_]+(?:[ '()-][^\W\d_]+)*")
 _MAX_CHARS = 60  # longer values are sentences, not language names
+# ISO 639-1 codes that cards write for a country: (the country's language, the ISO language's
+# name), see _country_codes. `arq` is Algerian Arabic.
+COUNTRY_CODES = {"kr": ("ko", "Kanuri"), "ch": ("zh", "Chamorro"), "dz": ("arq", "Dzongkha")}
+MAX_COUNTRY_LIST = 3
 
 
 def identify_languages(record: dict) -> list[str]:
@@ -47,11 +51,17 @@ def identify_languages(record: dict) -> list[str]:
 def language_tags(record: dict) -> set[str]:
     """Tags that stand for one of the model's languages, so are not keywords; that includes
     the Hub's copies of the card's values (`russian` when the card says `language: russian`)."""
-    languages = _languages(record)
-    return {tag for tag, language in _tag_readings(record).items() if language in languages}
+    languages, country = _languages(record), _country_codes(record)
+    return {tag for tag, language in _tag_readings(record).items()
+            if country.get(language, language) in languages or language in country}  # fmt: skip
 
 
 def _languages(record: dict) -> set[str]:
+    country = _country_codes(record)
+    return {country.get(language, language) for language in _read_languages(record)} - {None}
+
+
+def _read_languages(record: dict) -> set[str]:
     items = _card_items(record)
     about_code = any(item.casefold() == "code" for item in items)
     declared = {
@@ -67,6 +77,25 @@ def _languages(record: dict) -> set[str]:
         and (language in declared or _is_iso_639_1(tag))
     }
     return declared | from_tags
+
+
+def _country_codes(record: dict) -> dict[str, str | None]:
+    """{code: the language it stands for, or None} for the codes of COUNTRY_CODES this card
+    writes for a country. ISO 639-1 gives Kanuri, Chamorro and Dzongkha, but over some 28 500
+    real cards `kr` was only ever Korean (6 speech models), `ch` Chinese (3) and `dz` Algeria
+    (DziriBERT's `[ar, dz]`), while the real languages came in long lists (MMS, NLLB, MADLAD).
+    So in a list of at most MAX_COUNTRY_LIST items, in a card that never names the ISO
+    language, the code is the country's language (dropped if the card lists that already)."""
+    items = [item.casefold() for item in _card_items(record)]
+    written = [item for item in items if item in COUNTRY_CODES]
+    if not written or len(items) > MAX_COUNTRY_LIST:
+        return {}
+    found = {}
+    for code in written:
+        language, iso_name = COUNTRY_CODES[code]
+        if not re.search(rf"\b{iso_name}\b", card_text(record), re.I):
+            found[code] = None if language in items else language
+    return found
 
 
 def _card_items(record: dict) -> list[str]:
