@@ -26,6 +26,8 @@ from hfharvest.enrich.articles import enrich_articles
 from hfharvest.enrich.datasets import enrich_datasets, fetch_croissant
 from hfharvest.enrich.tasks import enrich_tasks, fetch_hub_tasks
 from hfharvest.hub import LISTING, HubClient, process_rate_limiter
+from hfharvest.identify.articles import identify_articles
+from hfharvest.jsonio import iter_items, write_items
 from hfharvest.replica import ReplicaHub
 from hfharvest.stages.extract import Extractor, Harvest
 
@@ -478,3 +480,41 @@ def test_a_relative_next_page_is_followed_and_a_sha_that_is_a_path_never_reaches
     [failure] = got.failures
     assert failure["model_id"] == "org/b" and "is no commit id: dropped" in failure["message"]
     assert not any("etc" in path for path in _RelativePages.seen)
+
+
+# -- the enrich stages against a hostile hub (a review, 2026-12-01) ----------------------------
+
+
+def articles_file(hostile, tmp_path, ids: list[str], **options) -> dict[str, dict]:
+    """enrich_articles on the replica's arXiv route, written as the stage writes it and read
+    back as the next stages read it (ijson)."""
+    path = tmp_path / "arxiv_articles.json"
+    endpoint = f"{hostile.url}/api/query"
+    write_items(path, enrich_articles({"m": ids}, endpoint, delay_s=0, **options))
+    return {paper["id"]: paper for paper in iter_items(path)}
+
+
+def test_an_arxiv_tag_with_a_version_of_thousands_of_digits_is_an_invalid_id(hostile, tmp_path):
+    """`arxiv:2106.09685v999…`: 5000 digits crashed enrich_articles (Python's int-string limit),
+    25 made a number the run files' reader cannot hold. Identify keeps such a tag as given, and
+    enrich reports it `invalid_id`, without asking arXiv for it."""
+    tags = [f"arxiv:2106.09685v{'9' * 5000}", f"arxiv:2106.09685v{'9' * 25}", "arxiv:1810.04805"]
+    ids = identify_articles({**snapshot_record(GPT2), "tags": tags})
+    assert ids == sorted(tags)
+    papers = articles_file(hostile, tmp_path, ids)
+    assert papers["arxiv:1810.04805"]["enriched"] and papers["arxiv:1810.04805"]["version"] == 2
+    for tag in tags[:2]:
+        assert papers[tag]["reason"] == "invalid_id"
+        assert len(papers[tag]["message"]) < 150  # the id is shown cut, not 5000 digits long
+    assert hostile.stats()["by_endpoint"]["arxiv_query"] == 1  # BERT's only
+
+
+@pytest.mark.parametrize("digits", [25, 5000])
+def test_a_feed_entry_with_a_version_of_many_digits_costs_that_paper_only(
+    hostile, tmp_path, digits
+):
+    hostile.configure(faults={"arxiv_version_digits": digits})
+    papers = articles_file(hostile, tmp_path, ["arxiv:1810.04805", "arxiv:not-an-id"])
+    bert = papers["arxiv:1810.04805"]
+    assert not bert["enriched"] and "version" not in bert
+    assert papers["arxiv:not-an-id"]["reason"] == "invalid_id"

@@ -23,6 +23,7 @@ from lxml import etree
 from ..answers import DeadlineExceeded, TooLarge, deadline_after, read_capped
 from ..cache import EntityCache
 from ..entities import entity
+from ..errors import shown
 from ..hub import check_endpoint
 from .common import models_by_entity, unresolved
 
@@ -37,8 +38,13 @@ NS = {
     "arxiv": "http://arxiv.org/schemas/atom",
     "opensearch": "http://a9.com/-/spec/opensearch/1.1/",
 }
-# New style `1810.04805`, old style `hep-th/9901001` (archive[.SUBJECT]/YYMMNNN); version optional.
-ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?")
+# New style `1810.04805` (YYMM.NNNN[N], month 01-12), old style `hep-th/9901001`
+# (archive[.SUBJECT]/YYMMNNN); version optional, v1 to v9999 (arXiv's papers have a few dozen at
+# most). An id outside this grammar is `invalid_id`, never asked: a version of 5000 digits is over
+# Python's int-string limit, one of 25 over the 64 bits the run files' reader (yajl) takes.
+ARXIV_ID = re.compile(
+    r"(\d{2}(?:0[1-9]|1[0-2])\.\d{4,5}|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})(?:v([1-9]\d{0,3}))?"
+)
 # DataCite DOIs that arXiv mints for its papers: 10.48550/arXiv.<id>.
 ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(.+)", re.IGNORECASE)
 NO_DOI_RESOLVER = "no DOI resolver configured"
@@ -184,13 +190,16 @@ def _classify(entity_id: str, models: list[str]) -> _Wanted | dict:
     if scheme == "arxiv":
         parsed = parse_arxiv_id(value)
         if parsed is None:
-            return _invalid(entity_id, models, f"not an arXiv identifier: {value!r}")
+            return _invalid(entity_id, models, f"not an arXiv identifier: {shown(value, 80)}")
         return _Wanted(entity_id, models, parsed[0], parsed[1])
     if scheme == "doi":
         match = ARXIV_DOI.fullmatch(value.strip())
         parsed = parse_arxiv_id(_doi_suffix_to_id(match.group(1))) if match else None
         if parsed is not None:
             return _Wanted(entity_id, models, parsed[0], parsed[1], via_doi=value)
+        if match:
+            message = f"an arXiv DOI of no arXiv identifier: {shown(value, 80)}"
+            return _invalid(entity_id, models, message)
         return unresolved(
             "articles",
             entity_id,

@@ -42,6 +42,9 @@ faults = {
   "link_loop": true,              # each page's `Link: rel="next"` points back at itself
   "stuck_cursor": true,           # next links move on, but every page is the first again
   "429": {"every": 10, "burst": 3, "retry_after": 1},  # requests i with i % every < burst
+  # arXiv feeds (the arxiv_query route)
+  "arxiv_empty": true,            # a well-formed feed with no entry, whatever was asked
+  "arxiv_version_digits": 25,     # each entry's version that many digits long (v999...)
   # per-id faults, on every endpoint that names the id
   "not_found": [ids], "gated": [ids], "disabled": [ids],
   "redirects": {"old/id": "new/id" or "http://other-host:port"},   # 307
@@ -52,8 +55,9 @@ RATE_FAULTS += ("html", "unauthorized", "absurd_ratelimit", "absurd_retry_after"
 RATE_FAULTS += ("gzip_bomb",)  # appended: earlier kinds keep their decisions for a given seed
 ID_FAULTS = ("not_found", "gated", "disabled")
 PAGE_FAULTS = ("deep_entry", "link_loop", "stuck_cursor")  # see paging.py
+ARXIV_FAULTS = ("arxiv_empty", "arxiv_version_digits")  # see routes.py
 FAULT_KEYS = {"seed", "endpoints", "ids", "429", "redirects", "readmes", *RATE_FAULTS, *ID_FAULTS}
-FAULT_KEYS |= set(PAGE_FAULTS)
+FAULT_KEYS |= {*PAGE_FAULTS, *ARXIV_FAULTS}
 JSON_ENDPOINTS = {"list_models", "model_info", "dataset_info", "tasks", "croissant"}
 BODY_FAULTS = {"truncated_json", "invalid_json", "huge_body", "gzip_bomb"}
 BODY_ENDPOINTS = {"huge_body": JSON_ENDPOINTS | {"arxiv_query"}}
@@ -233,9 +237,13 @@ def checked_faults(faults) -> dict:
             "index": int(deep.get("index", 0)),
             "depth": int(deep.get("depth", 1000)),
         }
-    for name in ("link_loop", "stuck_cursor"):
+    for name in ("link_loop", "stuck_cursor", "arxiv_empty"):
         if name in plan:
             plan[name] = bool(plan[name])
+    if "arxiv_version_digits" in plan:
+        digits = plan["arxiv_version_digits"]
+        if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
+            raise ValueError("faults.arxiv_version_digits must be an integer >= 1")
     for kind in ID_FAULTS:
         if kind in plan:
             plan[kind] = sorted(set(plan[kind]))
