@@ -128,7 +128,7 @@ def test_unknown_invalid_and_doi_articles_are_kept_with_reasons(replica, arxiv_e
 
     assert list(papers) == sorted(papers)
     assert papers["arxiv:1810.04805"]["models"] == ["a", "b"]
-    assert papers["arxiv:2405.99999"]["reason"] == "not_found"
+    assert papers["arxiv:2405.99999"]["reason"] == "not_in_answer"  # arXiv lists nothing for it
     assert papers["arxiv:not-an-id"]["reason"] == "invalid_id"
     doi = papers["doi:10.57967/hf/0039"]
     assert (doi["enriched"], doi["reason"], doi["message"]) == (
@@ -147,7 +147,7 @@ def test_batches_of_fifty(replica, arxiv_endpoint):
     assert len(papers) == 120
     assert replica.stats()["by_endpoint"]["arxiv_query"] == 3
     assert [p["id"] for p in papers if p["enriched"]] == ["arxiv:1810.04805"]
-    assert {p["reason"] for p in papers if not p["enriched"]} == {"not_found"}
+    assert {p["reason"] for p in papers if not p["enriched"]} == {"not_in_answer"}
 
 
 def test_transient_errors_are_retried_then_reported(arxiv_endpoint):

@@ -516,5 +516,22 @@ def test_a_feed_entry_with_a_version_of_many_digits_costs_that_paper_only(
     hostile.configure(faults={"arxiv_version_digits": digits})
     papers = articles_file(hostile, tmp_path, ["arxiv:1810.04805", "arxiv:not-an-id"])
     bert = papers["arxiv:1810.04805"]
-    assert not bert["enriched"] and "version" not in bert
+    assert (bert["enriched"], bert["reason"]) == (False, "not_in_answer") and "version" not in bert
     assert papers["arxiv:not-an-id"]["reason"] == "invalid_id"
+
+
+def test_an_empty_arxiv_answer_fails_its_batch_this_run_and_is_never_cached(hostile, tmp_path):
+    """A well-formed feed with no entry was cached as `not_found` for the whole batch, for
+    `arxiv.max_age_h` (a week). arXiv lists nothing for an id it does not know, so absence says
+    nothing: the ids fail this run (`not_in_answer`), and the next run asks them again."""
+    endpoint = f"{hostile.url}/api/query"
+    cache = EntityCache(tmp_path / "cache", "articles", endpoint)
+    wanted = ["arxiv:1810.04805", "arxiv:1910.01108"]
+    hostile.configure(faults={"arxiv_empty": True})
+    empty = articles_file(hostile, tmp_path, wanted, cache=cache)
+    assert {paper["reason"] for paper in empty.values()} == {"not_in_answer"}
+    hostile.configure(faults={})
+    hostile.reset_stats()
+    again = articles_file(hostile, tmp_path, wanted, cache=cache)
+    assert all(p["enriched"] and not p["extraction_metadata"].get("from_cache") for p in again.values())
+    assert hostile.stats()["by_endpoint"]["arxiv_query"] == 1

@@ -48,7 +48,10 @@ ARXIV_ID = re.compile(
 # DataCite DOIs that arXiv mints for its papers: 10.48550/arXiv.<id>.
 ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(.+)", re.IGNORECASE)
 NO_DOI_RESOLVER = "no DOI resolver configured"
-NOT_FOUND = "the arXiv API returned no entry for this id"
+NOT_FOUND = "the arXiv API refused this id (an error entry)"
+# arXiv lists no entry for a well-formed id it does not know, and an answer emptied or cut short
+# lists none either: absence is not a verdict. Such an id fails this run and is asked again.
+NOT_IN_ANSWER = "the arXiv API's answer has no entry for this id: not cached, asked again next run"
 # A feed of 100 entries is ~300 kB: an answer beyond this (decoded) is refused, never held.
 FEED_MAX_BYTES = 16 * 1024 * 1024
 DEADLINE_S = 120.0  # one answer, body included
@@ -103,7 +106,9 @@ def enrich_articles(
     chunk (the ids and their models are kept on disk, never all in memory).
 
     arXiv ids (and DOIs of the form `10.48550/arxiv.<id>`) are resolved through the arXiv API in
-    batches of `batch_size`; an id the API does not return is `not_found`. Other DOIs stay
+    batches of `batch_size`; an id the API refuses (an error entry) is `not_found`, one its
+    answer just lacks is `not_in_answer` (arXiv lists nothing for an unknown id, and an emptied or
+    cut answer looks the same: asked again by the next run, never cached). Other DOIs stay
     unresolved with the reason `no_doi_resolver`: no DOI resolver is configured.
 
     With a cache (keyed by the arXiv endpoint, the id and the version arXiv gave), a paper is
@@ -137,16 +142,20 @@ def _enrich_chunk(chunk: list, fetcher, cache, max_age_s: float, batch_size: int
     cached = set(found)
     unique = list(dict.fromkeys(item.arxiv_id for item in wanted if item.arxiv_id not in found))
     failed: dict[str, ArxivUnavailable] = {}
+    absent = ArxivUnavailable("not_in_answer", NOT_IN_ANSWER)
     for start in range(0, len(unique), batch_size):
         batch = unique[start : start + batch_size]
         try:
-            papers = fetcher.fetch(batch)
+            papers, refused = fetcher.fetch(batch)
         except ArxivUnavailable as err:
             failed.update(dict.fromkeys(batch, err))
             continue
+        papers = {key: paper for key, paper in papers.items() if key in batch}
         found.update(papers)
+        found.update(dict.fromkeys(refused))
+        failed.update((key, absent) for key in batch if key not in papers and key not in refused)
         if cache is not None:
-            _remember(cache, batch, papers)
+            _remember(cache, papers, refused)
     for item in chunk:
         if isinstance(item, dict):
             yield item
@@ -157,13 +166,13 @@ def _enrich_chunk(chunk: list, fetcher, cache, max_age_s: float, batch_size: int
         yield result
 
 
-def _remember(cache: EntityCache, batch: list[str], papers: dict[str, dict]) -> None:
-    for arxiv_id in batch:
-        paper = papers.get(arxiv_id)
-        if paper is None:  # a well-formed id arXiv does not know (yet)
-            cache.missing(arxiv_id, NOT_FOUND)
-        else:  # v0: the feed named no version
-            cache.put(arxiv_id, f"v{paper.get('version') or 0}", paper)
+def _remember(cache: EntityCache, papers: dict[str, dict], refused: dict[str, str]) -> None:
+    """The papers arXiv gave, and the ids it refused by an error entry; an id its answer only
+    lacks is not remembered (see NOT_IN_ANSWER)."""
+    for arxiv_id, paper in papers.items():  # v0: the feed named no version
+        cache.put(arxiv_id, f"v{paper.get('version') or 0}", paper)
+    for arxiv_id, message in refused.items():
+        cache.missing(arxiv_id, message)
 
 
 def _cached(cache: EntityCache, wanted: list[_Wanted], max_age_s: float) -> dict[str, dict | None]:
@@ -267,20 +276,27 @@ class _ArxivFetcher:
         self.requests = 0  # sent, retries included: the `arxiv` budget this job spent
         self.max_bytes, self.deadline_s = FEED_MAX_BYTES, DEADLINE_S
 
-    def fetch(self, ids: list[str]) -> dict[str, dict]:
-        """Papers by versionless id for one batch; a 400 (bad id) is retried id by id."""
+    def fetch(self, ids: list[str]) -> tuple[dict[str, dict], dict[str, str]]:
+        """(papers by versionless id, {id: arXiv's error} for the ids it refused) for one batch;
+        a 400 (a bad id) is asked again id by id."""
         status, body = self._get(ids)
         if status == 400 and len(ids) > 1:
             found: dict[str, dict] = {}
+            refused: dict[str, str] = {}
             for one in ids:
                 try:
-                    found.update(self.fetch([one]))
+                    papers, bad = self.fetch([one])
                 except ArxivUnavailable as err:
                     log.warning("arXiv id %s: %s", one, err.message)
-            return found
+                    continue
+                found.update(papers)
+                refused.update(bad)
+            return found, refused
+        if status == 400 and (error := feed_error(body)) is not None:  # arXiv says: this id
+            return {}, {ids[0]: f"{NOT_FOUND}: {shown(error, 200)}"}
         if status != 200:
             raise ArxivUnavailable("malformed", f"arXiv API answered HTTP {status}")
-        return parse_feed(body)
+        return parse_feed(body), {}
 
     def _get(self, ids: list[str]) -> tuple[int, bytes]:
         params = {"search_query": "", "id_list": ",".join(ids), "start": 0, "max_results": len(ids)}
@@ -340,9 +356,8 @@ class _ArxivFetcher:
 
 def parse_feed(content: bytes) -> dict[str, dict]:
     """An arXiv API Atom feed -> `{versionless id: paper fields}`; error entries are dropped."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     try:
-        root = etree.fromstring(content, parser=parser)
+        root = etree.fromstring(content, parser=_parser())
     except etree.XMLSyntaxError as err:
         raise ArxivUnavailable("malformed", f"unreadable Atom feed: {err}") from None
     if root is None or root.tag != f"{{{NS['atom']}}}feed":
@@ -353,6 +368,22 @@ def parse_feed(content: bytes) -> dict[str, dict]:
         if paper is not None:
             papers[paper["arxiv_id"]] = paper
     return papers
+
+
+def feed_error(content: bytes) -> str | None:
+    """The message of arXiv's error entry (`<id>…/api/errors#…</id>`) in a feed, if any."""
+    try:
+        root = etree.fromstring(content, parser=_parser())
+    except etree.XMLSyntaxError:
+        return None
+    for entry in root.iterfind("atom:entry", NS) if root is not None else ():
+        if "/api/errors" in (_text(entry, "atom:id") or ""):
+            return _squash(_text(entry, "atom:summary")) or "error"
+    return None
+
+
+def _parser():
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
 def _paper(entry) -> dict | None:
