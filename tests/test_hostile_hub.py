@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections import Counter
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -533,5 +535,28 @@ def test_an_empty_arxiv_answer_fails_its_batch_this_run_and_is_never_cached(host
     hostile.configure(faults={})
     hostile.reset_stats()
     again = articles_file(hostile, tmp_path, wanted, cache=cache)
-    assert all(p["enriched"] and not p["extraction_metadata"].get("from_cache") for p in again.values())
+    assert all(p["enriched"] for p in again.values())
+    assert not any(p["extraction_metadata"].get("from_cache") for p in again.values())
     assert hostile.stats()["by_endpoint"]["arxiv_query"] == 1
+
+
+def test_a_chain_of_slow_redirects_on_arxiv_ends_at_the_deadline(hostile, tmp_path):
+    """The arXiv client checked its deadline on the body only: 12 slow redirects took 40 s
+    against a 3 s deadline. Now each hop's headers are checked too (the Hub client's hook), and
+    redirects are bounded (`arxiv.max_redirects`)."""
+    hostile.configure(faults={"slow_redirects": {"seconds": 0.4, "endpoints": ["arxiv_query"]}})
+    started = time.monotonic()
+    [slow] = articles_file(hostile, tmp_path, ["arxiv:1810.04805"], retries=0, deadline_s=1,
+                           max_redirects=30).values()  # fmt: skip
+    assert time.monotonic() - started < 2.5
+    assert slow["reason"] == "transient"
+    expected = "no complete answer within the deadline (headers or redirects) (arxiv.deadline_s)"
+    assert expected in slow["message"]
+    hostile.configure(faults={"slow_redirects": {"seconds": 0, "endpoints": ["arxiv_query"]}})
+    hostile.reset_stats()
+    sent = Counter()
+    [loop] = articles_file(hostile, tmp_path, ["arxiv:1810.04805"], retries=2, max_redirects=3,
+                           requests_sent=sent).values()  # fmt: skip
+    assert loop["reason"] == "malformed"
+    assert "more than 3 redirects (arxiv.max_redirects)" in loop["message"]
+    assert sent["arxiv"] == hostile.stats()["by_endpoint"]["arxiv_query"] == 4  # not retried

@@ -49,7 +49,7 @@ def changed(**sections) -> dict:
 HOW = {
     "hf": {"threads": 7, "cache": False},
     "hub": {"timeout_s": 9, "max_retries": 3, "token_env": "SOME_OTHER_TOKEN"},
-    "arxiv": {"delay_s": 2.5, "batch_size": 3},
+    "arxiv": {"delay_s": 2.5, "batch_size": 3, "deadline_s": 60, "max_redirects": 2},
     "replica": {"latency_ms": 5},
     "max_failed_fraction": 0.9,
 }

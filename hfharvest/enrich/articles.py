@@ -17,14 +17,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 
-import requests
+import httpx2
 from lxml import etree
 
 from ..answers import DeadlineExceeded, TooLarge, deadline_after, read_capped
 from ..cache import EntityCache
 from ..entities import entity
 from ..errors import shown
-from ..hub import check_endpoint
+from ..hub import DEADLINE, _within_deadline, check_endpoint
 from .common import models_by_entity, unresolved
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,8 @@ NOT_FOUND = "the arXiv API refused this id (an error entry)"
 NOT_IN_ANSWER = "the arXiv API's answer has no entry for this id: not cached, asked again next run"
 # A feed of 100 entries is ~300 kB: an answer beyond this (decoded) is refused, never held.
 FEED_MAX_BYTES = 16 * 1024 * 1024
-DEADLINE_S = 120.0  # one answer, body included
+DEADLINE_S = 120.0  # one answer, its redirects and body included (arxiv.deadline_s)
+MAX_REDIRECTS = 5  # export.arxiv.org answers directly; a few hops (http -> https) at most
 CHUNK_BATCHES = 20  # batches of ids per chunk of the stream
 
 
@@ -95,9 +96,9 @@ def enrich_articles(
     *,
     timeout: float = 30.0,
     backoff_s: float | None = None,
-    session: requests.Session | None = None,
     max_bytes: int = FEED_MAX_BYTES,
     deadline_s: float = DEADLINE_S,
+    max_redirects: int = MAX_REDIRECTS,
     cache: EntityCache | None = None,
     max_age_h: float = 168.0,
     requests_sent: Counter | None = None,
@@ -117,7 +118,7 @@ def enrich_articles(
     sent are added to `requests_sent["arxiv"]`.
     """
     check_endpoint(endpoint, "arxiv.endpoint")  # now, not when the stream is first read
-    fetcher = _ArxivFetcher(endpoint, delay_s, retries, timeout, backoff_s, session)
+    fetcher = _ArxivFetcher(endpoint, delay_s, retries, timeout, backoff_s, max_redirects)
     fetcher.max_bytes, fetcher.deadline_s = max_bytes, deadline_s
     return _articles(mapping, fetcher, cache, max_age_h * 3600, max(1, batch_size), requests_sent)
 
@@ -131,6 +132,7 @@ def _articles(mapping, fetcher, cache, max_age_s, batch_size, requests_sent) -> 
             yield from _enrich_chunk(chunk, fetcher, cache, max_age_s, batch_size)
     finally:
         by_entity.close()
+        fetcher.close()
         if requests_sent is not None:
             requests_sent["arxiv"] += fetcher.requests
 
@@ -265,13 +267,20 @@ def _result(item: _Wanted, paper: dict | None, error: ArxivUnavailable | None) -
 class _ArxivFetcher:
     """Sends id_list queries one at a time, `delay_s` apart, retrying transient failures."""
 
-    def __init__(self, endpoint, delay_s, retries, timeout, backoff_s, session):
+    def __init__(self, endpoint, delay_s, retries, timeout, backoff_s, max_redirects):
         self.endpoint = endpoint.rstrip("/")
         self.delay_s = max(0.0, delay_s)
         self.retries = max(0, retries)
         self.timeout = timeout
         self.backoff_s = self.delay_s if backoff_s is None else max(0.0, backoff_s)
-        self.session = session or requests.Session()
+        # The Hub client's deadline hook: each hop's headers within the answer's deadline, so a
+        # chain of slow redirects is bounded like a slow body (read_capped checks the body).
+        self.session = httpx2.Client(
+            event_hooks={"request": [self._sent], "response": [_within_deadline]},
+            follow_redirects=True,
+            max_redirects=max(0, max_redirects),
+            timeout=timeout,
+        )
         self._last_request: float | None = None
         self.requests = 0  # sent, retries included: the `arxiv` budget this job spent
         self.max_bytes, self.deadline_s = FEED_MAX_BYTES, DEADLINE_S
@@ -305,8 +314,17 @@ class _ArxivFetcher:
             self._pace()
             try:
                 status, body = self._answer(params, headers)
-            except (requests.RequestException, DeadlineExceeded) as err:
-                cause = str(err) if isinstance(err, DeadlineExceeded) else type(err).__name__
+            except httpx2.TooManyRedirects:
+                raise ArxivUnavailable(
+                    "malformed", f"{self.endpoint}: more than {self.session.max_redirects} "
+                    "redirects (arxiv.max_redirects)"
+                ) from None  # fmt: skip
+            except (httpx2.HTTPError, httpx2.InvalidURL, DeadlineExceeded) as err:
+                cause = (
+                    f"{err} (arxiv.deadline_s)"
+                    if isinstance(err, DeadlineExceeded)
+                    else type(err).__name__
+                )
                 problem = ArxivUnavailable(
                     "transient", f"{self.endpoint}: {cause} after {attempt + 1} tries"
                 )
@@ -328,11 +346,10 @@ class _ArxivFetcher:
         """(status, body) of one query, the body read within max_bytes (decoded) and the
         deadline; an HTML page (a wrong endpoint) is refused before it is read."""
         deadline = deadline_after(self.deadline_s)
-        self.requests += 1
-        response = self.session.get(
-            self.endpoint, params=params, headers=headers, timeout=self.timeout, stream=True
-        )
-        with response:
+        with self.session.stream(
+            "GET", self.endpoint, params=params, headers=headers,
+            extensions={DEADLINE: deadline},  # redirects carry it: _within_deadline, read_capped
+        ) as response:  # fmt: skip
             kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if kind == "text/html" and response.status_code < 500:
                 raise ArxivUnavailable(
@@ -340,11 +357,17 @@ class _ArxivFetcher:
                     "(text/html): wrong arxiv.endpoint?"
                 )  # fmt: skip
             try:
-                body, _ = read_capped(response.iter_content(64 * 1024), self.max_bytes,
+                body, _ = read_capped(response.iter_bytes(64 * 1024), self.max_bytes,
                                       deadline, deadline_s=self.deadline_s)  # fmt: skip
             except TooLarge as err:
                 raise ArxivUnavailable("malformed", f"{self.endpoint}: {err}") from None
         return response.status_code, body
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _sent(self, _request) -> None:
+        self.requests += 1  # each redirect hop too: the `arxiv` budget counts what arXiv gets
 
     def _pace(self) -> None:
         if self._last_request is not None:

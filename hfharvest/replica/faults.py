@@ -37,6 +37,7 @@ faults = {
   "absurd_retry_after": 1,        # {"seconds": 100000000}: 429 with `Retry-After: <seconds>`
   "trickle": 1,                   # {"bytes_per_s": 1}: the normal answer, that slowly
   "gzip_bomb": 1,                 # {"bytes": n}: ~n/1000 gzip bytes inflating to n (2 GiB)
+  "slow_redirects": 1,            # {"seconds": 1}: then a 307 to the same URL, one hop on: endless
   # listing pages
   "deep_entry": {"index": 0, "depth": 1000},  # that entry of each page nests its cardData
   "link_loop": true,              # each page's `Link: rel="next"` points back at itself
@@ -52,7 +53,7 @@ faults = {
 }"""
 RATE_FAULTS = ("5xx", "slow", "reset", "truncated_json", "invalid_json", "huge_body")
 RATE_FAULTS += ("html", "unauthorized", "absurd_ratelimit", "absurd_retry_after", "trickle")
-RATE_FAULTS += ("gzip_bomb",)  # appended: earlier kinds keep their decisions for a given seed
+RATE_FAULTS += ("gzip_bomb", "slow_redirects")  # appended: earlier kinds keep their decisions
 ID_FAULTS = ("not_found", "gated", "disabled")
 PAGE_FAULTS = ("deep_entry", "link_loop", "stuck_cursor")  # see paging.py
 ARXIV_FAULTS = ("arxiv_empty", "arxiv_version_digits")  # see routes.py
@@ -174,6 +175,12 @@ class Faults:
             return Response(200, b"", {**JSON_TYPE}, chunks=_huge_json(size), length=length)
         if kind in ("html", "unauthorized", "absurd_retry_after", "gzip_bomb"):
             return _hostile(kind, spec, request)
+        if kind == "slow_redirects":  # each hop a new URL (`hop=n`): the rate decides afresh
+            time.sleep(spec.get("seconds", 1.0))
+            pairs = [part for part in request.raw_query.split("&") if part]
+            hop = sum(part.startswith("hop=") for part in pairs) + 1
+            location = f"{request.path}?{'&'.join([*pairs, f'hop={hop}'])}"
+            return Response(307, b"", {"Location": location, **TEXT_TYPE})
         response = answer(request)
         if kind == "absurd_ratelimit":  # the answer itself is fine: the budget is not
             bucket = "resolvers" if "/resolve/" in request.path else "api"
