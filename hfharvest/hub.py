@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -386,18 +387,23 @@ class HubClient:
         return DatasetInfo(**data)
 
     def list_datasets(
-        self, page_size: int = 1000, expand: Sequence[str] = ("sha",)
+        self, page_size: int = 1000, expand: Sequence[str] = ("sha",), max_pages: int | None = None
     ) -> Iterator[dict]:
         """Every dataset the Hub lists with the `expand` fields (`GET /api/datasets?expand=`),
         pages followed by their `Link: rel="next"` on the endpoint's own host (the Hub's
-        documented paging). An entry without a usable id or sha is skipped; a page that cannot be
-        had, repeats itself or leaves the host raises a HarvestError (the caller falls back)."""
+        documented paging). An entry without a usable id or sha is skipped; an empty page ends
+        the listing. A page that cannot be had, repeats itself (its cursor or its entries) or
+        leaves the host, or a page past `max_pages`, raises a HarvestError (the caller keeps what
+        was listed and falls back)."""
         url: str | None = f"{self.endpoint}/api/datasets"
         params: dict | None = {"limit": page_size, "expand": list(dict.fromkeys(["sha", *expand]))}
         pages_read: set[str] = set()
+        bodies_read: set[bytes] = set()  # a digest per page: a cursor that moves, pages that don't
         while url is not None:
             if _page_keys(url) & pages_read or origin_of(url) != origin_of(self.endpoint):
                 raise errors.Malformed(DATASETS_LISTING, f"paging loop or foreign host at {url}")
+            if max_pages is not None and len(bodies_read) >= max_pages:
+                raise errors.Malformed(DATASETS_LISTING, f"more than {max_pages} pages: stopped")
             page, url, page_url = self.with_retry(
                 DATASETS_LISTING, lambda url=url, params=params: self._get_page(url, params)
             )
@@ -405,6 +411,14 @@ class HubClient:
             params = None
             if not isinstance(page, list):
                 raise errors.Malformed(DATASETS_LISTING, "a listing page is not a list")
+            if not page:
+                return
+            digest = hashlib.sha256(b"\0".join(raw for raw, _ in page)).digest()
+            if digest in bodies_read:
+                page_number = len(bodies_read) + 1
+                raise errors.Malformed(DATASETS_LISTING, f"page {page_number} repeats an earlier "
+                                       "page (a paging loop)")  # fmt: skip
+            bodies_read.add(digest)
             for raw, depth in page:
                 try:
                     entry = answers.loads(raw) if depth <= answers.MAX_DEPTH else None

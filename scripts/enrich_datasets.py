@@ -14,5 +14,6 @@ with job(snakemake) as config:
         max_age_h=hf["datasets_max_age_h"],
         bulk_min=hf["datasets_bulk_min"],
         croissant_max=hf["croissant_max"],
+        listing_max_pages=hf["datasets_listing_max_pages"],
     )
     write_entities(snakemake.output, entities)

@@ -8,6 +8,7 @@ HTTP listener instead, so that any request a library makes on its own is seen.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -560,3 +561,51 @@ def test_a_chain_of_slow_redirects_on_arxiv_ends_at_the_deadline(hostile, tmp_pa
     assert loop["reason"] == "malformed"
     assert "more than 3 redirects (arxiv.max_redirects)" in loop["message"]
     assert sent["arxiv"] == hostile.stats()["by_endpoint"]["arxiv_query"] == 4  # not retried
+
+
+def in_thread(call, timeout_s: float):
+    """`call()`'s value, or a test failure once `timeout_s` have passed (a loop that never ends
+    fails the test instead of hanging it)."""
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("value", call()), daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    assert not worker.is_alive(), f"still running after {timeout_s} s"
+    return result["value"]
+
+
+@pytest.mark.parametrize("max_pages", [None, 2])
+def test_an_endless_dataset_listing_stops_at_its_bound_and_keeps_what_it_listed(
+    hostile, tmp_path, caplog, max_pages
+):
+    """A listing whose every page links a next one: enrich_datasets never ended. It reads at
+    most `hf.datasets_listing_max_pages` pages, and no more than there are datasets to ask (more
+    would cost more than asking them one by one); then it says so, and goes on."""
+    hostile.configure(faults={"endless_pages": True})
+    cache = EntityCache(tmp_path, "datasets", hostile.url)
+    wanted = {"m": ["bookcorpus", "wikipedia", "glue", "c4", "no-org/no-dataset"]}
+    options = {} if max_pages is None else {"listing_max_pages": max_pages}
+    with caplog.at_level(logging.WARNING, logger="hfharvest.enrich.datasets"):
+        got = in_thread(lambda: list(enrich_datasets(fast_client(hostile), wanted, 2, cache=cache,
+                                                     bulk_min=4, croissant=False, **options)),
+                        60)  # fmt: skip
+    pages = max_pages or 5  # 5 datasets to ask
+    asked = hostile.stats()["by_endpoint"]
+    assert asked["list_datasets"] == pages
+    assert asked["dataset_info"] == 1  # the one no page listed
+    [warning] = [r.getMessage() for r in caplog.records if "dataset listing" in r.getMessage()]
+    assert f"more than {pages} pages: stopped (hf.datasets_listing_max_pages" in warning
+    assert "asked one by one" in warning
+    by_id = {entity["id"]: entity for entity in got}
+    assert all(by_id[name]["enriched"] for name in ["bookcorpus", "wikipedia", "glue", "c4"])
+    assert by_id["no-org/no-dataset"]["reason"] == "not_found"
+
+
+def test_a_dataset_listing_whose_pages_repeat_is_a_paging_loop(hostile):
+    """A cursor that moves on while the pages do not: each page was read again as new."""
+    hostile.configure(faults={"stuck_cursor": True})
+    listed = []
+    err = outcome(lambda: listed.extend(fast_client(hostile).list_datasets(20)))
+    assert (err.item_id, err.reason) == ("listing:datasets", "malformed")
+    assert "page 2 repeats an earlier page (a paging loop)" in err.message
+    assert len(listed) == len({entry["id"] for entry in listed}) == 20

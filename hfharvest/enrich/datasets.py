@@ -80,6 +80,9 @@ def dataset_fields(info: DatasetInfo) -> dict:
 # is one `dataset_info` per dataset not known fresh. Above this many, the listing is cheaper.
 BULK_MIN = 500
 PAGE_SIZE = 1000
+# Pages of the listing read at most (the Hub's ~500 in 2025, twice over); and never more pages
+# than datasets to ask, which would cost more than asking them one by one.
+LISTING_MAX_PAGES = 1000
 
 
 CHUNK = 256  # datasets asked together on the thread pool: output streams chunk by chunk
@@ -118,6 +121,7 @@ def enrich_datasets(
     max_age_h: float = 24.0,
     bulk_min: int = BULK_MIN,
     croissant_max: int | None = None,
+    listing_max_pages: int = LISTING_MAX_PAGES,
 ) -> Iterator[dict]:
     """One entity per dataset id, sorted by id, from the Hub's dataset record (+ Croissant when
     it has one), yielded as they are made (entities and model lists are kept on disk, never
@@ -133,12 +137,14 @@ def enrich_datasets(
     none per dataset. The rest are asked one by one (`dataset_info`). Croissant is reused when
     the sha is one already cached; at most `croissant_max` are asked in a run (the rest are
     `croissant_status: deferred`, asked by a later run), so a whole Hub's datasets stay within
-    the `api` budget.
+    the `api` budget. The listing reads at most `listing_max_pages` pages, and no more pages than
+    datasets to ask; a listing stopped there (or looping, or failing) keeps what it listed and
+    the other datasets are asked one by one.
     """
     max_age_s = max_age_h * 3600
     budget = CroissantBudget(croissant_max if croissant else 0)
     by_dataset = models_by_entity(mapping)
-    listed = _listing_entries(client, by_dataset, cache, max_age_s, bulk_min)
+    listed = _listing_entries(client, by_dataset, cache, max_age_s, bulk_min, listing_max_pages)
     try:
         known = (
             (dataset_id, models, _known(dataset_id, models, cache, max_age_s, listed, croissant))
@@ -153,20 +159,37 @@ def enrich_datasets(
         listed.close()
 
 
-def _listing_entries(client, by_dataset, cache, max_age_s: float, bulk_min: int) -> DiskMap:
+def _listing_entries(client, by_dataset, cache, max_age_s: float, bulk_min: int,
+                     max_pages: int) -> DiskMap:  # fmt: skip
     """`{dataset id: listing entry}` of the wanted datasets, from the Hub's dataset listing, on
-    disk, when at least `bulk_min` datasets would be asked one by one; else empty."""
+    disk, when at least `bulk_min` datasets would be asked one by one; else empty. The listing
+    reads at most `max_pages` pages, and no more than there are datasets to ask."""
     if cache is None:
         return DiskMap(())
     stale = (d for d in by_dataset if is_dataset_id(d) and not cache.is_fresh(d, max_age_s))
-    if sum(1 for _ in islice(stale, bulk_min)) < bulk_min:
+    to_ask = sum(1 for _ in islice(stale, max(bulk_min, max_pages)))
+    if to_ask < bulk_min:
         return DiskMap(())
+    pages = max(1, min(max_pages, to_ask))
+    entries = client.list_datasets(PAGE_SIZE, LISTING_EXPAND, pages)
+    return DiskMap(_wanted_entries(entries, by_dataset, max_pages))
+
+
+def _wanted_entries(entries: Iterator[dict], by_dataset, max_pages: int) -> Iterator[tuple]:
+    """The wanted datasets' listing entries, until the listing ends or stops: it is an
+    optimisation, so a listing that fails, loops or runs past its pages keeps what it listed,
+    and the datasets it did not list are asked one by one."""
     try:
-        entries = client.list_datasets(PAGE_SIZE, LISTING_EXPAND)
-        return DiskMap((entry["id"], entry) for entry in entries if entry["id"] in by_dataset)
-    except errors.HarvestError as err:  # the listing is an optimisation: fall back per dataset
-        log.warning("dataset listing failed (%s): datasets asked one by one", err.message)
-        return DiskMap(())
+        for entry in entries:
+            if entry["id"] in by_dataset:
+                yield entry["id"], entry
+    except errors.HarvestError as err:
+        cause = err.message
+        if "pages: stopped" in cause:  # the bound: say which key sets it
+            cause += (f" (hf.datasets_listing_max_pages {max_pages}, or the datasets to ask if "
+                      "fewer)")  # fmt: skip
+        log.warning("dataset listing stopped: %s; the datasets it did not list are asked one by "
+                    "one", cause)  # fmt: skip
 
 
 def _known(dataset_id: str, models: list[str], cache, max_age_s: float, listed: DiskMap,

@@ -42,6 +42,7 @@ faults = {
   "deep_entry": {"index": 0, "depth": 1000},  # that entry of each page nests its cardData
   "link_loop": true,              # each page's `Link: rel="next"` points back at itself
   "stuck_cursor": true,           # next links move on, but every page is the first again
+  "endless_pages": true,          # every page links a next one; past the end the listing wraps
   "429": {"every": 10, "burst": 3, "retry_after": 1},  # requests i with i % every < burst
   # arXiv feeds (the arxiv_query route)
   "arxiv_empty": true,            # a well-formed feed with no entry, whatever was asked
@@ -55,7 +56,7 @@ RATE_FAULTS = ("5xx", "slow", "reset", "truncated_json", "invalid_json", "huge_b
 RATE_FAULTS += ("html", "unauthorized", "absurd_ratelimit", "absurd_retry_after", "trickle")
 RATE_FAULTS += ("gzip_bomb", "slow_redirects")  # appended: earlier kinds keep their decisions
 ID_FAULTS = ("not_found", "gated", "disabled")
-PAGE_FAULTS = ("deep_entry", "link_loop", "stuck_cursor")  # see paging.py
+PAGE_FAULTS = ("deep_entry", "link_loop", "stuck_cursor", "endless_pages")  # see paging.py
 ARXIV_FAULTS = ("arxiv_empty", "arxiv_version_digits")  # see routes.py
 FAULT_KEYS = {"seed", "endpoints", "ids", "429", "redirects", "readmes", *RATE_FAULTS, *ID_FAULTS}
 FAULT_KEYS |= {*PAGE_FAULTS, *ARXIV_FAULTS}
@@ -244,7 +245,7 @@ def checked_faults(faults) -> dict:
             "index": int(deep.get("index", 0)),
             "depth": int(deep.get("depth", 1000)),
         }
-    for name in ("link_loop", "stuck_cursor", "arxiv_empty"):
+    for name in ("link_loop", "stuck_cursor", "endless_pages", "arxiv_empty"):
         if name in plan:
             plan[name] = bool(plan[name])
     if "arxiv_version_digits" in plan:
