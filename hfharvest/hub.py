@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -68,6 +69,11 @@ DEADLINE = "hfharvest_deadline"  # the answer's deadline, in its requests' exten
 # An API answer (a listing page of 1000 models with their cardData is a few MB) beyond this is
 # not metadata: it is refused, never held in memory.
 JSON_MAX_BYTES = 64 * 1024 * 1024
+# json.loads makes Python objects of an answer: up to ~25 times its bytes (`[{},{},…]`). It holds
+# the GIL, so two parses never ran side by side anyway: answers over this size are parsed one at
+# a time in the process, and a thread's big answer never adds its peak to another's.
+LARGE_PARSE_BYTES = 1024 * 1024
+_LARGE_PARSE = threading.Lock()
 ERROR_BODY_MAX_BYTES = 64 * 1024  # an error answer is read this far, for its message
 # One answer, body included, within this; a READMEs or a listing page of 1000 models comes in
 # seconds, so two minutes is generous and still ends a body trickled at 1 byte/s.
@@ -443,18 +449,23 @@ class HubClient:
         return text, truncated
 
     def get_json(self, url: str, item_id: str, params: dict | None = None, *,
-                 missing_ok: bool = False):  # fmt: skip
-        """A JSON answer from this endpoint, with retries and within the caps and deadline.
+                 missing_ok: bool = False, max_bytes: int | None = None):  # fmt: skip
+        """A JSON answer from this endpoint, with retries and within the caps and deadline
+        (`max_bytes`, when smaller than `json_max_bytes`, caps this answer).
 
         With `missing_ok`, a 404 is None instead of not_found.
         """
+        cap = self.json_max_bytes if max_bytes is None else min(max_bytes, self.json_max_bytes)
 
         def call():
             with self._answer(url, params, missing_ok=missing_ok) as response:
                 if response is None:
                     return None
-                body, _ = self._read(response, self.json_max_bytes)
-            return answers.loads(body)
+                body, _ = self._read(response, cap)
+            if len(body) <= LARGE_PARSE_BYTES:
+                return answers.loads(body)
+            with _LARGE_PARSE:
+                return answers.loads(body)
 
         return self.with_retry(item_id, call)
 

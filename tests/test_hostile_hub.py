@@ -609,3 +609,33 @@ def test_a_dataset_listing_whose_pages_repeat_is_a_paging_loop(hostile):
     assert (err.item_id, err.reason) == ("listing:datasets", "malformed")
     assert "page 2 repeats an earlier page (a paging loop)" in err.message
     assert len(listed) == len({entry["id"] for entry in listed}) == 20
+
+
+# Two datasets' Croissant answers, parsed (or refused) in a fresh interpreter: its peak RSS
+# growth is theirs alone.
+CROISSANT_CHILD = r"""
+import json, resource, sys
+from hfharvest.enrich.datasets import enrich_datasets
+from hfharvest.hub import HubClient
+
+client = HubClient(sys.argv[1], max_retries=0, timeout=10)  # the default caps
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+got = list(enrich_datasets(client, {"m": ["c4", "glue"]}, 2))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"datasets": [[d["id"], d["enriched"], d["croissant_status"]] for d in got],
+                  "grew_mb": (after - before) / 1024}))
+"""
+
+
+def test_a_dense_croissant_under_the_json_cap_is_refused_before_it_costs_gigabytes():
+    """A 12 MiB Croissant of `[{},{},…]` is under the 64 MiB JSON cap, and parsed it took
+    ~25 times that, per thread (48 MiB: 1.3 GB). Croissant answers have a cap of their own,
+    `hub.croissant_max_mb` (4): over it the Croissant is `malformed`, the record kept."""
+    faults = {"huge_body": {"bytes": 12 * 1024**2, "dense": True, "endpoints": ["croissant"]}}
+    with ReplicaHub(faults=faults) as hub:
+        child = subprocess.run([sys.executable, "-c", CROISSANT_CHILD, hub.url],
+                               capture_output=True, text=True, timeout=120, cwd=REPO)  # fmt: skip
+    assert child.returncode == 0, child.stderr[-2000:]
+    result = json.loads(child.stdout)
+    assert result["datasets"] == [["c4", True, "malformed"], ["glue", True, "malformed"]]
+    assert result["grew_mb"] < 100, result  # parsed, the two took ~600 MB

@@ -48,7 +48,12 @@ def changed(**sections) -> dict:
 # rule's params, that rule would rerun.
 HOW = {
     "hf": {"threads": 7, "cache": False, "datasets_listing_max_pages": 3},
-    "hub": {"timeout_s": 9, "max_retries": 3, "token_env": "SOME_OTHER_TOKEN"},
+    "hub": {
+        "timeout_s": 9,
+        "max_retries": 3,
+        "token_env": "SOME_OTHER_TOKEN",
+        "croissant_max_mb": 2,
+    },
     "arxiv": {"delay_s": 2.5, "batch_size": 3, "deadline_s": 60, "max_redirects": 2},
     "replica": {"latency_ms": 5},
     "max_failed_fraction": 0.9,

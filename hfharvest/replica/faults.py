@@ -30,6 +30,7 @@ faults = {
   "truncated_json": 0.1,          # a JSON body cut in half (Content-Length of the cut body)
   "invalid_json": 0.1,            # HTTP 200 with a body that is not JSON
   "huge_body": 0.1,               # {"bytes": n, "chunked": false}: a 200 JSON body of n bytes
+                                  # ("dense": true: of empty objects, `{"padding": [{},{},…]}`)
   # the hostile hub (rate faults too; body faults hit the JSON routes and arXiv)
   "html": 1,                      # 200 text/html on every route, as a wrong endpoint answers
   "unauthorized": 1,              # 401 "Invalid credentials in Authorization header" everywhere
@@ -65,7 +66,7 @@ BODY_FAULTS = {"truncated_json", "invalid_json", "huge_body", "gzip_bomb"}
 BODY_ENDPOINTS = {"huge_body": JSON_ENDPOINTS | {"arxiv_query"}}
 BODY_ENDPOINTS["gzip_bomb"] = BODY_ENDPOINTS["huge_body"]
 _RATE_OPTIONS = {"rate", "endpoints", "ids", "times", "statuses", "seconds", "bytes", "chunked"}
-_RATE_OPTIONS |= {"bytes_per_s"}
+_RATE_OPTIONS |= {"bytes_per_s", "dense"}
 _DEEP_OPTIONS = {"index", "depth"}
 ABSURD_S = 100_000_000  # three years
 HTML_PAGE = (
@@ -173,7 +174,8 @@ class Faults:
         if kind == "huge_body":
             size = int(spec.get("bytes", 256 * 1024**2))
             length = None if spec.get("chunked") else size
-            return Response(200, b"", {**JSON_TYPE}, chunks=_huge_json(size), length=length)
+            chunks = _huge_json(size, bool(spec.get("dense")))
+            return Response(200, b"", {**JSON_TYPE}, chunks=chunks, length=length)
         if kind in ("html", "unauthorized", "absurd_retry_after", "gzip_bomb"):
             return _hostile(kind, spec, request)
         if kind == "slow_redirects":  # each hop a new URL (`hop=n`): the rate decides afresh
@@ -324,14 +326,16 @@ def _burst_429(endpoint: str, retry_after) -> Response:
     )
 
 
-def _huge_json(size: int):
-    """A JSON object of `size` bytes, made as it is sent."""
-    head, tail = b'{"padding": "', b'"}'
+def _huge_json(size: int, dense: bool = False):
+    """A JSON object of `size` bytes, made as it is sent: one long string, or (`dense`) a list of
+    empty objects, the most Python objects a byte of JSON makes (~25 bytes parsed a byte)."""
+    head, tail = (b'{"padding": [{}', b"]}") if dense else (b'{"padding": "', b'"}')
     yield head
     left = max(0, size - len(head) - len(tail))
-    block = b"x" * (1024 * 1024)
+    block = b",{}" * (1024 * 1024 // 3) if dense else b"x" * (1024 * 1024)
     while left > 0:
-        yield block[: min(left, len(block))]
+        step = min(left, len(block))
+        yield block[:step] if not dense else block[: step - step % 3] + b" " * (step % 3)
         left -= len(block)
     yield tail
 
