@@ -25,13 +25,14 @@ from conftest import REPO, snapshot_record
 
 from hfharvest import answers, errors
 from hfharvest.cache import EntityCache
-from hfharvest.enrich.articles import enrich_articles
+from hfharvest.enrich.articles import enrich_articles, feed_error, parse_feed
 from hfharvest.enrich.datasets import enrich_datasets, fetch_croissant
 from hfharvest.enrich.tasks import enrich_tasks, fetch_hub_tasks
 from hfharvest.hub import LISTING, HubClient, process_rate_limiter
 from hfharvest.identify.articles import identify_articles
 from hfharvest.jsonio import iter_items, write_items
 from hfharvest.replica import ReplicaHub
+from hfharvest.replica.arxiv import arxiv_error, arxiv_feed
 from hfharvest.stages.extract import Extractor, Harvest
 
 GPT2 = "openai-community/gpt2"
@@ -197,7 +198,7 @@ def test_a_trickled_body_fails_at_the_deadline(hostile):
 # per route: its outcome and the process's peak RSS (kB) before and after the route.
 CHILD = r"""
 import json, resource, sys
-from hfharvest.enrich.articles import enrich_articles
+from hfharvest.enrich.articles import enrich_articles, feed_error, parse_feed
 from hfharvest.enrich.datasets import enrich_datasets, fetch_croissant
 from hfharvest.enrich.tasks import enrich_tasks, fetch_hub_tasks
 from hfharvest.hub import HubClient
@@ -539,6 +540,16 @@ def test_an_empty_arxiv_answer_fails_its_batch_this_run_and_is_never_cached(host
     assert all(p["enriched"] for p in again.values())
     assert not any(p["extraction_metadata"].get("from_cache") for p in again.values())
     assert hostile.stats()["by_endpoint"]["arxiv_query"] == 1
+
+
+def test_only_an_arxiv_error_entry_is_a_verdict_on_an_id():
+    """The one answer that may be cached as `not_found`: arXiv's error entry (HTTP 400), as the
+    replica writes it; a feed of papers, or of none, names no error."""
+    refused = arxiv_error("incorrect_id_format_for_1234.5678v0", "incorrect id format for x")
+    assert feed_error(refused.body) == "incorrect id format for x"
+    empty = arxiv_feed("", ["2401.00001"], 0, 1, 0, []).encode()
+    assert feed_error(empty) is None and parse_feed(empty) == {}
+    assert feed_error(b"<feed") is None  # unreadable: no verdict either
 
 
 def test_a_chain_of_slow_redirects_on_arxiv_ends_at_the_deadline(hostile, tmp_path):
