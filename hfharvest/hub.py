@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -68,6 +70,11 @@ DEADLINE = "hfharvest_deadline"  # the answer's deadline, in its requests' exten
 # An API answer (a listing page of 1000 models with their cardData is a few MB) beyond this is
 # not metadata: it is refused, never held in memory.
 JSON_MAX_BYTES = 64 * 1024 * 1024
+# json.loads makes Python objects of an answer: up to ~25 times its bytes (`[{},{},…]`). It holds
+# the GIL, so two parses never ran side by side anyway: answers over this size are parsed one at
+# a time in the process, and a thread's big answer never adds its peak to another's.
+LARGE_PARSE_BYTES = 1024 * 1024
+_LARGE_PARSE = threading.Lock()
 ERROR_BODY_MAX_BYTES = 64 * 1024  # an error answer is read this far, for its message
 # One answer, body included, within this; a READMEs or a listing page of 1000 models comes in
 # seconds, so two minutes is generous and still ends a body trickled at 1 byte/s.
@@ -389,18 +396,23 @@ class HubClient:
         return DatasetInfo(**data)
 
     def list_datasets(
-        self, page_size: int = 1000, expand: Sequence[str] = ("sha",)
+        self, page_size: int = 1000, expand: Sequence[str] = ("sha",), max_pages: int | None = None
     ) -> Iterator[dict]:
         """Every dataset the Hub lists with the `expand` fields (`GET /api/datasets?expand=`),
         pages followed by their `Link: rel="next"` on the endpoint's own host (the Hub's
-        documented paging). An entry without a usable id or sha is skipped; a page that cannot be
-        had, repeats itself or leaves the host raises a HarvestError (the caller falls back)."""
+        documented paging). An entry without a usable id or sha is skipped; an empty page ends
+        the listing. A page that cannot be had, repeats itself (its cursor or its entries) or
+        leaves the host, or a page past `max_pages`, raises a HarvestError (the caller keeps what
+        was listed and falls back)."""
         url: str | None = f"{self.endpoint}/api/datasets"
         params: dict | None = {"limit": page_size, "expand": list(dict.fromkeys(["sha", *expand]))}
         pages_read: set[str] = set()
+        bodies_read: set[bytes] = set()  # a digest per page: a cursor that moves, pages that don't
         while url is not None:
             if _page_keys(url) & pages_read or origin_of(url) != origin_of(self.endpoint):
                 raise errors.Malformed(DATASETS_LISTING, f"paging loop or foreign host at {url}")
+            if max_pages is not None and len(bodies_read) >= max_pages:
+                raise errors.Malformed(DATASETS_LISTING, f"more than {max_pages} pages: stopped")
             page, url, page_url = self.with_retry(
                 DATASETS_LISTING, lambda url=url, params=params: self._get_page(url, params)
             )
@@ -408,6 +420,14 @@ class HubClient:
             params = None
             if not isinstance(page, list):
                 raise errors.Malformed(DATASETS_LISTING, "a listing page is not a list")
+            if not page:
+                return
+            digest = hashlib.sha256(b"\0".join(raw for raw, _ in page)).digest()
+            if digest in bodies_read:
+                page_number = len(bodies_read) + 1
+                raise errors.Malformed(DATASETS_LISTING, f"page {page_number} repeats an earlier "
+                                       "page (a paging loop)")  # fmt: skip
+            bodies_read.add(digest)
             for raw, depth in page:
                 try:
                     entry = answers.loads(raw) if depth <= answers.MAX_DEPTH else None
@@ -432,18 +452,23 @@ class HubClient:
         return text, truncated
 
     def get_json(self, url: str, item_id: str, params: dict | None = None, *,
-                 missing_ok: bool = False):  # fmt: skip
-        """A JSON answer from this endpoint, with retries and within the caps and deadline.
+                 missing_ok: bool = False, max_bytes: int | None = None):  # fmt: skip
+        """A JSON answer from this endpoint, with retries and within the caps and deadline
+        (`max_bytes`, when smaller than `json_max_bytes`, caps this answer).
 
         With `missing_ok`, a 404 is None instead of not_found.
         """
+        cap = self.json_max_bytes if max_bytes is None else min(max_bytes, self.json_max_bytes)
 
         def call():
             with self._answer(url, params, missing_ok=missing_ok) as response:
                 if response is None:
                     return None
-                body, _ = self._read(response, self.json_max_bytes)
-            return answers.loads(body)
+                body, _ = self._read(response, cap)
+            if len(body) <= LARGE_PARSE_BYTES:
+                return answers.loads(body)
+            with _LARGE_PARSE:
+                return answers.loads(body)
 
         return self.with_retry(item_id, call)
 

@@ -15,6 +15,8 @@ with job(snakemake) as config:
         delay_s=arxiv["delay_s"],
         cache=entity_cache(config, "articles"),
         max_age_h=arxiv["max_age_h"],
+        deadline_s=arxiv["deadline_s"],
+        max_redirects=arxiv["max_redirects"],
         requests_sent=sent,
     )
     write_entities(snakemake.output, entities, sent)

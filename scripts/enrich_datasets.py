@@ -14,5 +14,7 @@ with job(snakemake) as config:
         max_age_h=hf["datasets_max_age_h"],
         bulk_min=hf["datasets_bulk_min"],
         croissant_max=hf["croissant_max"],
+        listing_max_pages=hf["datasets_listing_max_pages"],
+        croissant_max_bytes=int(config["hub"]["croissant_max_mb"] * 1024 * 1024),
     )
     write_entities(snakemake.output, entities)

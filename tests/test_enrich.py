@@ -6,7 +6,6 @@ import json
 import shutil
 
 import pytest
-import requests
 from conftest import snapshot_record
 
 from hfharvest.enrich import (
@@ -128,7 +127,7 @@ def test_unknown_invalid_and_doi_articles_are_kept_with_reasons(replica, arxiv_e
 
     assert list(papers) == sorted(papers)
     assert papers["arxiv:1810.04805"]["models"] == ["a", "b"]
-    assert papers["arxiv:2405.99999"]["reason"] == "not_found"
+    assert papers["arxiv:2405.99999"]["reason"] == "not_in_answer"  # arXiv lists nothing for it
     assert papers["arxiv:not-an-id"]["reason"] == "invalid_id"
     doi = papers["doi:10.57967/hf/0039"]
     assert (doi["enriched"], doi["reason"], doi["message"]) == (
@@ -147,29 +146,20 @@ def test_batches_of_fifty(replica, arxiv_endpoint):
     assert len(papers) == 120
     assert replica.stats()["by_endpoint"]["arxiv_query"] == 3
     assert [p["id"] for p in papers if p["enriched"]] == ["arxiv:1810.04805"]
-    assert {p["reason"] for p in papers if not p["enriched"]} == {"not_found"}
+    assert {p["reason"] for p in papers if not p["enriched"]} == {"not_in_answer"}
 
 
-def test_transient_errors_are_retried_then_reported(arxiv_endpoint):
-    class Flaky(requests.Session):
-        def __init__(self, failures: int):
-            super().__init__()
-            self.failures, self.calls = failures, 0
-
-        def get(self, url, **kwargs):
-            self.calls += 1
-            if self.calls <= self.failures:
-                raise requests.ConnectionError("connection reset")
-            return super().get(url, **kwargs)
-
+def test_transient_errors_are_retried_then_reported(replica, arxiv_endpoint):
     mapping = {"m": ["arxiv:1810.04805"]}
-    flaky = Flaky(failures=2)
-    [paper] = enrich_articles(mapping, arxiv_endpoint, delay_s=0, retries=3, session=flaky)
-    assert paper["enriched"] and flaky.calls == 3
+    replica.configure(faults={"reset": {"rate": 1.0, "times": 2, "endpoints": ["arxiv_query"]}})
+    [paper] = enrich_articles(mapping, arxiv_endpoint, delay_s=0, retries=3)
+    assert paper["enriched"] and replica.stats()["by_endpoint"]["arxiv_query"] == 3
 
-    down = Flaky(failures=10)
-    [paper] = enrich_articles(mapping, arxiv_endpoint, delay_s=0, retries=2, session=down)
-    assert (paper["enriched"], paper["reason"], down.calls) == (False, "transient", 3)
+    replica.configure(faults={"5xx": {"rate": 1.0, "endpoints": ["arxiv_query"]}})
+    replica.reset_stats()
+    [paper] = enrich_articles(mapping, arxiv_endpoint, delay_s=0, retries=2)
+    assert (paper["enriched"], paper["reason"]) == (False, "transient")
+    assert replica.stats()["by_endpoint"]["arxiv_query"] == 3
 
 
 def test_the_arxiv_package_reads_the_replica_feed(replica):

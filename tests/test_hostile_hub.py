@@ -8,11 +8,14 @@ HTTP listener instead, so that any request a library makes on its own is seen.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
 import threading
+import time
+from collections import Counter
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -22,11 +25,14 @@ from conftest import REPO, snapshot_record
 
 from hfharvest import answers, errors
 from hfharvest.cache import EntityCache
-from hfharvest.enrich.articles import enrich_articles
+from hfharvest.enrich.articles import enrich_articles, feed_error, parse_feed
 from hfharvest.enrich.datasets import enrich_datasets, fetch_croissant
 from hfharvest.enrich.tasks import enrich_tasks, fetch_hub_tasks
 from hfharvest.hub import LISTING, HubClient, process_rate_limiter
+from hfharvest.identify.articles import identify_articles
+from hfharvest.jsonio import iter_items, write_items
 from hfharvest.replica import ReplicaHub
+from hfharvest.replica.arxiv import arxiv_error, arxiv_feed
 from hfharvest.stages.extract import Extractor, Harvest
 
 GPT2 = "openai-community/gpt2"
@@ -192,7 +198,7 @@ def test_a_trickled_body_fails_at_the_deadline(hostile):
 # per route: its outcome and the process's peak RSS (kB) before and after the route.
 CHILD = r"""
 import json, resource, sys
-from hfharvest.enrich.articles import enrich_articles
+from hfharvest.enrich.articles import enrich_articles, feed_error, parse_feed
 from hfharvest.enrich.datasets import enrich_datasets, fetch_croissant
 from hfharvest.enrich.tasks import enrich_tasks, fetch_hub_tasks
 from hfharvest.hub import HubClient
@@ -478,3 +484,169 @@ def test_a_relative_next_page_is_followed_and_a_sha_that_is_a_path_never_reaches
     [failure] = got.failures
     assert failure["model_id"] == "org/b" and "is no commit id: dropped" in failure["message"]
     assert not any("etc" in path for path in _RelativePages.seen)
+
+
+# -- the enrich stages against a hostile hub (a review, 2026-12-01) ----------------------------
+
+
+def articles_file(hostile, tmp_path, ids: list[str], **options) -> dict[str, dict]:
+    """enrich_articles on the replica's arXiv route, written as the stage writes it and read
+    back as the next stages read it (ijson)."""
+    path = tmp_path / "arxiv_articles.json"
+    endpoint = f"{hostile.url}/api/query"
+    write_items(path, enrich_articles({"m": ids}, endpoint, delay_s=0, **options))
+    return {paper["id"]: paper for paper in iter_items(path)}
+
+
+def test_an_arxiv_tag_with_a_version_of_thousands_of_digits_is_an_invalid_id(hostile, tmp_path):
+    """`arxiv:2106.09685v999…`: 5000 digits crashed enrich_articles (Python's int-string limit),
+    25 made a number the run files' reader cannot hold. Identify keeps such a tag as given, and
+    enrich reports it `invalid_id`, without asking arXiv for it."""
+    tags = [f"arxiv:2106.09685v{'9' * 5000}", f"arxiv:2106.09685v{'9' * 25}", "arxiv:1810.04805"]
+    ids = identify_articles({**snapshot_record(GPT2), "tags": tags})
+    assert ids == sorted(tags)
+    papers = articles_file(hostile, tmp_path, ids)
+    assert papers["arxiv:1810.04805"]["enriched"] and papers["arxiv:1810.04805"]["version"] == 2
+    for tag in tags[:2]:
+        assert papers[tag]["reason"] == "invalid_id"
+        assert len(papers[tag]["message"]) < 150  # the id is shown cut, not 5000 digits long
+    assert hostile.stats()["by_endpoint"]["arxiv_query"] == 1  # BERT's only
+
+
+@pytest.mark.parametrize("digits", [25, 5000])
+def test_a_feed_entry_with_a_version_of_many_digits_costs_that_paper_only(
+    hostile, tmp_path, digits
+):
+    hostile.configure(faults={"arxiv_version_digits": digits})
+    papers = articles_file(hostile, tmp_path, ["arxiv:1810.04805", "arxiv:not-an-id"])
+    bert = papers["arxiv:1810.04805"]
+    assert (bert["enriched"], bert["reason"]) == (False, "not_in_answer") and "version" not in bert
+    assert papers["arxiv:not-an-id"]["reason"] == "invalid_id"
+
+
+def test_an_empty_arxiv_answer_fails_its_batch_this_run_and_is_never_cached(hostile, tmp_path):
+    """A well-formed feed with no entry was cached as `not_found` for the whole batch, for
+    `arxiv.max_age_h` (a week). arXiv lists nothing for an id it does not know, so absence says
+    nothing: the ids fail this run (`not_in_answer`), and the next run asks them again."""
+    endpoint = f"{hostile.url}/api/query"
+    cache = EntityCache(tmp_path / "cache", "articles", endpoint)
+    wanted = ["arxiv:1810.04805", "arxiv:1910.01108"]
+    hostile.configure(faults={"arxiv_empty": True})
+    empty = articles_file(hostile, tmp_path, wanted, cache=cache)
+    assert {paper["reason"] for paper in empty.values()} == {"not_in_answer"}
+    hostile.configure(faults={})
+    hostile.reset_stats()
+    again = articles_file(hostile, tmp_path, wanted, cache=cache)
+    assert all(p["enriched"] for p in again.values())
+    assert not any(p["extraction_metadata"].get("from_cache") for p in again.values())
+    assert hostile.stats()["by_endpoint"]["arxiv_query"] == 1
+
+
+def test_only_an_arxiv_error_entry_is_a_verdict_on_an_id():
+    """The one answer that may be cached as `not_found`: arXiv's error entry (HTTP 400), as the
+    replica writes it; a feed of papers, or of none, names no error."""
+    refused = arxiv_error("incorrect_id_format_for_1234.5678v0", "incorrect id format for x")
+    assert feed_error(refused.body) == "incorrect id format for x"
+    empty = arxiv_feed("", ["2401.00001"], 0, 1, 0, []).encode()
+    assert feed_error(empty) is None and parse_feed(empty) == {}
+    assert feed_error(b"<feed") is None  # unreadable: no verdict either
+
+
+def test_a_chain_of_slow_redirects_on_arxiv_ends_at_the_deadline(hostile, tmp_path):
+    """The arXiv client checked its deadline on the body only: 12 slow redirects took 40 s
+    against a 3 s deadline. Now each hop's headers are checked too (the Hub client's hook), and
+    redirects are bounded (`arxiv.max_redirects`)."""
+    hostile.configure(faults={"slow_redirects": {"seconds": 0.4, "endpoints": ["arxiv_query"]}})
+    started = time.monotonic()
+    [slow] = articles_file(hostile, tmp_path, ["arxiv:1810.04805"], retries=0, deadline_s=1,
+                           max_redirects=30).values()  # fmt: skip
+    assert time.monotonic() - started < 2.5
+    assert slow["reason"] == "transient"
+    expected = "no complete answer within the deadline (headers or redirects) (arxiv.deadline_s)"
+    assert expected in slow["message"]
+    hostile.configure(faults={"slow_redirects": {"seconds": 0, "endpoints": ["arxiv_query"]}})
+    hostile.reset_stats()
+    sent = Counter()
+    [loop] = articles_file(hostile, tmp_path, ["arxiv:1810.04805"], retries=2, max_redirects=3,
+                           requests_sent=sent).values()  # fmt: skip
+    assert loop["reason"] == "malformed"
+    assert "more than 3 redirects (arxiv.max_redirects)" in loop["message"]
+    assert sent["arxiv"] == hostile.stats()["by_endpoint"]["arxiv_query"] == 4  # not retried
+
+
+def in_thread(call, timeout_s: float):
+    """`call()`'s value, or a test failure once `timeout_s` have passed (a loop that never ends
+    fails the test instead of hanging it)."""
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("value", call()), daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    assert not worker.is_alive(), f"still running after {timeout_s} s"
+    return result["value"]
+
+
+@pytest.mark.parametrize("max_pages", [None, 2])
+def test_an_endless_dataset_listing_stops_at_its_bound_and_keeps_what_it_listed(
+    hostile, tmp_path, caplog, max_pages
+):
+    """A listing whose every page links a next one: enrich_datasets never ended. It reads at
+    most `hf.datasets_listing_max_pages` pages, and no more than there are datasets to ask (more
+    would cost more than asking them one by one); then it says so, and goes on."""
+    hostile.configure(faults={"endless_pages": True})
+    cache = EntityCache(tmp_path, "datasets", hostile.url)
+    wanted = {"m": ["bookcorpus", "wikipedia", "glue", "c4", "no-org/no-dataset"]}
+    options = {} if max_pages is None else {"listing_max_pages": max_pages}
+    with caplog.at_level(logging.WARNING, logger="hfharvest.enrich.datasets"):
+        got = in_thread(lambda: list(enrich_datasets(fast_client(hostile), wanted, 2, cache=cache,
+                                                     bulk_min=4, croissant=False, **options)),
+                        60)  # fmt: skip
+    pages = max_pages or 5  # 5 datasets to ask
+    asked = hostile.stats()["by_endpoint"]
+    assert asked["list_datasets"] == pages
+    assert asked["dataset_info"] == 1  # the one no page listed
+    [warning] = [r.getMessage() for r in caplog.records if "dataset listing" in r.getMessage()]
+    assert f"more than {pages} pages: stopped (hf.datasets_listing_max_pages" in warning
+    assert "asked one by one" in warning
+    by_id = {entity["id"]: entity for entity in got}
+    assert all(by_id[name]["enriched"] for name in ["bookcorpus", "wikipedia", "glue", "c4"])
+    assert by_id["no-org/no-dataset"]["reason"] == "not_found"
+
+
+def test_a_dataset_listing_whose_pages_repeat_is_a_paging_loop(hostile):
+    """A cursor that moves on while the pages do not: each page was read again as new."""
+    hostile.configure(faults={"stuck_cursor": True})
+    listed = []
+    err = outcome(lambda: listed.extend(fast_client(hostile).list_datasets(20)))
+    assert (err.item_id, err.reason) == ("listing:datasets", "malformed")
+    assert "page 2 repeats an earlier page (a paging loop)" in err.message
+    assert len(listed) == len({entry["id"] for entry in listed}) == 20
+
+
+# Two datasets' Croissant answers, parsed (or refused) in a fresh interpreter: its peak RSS
+# growth is theirs alone.
+CROISSANT_CHILD = r"""
+import json, resource, sys
+from hfharvest.enrich.datasets import enrich_datasets
+from hfharvest.hub import HubClient
+
+client = HubClient(sys.argv[1], max_retries=0, timeout=10)  # the default caps
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+got = list(enrich_datasets(client, {"m": ["c4", "glue"]}, 2))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"datasets": [[d["id"], d["enriched"], d["croissant_status"]] for d in got],
+                  "grew_mb": (after - before) / 1024}))
+"""
+
+
+def test_a_dense_croissant_under_the_json_cap_is_refused_before_it_costs_gigabytes():
+    """A 12 MiB Croissant of `[{},{},…]` is under the 64 MiB JSON cap, and parsed it took
+    ~25 times that, per thread (48 MiB: 1.3 GB). Croissant answers have a cap of their own,
+    `hub.croissant_max_mb` (4): over it the Croissant is `malformed`, the record kept."""
+    faults = {"huge_body": {"bytes": 12 * 1024**2, "dense": True, "endpoints": ["croissant"]}}
+    with ReplicaHub(faults=faults) as hub:
+        child = subprocess.run([sys.executable, "-c", CROISSANT_CHILD, hub.url],
+                               capture_output=True, text=True, timeout=120, cwd=REPO)  # fmt: skip
+    assert child.returncode == 0, child.stderr[-2000:]
+    result = json.loads(child.stdout)
+    assert result["datasets"] == [["c4", True, "malformed"], ["glue", True, "malformed"]]
+    assert result["grew_mb"] < 100, result  # parsed, the two took ~600 MB

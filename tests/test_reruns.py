@@ -47,9 +47,14 @@ def changed(**sections) -> dict:
 # Every key that changes how fast or how politely, changed at once: if one of them reached a
 # rule's params, that rule would rerun.
 HOW = {
-    "hf": {"threads": 7, "cache": False},
-    "hub": {"timeout_s": 9, "max_retries": 3, "token_env": "SOME_OTHER_TOKEN"},
-    "arxiv": {"delay_s": 2.5, "batch_size": 3},
+    "hf": {"threads": 7, "cache": False, "datasets_listing_max_pages": 3},
+    "hub": {
+        "timeout_s": 9,
+        "max_retries": 3,
+        "token_env": "SOME_OTHER_TOKEN",
+        "croissant_max_mb": 2,
+    },
+    "arxiv": {"delay_s": 2.5, "batch_size": 3, "deadline_s": 60, "max_redirects": 2},
     "replica": {"latency_ms": 5},
     "max_failed_fraction": 0.9,
 }

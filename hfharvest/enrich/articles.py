@@ -17,13 +17,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 
-import requests
+import httpx2
 from lxml import etree
 
 from ..answers import DeadlineExceeded, TooLarge, deadline_after, read_capped
 from ..cache import EntityCache
 from ..entities import entity
-from ..hub import check_endpoint
+from ..errors import shown
+from ..hub import DEADLINE, _within_deadline, check_endpoint
 from .common import models_by_entity, unresolved
 
 log = logging.getLogger(__name__)
@@ -37,15 +38,24 @@ NS = {
     "arxiv": "http://arxiv.org/schemas/atom",
     "opensearch": "http://a9.com/-/spec/opensearch/1.1/",
 }
-# New style `1810.04805`, old style `hep-th/9901001` (archive[.SUBJECT]/YYMMNNN); version optional.
-ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?")
+# New style `1810.04805` (YYMM.NNNN[N], month 01-12), old style `hep-th/9901001`
+# (archive[.SUBJECT]/YYMMNNN); version optional, v1 to v9999 (arXiv's papers have a few dozen at
+# most). An id outside this grammar is `invalid_id`, never asked: a version of 5000 digits is over
+# Python's int-string limit, one of 25 over the 64 bits the run files' reader (yajl) takes.
+ARXIV_ID = re.compile(
+    r"(\d{2}(?:0[1-9]|1[0-2])\.\d{4,5}|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})(?:v([1-9]\d{0,3}))?"
+)
 # DataCite DOIs that arXiv mints for its papers: 10.48550/arXiv.<id>.
 ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(.+)", re.IGNORECASE)
 NO_DOI_RESOLVER = "no DOI resolver configured"
-NOT_FOUND = "the arXiv API returned no entry for this id"
+NOT_FOUND = "the arXiv API refused this id (an error entry)"
+# arXiv lists no entry for a well-formed id it does not know, and an answer emptied or cut short
+# lists none either: absence is not a verdict. Such an id fails this run and is asked again.
+NOT_IN_ANSWER = "the arXiv API's answer has no entry for this id: not cached, asked again next run"
 # A feed of 100 entries is ~300 kB: an answer beyond this (decoded) is refused, never held.
 FEED_MAX_BYTES = 16 * 1024 * 1024
-DEADLINE_S = 120.0  # one answer, body included
+DEADLINE_S = 120.0  # one answer, its redirects and body included (arxiv.deadline_s)
+MAX_REDIRECTS = 5  # export.arxiv.org answers directly; a few hops (http -> https) at most
 CHUNK_BATCHES = 20  # batches of ids per chunk of the stream
 
 
@@ -86,9 +96,9 @@ def enrich_articles(
     *,
     timeout: float = 30.0,
     backoff_s: float | None = None,
-    session: requests.Session | None = None,
     max_bytes: int = FEED_MAX_BYTES,
     deadline_s: float = DEADLINE_S,
+    max_redirects: int = MAX_REDIRECTS,
     cache: EntityCache | None = None,
     max_age_h: float = 168.0,
     requests_sent: Counter | None = None,
@@ -97,7 +107,9 @@ def enrich_articles(
     chunk (the ids and their models are kept on disk, never all in memory).
 
     arXiv ids (and DOIs of the form `10.48550/arxiv.<id>`) are resolved through the arXiv API in
-    batches of `batch_size`; an id the API does not return is `not_found`. Other DOIs stay
+    batches of `batch_size`; an id the API refuses (an error entry) is `not_found`, one its
+    answer just lacks is `not_in_answer` (arXiv lists nothing for an unknown id, and an emptied or
+    cut answer looks the same: asked again by the next run, never cached). Other DOIs stay
     unresolved with the reason `no_doi_resolver`: no DOI resolver is configured.
 
     With a cache (keyed by the arXiv endpoint, the id and the version arXiv gave), a paper is
@@ -106,7 +118,7 @@ def enrich_articles(
     sent are added to `requests_sent["arxiv"]`.
     """
     check_endpoint(endpoint, "arxiv.endpoint")  # now, not when the stream is first read
-    fetcher = _ArxivFetcher(endpoint, delay_s, retries, timeout, backoff_s, session)
+    fetcher = _ArxivFetcher(endpoint, delay_s, retries, timeout, backoff_s, max_redirects)
     fetcher.max_bytes, fetcher.deadline_s = max_bytes, deadline_s
     return _articles(mapping, fetcher, cache, max_age_h * 3600, max(1, batch_size), requests_sent)
 
@@ -120,6 +132,7 @@ def _articles(mapping, fetcher, cache, max_age_s, batch_size, requests_sent) -> 
             yield from _enrich_chunk(chunk, fetcher, cache, max_age_s, batch_size)
     finally:
         by_entity.close()
+        fetcher.close()
         if requests_sent is not None:
             requests_sent["arxiv"] += fetcher.requests
 
@@ -131,16 +144,20 @@ def _enrich_chunk(chunk: list, fetcher, cache, max_age_s: float, batch_size: int
     cached = set(found)
     unique = list(dict.fromkeys(item.arxiv_id for item in wanted if item.arxiv_id not in found))
     failed: dict[str, ArxivUnavailable] = {}
+    absent = ArxivUnavailable("not_in_answer", NOT_IN_ANSWER)
     for start in range(0, len(unique), batch_size):
         batch = unique[start : start + batch_size]
         try:
-            papers = fetcher.fetch(batch)
+            papers, refused = fetcher.fetch(batch)
         except ArxivUnavailable as err:
             failed.update(dict.fromkeys(batch, err))
             continue
+        papers = {key: paper for key, paper in papers.items() if key in batch}
         found.update(papers)
+        found.update(dict.fromkeys(refused))
+        failed.update((key, absent) for key in batch if key not in papers and key not in refused)
         if cache is not None:
-            _remember(cache, batch, papers)
+            _remember(cache, papers, refused)
     for item in chunk:
         if isinstance(item, dict):
             yield item
@@ -151,13 +168,13 @@ def _enrich_chunk(chunk: list, fetcher, cache, max_age_s: float, batch_size: int
         yield result
 
 
-def _remember(cache: EntityCache, batch: list[str], papers: dict[str, dict]) -> None:
-    for arxiv_id in batch:
-        paper = papers.get(arxiv_id)
-        if paper is None:  # a well-formed id arXiv does not know (yet)
-            cache.missing(arxiv_id, NOT_FOUND)
-        else:  # v0: the feed named no version
-            cache.put(arxiv_id, f"v{paper.get('version') or 0}", paper)
+def _remember(cache: EntityCache, papers: dict[str, dict], refused: dict[str, str]) -> None:
+    """The papers arXiv gave, and the ids it refused by an error entry; an id its answer only
+    lacks is not remembered (see NOT_IN_ANSWER)."""
+    for arxiv_id, paper in papers.items():  # v0: the feed named no version
+        cache.put(arxiv_id, f"v{paper.get('version') or 0}", paper)
+    for arxiv_id, message in refused.items():
+        cache.missing(arxiv_id, message)
 
 
 def _cached(cache: EntityCache, wanted: list[_Wanted], max_age_s: float) -> dict[str, dict | None]:
@@ -184,13 +201,16 @@ def _classify(entity_id: str, models: list[str]) -> _Wanted | dict:
     if scheme == "arxiv":
         parsed = parse_arxiv_id(value)
         if parsed is None:
-            return _invalid(entity_id, models, f"not an arXiv identifier: {value!r}")
+            return _invalid(entity_id, models, f"not an arXiv identifier: {shown(value, 80)}")
         return _Wanted(entity_id, models, parsed[0], parsed[1])
     if scheme == "doi":
         match = ARXIV_DOI.fullmatch(value.strip())
         parsed = parse_arxiv_id(_doi_suffix_to_id(match.group(1))) if match else None
         if parsed is not None:
             return _Wanted(entity_id, models, parsed[0], parsed[1], via_doi=value)
+        if match:
+            message = f"an arXiv DOI of no arXiv identifier: {shown(value, 80)}"
+            return _invalid(entity_id, models, message)
         return unresolved(
             "articles",
             entity_id,
@@ -247,31 +267,45 @@ def _result(item: _Wanted, paper: dict | None, error: ArxivUnavailable | None) -
 class _ArxivFetcher:
     """Sends id_list queries one at a time, `delay_s` apart, retrying transient failures."""
 
-    def __init__(self, endpoint, delay_s, retries, timeout, backoff_s, session):
+    def __init__(self, endpoint, delay_s, retries, timeout, backoff_s, max_redirects):
         self.endpoint = endpoint.rstrip("/")
         self.delay_s = max(0.0, delay_s)
         self.retries = max(0, retries)
         self.timeout = timeout
         self.backoff_s = self.delay_s if backoff_s is None else max(0.0, backoff_s)
-        self.session = session or requests.Session()
+        # The Hub client's deadline hook: each hop's headers within the answer's deadline, so a
+        # chain of slow redirects is bounded like a slow body (read_capped checks the body).
+        self.session = httpx2.Client(
+            event_hooks={"request": [self._sent], "response": [_within_deadline]},
+            follow_redirects=True,
+            max_redirects=max(0, max_redirects),
+            timeout=timeout,
+        )
         self._last_request: float | None = None
         self.requests = 0  # sent, retries included: the `arxiv` budget this job spent
         self.max_bytes, self.deadline_s = FEED_MAX_BYTES, DEADLINE_S
 
-    def fetch(self, ids: list[str]) -> dict[str, dict]:
-        """Papers by versionless id for one batch; a 400 (bad id) is retried id by id."""
+    def fetch(self, ids: list[str]) -> tuple[dict[str, dict], dict[str, str]]:
+        """(papers by versionless id, {id: arXiv's error} for the ids it refused) for one batch;
+        a 400 (a bad id) is asked again id by id."""
         status, body = self._get(ids)
         if status == 400 and len(ids) > 1:
             found: dict[str, dict] = {}
+            refused: dict[str, str] = {}
             for one in ids:
                 try:
-                    found.update(self.fetch([one]))
+                    papers, bad = self.fetch([one])
                 except ArxivUnavailable as err:
                     log.warning("arXiv id %s: %s", one, err.message)
-            return found
+                    continue
+                found.update(papers)
+                refused.update(bad)
+            return found, refused
+        if status == 400 and (error := feed_error(body)) is not None:  # arXiv says: this id
+            return {}, {ids[0]: f"{NOT_FOUND}: {shown(error, 200)}"}
         if status != 200:
             raise ArxivUnavailable("malformed", f"arXiv API answered HTTP {status}")
-        return parse_feed(body)
+        return parse_feed(body), {}
 
     def _get(self, ids: list[str]) -> tuple[int, bytes]:
         params = {"search_query": "", "id_list": ",".join(ids), "start": 0, "max_results": len(ids)}
@@ -280,8 +314,17 @@ class _ArxivFetcher:
             self._pace()
             try:
                 status, body = self._answer(params, headers)
-            except (requests.RequestException, DeadlineExceeded) as err:
-                cause = str(err) if isinstance(err, DeadlineExceeded) else type(err).__name__
+            except httpx2.TooManyRedirects:
+                raise ArxivUnavailable(
+                    "malformed", f"{self.endpoint}: more than {self.session.max_redirects} "
+                    "redirects (arxiv.max_redirects)"
+                ) from None  # fmt: skip
+            except (httpx2.HTTPError, httpx2.InvalidURL, DeadlineExceeded) as err:
+                cause = (
+                    f"{err} (arxiv.deadline_s)"
+                    if isinstance(err, DeadlineExceeded)
+                    else type(err).__name__
+                )
                 problem = ArxivUnavailable(
                     "transient", f"{self.endpoint}: {cause} after {attempt + 1} tries"
                 )
@@ -303,11 +346,10 @@ class _ArxivFetcher:
         """(status, body) of one query, the body read within max_bytes (decoded) and the
         deadline; an HTML page (a wrong endpoint) is refused before it is read."""
         deadline = deadline_after(self.deadline_s)
-        self.requests += 1
-        response = self.session.get(
-            self.endpoint, params=params, headers=headers, timeout=self.timeout, stream=True
-        )
-        with response:
+        with self.session.stream(
+            "GET", self.endpoint, params=params, headers=headers,
+            extensions={DEADLINE: deadline},  # redirects carry it: _within_deadline, read_capped
+        ) as response:  # fmt: skip
             kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if kind == "text/html" and response.status_code < 500:
                 raise ArxivUnavailable(
@@ -315,11 +357,17 @@ class _ArxivFetcher:
                     "(text/html): wrong arxiv.endpoint?"
                 )  # fmt: skip
             try:
-                body, _ = read_capped(response.iter_content(64 * 1024), self.max_bytes,
+                body, _ = read_capped(response.iter_bytes(64 * 1024), self.max_bytes,
                                       deadline, deadline_s=self.deadline_s)  # fmt: skip
             except TooLarge as err:
                 raise ArxivUnavailable("malformed", f"{self.endpoint}: {err}") from None
         return response.status_code, body
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _sent(self, _request) -> None:
+        self.requests += 1  # each redirect hop too: the `arxiv` budget counts what arXiv gets
 
     def _pace(self) -> None:
         if self._last_request is not None:
@@ -331,9 +379,8 @@ class _ArxivFetcher:
 
 def parse_feed(content: bytes) -> dict[str, dict]:
     """An arXiv API Atom feed -> `{versionless id: paper fields}`; error entries are dropped."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     try:
-        root = etree.fromstring(content, parser=parser)
+        root = etree.fromstring(content, parser=_parser())
     except etree.XMLSyntaxError as err:
         raise ArxivUnavailable("malformed", f"unreadable Atom feed: {err}") from None
     if root is None or root.tag != f"{{{NS['atom']}}}feed":
@@ -344,6 +391,22 @@ def parse_feed(content: bytes) -> dict[str, dict]:
         if paper is not None:
             papers[paper["arxiv_id"]] = paper
     return papers
+
+
+def feed_error(content: bytes) -> str | None:
+    """The message of arXiv's error entry (`<id>…/api/errors#…</id>`) in a feed, if any."""
+    try:
+        root = etree.fromstring(content, parser=_parser())
+    except etree.XMLSyntaxError:
+        return None
+    for entry in root.iterfind("atom:entry", NS) if root is not None else ():
+        if "/api/errors" in (_text(entry, "atom:id") or ""):
+            return _squash(_text(entry, "atom:summary")) or "error"
+    return None
+
+
+def _parser():
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
 def _paper(entry) -> dict | None:

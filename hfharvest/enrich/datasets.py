@@ -20,6 +20,10 @@ from ..spill import DiskMap
 from .common import map_in_threads, models_by_entity, unresolved
 
 SOURCE = "hub_api"
+# A Croissant document is JSON-LD the Hub makes from the dataset viewer's metadata: tens of kB,
+# a few hundred for datasets of many configs. Parsed, JSON takes up to ~25 times its bytes, and a
+# chunk's documents are held until written: 4 MiB (~100 MB parsed at worst) is the default cap.
+CROISSANT_MAX_BYTES = 4 * 1024 * 1024
 INVALID = "not a Hub dataset id (free text?): never requested"
 # Croissant answers worth keeping with a sha: a transient failure is asked again.
 KEPT_CROISSANT = {"ok", "missing"}
@@ -31,10 +35,13 @@ def is_dataset_id(value: str) -> bool:
     return is_model_id(value)
 
 
-def fetch_croissant(client: HubClient, dataset_id: str) -> dict | None:
-    """GET {endpoint}/api/datasets/{id}/croissant; None when the Hub has none (404)."""
+def fetch_croissant(
+    client: HubClient, dataset_id: str, max_bytes: int | None = CROISSANT_MAX_BYTES
+) -> dict | None:
+    """GET {endpoint}/api/datasets/{id}/croissant; None when the Hub has none (404). An answer
+    over `max_bytes` (hub.croissant_max_mb; else the client's JSON cap) is `malformed`."""
     url = f"{client.endpoint}/api/datasets/{quote(dataset_id, safe='/')}/croissant"
-    body = client.get_json(url, dataset_id, missing_ok=True)
+    body = client.get_json(url, dataset_id, missing_ok=True, max_bytes=max_bytes)
     if body is not None and not isinstance(body, dict):
         message = f"Croissant answer is a {type(body).__name__}, not a JSON object"
         raise errors.Malformed(dataset_id, message)
@@ -80,6 +87,9 @@ def dataset_fields(info: DatasetInfo) -> dict:
 # is one `dataset_info` per dataset not known fresh. Above this many, the listing is cheaper.
 BULK_MIN = 500
 PAGE_SIZE = 1000
+# Pages of the listing read at most (the Hub's ~500 in 2025, twice over); and never more pages
+# than datasets to ask, which would cost more than asking them one by one.
+LISTING_MAX_PAGES = 1000
 
 
 CHUNK = 256  # datasets asked together on the thread pool: output streams chunk by chunk
@@ -96,6 +106,7 @@ class CroissantBudget:
 
     def __init__(self, limit: int | None):
         self.left = limit
+        self.max_bytes = CROISSANT_MAX_BYTES  # one answer's cap
         self._lock = threading.Lock()
 
     def take(self) -> bool:
@@ -118,6 +129,8 @@ def enrich_datasets(
     max_age_h: float = 24.0,
     bulk_min: int = BULK_MIN,
     croissant_max: int | None = None,
+    listing_max_pages: int = LISTING_MAX_PAGES,
+    croissant_max_bytes: int = CROISSANT_MAX_BYTES,
 ) -> Iterator[dict]:
     """One entity per dataset id, sorted by id, from the Hub's dataset record (+ Croissant when
     it has one), yielded as they are made (entities and model lists are kept on disk, never
@@ -133,12 +146,16 @@ def enrich_datasets(
     none per dataset. The rest are asked one by one (`dataset_info`). Croissant is reused when
     the sha is one already cached; at most `croissant_max` are asked in a run (the rest are
     `croissant_status: deferred`, asked by a later run), so a whole Hub's datasets stay within
-    the `api` budget.
+    the `api` budget. The listing reads at most `listing_max_pages` pages, and no more pages than
+    datasets to ask; a listing stopped there (or looping, or failing) keeps what it listed and
+    the other datasets are asked one by one. A Croissant answer over `croissant_max_bytes` is
+    `croissant_status: malformed` (the record is kept).
     """
     max_age_s = max_age_h * 3600
     budget = CroissantBudget(croissant_max if croissant else 0)
+    budget.max_bytes = croissant_max_bytes
     by_dataset = models_by_entity(mapping)
-    listed = _listing_entries(client, by_dataset, cache, max_age_s, bulk_min)
+    listed = _listing_entries(client, by_dataset, cache, max_age_s, bulk_min, listing_max_pages)
     try:
         known = (
             (dataset_id, models, _known(dataset_id, models, cache, max_age_s, listed, croissant))
@@ -153,20 +170,37 @@ def enrich_datasets(
         listed.close()
 
 
-def _listing_entries(client, by_dataset, cache, max_age_s: float, bulk_min: int) -> DiskMap:
+def _listing_entries(client, by_dataset, cache, max_age_s: float, bulk_min: int,
+                     max_pages: int) -> DiskMap:  # fmt: skip
     """`{dataset id: listing entry}` of the wanted datasets, from the Hub's dataset listing, on
-    disk, when at least `bulk_min` datasets would be asked one by one; else empty."""
+    disk, when at least `bulk_min` datasets would be asked one by one; else empty. The listing
+    reads at most `max_pages` pages, and no more than there are datasets to ask."""
     if cache is None:
         return DiskMap(())
     stale = (d for d in by_dataset if is_dataset_id(d) and not cache.is_fresh(d, max_age_s))
-    if sum(1 for _ in islice(stale, bulk_min)) < bulk_min:
+    to_ask = sum(1 for _ in islice(stale, max(bulk_min, max_pages)))
+    if to_ask < bulk_min:
         return DiskMap(())
+    pages = max(1, min(max_pages, to_ask))
+    entries = client.list_datasets(PAGE_SIZE, LISTING_EXPAND, pages)
+    return DiskMap(_wanted_entries(entries, by_dataset, max_pages))
+
+
+def _wanted_entries(entries: Iterator[dict], by_dataset, max_pages: int) -> Iterator[tuple]:
+    """The wanted datasets' listing entries, until the listing ends or stops: it is an
+    optimisation, so a listing that fails, loops or runs past its pages keeps what it listed,
+    and the datasets it did not list are asked one by one."""
     try:
-        entries = client.list_datasets(PAGE_SIZE, LISTING_EXPAND)
-        return DiskMap((entry["id"], entry) for entry in entries if entry["id"] in by_dataset)
-    except errors.HarvestError as err:  # the listing is an optimisation: fall back per dataset
-        log.warning("dataset listing failed (%s): datasets asked one by one", err.message)
-        return DiskMap(())
+        for entry in entries:
+            if entry["id"] in by_dataset:
+                yield entry["id"], entry
+    except errors.HarvestError as err:
+        cause = err.message
+        if "pages: stopped" in cause:  # the bound: say which key sets it
+            cause += (f" (hf.datasets_listing_max_pages {max_pages}, or the datasets to ask if "
+                      "fewer)")  # fmt: skip
+        log.warning("dataset listing stopped: %s; the datasets it did not list are asked one by "
+                    "one", cause)  # fmt: skip
 
 
 def _known(dataset_id: str, models: list[str], cache, max_age_s: float, listed: DiskMap,
@@ -238,7 +272,8 @@ def _dataset(
     if with_croissant and known and known.get("croissant_status") in KEPT_CROISSANT:
         fields["croissant"], status = known.get("croissant"), known["croissant_status"]
     elif with_croissant and (budget is None or budget.take()):
-        fields["croissant"], status = _croissant(client, dataset_id)
+        cap = budget.max_bytes if budget is not None else CROISSANT_MAX_BYTES
+        fields["croissant"], status = _croissant(client, dataset_id, cap)
     else:
         fields["croissant"], status = None, DEFERRED if with_croissant else "skipped"
     fields["croissant_status"] = status
@@ -247,9 +282,9 @@ def _dataset(
     return entity("datasets", dataset_id, source=SOURCE, **fields, models=models)
 
 
-def _croissant(client: HubClient, dataset_id: str) -> tuple[dict | None, str]:
+def _croissant(client: HubClient, dataset_id: str, max_bytes: int) -> tuple[dict | None, str]:
     try:
-        body = fetch_croissant(client, dataset_id)
+        body = fetch_croissant(client, dataset_id, max_bytes)
         return body, "ok" if body is not None else "missing"
     except errors.HarvestError as err:
         return None, err.reason

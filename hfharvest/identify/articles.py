@@ -30,7 +30,7 @@ _ARXIV_ID = (
     r"(?P<new>\d{2}(?:0[1-9]|1[0-2])\.\d{4,5})"
     rf"|(?P<archive>{_ARCHIVE})(?:\.(?P<subject>[a-z]{{2}}))?/(?P<number>\d{{7}})"
 )
-_ARXIV_ID_WITH_VERSION = rf"(?:{_ARXIV_ID})(?:v\d+)?(?!\d)"
+_ARXIV_ID_WITH_VERSION = rf"(?:{_ARXIV_ID})(?:v[1-9]\d{{0,3}})?(?!\d)"  # v1 to v9999
 _ARXIV_CONTEXT = (
     r"arxiv\.org/(?:abs|pdf|html|ps|format)/"
     r"|huggingface\.co/papers/"

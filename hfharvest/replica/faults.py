@@ -30,6 +30,7 @@ faults = {
   "truncated_json": 0.1,          # a JSON body cut in half (Content-Length of the cut body)
   "invalid_json": 0.1,            # HTTP 200 with a body that is not JSON
   "huge_body": 0.1,               # {"bytes": n, "chunked": false}: a 200 JSON body of n bytes
+                                  # ("dense": true: of empty objects, `{"padding": [{},{},…]}`)
   # the hostile hub (rate faults too; body faults hit the JSON routes and arXiv)
   "html": 1,                      # 200 text/html on every route, as a wrong endpoint answers
   "unauthorized": 1,              # 401 "Invalid credentials in Authorization header" everywhere
@@ -37,12 +38,17 @@ faults = {
   "absurd_retry_after": 1,        # {"seconds": 100000000}: 429 with `Retry-After: <seconds>`
   "trickle": 1,                   # {"bytes_per_s": 1}: the normal answer, that slowly
   "gzip_bomb": 1,                 # {"bytes": n}: ~n/1000 gzip bytes inflating to n (2 GiB)
+  "slow_redirects": 1,            # {"seconds": 1}: then a 307 to the same URL, one hop on: endless
   "headers": {"set": {name: value}},  # the normal answer with these headers (ETag, Xet, Link)
   # listing pages
   "deep_entry": {"index": 0, "depth": 1000},  # that entry of each page nests its cardData
   "link_loop": true,              # each page's `Link: rel="next"` points back at itself
   "stuck_cursor": true,           # next links move on, but every page is the first again
+  "endless_pages": true,          # every page links a next one; past the end the listing wraps
   "429": {"every": 10, "burst": 3, "retry_after": 1},  # requests i with i % every < burst
+  # arXiv feeds (the arxiv_query route)
+  "arxiv_empty": true,            # a well-formed feed with no entry, whatever was asked
+  "arxiv_version_digits": 25,     # each entry's version that many digits long (v999...)
   # per-id faults, on every endpoint that names the id
   "not_found": [ids], "gated": [ids], "disabled": [ids],
   "redirects": {"old/id": "new/id" or "http://other-host:port"},   # 307
@@ -50,17 +56,19 @@ faults = {
 }"""
 RATE_FAULTS = ("5xx", "slow", "reset", "truncated_json", "invalid_json", "huge_body")
 RATE_FAULTS += ("html", "unauthorized", "absurd_ratelimit", "absurd_retry_after", "trickle")
-RATE_FAULTS += ("gzip_bomb", "headers")  # appended: earlier kinds keep their decisions
+RATE_FAULTS += ("gzip_bomb", "slow_redirects", "headers")  # appended: earlier kinds keep
+# their decisions for a given seed
 ID_FAULTS = ("not_found", "gated", "disabled")
-PAGE_FAULTS = ("deep_entry", "link_loop", "stuck_cursor")  # see paging.py
+PAGE_FAULTS = ("deep_entry", "link_loop", "stuck_cursor", "endless_pages")  # see paging.py
+ARXIV_FAULTS = ("arxiv_empty", "arxiv_version_digits")  # see routes.py
 FAULT_KEYS = {"seed", "endpoints", "ids", "429", "redirects", "readmes", *RATE_FAULTS, *ID_FAULTS}
-FAULT_KEYS |= set(PAGE_FAULTS)
+FAULT_KEYS |= {*PAGE_FAULTS, *ARXIV_FAULTS}
 JSON_ENDPOINTS = {"list_models", "model_info", "dataset_info", "tasks", "croissant"}
 BODY_FAULTS = {"truncated_json", "invalid_json", "huge_body", "gzip_bomb"}
 BODY_ENDPOINTS = {"huge_body": JSON_ENDPOINTS | {"arxiv_query"}}
 BODY_ENDPOINTS["gzip_bomb"] = BODY_ENDPOINTS["huge_body"]
 _RATE_OPTIONS = {"rate", "endpoints", "ids", "times", "statuses", "seconds", "bytes", "chunked"}
-_RATE_OPTIONS |= {"bytes_per_s", "set"}
+_RATE_OPTIONS |= {"bytes_per_s", "dense", "set"}
 _DEEP_OPTIONS = {"index", "depth"}
 ABSURD_S = 100_000_000  # three years
 HTML_PAGE = (
@@ -168,9 +176,16 @@ class Faults:
         if kind == "huge_body":
             size = int(spec.get("bytes", 256 * 1024**2))
             length = None if spec.get("chunked") else size
-            return Response(200, b"", {**JSON_TYPE}, chunks=_huge_json(size), length=length)
+            chunks = _huge_json(size, bool(spec.get("dense")))
+            return Response(200, b"", {**JSON_TYPE}, chunks=chunks, length=length)
         if kind in ("html", "unauthorized", "absurd_retry_after", "gzip_bomb"):
             return _hostile(kind, spec, request)
+        if kind == "slow_redirects":  # each hop a new URL (`hop=n`): the rate decides afresh
+            time.sleep(spec.get("seconds", 1.0))
+            pairs = [part for part in request.raw_query.split("&") if part]
+            hop = sum(part.startswith("hop=") for part in pairs) + 1
+            location = f"{request.path}?{'&'.join([*pairs, f'hop={hop}'])}"
+            return Response(307, b"", {"Location": location, **TEXT_TYPE})
         response = answer(request)
         if kind == "absurd_ratelimit":  # the answer itself is fine: the budget is not
             bucket = "resolvers" if "/resolve/" in request.path else "api"
@@ -242,9 +257,13 @@ def checked_faults(faults) -> dict:
             "index": int(deep.get("index", 0)),
             "depth": int(deep.get("depth", 1000)),
         }
-    for name in ("link_loop", "stuck_cursor"):
+    for name in ("link_loop", "stuck_cursor", "endless_pages", "arxiv_empty"):
         if name in plan:
             plan[name] = bool(plan[name])
+    if "arxiv_version_digits" in plan:
+        digits = plan["arxiv_version_digits"]
+        if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
+            raise ValueError("faults.arxiv_version_digits must be an integer >= 1")
     for kind in ID_FAULTS:
         if kind in plan:
             plan[kind] = sorted(set(plan[kind]))
@@ -317,14 +336,16 @@ def _burst_429(endpoint: str, retry_after) -> Response:
     )
 
 
-def _huge_json(size: int):
-    """A JSON object of `size` bytes, made as it is sent."""
-    head, tail = b'{"padding": "', b'"}'
+def _huge_json(size: int, dense: bool = False):
+    """A JSON object of `size` bytes, made as it is sent: one long string, or (`dense`) a list of
+    empty objects, the most Python objects a byte of JSON makes (~25 bytes parsed a byte)."""
+    head, tail = (b'{"padding": [{}', b"]}") if dense else (b'{"padding": "', b'"}')
     yield head
     left = max(0, size - len(head) - len(tail))
-    block = b"x" * (1024 * 1024)
+    block = b",{}" * (1024 * 1024 // 3) if dense else b"x" * (1024 * 1024)
     while left > 0:
-        yield block[: min(left, len(block))]
+        step = min(left, len(block))
+        yield block[:step] if not dense else block[: step - step % 3] + b" " * (step % 3)
         left -= len(block)
     yield tail
 

@@ -48,12 +48,15 @@ class Paging:
             self._count_fault("stuck_cursor")
             offset = 0
         page = matches[offset : offset + size]
+        if self.faults.get("endless_pages") and matches:  # past the end, the listing wraps round
+            self._count_fault("endless_pages")
+            page = [matches[(offset + i) % len(matches)] for i in range(size)]
         entries = [self._project(repo, query, listing=True) for repo in page]
         response = json_response(200, entries)
         if (deep := self.faults.get("deep_entry")) and deep["index"] < len(entries):
             self._count_fault("deep_entry")
             response.body = _with_deep_entry(entries, deep["index"], deep["depth"])
-        if next_offset < len(matches):
+        if next_offset < len(matches) or self.faults.get("endless_pages"):
             next_page = self._next_page_url(request, next_offset)
             if self.faults.get("link_loop"):  # back at this very page, as the client asked it
                 self._count_fault("link_loop")

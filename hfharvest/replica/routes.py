@@ -106,6 +106,12 @@ class Routes:
         if bad is not None:
             return arxiv_error(f"incorrect_id_format_for_{bad}", f"incorrect id format for {bad}")
         matches = [record for item in id_list if (record := self._arxiv_record(item))]
+        if self.faults.get("arxiv_empty"):  # a well-formed feed that names nothing asked
+            self._count_fault("arxiv_empty")
+            matches = []
+        if digits := self.faults.get("arxiv_version_digits"):  # v999...: a string, no int
+            self._count_fault("arxiv_version_digits")
+            matches = [{**record, "version": "9" * digits} for record in matches]
         page = matches[max(0, start) : max(0, start) + max(0, size)]
         body = arxiv_feed(request.raw_query, id_list, start, size, len(matches), page)
         return Response(200, body.encode(), {**ATOM_TYPE})
@@ -117,7 +123,8 @@ class Routes:
         """
         base, version = re.fullmatch(r"(.+?)(?:v(\d+))?", requested).groups()
         record = self.catalogue.arxiv.get(base)
-        if record is None or (version and int(version) != record.get("version")):
+        # Compared as text: a version of thousands of digits is past Python's int-string limit.
+        if record is None or (version and version.lstrip("0") != str(record.get("version"))):
             return None
         return record
 
