@@ -10,7 +10,8 @@ from card_helpers import card_cache, inline
 
 from hfharvest.hub import HubClient
 from hfharvest.replica import ReplicaHub
-from hfharvest.stages.extract import Extractor, Harvest, ordered_map
+from hfharvest.stages.extract import Extractor, Harvest
+from hfharvest.threads import ordered_map
 
 N = 24
 
@@ -31,6 +32,25 @@ def test_ordered_map_keeps_order_and_hands_the_pool_only_what_it_cannot_answer_h
     assert sorted(item for item, _ in pooled) == list(range(3, 31, 3))
     assert set(here) == {threading.current_thread()}
     assert threading.current_thread() not in {thread for _, thread in pooled}
+
+
+@pytest.mark.parametrize("per_thread", [1, 2, 4])
+def test_ordered_map_holds_at_most_its_window_of_results(per_thread):
+    """What enrich_datasets relies on to hold a few Croissant documents, not a chunk of 256:
+    an item is taken from the input only when fewer than threads x per_thread are pending."""
+    taken, consumed, ahead = 0, 0, []
+
+    def items():
+        nonlocal taken
+        for item in range(200):
+            taken += 1
+            ahead.append(taken - consumed)
+            yield item
+
+    for result in ordered_map(lambda item: item, items(), threads=3, window_per_thread=per_thread):
+        consumed += 1
+        assert result == consumed - 1
+    assert consumed == 200 and max(ahead) == 3 * per_thread
 
 
 class CountingCache:

@@ -17,12 +17,13 @@ from ..entities import entity
 from ..hub import HubClient
 from ..ids import is_model_id
 from ..spill import DiskMap
-from .common import map_in_threads, models_by_entity, unresolved
+from ..threads import ordered_map
+from .common import models_by_entity, unresolved
 
 SOURCE = "hub_api"
 # A Croissant document is JSON-LD the Hub makes from the dataset viewer's metadata: tens of kB,
 # a few hundred for datasets of many configs. Parsed, JSON takes up to ~25 times its bytes, and a
-# chunk's documents are held until written: 4 MiB (~100 MB parsed at worst) is the default cap.
+# few are held until written (WINDOW_PER_THREAD): 4 MiB (~100 MB parsed at worst) is the cap.
 CROISSANT_MAX_BYTES = 4 * 1024 * 1024
 INVALID = "not a Hub dataset id (free text?): never requested"
 # Croissant answers worth keeping with a sha: a transient failure is asked again.
@@ -92,7 +93,9 @@ PAGE_SIZE = 1000
 LISTING_MAX_PAGES = 1000
 
 
-CHUNK = 256  # datasets asked together on the thread pool: output streams chunk by chunk
+# Datasets done ahead of the one written next, per thread: their Croissant documents are held
+# until written (a chunk of 256 held up to 256 of them).
+WINDOW_PER_THREAD = 2
 # The listing fields dataset_fields() reads: with them a listed dataset needs no dataset_info.
 # (All are in huggingface_hub's ExpandDatasetProperty_T, the listing's `expand` values.)
 LISTING_EXPAND = ("author", "cardData", "citation", "createdAt", "description", "disabled",
@@ -161,10 +164,8 @@ def enrich_datasets(
             (dataset_id, models, _known(dataset_id, models, cache, max_age_s, listed, croissant))
             for dataset_id, models in by_dataset.items()
         )
-        while chunk := list(islice(known, CHUNK)):  # (itertools.batched is Python 3.12)
-            yield from map_in_threads(
-                lambda item: _finish(client, *item, croissant, cache, budget), chunk, threads
-            )
+        yield from ordered_map(lambda item: _finish(client, *item, croissant, cache, budget),
+                               known, threads, window_per_thread=WINDOW_PER_THREAD)  # fmt: skip
     finally:
         by_dataset.close()
         listed.close()

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +18,7 @@ from .. import errors
 from ..cache import CardUnreadable
 from ..ids import InvalidModelId, ModelsFileError, parse_models_file, validate_model_id
 from ..progress import progress
+from ..threads import ordered_map
 
 if TYPE_CHECKING:  # the Hub client is imported by the jobs that call the Hub, when they do
     from huggingface_hub.hf_api import ModelInfo
@@ -35,7 +34,6 @@ CARD_FETCHED = {"ok", "missing", "truncated"}  # card_status values of a README 
 # card_source of a model whose listed files hold no README.md: `missing` without a request.
 NO_README_LISTED = "siblings"
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 class JobFailed(Exception):
@@ -62,32 +60,6 @@ class Harvest:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def ordered_map(func: Callable[[T], R], items: Iterable[T], threads: int,
-                answer_here: Callable[[T], R | None] | None = None) -> Iterator[R]:  # fmt: skip
-    """`map` over a thread pool that keeps input order and only a bounded window in flight.
-
-    `answer_here(item)` answers in the calling thread the items it can (None: it cannot, and
-    `func` gets the item in the pool): a warm run finds nearly every README in the cache, and
-    handing each lookup to a thread added GIL and lock hand-offs (11 % of a warm fetch's CPU at
-    100 000 models)."""
-    window = max(1, threads) * 4
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        pending: deque = deque()
-        for item in items:
-            answer = None if answer_here is None else answer_here(item)
-            pending.append(pool.submit(func, item) if answer is None else _done(answer))
-            if len(pending) >= window:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
-def _done(result: R) -> Future:
-    future: Future = Future()
-    future.set_result(result)
-    return future
 
 
 def listed_record(info: ModelInfo, *, source: str, method: str, requested_id: str | None = None,
