@@ -30,4 +30,8 @@ class RedactingFilter(logging.Filter):
             masked = redact(message)
             if masked != message:
                 record.msg, record.args = masked, None
+            if record.exc_info and not record.exc_text:  # the traceback, as handlers write it
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = redact(record.exc_text)
         return True

@@ -229,6 +229,10 @@ def test_a_token_a_server_echoes_back_is_masked_in_failures_and_the_log(tmp_path
         "failure = errors.Malformed('some/model', said)\n"
         "print(json.dumps(failure.as_failure()))\n"
         "logging.getLogger('hfharvest.x').warning('the server said: %s', 'Bearer ' + sys.argv[2])\n"
+        "try:\n"
+        "    raise ValueError('Bearer ' + sys.argv[2])\n"
+        "except ValueError:\n"
+        "    logging.getLogger('hfharvest.x').exception('a traceback')\n"
     )
     echoed, log_path = "hf_DUMMYechoed9back4secret", tmp_path / "job.log"
     done = subprocess.run([sys.executable, "-c", job, str(log_path), echoed],
@@ -237,3 +241,4 @@ def test_a_token_a_server_echoes_back_is_masked_in_failures_and_the_log(tmp_path
     assert json.loads(done.stdout)["message"] == "HTTP 400: bad header 'Bearer <token>'"
     text = log_path.read_text()
     assert "the server said: Bearer <token>" in text and echoed not in text
+    assert "ValueError: Bearer <token>" in text
