@@ -473,7 +473,7 @@ class HubClient:
         return self.with_retry(item_id, call)
 
     def download(self, url: str, path: Path, item_id: str, *, max_bytes: int,
-                 deadline_s: float) -> None:  # fmt: skip
+                 deadline_s: float, deadline_key: str = "hub.deadline_s") -> None:  # fmt: skip
         """The file at `url` (on this endpoint) written to `path` atomically, with retries,
         within `max_bytes` decoded bytes and `deadline_s` for the whole answer.
 
@@ -487,9 +487,12 @@ class HubClient:
                 deadline = response.request.extensions.get(DEADLINE)
                 body = answers.bounded_chunks(response.iter_bytes(), max_bytes, deadline,
                                               deadline_s)  # fmt: skip
-                with jsonio.atomic_writer(path, "wb") as out:
-                    for chunk in body:
-                        out.write(chunk)
+                try:
+                    with jsonio.atomic_writer(path, "wb") as out:
+                        for chunk in body:
+                            out.write(chunk)
+                except DeadlineExceeded as err:  # named by the key that set it
+                    raise errors.Transient(item_id, f"{err} ({deadline_key})") from None
 
         self.with_retry(item_id, call)
 

@@ -319,7 +319,7 @@ def test_what_the_dump_server_says_chooses_no_path_and_gets_no_token(tmp_path, c
         (
             {"trickle": {"ids": [DUMP_ID], "endpoints": ["resolve_get"], "bytes_per_s": 20_000}},
             {"deadline_s": 0.5},
-            "deadline",
+            "(hf.bulk_deadline_s)",
         ),
         ({}, {"group_max_mb": 0.001}, "hf.bulk_row_group_max_mb"),  # decodes to too much
     ],

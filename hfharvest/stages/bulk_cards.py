@@ -145,7 +145,8 @@ def _dump_files(extractor: Extractor, cache_root: Path, max_bytes: int,
             if not path.is_file():  # written whole (atomically) by an earlier job, or not at all
                 url = hf_hub_url(DUMP_ID, name, repo_type="dataset", revision=info.sha,
                                  endpoint=client.endpoint)  # fmt: skip
-                client.download(url, path, DUMP_ID, max_bytes=max_bytes, deadline_s=deadline_s)
+                client.download(url, path, DUMP_ID, max_bytes=max_bytes, deadline_s=deadline_s,
+                                deadline_key="hf.bulk_deadline_s")  # fmt: skip
         yield path
 
 
