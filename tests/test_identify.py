@@ -776,3 +776,61 @@ def test_the_iso_languages_of_country_codes_stay_where_the_card_says_so():
     assert identify["languages"](many) == ["ch", "en", "fr", "ko", "kr"]
     both = {"modelId": "example-org/ko", "cardData": {"language": ["ko", "kr"]}}
     assert identify["languages"](both) == ["ko"]  # `kr` beside `ko`: Korea, already listed
+
+
+@pytest.mark.parametrize(
+    ("model_id", "excerpt", "articles"),
+    [
+        # Wenxin-Jiang/CS577-NLP at 17fb8ca9, project/model_cards/_noArch/noharm-ai_anony_
+        # README.md, line 14: Springer's chapter page.
+        (
+            "noharm-ai/anony",
+            "The [NoHarm-Anony - De-Identification of Clinical Notes Using Contextualized Language"
+            " Models and a Token Classifier](https://link.springer.com/chapter/10.1007/978-3-030-"
+            "91699-2_3) paper contains Flair-based models",
+            ["doi:10.1007/978-3-030-91699-2_3"],
+        ),
+        # the same, _noArch/jglaser_protein-ligand-mlp-1_README.md, line 75: bioRxiv's page of
+        # version 1 (`v1` is no part of the DOI).
+        (
+            "jglaser/protein-ligand-mlp-1",
+            "Find more information in our [bioRxiv preprint](https://www.biorxiv.org/content/"
+            "10.1101/2021.12.10.471928v1)",
+            ["doi:10.1101/2021.12.10.471928"],
+        ),
+        # the same, _noArch/optimum_all-MiniLM-L6-v2_README.md, line 137: `/` URL-encoded.
+        (
+            "optimum/all-MiniLM-L6-v2",
+            "| [COCO](https://cocodataset.org/#home) Image captions | [paper](https://link."
+            "springer.com/chapter/10.1007%2F978-3-319-10602-1_48) | 828,395|",
+            ["doi:10.1007/978-3-319-10602-1_48"],
+        ),
+        # the same, _noArch/flair_ner-german-legal_README.md, line 160: the PDF file.
+        (
+            "flair/ner-german-legal",
+            "  pdf = {https://link.springer.com/content/pdf/10.1007%2F978-3-030-33220-4_20.pdf}}",
+            ["doi:10.1007/978-3-030-33220-4_20"],
+        ),
+        # YinanWusoymilk/hf-readme at eb4de03f, training_and_application/readme_files/
+        # ZhengPeng7_BiRefNet.md, line 32: SciOpen's PDF.
+        (
+            "ZhengPeng7/BiRefNet",
+            "  <a href='https://www.sciopen.com/article/pdf/10.26599/AIR.2024.9150038.pdf'>",
+            ["doi:10.26599/air.2024.9150038"],
+        ),
+        # CS577-NLP, _train/LukasStankevicius_ByT5-Lithuanian-gec-100h_README.md, line 39:
+        # Springer's BibTeX export keys the entry by its DOI (and has no `doi` field).
+        (
+            "LukasStankevicius/ByT5-Lithuanian-gec-100h",
+            "``` latex\n@InProceedings{10.1007/978-3-031-09076-9_44,\nauthor=",
+            ["doi:10.1007/978-3-031-09076-9_44"],
+        ),
+    ],
+)
+def test_a_doi_in_a_publishers_url_path(model_id, excerpt, articles):
+    assert identify["articles"]({"modelId": model_id, "card": excerpt}) == articles
+
+
+def test_a_url_path_with_no_doi_names_no_article():
+    excerpt = "see http://10.1234.5.6/x and https://example.org/v/10.12/x and 2021.12.10.471928"
+    assert identify["articles"]({"modelId": "example-org/no-doi", "card": excerpt}) == []
