@@ -834,3 +834,38 @@ def test_a_doi_in_a_publishers_url_path(model_id, excerpt, articles):
 def test_a_url_path_with_no_doi_names_no_article():
     excerpt = "see http://10.1234.5.6/x and https://example.org/v/10.12/x and 2021.12.10.471928"
     assert identify["articles"]({"modelId": "example-org/no-doi", "card": excerpt}) == []
+
+
+@pytest.mark.parametrize(
+    ("model_id", "front_matter", "languages"),
+    [
+        # Wenxin-Jiang/CS577-NLP at 17fb8ca9, project/model_cards/_train/TransQuest_
+        # monotransquest-hter-de_en-pharmaceutical_README.md: a translation pair, lines 2-7
+        (
+            "TransQuest/monotransquest-hter-de_en-pharmaceutical",
+            "language: de-en\ntags:\n- Quality Estimation\n- monotransquest\n- hter\n"
+            "license: apache-2.0\n",
+            ["de", "en"],
+        ),
+        # the same, _noArch/facebook_xm_transformer_600m-en_zh-multi_domain_README.md, lines
+        # 2-10 (the card: "English-Chinese")
+        (
+            "facebook/xm_transformer_600m-en_zh-multi_domain",
+            "library_name: fairseq\ntask: audio-to-audio\ntags:\n- fairseq\n- audio\n"
+            "- audio-to-audio\n- speech-to-speech-translation\nlanguage: en-zh\n",
+            ["en", "zh"],
+        ),
+    ],
+)
+def test_two_language_codes_joined_by_a_hyphen_are_both_languages(
+    model_id, front_matter, languages
+):
+    """`de-en` and `en-zh` are no language tags (`en` and `zh` are no regions): they were
+    dropped whole. A pair that is also a locale (`en-de`, English in Germany) keeps its tag's
+    reading, as `pt-br` and `fr-ca` must."""
+    data = yaml.safe_load(front_matter)
+    model = {"modelId": model_id, "cardData": data, "tags": [*data["tags"], data["language"]]}
+    assert identify["languages"](model) == languages
+    assert data["language"] not in identify["keywords"](model)
+    locales = {"modelId": "example-org/locales", "cardData": {"language": ["pt-br", "fr-ca"]}}
+    assert identify["languages"](locales) == ["fr", "pt"]

@@ -1,7 +1,8 @@
 """Natural languages of a model: `cardData.language` and the tags that are language codes.
 
 Each language is its shortest ISO 639 code (639-1 when there is one, else 639-3), through
-langcodes: `en`, `eng`, `English`, `en-US` -> `en`; `cmn` -> `zh`. `multilingual` -> `mul`
+langcodes: `en`, `eng`, `English`, `en-US` -> `en`; `cmn` -> `zh`; a translation pair that
+is no language tag, `ru-en`, -> `ru` and `en`. `multilingual` -> `mul`
 (ISO 639-2/3 "multiple languages": the card says so, and a catalogue can filter on it).
 `code` (programming languages), the names of programming languages a code model lists
 (`java`, data/programming_languages.txt) and values that name no language are dropped.
@@ -42,6 +43,8 @@ _MAX_CHARS = 60  # longer values are sentences, not language names
 # name), see _country_codes. `arq` is Algerian Arabic.
 COUNTRY_CODES = {"kr": ("ko", "Kanuri"), "ch": ("zh", "Chamorro"), "dz": ("arq", "Dzongkha")}
 MAX_COUNTRY_LIST = 3
+# Two ISO 639-1 codes joined by a hyphen: a translation pair (`ru-en`), see _pair.
+_PAIR = re.compile(r"([a-z]{2})-([a-z]{2})", re.I)
 
 
 def identify_languages(record: dict) -> list[str]:
@@ -52,8 +55,13 @@ def language_tags(record: dict) -> set[str]:
     """Tags that stand for one of the model's languages, so are not keywords; that includes
     the Hub's copies of the card's values (`russian` when the card says `language: russian`)."""
     languages, country = _languages(record), _country_codes(record)
-    return {tag for tag, language in _tag_readings(record).items()
-            if country.get(language, language) in languages or language in country}  # fmt: skip
+    pairs = {tag for tag in tags(record) if (pair := _pair(tag)) and set(pair) <= languages}
+    readings = _tag_readings(record).items()
+    return pairs | {
+        tag
+        for tag, language in readings
+        if country.get(language, language) in languages or language in country
+    }
 
 
 def _languages(record: dict) -> set[str]:
@@ -106,7 +114,19 @@ def _card_items(record: dict) -> list[str]:
     listed = value if isinstance(value, list) else [value]
     values = strings([NORWEGIAN if item is False else item for item in listed])
     items = (part.strip() for value in values for part in value.split(","))
-    return [item for item in items if item]
+    return [code for item in items if item for code in (_pair(item) or [item])]
+
+
+def _pair(item: str) -> list[str] | None:
+    """The two codes of a translation pair written as one item (`ru-en`, `en-zh`: TransQuest's
+    and fairseq's speech translation cards), or None. Only when the item is no language tag:
+    `en-de`, `pt-br` and `fr-ca` are locales (English in Germany, Brazilian Portuguese) as
+    BCP 47 reads them, and the card may mean either; `en` and `zh` are no regions."""
+    match = _PAIR.fullmatch(item.strip())
+    if match is None or langcodes.tag_is_valid(item.strip()):
+        return None
+    codes = [match[1].lower(), match[2].lower()]
+    return codes if all(language_of_code(code) for code in codes) else None
 
 
 def _is_programming_language(item: str, about_code: bool) -> bool:
