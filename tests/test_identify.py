@@ -869,3 +869,19 @@ def test_two_language_codes_joined_by_a_hyphen_are_both_languages(
     assert data["language"] not in identify["keywords"](model)
     locales = {"modelId": "example-org/locales", "cardData": {"language": ["pt-br", "fr-ca"]}}
     assert identify["languages"](locales) == ["fr", "pt"]
+
+
+def test_a_tag_in_capitals_is_an_acronym_not_a_language_code():
+    """TransQuest's `DA` is direct assessment, not Danish: front matter of TransQuest/
+    monotransquest-da-ru_en-reddit_wikiquotes (Wenxin-Jiang/CS577-NLP at 17fb8ca9,
+    project/model_cards/_train/TransQuest_monotransquest-da-ru_en-reddit_wikiquotes_README.md,
+    lines 2-7). Over 28 542 real cards no tag in capitals was a language the card did not
+    declare (QA, RE, QG, AI too); one the card declares still counts."""
+    front_matter = "language: ru-en\ntags:\n- Quality Estimation\n- monotransquest\n- DA\n"
+    data = yaml.safe_load(front_matter + "license: apache-2.0\n")
+    model = {"modelId": "TransQuest/monotransquest-da-ru_en-reddit_wikiquotes", "cardData": data}
+    assert identify["languages"](model) == ["en", "ru"]
+    assert "DA" in identify["keywords"](model)
+    declared = {"modelId": "example-org/da", "cardData": {"language": "da", "tags": ["DA"]}}
+    assert identify["languages"](declared) == ["da"]
+    assert identify["keywords"](declared) == []

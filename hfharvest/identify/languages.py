@@ -9,12 +9,14 @@ is no language tag, `ru-en`, -> `ru` and `en`. `multilingual` -> `mul`
 
 Tags are weaker evidence than the card, and are read only as codes, never as names: a tag
 adds a language only if it is a registered language tag whose language is a two-letter ISO
-639-1 code (`fr`, `en-us`), or a valid code that agrees with the card's `language:` (`deu`
-with `language: german`). Two letters that are no ISO 639-1 code (`ci`, `qa`, `ir`, `ua`,
-`ma`, `pe`, `au`: country codes, abbreviations) are no language, whatever a name search would
-say. A tag listed in data/not_languages.txt (libraries, frameworks, model types: `jax`, `ast`,
-`opt`, `ml`, ...) never adds one. Names (`russian`, `Basque`) are resolved only in the card's
-own `language:`, which is taken as declared; a tag that repeats one of them stands for it.
+639-1 code (`fr`, `en-us`) not written in capitals (`DA` is TransQuest's "direct assessment",
+`RM` a reward model: not Danish, not Romansh), or a valid code that agrees with the card's
+`language:` (`deu` with `language: german`). Two letters that are no ISO 639-1 code (`ci`,
+`qa`, `ir`, `ua`, `ma`, `pe`, `au`: country codes, abbreviations) are no language, whatever a
+name search would say. A tag listed in data/not_languages.txt (libraries, frameworks, model
+types: `jax`, `ast`, `opt`, `ml`, ...) never adds one. Names (`russian`, `Basque`) are resolved
+only in the card's own `language:`, which is taken as declared; a tag that repeats one of them
+stands for it.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def _read_languages(record: dict) -> set[str]:
         for tag in tags(record)
         if tag.lower() not in not_languages()
         and (language := language_of_code(tag))
-        and (language in declared or _is_iso_639_1(tag))
+        and (language in declared or (_is_iso_639_1(tag) and not tag.isupper()))
     }
     return declared | from_tags
 
