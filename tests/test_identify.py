@@ -885,3 +885,33 @@ def test_a_tag_in_capitals_is_an_acronym_not_a_language_code():
     declared = {"modelId": "example-org/da", "cardData": {"language": "da", "tags": ["DA"]}}
     assert identify["languages"](declared) == ["da"]
     assert identify["keywords"](declared) == []
+
+
+@pytest.mark.parametrize(
+    ("model_id", "front_matter", "keywords"),
+    [
+        # Wenxin-Jiang/CS577-NLP at 17fb8ca9, project/model_cards/_train/GermanT5_t5-efficient-
+        # gc4-all-german-large-nl36_README.md, lines 2-7: the name in English and its autonym
+        (
+            "GermanT5/t5-efficient-gc4-all-german-large-nl36",
+            "language: de\nlicense: mit\ntags:\n- german\n- deutsch\n",
+            [],
+        ),
+        # the same, _train/KoichiYasuoka_bert-base-thai-upos_README.md, lines 2-13
+        (
+            "KoichiYasuoka/bert-base-thai-upos",
+            'language:\n- "th"\ntags:\n- "thai"\n- "token-classification"\n- "pos"\n'
+            '- "wikipedia"\n- "dependency-parsing"\ndatasets:\n- "universal_dependencies"\n'
+            'license: "apache-2.0"\npipeline_tag: "token-classification"\n',
+            ["dependency-parsing", "pos", "wikipedia"],
+        ),
+    ],
+)
+def test_a_tag_naming_a_declared_language_is_no_keyword(model_id, front_matter, keywords):
+    data = yaml.safe_load(front_matter)
+    model = {"modelId": model_id, "cardData": data, "tags": [*data["tags"], data["language"]]}
+    assert identify["keywords"](model) == keywords
+    # A name still adds no language of its own, and one the card does not declare stays.
+    other = {"modelId": "example-org/x", "cardData": {"language": "en", "tags": ["thai", "Berta"]}}
+    assert identify["languages"](other) == ["en"]
+    assert identify["keywords"](other) == ["Berta", "thai"]
