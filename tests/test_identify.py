@@ -915,3 +915,28 @@ def test_a_tag_naming_a_declared_language_is_no_keyword(model_id, front_matter, 
     other = {"modelId": "example-org/x", "cardData": {"language": "en", "tags": ["thai", "Berta"]}}
     assert identify["languages"](other) == ["en"]
     assert identify["keywords"](other) == ["Berta", "thai"]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "front_matter"),
+    [
+        # YinanWusoymilk/hf-readme at eb4de03f, training_and_application/readme_files/
+        # Skywork_Skywork-13B-base.md, lines 2-5
+        (
+            "Skywork/Skywork-13B-base",
+            "license: other\nlicense_name: license\nlicense_link: >-\n"
+            "  https://github.com/SkyworkAI/Skywork/blob/main/Skywork%20Community%20License.pdf\n",
+        ),
+        # the same, FunAudioLLM_SenseVoiceSmall.md, lines 2-4
+        (
+            "FunAudioLLM/SenseVoiceSmall",
+            "license: other\nlicense_name: model-license\n"
+            "license_link: https://github.com/modelscope/FunASR/blob/main/MODEL_LICENSE\n",
+        ),
+    ],
+)
+def test_a_licence_name_that_names_no_licence_leaves_other(model_id, front_matter):
+    """`license`, `model-license`: two unrelated licences would share one id."""
+    model = {"modelId": model_id, "cardData": yaml.safe_load(front_matter)}
+    model["tags"] = ["license:other"]
+    assert identify["licenses"](model) == ["other"]
