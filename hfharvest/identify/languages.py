@@ -155,9 +155,10 @@ def _tag_readings(record: dict) -> dict[str, str | None]:
 @functools.lru_cache(maxsize=4096)
 def language_named(tag: str) -> str | None:
     """The language whose English name or autonym the tag is, exactly (`thai`, `Deutsch`), or
-    None. Over 28 542 real cards, 401 tagged their declared language's name (`language: ja`,
-    tag `japanese`): a language tag, not a keyword. Read only to claim such tags: a name never
-    adds a language, and a name search finds a language for many words (`Berta`)."""
+    None. Over 28 542 real cards, 383 tagged their declared language's name (402 tags:
+    `language: ja`, tag `japanese`): a language tag, not a keyword. Read only to claim such
+    tags: a name never adds a language, and a name search finds a language for many words
+    (`Berta`)."""
     code = _code_from_name(tag.strip()) if len(tag) <= _MAX_CHARS else None
     if code is None:
         return None
