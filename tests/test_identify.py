@@ -776,3 +776,167 @@ def test_the_iso_languages_of_country_codes_stay_where_the_card_says_so():
     assert identify["languages"](many) == ["ch", "en", "fr", "ko", "kr"]
     both = {"modelId": "example-org/ko", "cardData": {"language": ["ko", "kr"]}}
     assert identify["languages"](both) == ["ko"]  # `kr` beside `ko`: Korea, already listed
+
+
+@pytest.mark.parametrize(
+    ("model_id", "excerpt", "articles"),
+    [
+        # Wenxin-Jiang/CS577-NLP at 17fb8ca9, project/model_cards/_noArch/noharm-ai_anony_
+        # README.md, line 14: Springer's chapter page.
+        (
+            "noharm-ai/anony",
+            "The [NoHarm-Anony - De-Identification of Clinical Notes Using Contextualized Language"
+            " Models and a Token Classifier](https://link.springer.com/chapter/10.1007/978-3-030-"
+            "91699-2_3) paper contains Flair-based models",
+            ["doi:10.1007/978-3-030-91699-2_3"],
+        ),
+        # the same, _noArch/jglaser_protein-ligand-mlp-1_README.md, line 75: bioRxiv's page of
+        # version 1 (`v1` is no part of the DOI).
+        (
+            "jglaser/protein-ligand-mlp-1",
+            "Find more information in our [bioRxiv preprint](https://www.biorxiv.org/content/"
+            "10.1101/2021.12.10.471928v1)",
+            ["doi:10.1101/2021.12.10.471928"],
+        ),
+        # the same, _noArch/optimum_all-MiniLM-L6-v2_README.md, line 137: `/` URL-encoded.
+        (
+            "optimum/all-MiniLM-L6-v2",
+            "| [COCO](https://cocodataset.org/#home) Image captions | [paper](https://link."
+            "springer.com/chapter/10.1007%2F978-3-319-10602-1_48) | 828,395|",
+            ["doi:10.1007/978-3-319-10602-1_48"],
+        ),
+        # the same, _noArch/flair_ner-german-legal_README.md, line 160: the PDF file.
+        (
+            "flair/ner-german-legal",
+            "  pdf = {https://link.springer.com/content/pdf/10.1007%2F978-3-030-33220-4_20.pdf}}",
+            ["doi:10.1007/978-3-030-33220-4_20"],
+        ),
+        # YinanWusoymilk/hf-readme at eb4de03f, training_and_application/readme_files/
+        # ZhengPeng7_BiRefNet.md, line 32: SciOpen's PDF.
+        (
+            "ZhengPeng7/BiRefNet",
+            "  <a href='https://www.sciopen.com/article/pdf/10.26599/AIR.2024.9150038.pdf'>",
+            ["doi:10.26599/air.2024.9150038"],
+        ),
+        # CS577-NLP, _train/LukasStankevicius_ByT5-Lithuanian-gec-100h_README.md, line 39:
+        # Springer's BibTeX export keys the entry by its DOI (and has no `doi` field).
+        (
+            "LukasStankevicius/ByT5-Lithuanian-gec-100h",
+            "``` latex\n@InProceedings{10.1007/978-3-031-09076-9_44,\nauthor=",
+            ["doi:10.1007/978-3-031-09076-9_44"],
+        ),
+    ],
+)
+def test_a_doi_in_a_publishers_url_path(model_id, excerpt, articles):
+    assert identify["articles"]({"modelId": model_id, "card": excerpt}) == articles
+
+
+def test_a_url_path_with_no_doi_names_no_article():
+    excerpt = "see http://10.1234.5.6/x and https://example.org/v/10.12/x and 2021.12.10.471928"
+    assert identify["articles"]({"modelId": "example-org/no-doi", "card": excerpt}) == []
+
+
+@pytest.mark.parametrize(
+    ("model_id", "front_matter", "languages"),
+    [
+        # Wenxin-Jiang/CS577-NLP at 17fb8ca9, project/model_cards/_train/TransQuest_
+        # monotransquest-hter-de_en-pharmaceutical_README.md: a translation pair, lines 2-7
+        (
+            "TransQuest/monotransquest-hter-de_en-pharmaceutical",
+            "language: de-en\ntags:\n- Quality Estimation\n- monotransquest\n- hter\n"
+            "license: apache-2.0\n",
+            ["de", "en"],
+        ),
+        # the same, _noArch/facebook_xm_transformer_600m-en_zh-multi_domain_README.md, lines
+        # 2-10 (the card: "English-Chinese")
+        (
+            "facebook/xm_transformer_600m-en_zh-multi_domain",
+            "library_name: fairseq\ntask: audio-to-audio\ntags:\n- fairseq\n- audio\n"
+            "- audio-to-audio\n- speech-to-speech-translation\nlanguage: en-zh\n",
+            ["en", "zh"],
+        ),
+    ],
+)
+def test_two_language_codes_joined_by_a_hyphen_are_both_languages(
+    model_id, front_matter, languages
+):
+    """`de-en` and `en-zh` are no language tags (`en` and `zh` are no regions): they were
+    dropped whole. A pair that is also a locale (`en-de`, English in Germany) keeps its tag's
+    reading, as `pt-br` and `fr-ca` must."""
+    data = yaml.safe_load(front_matter)
+    model = {"modelId": model_id, "cardData": data, "tags": [*data["tags"], data["language"]]}
+    assert identify["languages"](model) == languages
+    assert data["language"] not in identify["keywords"](model)
+    locales = {"modelId": "example-org/locales", "cardData": {"language": ["pt-br", "fr-ca"]}}
+    assert identify["languages"](locales) == ["fr", "pt"]
+
+
+def test_a_tag_in_capitals_is_an_acronym_not_a_language_code():
+    """TransQuest's `DA` is direct assessment, not Danish: front matter of TransQuest/
+    monotransquest-da-ru_en-reddit_wikiquotes (Wenxin-Jiang/CS577-NLP at 17fb8ca9,
+    project/model_cards/_train/TransQuest_monotransquest-da-ru_en-reddit_wikiquotes_README.md,
+    lines 2-7). Over 28 542 real cards no tag in capitals was a language the card did not
+    declare (QA, RE, QG, AI too); one the card declares still counts."""
+    front_matter = "language: ru-en\ntags:\n- Quality Estimation\n- monotransquest\n- DA\n"
+    data = yaml.safe_load(front_matter + "license: apache-2.0\n")
+    model = {"modelId": "TransQuest/monotransquest-da-ru_en-reddit_wikiquotes", "cardData": data}
+    assert identify["languages"](model) == ["en", "ru"]
+    assert "DA" in identify["keywords"](model)
+    declared = {"modelId": "example-org/da", "cardData": {"language": "da", "tags": ["DA"]}}
+    assert identify["languages"](declared) == ["da"]
+    assert identify["keywords"](declared) == []
+
+
+@pytest.mark.parametrize(
+    ("model_id", "front_matter", "keywords"),
+    [
+        # Wenxin-Jiang/CS577-NLP at 17fb8ca9, project/model_cards/_train/GermanT5_t5-efficient-
+        # gc4-all-german-large-nl36_README.md, lines 2-7: the name in English and its autonym
+        (
+            "GermanT5/t5-efficient-gc4-all-german-large-nl36",
+            "language: de\nlicense: mit\ntags:\n- german\n- deutsch\n",
+            [],
+        ),
+        # the same, _train/KoichiYasuoka_bert-base-thai-upos_README.md, lines 2-13
+        (
+            "KoichiYasuoka/bert-base-thai-upos",
+            'language:\n- "th"\ntags:\n- "thai"\n- "token-classification"\n- "pos"\n'
+            '- "wikipedia"\n- "dependency-parsing"\ndatasets:\n- "universal_dependencies"\n'
+            'license: "apache-2.0"\npipeline_tag: "token-classification"\n',
+            ["dependency-parsing", "pos", "wikipedia"],
+        ),
+    ],
+)
+def test_a_tag_naming_a_declared_language_is_no_keyword(model_id, front_matter, keywords):
+    data = yaml.safe_load(front_matter)
+    model = {"modelId": model_id, "cardData": data, "tags": [*data["tags"], data["language"]]}
+    assert identify["keywords"](model) == keywords
+    # A name still adds no language of its own, and one the card does not declare stays.
+    other = {"modelId": "example-org/x", "cardData": {"language": "en", "tags": ["thai", "Berta"]}}
+    assert identify["languages"](other) == ["en"]
+    assert identify["keywords"](other) == ["Berta", "thai"]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "front_matter"),
+    [
+        # YinanWusoymilk/hf-readme at eb4de03f, training_and_application/readme_files/
+        # Skywork_Skywork-13B-base.md, lines 2-5
+        (
+            "Skywork/Skywork-13B-base",
+            "license: other\nlicense_name: license\nlicense_link: >-\n"
+            "  https://github.com/SkyworkAI/Skywork/blob/main/Skywork%20Community%20License.pdf\n",
+        ),
+        # the same, FunAudioLLM_SenseVoiceSmall.md, lines 2-4
+        (
+            "FunAudioLLM/SenseVoiceSmall",
+            "license: other\nlicense_name: model-license\n"
+            "license_link: https://github.com/modelscope/FunASR/blob/main/MODEL_LICENSE\n",
+        ),
+    ],
+)
+def test_a_licence_name_that_names_no_licence_leaves_other(model_id, front_matter):
+    """`license`, `model-license`: two unrelated licences would share one id."""
+    model = {"modelId": model_id, "cardData": yaml.safe_load(front_matter)}
+    model["tags"] = ["license:other"]
+    assert identify["licenses"](model) == ["other"]

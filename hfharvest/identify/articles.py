@@ -7,7 +7,9 @@ it is never one (the model's own is among its identifiers, see identifiers.py).
 In the text, a number counts as an arXiv id only in an arXiv context (an arxiv.org or
 huggingface.co/papers link, `arXiv:<id>`, a BibTeX `eprint` field, DBLP's `volume = {abs/<id>}`),
 never on its own: cards are full of version numbers and years that look like `2103.00020`.
-DOIs likewise: doi.org links, `doi:` text and tags, BibTeX `doi = {...}`, publisher `/doi/` URLs.
+DOIs likewise: doi.org links, `doi:` text and tags, BibTeX `doi = {...}` (and Springer's entry
+keys, `@InProceedings{10.1007/...,`), and URLs with the DOI as a path segment (publishers'
+`/doi/` pages, Springer's `/chapter/10.1007/...`, bioRxiv's `/content/10.1101/...`).
 """
 
 from __future__ import annotations
@@ -45,17 +47,27 @@ _ARXIV_FULL = re.compile(_ARXIV_ID_WITH_VERSION, re.I)
 
 # Crossref's recommended DOI pattern (it matches 99% of registered DOIs).
 _DOI = r"10\.\d{4,9}/[-._;()/:a-z0-9]+"
-# doi.org links, `doi:` text, BibTeX `doi = {...}`, and publishers' `/doi/[full/]10...` pages.
-_DOI_CONTEXT = r"doi\.org/|\bdoi:\s*|\bdoi\s*=\s*[{\"]\s*|/doi/(?:abs/|full/|pdf/|epdf/)?"
+# doi.org links, `doi:` text, BibTeX `doi = {...}`, Springer's BibTeX keys, and any URL with a
+# path segment that starts with the DOI: publishers put it there (`dl.acm.org/doi/pdf/10.1145/`,
+# `link.springer.com/chapter/10.1007/`, `biorxiv.org/content/10.1101/`). At most six segments
+# before it, so that no run of slashes costs more than linear time.
+_DOI_CONTEXT = (
+    r"doi\.org/|\bdoi:\s*|\bdoi\s*=\s*[{\"]\s*|/doi/(?:abs/|full/|pdf/|epdf/)?"
+    r"|@[a-z]+\s*\{\s*|https?://[^\s/]+/(?:[^\s/]+/){0,6}"
+)
 _DOI_IN_TEXT = re.compile(rf"(?:{_DOI_CONTEXT})(?P<doi>{_DOI})", re.I)
 _ARXIV_DOI = re.compile(rf"10\.48550/arxiv\.(?:{_ARXIV_ID_WITH_VERSION})", re.I)
 # What a URL puts after a DOI, which the pattern above takes in (`/` and `.` are DOI characters):
-# a page of the article (`.../10.1002/x/pdf`, `/full/pdf`, `/abstract`); and, for registrants
-# whose DOIs have a fixed shape, anything past it: Zenodo's are `10.5281/zenodo.<n>` (its badge
-# is `zenodo.org/badge/DOI/10.5281/zenodo.<n>.svg`), OUP's `10.1093/<journal>/<id>` (its links
-# go on with the article number and file: `.../doi/10.1093/jamia/ocac219/47220191/ocac219.pdf`).
-_PAGE_TAIL = re.compile(r"(?:/(?:full|abs|abstract|epdf|pdf|fulltext))+$", re.I)
-_FIXED_SHAPE = re.compile(r"10\.5281/zenodo\.\d+|10\.1093/[^/]+/[^/]+", re.I)
+# a page of the article (`.../10.1002/x/pdf`, `/full/pdf`, `/abstract`) or its file (`.pdf`);
+# and, for registrants whose DOIs have a fixed shape, anything past it: Zenodo's are
+# `10.5281/zenodo.<n>` (its badge is `zenodo.org/badge/DOI/10.5281/zenodo.<n>.svg`), OUP's
+# `10.1093/<journal>/<id>` (its links go on with the article number and file:
+# `.../doi/10.1093/jamia/ocac219/47220191/ocac219.pdf`), bioRxiv's and medRxiv's
+# `10.1101/<yyyy.mm.dd>.<n>` (their pages add the version and page: `v1`, `v2.full.pdf`).
+_PAGE_TAIL = re.compile(r"(?:/(?:full|abs|abstract|epdf|pdf|fulltext)|\.pdf)+$", re.I)
+_FIXED_SHAPE = re.compile(
+    r"10\.5281/zenodo\.\d+|10\.1093/[^/]+/[^/]+|10\.1101/\d{4}\.\d\d\.\d\d\.\d+", re.I
+)
 
 
 def identify_articles(record: dict) -> list[str]:
@@ -63,7 +75,10 @@ def identify_articles(record: dict) -> list[str]:
     found = {arxiv_article(value) for value in prefixed_tags(record, "arxiv:")}
     found |= {f"arxiv:{_canonical_arxiv_id(match)}" for match in _ARXIV_IN_TEXT.finditer(text)}
     # BibTeX writes `_` as `{\_}` or `\_` (Markdown escapes it as `\_`): a DOI's `_` in the text.
-    unescaped = text.replace("{\\_}", "_").replace("\\_", "_")
+    # A URL may encode the DOI's `/` (`link.springer.com/chapter/10.1007%2F978-3-319-10602-1_48`).
+    unescaped = (
+        text.replace("{\\_}", "_").replace("\\_", "_").replace("%2F", "/").replace("%2f", "/")
+    )
     in_text = [_without_url_tail(match["doi"]) for match in _DOI_IN_TEXT.finditer(unescaped)]
     dois = prefixed_tags(record, "doi:") + in_text
     found |= {doi_article(value) for value in dois}

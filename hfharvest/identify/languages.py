@@ -1,19 +1,22 @@
 """Natural languages of a model: `cardData.language` and the tags that are language codes.
 
 Each language is its shortest ISO 639 code (639-1 when there is one, else 639-3), through
-langcodes: `en`, `eng`, `English`, `en-US` -> `en`; `cmn` -> `zh`. `multilingual` -> `mul`
+langcodes: `en`, `eng`, `English`, `en-US` -> `en`; `cmn` -> `zh`; a translation pair that
+is no language tag, `ru-en`, -> `ru` and `en`. `multilingual` -> `mul`
 (ISO 639-2/3 "multiple languages": the card says so, and a catalogue can filter on it).
 `code` (programming languages), the names of programming languages a code model lists
 (`java`, data/programming_languages.txt) and values that name no language are dropped.
 
 Tags are weaker evidence than the card, and are read only as codes, never as names: a tag
 adds a language only if it is a registered language tag whose language is a two-letter ISO
-639-1 code (`fr`, `en-us`), or a valid code that agrees with the card's `language:` (`deu`
-with `language: german`). Two letters that are no ISO 639-1 code (`ci`, `qa`, `ir`, `ua`,
-`ma`, `pe`, `au`: country codes, abbreviations) are no language, whatever a name search would
-say. A tag listed in data/not_languages.txt (libraries, frameworks, model types: `jax`, `ast`,
-`opt`, `ml`, ...) never adds one. Names (`russian`, `Basque`) are resolved only in the card's
-own `language:`, which is taken as declared; a tag that repeats one of them stands for it.
+639-1 code (`fr`, `en-us`) not written in capitals (`DA` is TransQuest's "direct assessment",
+`RM` a reward model: not Danish, not Romansh), or a valid code that agrees with the card's
+`language:` (`deu` with `language: german`). Two letters that are no ISO 639-1 code (`ci`,
+`qa`, `ir`, `ua`, `ma`, `pe`, `au`: country codes, abbreviations) are no language, whatever a
+name search would say. A tag listed in data/not_languages.txt (libraries, frameworks, model
+types: `jax`, `ast`, `opt`, `ml`, ...) never adds one. Names (`russian`, `Basque`) are resolved
+only in the card's own `language:`, which is taken as declared; a tag that repeats one of them
+stands for it.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ _MAX_CHARS = 60  # longer values are sentences, not language names
 # name), see _country_codes. `arq` is Algerian Arabic.
 COUNTRY_CODES = {"kr": ("ko", "Kanuri"), "ch": ("zh", "Chamorro"), "dz": ("arq", "Dzongkha")}
 MAX_COUNTRY_LIST = 3
+# Two ISO 639-1 codes joined by a hyphen: a translation pair (`ru-en`), see _pair.
+_PAIR = re.compile(r"([a-z]{2})-([a-z]{2})", re.I)
 
 
 def identify_languages(record: dict) -> list[str]:
@@ -52,8 +57,13 @@ def language_tags(record: dict) -> set[str]:
     """Tags that stand for one of the model's languages, so are not keywords; that includes
     the Hub's copies of the card's values (`russian` when the card says `language: russian`)."""
     languages, country = _languages(record), _country_codes(record)
-    return {tag for tag, language in _tag_readings(record).items()
-            if country.get(language, language) in languages or language in country}  # fmt: skip
+    pairs = {tag for tag in tags(record) if (pair := _pair(tag)) and set(pair) <= languages}
+    readings = _tag_readings(record).items()
+    return pairs | {
+        tag
+        for tag, language in readings
+        if country.get(language, language) in languages or language in country
+    }
 
 
 def _languages(record: dict) -> set[str]:
@@ -74,7 +84,7 @@ def _read_languages(record: dict) -> set[str]:
         for tag in tags(record)
         if tag.lower() not in not_languages()
         and (language := language_of_code(tag))
-        and (language in declared or _is_iso_639_1(tag))
+        and (language in declared or (_is_iso_639_1(tag) and not tag.isupper()))
     }
     return declared | from_tags
 
@@ -106,7 +116,19 @@ def _card_items(record: dict) -> list[str]:
     listed = value if isinstance(value, list) else [value]
     values = strings([NORWEGIAN if item is False else item for item in listed])
     items = (part.strip() for value in values for part in value.split(","))
-    return [item for item in items if item]
+    return [code for item in items if item for code in (_pair(item) or [item])]
+
+
+def _pair(item: str) -> list[str] | None:
+    """The two codes of a translation pair written as one item (`ru-en`, `en-zh`: TransQuest's
+    and fairseq's speech translation cards), or None. Only when the item is no language tag:
+    `en-de`, `pt-br` and `fr-ca` are locales (English in Germany, Brazilian Portuguese) as
+    BCP 47 reads them, and the card may mean either; `en` and `zh` are no regions."""
+    match = _PAIR.fullmatch(item.strip())
+    if match is None or langcodes.tag_is_valid(item.strip()):
+        return None
+    codes = [match[1].lower(), match[2].lower()]
+    return codes if all(language_of_code(code) for code in codes) else None
 
 
 def _is_programming_language(item: str, about_code: bool) -> bool:
@@ -118,15 +140,31 @@ def _is_programming_language(item: str, about_code: bool) -> bool:
 
 
 def _tag_readings(record: dict) -> dict[str, str | None]:
-    """Each tag that could stand for a language: as a code (`en`, `eng`, `en-us`), or, when it
-    repeats a `cardData.language` item (`russian`, `multilingual`), as that item reads."""
+    """Each tag that could stand for a language: as a code (`en`, `eng`, `en-us`), as a
+    language's name (`thai`, `deutsch`), or, when it repeats a `cardData.language` item
+    (`russian`, `multilingual`), as that item reads."""
     card_items = {item.casefold(): item for item in _card_items(record)}
     return {
         tag: normalise_language(card_items[tag.casefold()])
         if tag.casefold() in card_items
-        else language_of_code(tag)
+        else language_of_code(tag) or language_named(tag)
         for tag in tags(record)
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def language_named(tag: str) -> str | None:
+    """The language whose English name or autonym the tag is, exactly (`thai`, `Deutsch`), or
+    None. Over 28 542 real cards, 383 tagged their declared language's name (402 tags:
+    `language: ja`, tag `japanese`): a language tag, not a keyword. Read only to claim such
+    tags: a name never adds a language, and a name search finds a language for many words
+    (`Berta`)."""
+    code = _code_from_name(tag.strip()) if len(tag) <= _MAX_CHARS else None
+    if code is None:
+        return None
+    language = langcodes.Language.get(code)
+    names = {language.display_name().casefold(), language.autonym().casefold()}
+    return code if tag.strip().casefold() in names else None
 
 
 def _is_iso_639_1(tag: str) -> bool:

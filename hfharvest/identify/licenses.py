@@ -14,7 +14,8 @@ A value becomes its SPDX id when it names one, tried in this order:
 
 Anything else keeps the Hub's lower-case id: licences SPDX does not list (`openrail`,
 `creativeml-openrail-m`, `llama3.1`, `gemma`, ...), `other` and `unknown`, and the Hub's
-version-less ids in AMBIGUOUS. `other` with a `license_name` becomes that name, lower-cased.
+version-less ids in AMBIGUOUS. `other` with a `license_name` becomes that name, lower-cased,
+unless the name is generic (`license`, `model-license`).
 Placeholders (`???`, an unfilled template's text) are no licence: dropped.
 """
 
@@ -45,14 +46,22 @@ _MAX_PARSED_CHARS = 200  # longer values are prose, not licence ids
 # (`unknown` and `other` are Hub licence ids with a meaning, and are kept.)
 _PLACEHOLDERS = frozenset({"any valid license identifier", "[more information needed]"})
 _NAMES_SOMETHING = re.compile(r"[^\W_]")
+# A `license_name` made only of these words names no licence (`license`, `model-license`: real
+# cards' names for their own licence file); `other` stays, else unrelated licences share an id.
+_GENERIC_NAME_WORDS = frozenset({"license", "licence", "model", "custom", "other", "agreement"})
 
 
 def identify_licenses(record: dict) -> list[str]:
     values = prefixed_tags(record, "license:") + card_values(record, "license")
-    names = [name.lower() for name in card_values(record, "license_name")]
+    names = [name.lower() for name in card_values(record, "license_name") if _names_one(name)]
     if names and any(value.lower() == "other" for value in values):
         values = [value for value in values if value.lower() != "other"] + names
     return sorted({spdx for value in values for spdx in normalise_license(value)})
+
+
+def _names_one(license_name: str) -> bool:
+    words = set(re.split(r"[\W_]+", license_name.lower())) - {""}
+    return bool(words - _GENERIC_NAME_WORDS)
 
 
 @functools.lru_cache(maxsize=4096)
