@@ -15,6 +15,7 @@ with job(snakemake) as config:
         delay_s=arxiv["delay_s"],
         cache=entity_cache(config, "articles"),
         max_age_h=arxiv["max_age_h"],
+        absent_max_age_h=arxiv["absent_max_age_h"],
         deadline_s=arxiv["deadline_s"],
         max_redirects=arxiv["max_redirects"],
         requests_sent=sent,

@@ -524,10 +524,10 @@ def test_a_feed_entry_with_a_version_of_many_digits_costs_that_paper_only(
     assert papers["arxiv:not-an-id"]["reason"] == "invalid_id"
 
 
-def test_an_empty_arxiv_answer_fails_its_batch_this_run_and_is_never_cached(hostile, tmp_path):
+def test_an_empty_arxiv_answer_is_kept_a_day_not_a_week(hostile, tmp_path):
     """A well-formed feed with no entry was cached as `not_found` for the whole batch, for
-    `arxiv.max_age_h` (a week). arXiv lists nothing for an id it does not know, so absence says
-    nothing: the ids fail this run (`not_in_answer`), and the next run asks them again."""
+    `arxiv.max_age_h` (a week). arXiv lists nothing for an id it does not know, so absence is a
+    weak verdict: the ids are `not_in_answer`, kept `arxiv.absent_max_age_h` only (here 0)."""
     endpoint = f"{hostile.url}/api/query"
     cache = EntityCache(tmp_path / "cache", "articles", endpoint)
     wanted = ["arxiv:1810.04805", "arxiv:1910.01108"]
@@ -536,7 +536,10 @@ def test_an_empty_arxiv_answer_fails_its_batch_this_run_and_is_never_cached(host
     assert {paper["reason"] for paper in empty.values()} == {"not_in_answer"}
     hostile.configure(faults={})
     hostile.reset_stats()
-    again = articles_file(hostile, tmp_path, wanted, cache=cache)
+    kept = articles_file(hostile, tmp_path, wanted, cache=cache)  # within the default day
+    assert {paper["reason"] for paper in kept.values()} == {"not_in_answer"}
+    assert hostile.stats()["by_endpoint"].get("arxiv_query", 0) == 0
+    again = articles_file(hostile, tmp_path, wanted, cache=cache, absent_max_age_h=0)
     assert all(p["enriched"] for p in again.values())
     assert not any(p["extraction_metadata"].get("from_cache") for p in again.values())
     assert hostile.stats()["by_endpoint"]["arxiv_query"] == 1

@@ -54,7 +54,13 @@ HOW = {
         "token_env": "SOME_OTHER_TOKEN",
         "croissant_max_mb": 2,
     },
-    "arxiv": {"delay_s": 2.5, "batch_size": 3, "deadline_s": 60, "max_redirects": 2},
+    "arxiv": {
+        "delay_s": 2.5,
+        "batch_size": 3,
+        "deadline_s": 60,
+        "max_redirects": 2,
+        "absent_max_age_h": 1,
+    },
     "replica": {"latency_ms": 5},
     "max_failed_fraction": 0.9,
 }

@@ -90,23 +90,13 @@ def test_the_delta_lists_exactly_the_changed_added_and_gone_models(runs):
     assert delta["counts"]["unchanged"] == N - 4
 
 
-def papers_not_in_answer(workflow, config) -> list[str]:
-    """The papers arXiv's answer had no entry for: never cached (arXiv lists nothing for a paper
-    it does not know, and an emptied answer looks the same), so each run asks them again."""
-    papers = workflow.artifact(config, "arxiv_articles.json")
-    return [paper["id"] for paper in papers if paper.get("reason") == "not_in_answer"]
-
-
 def test_a_warm_run_asks_only_for_the_listing_pages_and_what_changed(runs):
     workflow, cold, warm, *_, changed, entering, cold_stats, warm_stats = runs
     assert cold_stats["by_endpoint"]["model_info"] > 0  # the cold run fetched base models
     asked = {name: count for name, count in warm_stats["by_endpoint"].items() if count}
     # The listing pages, the changed READMEs and the Hub's task list (one request per run); the
     # gated base model's README was refused to the cold run without a token: not asked again.
-    # And one arXiv batch for the papers arXiv had no entry for, if any.
-    again = {"arxiv_query": 1} if papers_not_in_answer(workflow, cold) else {}
-    assert asked == {"list_models": N // PAGE, "resolve_get": 4, "tasks": 1, **again}
-    assert papers_not_in_answer(workflow, warm) == papers_not_in_answer(workflow, cold)
+    assert asked == {"list_models": N // PAGE, "resolve_get": 4, "tasks": 1}
     # Those 4 are the changed models' READMEs (some synthetic models have none: a 404).
     latest = workflow.artifact(warm, "hf_models_latest.json.gz")["models"]
     status = {m["modelId"]: m["extraction_metadata"]["card_status"] for m in latest}
@@ -130,11 +120,9 @@ def test_a_warm_run_sends_no_dataset_or_arxiv_request_for_unchanged_entities(run
     }
     assert all(enriched.values())  # the cold run did enrich some of each
     assert cold_stats["by_endpoint"]["dataset_info"] and cold_stats["by_endpoint"]["arxiv_query"]
-    # The changed models name the same datasets and papers: nothing new to ask (but the papers
-    # arXiv had no entry for, asked again in one batch).
+    # The changed models name the same datasets and papers: nothing new to ask.
     for endpoint in ("dataset_info", "croissant", "arxiv_query"):
-        expected = int(endpoint == "arxiv_query" and bool(papers_not_in_answer(workflow, cold)))
-        assert warm_stats["by_endpoint"].get(endpoint, 0) == expected, endpoint
+        assert warm_stats["by_endpoint"].get(endpoint, 0) == 0, endpoint
     cached = [e for e in workflow.artifact(warm, "arxiv_articles.json") if e["enriched"]]
     assert cached and all(e["extraction_metadata"].get("from_cache") for e in cached)
 

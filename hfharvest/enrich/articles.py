@@ -50,8 +50,11 @@ ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(.+)", re.IGNORECASE)
 NO_DOI_RESOLVER = "no DOI resolver configured"
 NOT_FOUND = "the arXiv API refused this id (an error entry)"
 # arXiv lists no entry for a well-formed id it does not know, and an answer emptied or cut short
-# lists none either: absence is not a verdict. Such an id fails this run and is asked again.
-NOT_IN_ANSWER = "the arXiv API's answer has no entry for this id: not cached, asked again next run"
+# lists none either: absence is a weak verdict, kept for `arxiv.absent_max_age_h` (a day) rather
+# than `arxiv.max_age_h` (a week), so that an emptied answer costs a day, an unknown id a request
+# a day.
+NOT_IN_ANSWER = "the arXiv API's answer has no entry for this id (asked again after a day)"
+ABSENT_MAX_AGE_H = 24.0
 # A feed of 100 entries is ~300 kB: an answer beyond this (decoded) is refused, never held.
 FEED_MAX_BYTES = 16 * 1024 * 1024
 DEADLINE_S = 120.0  # one answer, its redirects and body included (arxiv.deadline_s)
@@ -101,6 +104,7 @@ def enrich_articles(
     max_redirects: int = MAX_REDIRECTS,
     cache: EntityCache | None = None,
     max_age_h: float = 168.0,
+    absent_max_age_h: float = ABSENT_MAX_AGE_H,
     requests_sent: Counter | None = None,
 ) -> Iterator[dict]:
     """One entity per article id (`arxiv:<id>`, `doi:<doi>`), sorted by id, yielded chunk by
@@ -109,7 +113,7 @@ def enrich_articles(
     arXiv ids (and DOIs of the form `10.48550/arxiv.<id>`) are resolved through the arXiv API in
     batches of `batch_size`; an id the API refuses (an error entry) is `not_found`, one its
     answer just lacks is `not_in_answer` (arXiv lists nothing for an unknown id, and an emptied or
-    cut answer looks the same: asked again by the next run, never cached). Other DOIs stay
+    cut answer looks the same: cached for `absent_max_age_h` only). Other DOIs stay
     unresolved with the reason `no_doi_resolver`: no DOI resolver is configured.
 
     With a cache (keyed by the arXiv endpoint, the id and the version arXiv gave), a paper is
@@ -120,16 +124,17 @@ def enrich_articles(
     check_endpoint(endpoint, "arxiv.endpoint")  # now, not when the stream is first read
     fetcher = _ArxivFetcher(endpoint, delay_s, retries, timeout, backoff_s, max_redirects)
     fetcher.max_bytes, fetcher.deadline_s = max_bytes, deadline_s
-    return _articles(mapping, fetcher, cache, max_age_h * 3600, max(1, batch_size), requests_sent)
+    ages = (max_age_h * 3600, absent_max_age_h * 3600)
+    return _articles(mapping, fetcher, cache, ages, max(1, batch_size), requests_sent)
 
 
-def _articles(mapping, fetcher, cache, max_age_s, batch_size, requests_sent) -> Iterator[dict]:
+def _articles(mapping, fetcher, cache, ages, batch_size, requests_sent) -> Iterator[dict]:
     by_entity = models_by_entity(mapping)
     try:
         classified = (_classify(entity_id, models) for entity_id, models in by_entity.items())
         # Chunks of many batches: few half-empty batches, and memory bounded by the chunk.
         while chunk := list(islice(classified, CHUNK_BATCHES * batch_size)):
-            yield from _enrich_chunk(chunk, fetcher, cache, max_age_s, batch_size)
+            yield from _enrich_chunk(chunk, fetcher, cache, ages, batch_size)
     finally:
         by_entity.close()
         fetcher.close()
@@ -137,14 +142,16 @@ def _articles(mapping, fetcher, cache, max_age_s, batch_size, requests_sent) -> 
             requests_sent["arxiv"] += fetcher.requests
 
 
-def _enrich_chunk(chunk: list, fetcher, cache, max_age_s: float, batch_size: int) -> Iterator:
-    """The chunk's entities, in its order: cached papers reused, the others asked in batches."""
+def _enrich_chunk(chunk: list, fetcher, cache, ages: tuple[float, float],
+                  batch_size: int) -> Iterator:  # fmt: skip
+    """The chunk's entities, in its order: cached papers reused, the others asked in batches.
+    `ages`: how long a paper or an error entry, and an id the answer lacked, are kept (s)."""
     wanted = [item for item in chunk if isinstance(item, _Wanted)]
-    found = _cached(cache, wanted, max_age_s) if cache is not None else {}
-    cached = set(found)
-    unique = list(dict.fromkeys(item.arxiv_id for item in wanted if item.arxiv_id not in found))
-    failed: dict[str, ArxivUnavailable] = {}
+    found, lacked = _cached(cache, wanted, *ages) if cache is not None else ({}, set())
     absent = ArxivUnavailable("not_in_answer", NOT_IN_ANSWER)
+    failed: dict[str, ArxivUnavailable] = dict.fromkeys(lacked, absent)
+    cached = set(found) | lacked
+    unique = list(dict.fromkeys(item.arxiv_id for item in wanted if item.arxiv_id not in cached))
     for start in range(0, len(unique), batch_size):
         batch = unique[start : start + batch_size]
         try:
@@ -155,9 +162,10 @@ def _enrich_chunk(chunk: list, fetcher, cache, max_age_s: float, batch_size: int
         papers = {key: paper for key, paper in papers.items() if key in batch}
         found.update(papers)
         found.update(dict.fromkeys(refused))
-        failed.update((key, absent) for key in batch if key not in papers and key not in refused)
+        lacking = [key for key in batch if key not in papers and key not in refused]
+        failed.update(dict.fromkeys(lacking, absent))
         if cache is not None:
-            _remember(cache, papers, refused)
+            _remember(cache, papers, {**refused, **dict.fromkeys(lacking, NOT_IN_ANSWER)})
     for item in chunk:
         if isinstance(item, dict):
             yield item
@@ -169,23 +177,31 @@ def _enrich_chunk(chunk: list, fetcher, cache, max_age_s: float, batch_size: int
 
 
 def _remember(cache: EntityCache, papers: dict[str, dict], refused: dict[str, str]) -> None:
-    """The papers arXiv gave, and the ids it refused by an error entry; an id its answer only
-    lacks is not remembered (see NOT_IN_ANSWER)."""
+    """The papers arXiv gave, and the ids it refused by an error entry or its answer lacked
+    (NOT_IN_ANSWER, kept a shorter time: see _cached)."""
     for arxiv_id, paper in papers.items():  # v0: the feed named no version
         cache.put(arxiv_id, f"v{paper.get('version') or 0}", paper)
     for arxiv_id, message in refused.items():
         cache.missing(arxiv_id, message)
 
 
-def _cached(cache: EntityCache, wanted: list[_Wanted], max_age_s: float) -> dict[str, dict | None]:
-    """Papers the cache answers: seen within `max_age_s`, or holding the version asked for."""
+def _cached(cache: EntityCache, wanted: list[_Wanted], max_age_s: float,
+            absent_max_age_s: float) -> tuple[dict[str, dict | None], set[str]]:  # fmt: skip
+    """(papers the cache answers: seen within `max_age_s`, or holding the version asked for;
+    ids an answer lacked within `absent_max_age_s`)."""
     found: dict[str, dict | None] = {}
+    lacked: set[str] = set()
     for item in wanted:
-        if item.arxiv_id in found:
+        if item.arxiv_id in found or item.arxiv_id in lacked:
             continue
         paper = cache.fresh(item.arxiv_id, max_age_s)
-        if paper is not None and "missing" in paper:
-            found[item.arxiv_id] = None  # not found, recently: not asked again yet
+        if paper is not None and paper.get("missing") == NOT_IN_ANSWER:
+            if cache.is_fresh(item.arxiv_id, absent_max_age_s):
+                lacked.add(item.arxiv_id)
+                continue
+            paper = None  # lacked longer ago: asked again
+        elif paper is not None and "missing" in paper:
+            found[item.arxiv_id] = None  # refused, recently: not asked again yet
             continue
         if paper is None and item.requested_version is not None:
             known = cache.fresh(item.arxiv_id, float("inf"))
@@ -193,7 +209,7 @@ def _cached(cache: EntityCache, wanted: list[_Wanted], max_age_s: float) -> dict
             paper = known if covered else None
         if paper is not None:
             found[item.arxiv_id] = paper
-    return found
+    return found, lacked
 
 
 def _classify(entity_id: str, models: list[str]) -> _Wanted | dict:
