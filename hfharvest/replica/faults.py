@@ -47,6 +47,10 @@ faults = {
   "not_found": [ids], "gated": [ids], "disabled": [ids],
   "redirects": {"old/id": "new/id" or "http://other-host:port"},   # 307
   "readmes": {"id": "text" | {"base64": "..."} | {"fill": "x", "bytes": n}},  # README bodies
+  "fields": {"id": {"field": value}},  # that model's or dataset's record (by id, in listings
+                                       # too) with these fields set: odd values a card's YAML or
+                                       # a bug upstream can give (a lone surrogate is sent as the
+                                       # Hub's JSON.stringify sends it, escaped: "\\ud800")
 }"""
 RATE_FAULTS = ("5xx", "slow", "reset", "truncated_json", "invalid_json", "huge_body")
 RATE_FAULTS += ("html", "unauthorized", "absurd_ratelimit", "absurd_retry_after", "trickle")
@@ -54,6 +58,7 @@ RATE_FAULTS += ("gzip_bomb", "headers")  # appended: earlier kinds keep their de
 ID_FAULTS = ("not_found", "gated", "disabled")
 PAGE_FAULTS = ("deep_entry", "link_loop", "stuck_cursor")  # see paging.py
 FAULT_KEYS = {"seed", "endpoints", "ids", "429", "redirects", "readmes", *RATE_FAULTS, *ID_FAULTS}
+FAULT_KEYS |= {"fields"}
 FAULT_KEYS |= set(PAGE_FAULTS)
 JSON_ENDPOINTS = {"list_models", "model_info", "dataset_info", "tasks", "croissant"}
 BODY_FAULTS = {"truncated_json", "invalid_json", "huge_body", "gzip_bomb"}
@@ -248,9 +253,11 @@ def checked_faults(faults) -> dict:
     for kind in ID_FAULTS:
         if kind in plan:
             plan[kind] = sorted(set(plan[kind]))
-    for name in ("redirects", "readmes"):
+    for name in ("redirects", "readmes", "fields"):
         if not isinstance(plan.get(name, {}), dict):
             raise ValueError(f"faults.{name} must be a mapping of model id to value")
+    if not all(isinstance(fields, dict) for fields in plan.get("fields", {}).values()):
+        raise ValueError("faults.fields must map each id to a mapping of field to value")
     if "readmes" in plan:
         plan["readmes"] = {key: _readme_body(value) for key, value in plan["readmes"].items()}
     return plan
