@@ -26,6 +26,7 @@ from hfharvest.enrich.articles import enrich_articles
 from hfharvest.enrich.datasets import enrich_datasets, fetch_croissant
 from hfharvest.enrich.tasks import enrich_tasks, fetch_hub_tasks
 from hfharvest.hub import LISTING, HubClient, process_rate_limiter
+from hfharvest.jsonio import artifact_writer, iter_models
 from hfharvest.replica import ReplicaHub
 from hfharvest.stages.extract import Extractor, Harvest
 
@@ -478,3 +479,27 @@ def test_a_relative_next_page_is_followed_and_a_sha_that_is_a_path_never_reaches
     [failure] = got.failures
     assert failure["model_id"] == "org/b" and "is no commit id: dropped" in failure["message"]
     assert not any("etc" in path for path in _RelativePages.seen)
+
+
+# -- odd record fields (hostile review, round 3) -------------------------------------------------
+
+
+def test_a_lone_surrogate_in_a_record_is_replaced_not_a_crash_of_the_stage(hostile, tmp_path):
+    """`"\\ud800"` is valid JSON (a card's YAML `"\\uD800"` reaches the Hub's JSON so): json.loads
+    gave a string no UTF-8 file can hold, and writing the one record failed the whole listing
+    stage with UnicodeEncodeError. Paired surrogates stay the one character they are."""
+    odd = {"tags": ["lone\ud800tag", "\U0001f600"], "library_name": "x\udfff",
+           "cardData": {"license\ud800": "mit", "datasets": ["squad", "d\udc00x"]}}  # fmt: skip
+    hostile.configure(faults={"fields": {GPT2: odd}})
+    client = fast_client(hostile)
+    [listed] = [info for info in client.list_latest(100) if info.id == GPT2]  # a listing entry
+    assert listed.tags == ["lone\ufffdtag", "\U0001f600"]
+    path = tmp_path / "stage.json"
+    with artifact_writer(path, "extract_from_file") as out:  # a record fetched by id
+        out.add(Extractor(client, threads=1).by_ids([GPT2], source="file"))
+    [record] = iter_models(path)
+    assert record["tags"] == ["lone\ufffdtag", "\U0001f600"]
+    assert record["library_name"] == "x\ufffd"
+    assert record["cardData"]["datasets"] == ["squad", "d\ufffdx"]
+    assert "license\ufffd" in record["cardData"]
+    assert hostile.stats()["faults_injected"]["fields"] >= 2
