@@ -524,3 +524,25 @@ def test_the_document_cache_key_covers_every_module_the_writers_load():
             uncovered.append(name)
     assert len(loaded) > 8 and not uncovered
     assert not any(name.startswith("normalize/tables") for name in DOCUMENT_CODE)
+
+
+def test_odd_dataset_fields_are_no_crash_nor_nodes_of_their_own():
+    """A Hub dataset's `description` or `pretty_name` can be any JSON (a card's YAML mapping):
+    a mapping's slice raised TypeError, failing the whole normalize stage; a mapping with an
+    `@id` wrote triples about any IRI, one without a blank node."""
+    from hfharvest.normalize.fair4ml import Lookups, dataset_document
+
+    hostile = {"@id": "http://evil.example/x", "@type": "schema:Person", "schema:name": "pwn"}
+    odd = {"id": "squad", "enriched": True, "source": "hub_api", "description": {"a": [1]},
+           "pretty_name": hostile, "license": "mit",
+           "languages": ["en", {"@id": "http://e/"}]}  # fmt: skip
+    lookups = Lookups({"datasets": {"org/m": ["squad"]}}, {}, {"datasets": {"squad": odd}})
+    for document in (dataset_document(odd, 100), model_document({"modelId": "org/m"}, lookups)):
+        triples = to_ntriples(document)
+        assert "evil.example" not in triples and "http://e/" not in triples
+        assert "_:" not in triples  # no blank node
+    own = to_ntriples(dataset_document(odd, 100))
+    assert (
+        '<http://schema.org/license> "mit"' in own and '<http://schema.org/inLanguage> "en"' in own
+    )
+    assert "<http://schema.org/description>" not in own

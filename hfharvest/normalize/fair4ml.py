@@ -136,6 +136,18 @@ def model_inputs(record: dict, lookups: Lookups) -> dict:
     }
 
 
+def _text(value) -> str | None:
+    """A string field of an entity, or None: a Hub dataset's `pretty_name` or `description` can
+    be any JSON (a card's YAML mapping), and a mapping written as a value is a JSON-LD node
+    (with an `@id`, triples about any IRI; without, a blank node); a mapping's slice raised."""
+    return value if isinstance(value, str) else None
+
+
+def _texts(value) -> list[str]:
+    """The strings of a list field of an entity (a string alone is a list of one)."""
+    return [item for item in (value if isinstance(value, list) else [value]) if _text(item)]
+
+
 def _date(value) -> dict | None:
     return {"@value": value, "@type": "xsd:dateTime"} if isinstance(value, str) and value else None
 
@@ -197,7 +209,7 @@ def _license(entity: dict, lookups: Lookups):
     if not url:
         return entity["id"]  # a licence with no known page: its name, as text
     node = {"@id": url, "@type": "schema:CreativeWork", "schema:identifier": entity["id"]}
-    if entity.get("name"):
+    if _text(entity.get("name")):
         node["schema:name"] = entity["name"]
     return node
 
@@ -208,7 +220,7 @@ def _task(entity: dict, lookups: Lookups) -> dict:
         "@type": "schema:DefinedTerm",
         "schema:termCode": entity["id"],
     }
-    if entity.get("label"):
+    if _text(entity.get("label")):
         node["schema:name"] = entity["label"]
     return node
 
@@ -219,7 +231,7 @@ def _dataset(entity: dict, lookups: Lookups) -> dict:
         "@id": dataset_iri(entity["id"]),
         "@type": "schema:Dataset",
         "schema:identifier": entity["id"],
-        "schema:name": entity.get("pretty_name") or entity["id"],
+        "schema:name": _text(entity.get("pretty_name")) or entity["id"],
     }
     return node
 
@@ -232,11 +244,11 @@ def dataset_document(entity: dict, max_chars: int) -> dict:
     node.put("schema:url", {"@id": iri}, METADATA, "identified/datasets")
     if entity.get("enriched"):
         source = entity.get("source")
-        node.put("schema:name", entity.get("pretty_name"), ENRICHED, "pretty_name", source)
-        text = (entity.get("description") or "")[:max_chars]
+        node.put("schema:name", _text(entity.get("pretty_name")), ENRICHED, "pretty_name", source)
+        text = (_text(entity.get("description")) or "")[:max_chars]
         node.put("schema:description", text, ENRICHED, "description", source)
-        node.put("schema:license", entity.get("license") or [], ENRICHED, "license", source)
-        languages = entity.get("languages") or []
+        node.put("schema:license", _texts(entity.get("license")), ENRICHED, "license", source)
+        languages = _texts(entity.get("languages"))
         node.put("schema:inLanguage", languages, ENRICHED, "languages", source)
     return node.document()
 
@@ -247,11 +259,11 @@ def _article(entity: dict, lookups: Lookups) -> dict:
         "@type": "schema:ScholarlyArticle",
         "schema:identifier": entity["id"],
     }
-    if entity.get("title"):
+    if _text(entity.get("title")):
         node["schema:name"] = entity["title"]
-    if entity.get("published"):
+    if _date(entity.get("published")):
         node["schema:datePublished"] = _date(entity["published"])
-    if entity.get("doi"):
+    if _text(entity.get("doi")):
         node["schema:sameAs"] = {"@id": article_iri(f"doi:{entity['doi']}")}
     return node
 
