@@ -546,3 +546,52 @@ def test_odd_dataset_fields_are_no_crash_nor_nodes_of_their_own():
         '<http://schema.org/license> "mit"' in own and '<http://schema.org/inLanguage> "en"' in own
     )
     assert "<http://schema.org/description>" not in own
+
+
+def _within(seconds: float, call):
+    """call()'s answer, or AssertionError when it has not answered within `seconds`."""
+    import threading
+
+    answer: list = []
+    thread = threading.Thread(target=lambda: answer.append(call()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert answer, f"no answer within {seconds} s"
+    return answer[0]
+
+
+@pytest.mark.parametrize("planted", ["fifo", "dev_zero", "outside_file"])
+def test_a_planted_document_cache_entry_is_dropped_never_read(tmp_path, planted):
+    """The document cache read any path at its entry's name: a FIFO hung normalize_fair4ml, a
+    link to /dev/zero read without end, a link out of the data root was served."""
+    root, outside = tmp_path / "cache", tmp_path / "outside"
+    cache, key = DocumentCache(root), "ab" + "0" * 62
+    document = written({"@id": HUB + BERT, "name": "bert"}, "<a> <b> <c> .\n")
+    cache.put(key, document)
+    entry = next(root.rglob("*.nt"))
+    outside.mkdir()
+    (outside / "entry").write_bytes(entry.read_bytes())  # a valid entry, elsewhere
+    entry.unlink()
+    if planted == "fifo":
+        os.mkfifo(entry)
+    else:
+        entry.symlink_to("/dev/zero" if planted == "dev_zero" else outside / "entry")
+    try:
+        assert _within(10, lambda: cache.get(key)) is None
+    finally:
+        if planted == "fifo" and entry.exists():  # let a reader stuck on it go
+            os.close(os.open(entry, os.O_WRONLY | os.O_NONBLOCK))
+    assert not entry.is_symlink() and not entry.exists()  # dropped: the next put writes it
+    cache.put(key, document)
+    assert cache.get(key) == document and (outside / "entry").read_bytes() != b""
+
+
+def test_a_linked_document_cache_folder_takes_no_write_out_of_the_data_root(tmp_path):
+    root, outside = tmp_path / "cache", tmp_path / "outside"
+    outside.mkdir()
+    root.mkdir()
+    key = "cd" + "0" * 62
+    (root / key[:2]).symlink_to(outside)
+    cache = DocumentCache(root)
+    cache.put(key, written({"@id": HUB + BERT}, ""))
+    assert list(outside.iterdir()) == [] and cache.get(key) is None
