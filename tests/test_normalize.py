@@ -501,8 +501,14 @@ def test_the_workflow_loads_postgres_and_never_writes_the_dsn(run):
 
 
 # Modules a document writer loads that do not shape a document: package markers, the table
-# names, error classes and the atomic file writers.
-NOT_SHAPING = {"hfharvest", "hfharvest.normalize", "hfharvest.errors", "hfharvest.jsonio"}
+# names, error classes (and the token masking their messages) and the atomic file writers.
+NOT_SHAPING = {
+    "hfharvest",
+    "hfharvest.normalize",
+    "hfharvest.errors",
+    "hfharvest.redact",
+    "hfharvest.jsonio",
+}
 
 
 def test_the_document_cache_key_covers_every_module_the_writers_load():
