@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -31,7 +32,7 @@ from hfharvest.entities import entity_id
 from hfharvest.lineage import base_model_links
 from hfharvest.normalize import catalogue, families, vocab
 from hfharvest.normalize.doc_cache import DOCUMENT_CODE, DocumentCache
-from hfharvest.normalize.fair4ml import model_document, model_inputs
+from hfharvest.normalize.fair4ml import Lookups, model_document, model_inputs
 from hfharvest.normalize.inputs import RunInputs
 from hfharvest.normalize.linked_data import OPTIONS, to_ntriples, written
 from hfharvest.normalize.sections import card_sections
@@ -601,3 +602,30 @@ def test_a_linked_document_cache_folder_takes_no_write_out_of_the_data_root(tmp_
     cache = DocumentCache(root)
     cache.put(key, written({"@id": HUB + BERT}, ""))
     assert list(outside.iterdir()) == [] and cache.get(key) is None
+
+
+def _many_values_record(n: int) -> tuple[dict, Lookups]:
+    """A model whose tags, `cardData.datasets` and arXiv tags name `n` entities each."""
+    keywords, datasets = [f"kw{i}" for i in range(n)], [f"o/d{i}" for i in range(n)]
+    articles = [f"arxiv:2101.{i:05d}" for i in range(n)]
+    tags = keywords + [f"arxiv:{a.partition(':')[2]}" for a in articles]
+    record = {"modelId": "org/m", "tags": tags, "cardData": {"datasets": datasets}}
+    kinds = {"keywords": keywords, "datasets": datasets, "articles": articles}
+    return record, Lookups({kind: {"org/m": ids} for kind, ids in kinds.items()}, {}, {})
+
+
+def test_a_document_of_many_entities_takes_time_linear_in_them():
+    """Each entity's provenance read the whole record's tags again, and each value was looked
+    for in the property's list: 4 000 keywords, datasets and papers took 19 s, a million
+    (the Hub's JSON cap allows it) would take days. 8 000 of each: well under a second now."""
+    from hfharvest.normalize.origin import RecordOrigins
+
+    record, lookups = _many_values_record(8000)
+    started = time.process_time()
+    document = model_document(record, lookups)
+    origin = RecordOrigins(record)
+    rows = [origin(kind, e) for kind, m in lookups.mappings.items() for e in m["org/m"]]
+    assert time.process_time() - started < 5
+    assert len(document["schema:keywords"]) == len(document["fair4ml:trainedOn"]) == 8000
+    assert rows[0] == ("metadata", "tags") and rows[8000] == ("metadata", "cardData.datasets")
+    assert rows[-1] == ("metadata", "tags")  # the articles, tagged

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ..identify._fields import card_text
-from .origin import CARD_TEXT, ENRICHED, METADATA, entity_origin, is_repository_doi
+from .origin import CARD_TEXT, ENRICHED, METADATA, RecordOrigins, is_repository_doi
 from .sections import card_sections
 from .vocab import CONTEXT
 
@@ -72,14 +72,22 @@ class _Node:
         self.iri = iri
         self.data: dict = {"@id": iri, "@type": kind}
         self.origins: dict[tuple[str, str], dict] = {}
+        # Per property, the values it holds (as JSON text): a value is looked up here, not in
+        # the list, which took time quadratic in a model's keywords or datasets.
+        self._held: dict[str, set[str]] = {}
 
     def put(self, prop: str, value, source: str, field: str, enriched_by: str | None = None):
         if value is None or value == [] or value == "":
             return
         values = value if isinstance(value, list) else [value]
         current = self.data.get(prop)
-        merged = [*(current if isinstance(current, list) else [current] if current else [])]
-        merged += [v for v in values if v not in merged]
+        merged = current if isinstance(current, list) else [current] if current else []
+        if (held := self._held.get(prop)) is None:
+            held = self._held[prop] = {_held_key(v) for v in merged}
+        for item in values:
+            if (key := _held_key(item)) not in held:
+                held.add(key)
+                merged.append(item)
         self.data[prop] = merged if len(merged) > 1 or isinstance(value, list) else merged[0]
         origin = self.origins.setdefault(
             (prop, source),
@@ -103,6 +111,10 @@ class _Node:
         if self.origins:
             self.data["hfh:extraction"] = list(self.origins.values())
         return {"@context": CONTEXT, **self.data}
+
+
+def _held_key(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def model_document(record: dict, lookups: Lookups) -> dict:
@@ -183,7 +195,7 @@ def _basics(node: _Node, record: dict, lookups: Lookups) -> None:
 
 
 def _entities(node: _Node, record: dict, lookups: Lookups) -> None:
-    model_id = record["modelId"]
+    model_id, origin = record["modelId"], RecordOrigins(record)
     for kind, prop, build in (
         ("licenses", "schema:license", _license),
         ("keywords", "schema:keywords", lambda e, lk: e["id"]),
@@ -197,7 +209,7 @@ def _entities(node: _Node, record: dict, lookups: Lookups) -> None:
                 continue  # the model's own DOI: an identifier, not a citation
             entity = lookups.entity(kind, entity_id)
             stated = lookups.stated_in(kind, model_id, entity_id)
-            source, field = entity_origin(kind, record, entity_id, stated)
+            source, field = origin(kind, entity_id, stated)
             enriched_by = entity.get("source") if entity.get("enriched") else None
             node.put(prop, build(entity, lookups), source, field, enriched_by)
 
