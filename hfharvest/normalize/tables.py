@@ -228,9 +228,9 @@ def _model_rows(record: dict, lookups: Lookups, writers: dict, run_id: str) -> N
         writers["lineage_edges"].add(edge)
     origin = RecordOrigins(record)
     for kind, mapping in lookups.mappings.items():
+        stated = lookups.stated(kind, model_id)
         for entity in mapping.get(model_id, []):
-            stated = lookups.stated_in(kind, model_id, entity)
-            source, field = origin(kind, entity, stated)
+            source, field = origin(kind, entity, stated.get(entity))
             row = {"run_id": run_id, "model_id": model_id, "kind": kind, "id": entity}
             row |= {"entity_id": entity_id(kind, entity), "source": source, "source_field": field}
             writers["model_entities"].add(row)
