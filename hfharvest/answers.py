@@ -124,8 +124,30 @@ _INT64_DIGITS = 19
 
 
 def json_value(text: bytes | str):
-    """json.loads with non-finite floats and out-of-int64 integers read as null."""
-    return json.loads(text, parse_float=_finite, parse_int=_int64, parse_constant=_null)
+    """json.loads with non-finite floats and out-of-int64 integers read as null, and lone
+    surrogates (`"\\ud800"`, valid JSON) read as U+FFFD."""
+    value = json.loads(text, parse_float=_finite, parse_int=_int64, parse_constant=_null)
+    escapes = _SURROGATE_ESCAPE if isinstance(text, bytes) else _SURROGATE_ESCAPE_STR
+    return _without_surrogates(value) if escapes.search(text) else value
+
+
+# A `\uD800`-`\uDFFF` escape: a pair of them is one character, json.loads joins it; one alone
+# is a string no UTF-8 file can hold, and writing it failed the whole stage (UnicodeEncodeError).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_STR = re.compile(_SURROGATE_ESCAPE.pattern.decode())
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value):
+    """`value` with every lone surrogate in its strings (keys too) replaced by U+FFFD; the
+    depth is bounded by the caller (MAX_DEPTH), so the recursion is too."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _finite(text: str) -> float | None:

@@ -35,6 +35,7 @@ from huggingface_hub.utils import (
     hf_raise_for_status,
     set_client_factory,
 )
+from huggingface_hub.utils._datetime import parse_datetime
 from huggingface_hub.utils._http import hf_request_event_hook
 
 from . import answers, errors, jsonio, redact
@@ -756,12 +757,39 @@ def _model_info(data: object, where: str, requested: str | None = None):
             return errors.Malformed(requested, message)
         named = model_id[:200] if isinstance(model_id, str) else shown(model_id)
         return errors.InvalidId(named, f"{where}: not a valid model id: {shown(model_id)}")
+    fields, dropped = _tolerated(data)
     try:
-        return ModelInfo(**{**data, "siblings": _file_names(data.get("siblings"))})
+        info = ModelInfo(**{**fields, "siblings": _file_names(data.get("siblings"))})
+        info._hfharvest_dropped = dropped  # said by model_info_to_dict, the rest kept
+        return info
     except (TypeError, ValueError, KeyError, AttributeError) as err:
         return errors.Malformed(
             model_id, f"unusable record: {type(err).__name__}: {shown(str(err))}"
         )
+
+
+def _tolerated(data: dict) -> tuple[dict, list[str]]:
+    """The record without the values ModelInfo raises on (a date that is not the Hub's
+    `%Y-%m-%dT%H:%M:%S.%fZ`, a `safetensors` that is no mapping of counts), and what was dropped:
+    one odd field costs that field, not the model (it was `malformed`, the model lost)."""
+    fields, dropped = dict(data), []
+    for key in ("lastModified", "createdAt"):
+        if (value := fields.get(key)) is None:
+            continue
+        try:
+            parse_datetime(value)
+        except (TypeError, ValueError, AttributeError):
+            dropped.append(f"{key} {shown(value, 40)} is no date: dropped")
+            fields[key] = None
+    counts = fields.get("safetensors")
+    if counts and not (
+        isinstance(counts, dict)
+        and isinstance(counts.get("parameters"), dict)
+        and "total" in counts
+    ):
+        dropped.append(f"safetensors {shown(counts, 40)} is not a mapping of counts: dropped")
+        fields["safetensors"] = None
+    return fields, dropped
 
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # git's SHA-1 (or SHA-256) in hex
@@ -779,6 +807,7 @@ def model_info_to_dict(info: ModelInfo, problems: list[str] | None = None) -> di
     dropped, and said in `problems` when a list is given.
     """
     problems = [] if problems is None else problems
+    problems.extend(getattr(info, "_hfharvest_dropped", ()))
     card_data = info.card_data
     if hasattr(card_data, "to_dict"):
         card_data = card_data.to_dict()

@@ -28,9 +28,9 @@ from hfharvest.cache import EntityCache
 from hfharvest.enrich.articles import enrich_articles, feed_error, parse_feed
 from hfharvest.enrich.datasets import enrich_datasets, fetch_croissant
 from hfharvest.enrich.tasks import enrich_tasks, fetch_hub_tasks
-from hfharvest.hub import LISTING, HubClient, process_rate_limiter
+from hfharvest.hub import LISTING, HubClient, model_info_to_dict, process_rate_limiter
 from hfharvest.identify.articles import identify_articles
-from hfharvest.jsonio import iter_items, write_items
+from hfharvest.jsonio import artifact_writer, iter_items, iter_models, write_items
 from hfharvest.replica import ReplicaHub
 from hfharvest.replica.arxiv import arxiv_error, arxiv_feed
 from hfharvest.stages.extract import Extractor, Harvest
@@ -653,3 +653,58 @@ def test_a_dense_croissant_under_the_json_cap_is_refused_before_it_costs_gigabyt
     result = json.loads(child.stdout)
     assert result["datasets"] == [["c4", True, "malformed"], ["glue", True, "malformed"]]
     assert result["grew_mb"] < 100, result  # parsed, the two took ~600 MB
+
+
+# -- odd record fields (hostile review, round 3) -------------------------------------------------
+
+
+def test_a_lone_surrogate_in_a_record_is_replaced_not_a_crash_of_the_stage(hostile, tmp_path):
+    """`"\\ud800"` is valid JSON (a card's YAML `"\\uD800"` reaches the Hub's JSON so): json.loads
+    gave a string no UTF-8 file can hold, and writing the one record failed the whole listing
+    stage with UnicodeEncodeError. Paired surrogates stay the one character they are."""
+    odd = {"tags": ["lone\ud800tag", "\U0001f600"], "library_name": "x\udfff",
+           "cardData": {"license\ud800": "mit", "datasets": ["squad", "d\udc00x"]}}  # fmt: skip
+    hostile.configure(faults={"fields": {GPT2: odd}})
+    client = fast_client(hostile)
+    [listed] = [info for info in client.list_latest(100) if info.id == GPT2]  # a listing entry
+    assert listed.tags == ["lone\ufffdtag", "\U0001f600"]
+    path = tmp_path / "stage.json"
+    with artifact_writer(path, "extract_from_file") as out:  # a record fetched by id
+        out.add(Extractor(client, threads=1).by_ids([GPT2], source="file"))
+    [record] = iter_models(path)
+    assert record["tags"] == ["lone\ufffdtag", "\U0001f600"]
+    assert record["library_name"] == "x\ufffd"
+    assert record["cardData"]["datasets"] == ["squad", "d\ufffdx"]
+    assert "license\ufffd" in record["cardData"]
+    assert hostile.stats()["faults_injected"]["fields"] >= 2
+
+
+@pytest.mark.parametrize(
+    ("odd", "kept"),
+    [
+        ({"createdAt": "0000-01-01T00:00:00.000Z"}, {"createdAt": None}),
+        ({"createdAt": "99999-01-01T00:00:00Z", "lastModified": 5}, {"last_modified": None}),
+        ({"lastModified": "2024-13-45T25:61:00+99:00"}, {"last_modified": None}),
+        ({"safetensors": "garbage"}, {"safetensors": None}),
+        ({"safetensors": {"parameters": ["F32"], "total": 5}}, {"safetensors": None}),
+        ({"safetensors": {"total": 5}}, {"safetensors": None}),
+    ],
+)
+def test_an_odd_date_or_safetensors_costs_that_field_not_the_model(hostile, odd, kept):
+    """huggingface_hub's ModelInfo raises on a date not in the Hub's one format and on a
+    `safetensors` without `parameters` and `total`: the whole model was `malformed`, lost."""
+    hostile.configure(faults={"fields": {GPT2: odd}})
+    client = fast_client(hostile)
+    [listed] = [info for info in client.list_latest(100) if info.id == GPT2]
+    got = Harvest.collect(Extractor(client, threads=1).by_ids([GPT2], source="file"))
+    for info in (listed, client.model_info(GPT2)):
+        problems: list[str] = []
+        record = model_info_to_dict(info, problems)
+        assert {key: record[key] for key in kept} == kept
+        assert problems and all(p.endswith(": dropped") for p in problems)
+    [record] = got.models
+    assert record["modelId"] == GPT2 and record["tags"] == snapshot_record(GPT2)["tags"]
+    [failure] = got.failures
+    assert (
+        failure["reason"] == "malformed" and "(the rest of the record kept)" in failure["message"]
+    )

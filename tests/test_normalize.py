@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -31,7 +32,7 @@ from hfharvest.entities import entity_id
 from hfharvest.lineage import base_model_links
 from hfharvest.normalize import catalogue, families, vocab
 from hfharvest.normalize.doc_cache import DOCUMENT_CODE, DocumentCache
-from hfharvest.normalize.fair4ml import model_document, model_inputs
+from hfharvest.normalize.fair4ml import Lookups, model_document, model_inputs
 from hfharvest.normalize.inputs import RunInputs
 from hfharvest.normalize.linked_data import OPTIONS, to_ntriples, written
 from hfharvest.normalize.sections import card_sections
@@ -501,8 +502,14 @@ def test_the_workflow_loads_postgres_and_never_writes_the_dsn(run):
 
 
 # Modules a document writer loads that do not shape a document: package markers, the table
-# names, error classes and the atomic file writers.
-NOT_SHAPING = {"hfharvest", "hfharvest.normalize", "hfharvest.errors", "hfharvest.jsonio"}
+# names, error classes (and the token masking their messages) and the atomic file writers.
+NOT_SHAPING = {
+    "hfharvest",
+    "hfharvest.normalize",
+    "hfharvest.errors",
+    "hfharvest.redact",
+    "hfharvest.jsonio",
+}
 
 
 def test_the_document_cache_key_covers_every_module_the_writers_load():
@@ -524,3 +531,147 @@ def test_the_document_cache_key_covers_every_module_the_writers_load():
             uncovered.append(name)
     assert len(loaded) > 8 and not uncovered
     assert not any(name.startswith("normalize/tables") for name in DOCUMENT_CODE)
+
+
+def test_odd_dataset_fields_are_no_crash_nor_nodes_of_their_own():
+    """A Hub dataset's `description` or `pretty_name` can be any JSON (a card's YAML mapping):
+    a mapping's slice raised TypeError, failing the whole normalize stage; a mapping with an
+    `@id` wrote triples about any IRI, one without a blank node."""
+    from hfharvest.normalize.fair4ml import Lookups, dataset_document
+
+    hostile = {"@id": "http://evil.example/x", "@type": "schema:Person", "schema:name": "pwn"}
+    odd = {"id": "squad", "enriched": True, "source": "hub_api", "description": {"a": [1]},
+           "pretty_name": hostile, "license": "mit",
+           "languages": ["en", {"@id": "http://e/"}]}  # fmt: skip
+    lookups = Lookups({"datasets": {"org/m": ["squad"]}}, {}, {"datasets": {"squad": odd}})
+    for document in (dataset_document(odd, 100), model_document({"modelId": "org/m"}, lookups)):
+        triples = to_ntriples(document)
+        assert "evil.example" not in triples and "http://e/" not in triples
+        assert "_:" not in triples  # no blank node
+    own = to_ntriples(dataset_document(odd, 100))
+    assert (
+        '<http://schema.org/license> "mit"' in own and '<http://schema.org/inLanguage> "en"' in own
+    )
+    assert "<http://schema.org/description>" not in own
+
+
+def _within(seconds: float, call):
+    """call()'s answer, or AssertionError when it has not answered within `seconds`."""
+    import threading
+
+    answer: list = []
+    thread = threading.Thread(target=lambda: answer.append(call()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert answer, f"no answer within {seconds} s"
+    return answer[0]
+
+
+@pytest.mark.parametrize("planted", ["fifo", "dev_zero", "outside_file"])
+def test_a_planted_document_cache_entry_is_dropped_never_read(tmp_path, planted):
+    """The document cache read any path at its entry's name: a FIFO hung normalize_fair4ml, a
+    link to /dev/zero read without end, a link out of the data root was served."""
+    root, outside = tmp_path / "cache", tmp_path / "outside"
+    cache, key = DocumentCache(root), "ab" + "0" * 62
+    document = written({"@id": HUB + BERT, "name": "bert"}, "<a> <b> <c> .\n")
+    cache.put(key, document)
+    entry = next(root.rglob("*.nt"))
+    outside.mkdir()
+    (outside / "entry").write_bytes(entry.read_bytes())  # a valid entry, elsewhere
+    entry.unlink()
+    if planted == "fifo":
+        os.mkfifo(entry)
+    else:
+        entry.symlink_to("/dev/zero" if planted == "dev_zero" else outside / "entry")
+    try:
+        assert _within(10, lambda: cache.get(key)) is None
+    finally:
+        if planted == "fifo" and entry.exists():  # let a reader stuck on it go
+            os.close(os.open(entry, os.O_WRONLY | os.O_NONBLOCK))
+    assert not entry.is_symlink() and not entry.exists()  # dropped: the next put writes it
+    cache.put(key, document)
+    assert cache.get(key) == document and (outside / "entry").read_bytes() != b""
+
+
+def test_a_linked_document_cache_folder_takes_no_write_out_of_the_data_root(tmp_path):
+    root, outside = tmp_path / "cache", tmp_path / "outside"
+    outside.mkdir()
+    root.mkdir()
+    key = "cd" + "0" * 62
+    (root / key[:2]).symlink_to(outside)
+    cache = DocumentCache(root)
+    cache.put(key, written({"@id": HUB + BERT}, ""))
+    assert list(outside.iterdir()) == [] and cache.get(key) is None
+
+
+def _many_values_record(n: int) -> tuple[dict, Lookups]:
+    """A model whose tags, `cardData.datasets` and arXiv tags name `n` entities each."""
+    keywords, datasets = [f"kw{i}" for i in range(n)], [f"o/d{i}" for i in range(n)]
+    articles = [f"arxiv:2101.{i:05d}" for i in range(n)]
+    tags = keywords + [f"arxiv:{a.partition(':')[2]}" for a in articles]
+    record = {"modelId": "org/m", "tags": tags, "cardData": {"datasets": datasets}}
+    kinds = {"keywords": keywords, "datasets": datasets, "articles": articles}
+    return record, Lookups({kind: {"org/m": ids} for kind, ids in kinds.items()}, {}, {})
+
+
+def test_a_document_of_many_entities_takes_time_linear_in_them():
+    """Each entity's provenance read the whole record's tags again, and each value was looked
+    for in the property's list: 4 000 keywords, datasets and papers took 19 s, a million
+    (the Hub's JSON cap allows it) would take days. 8 000 of each: well under a second now."""
+    from hfharvest.normalize.origin import RecordOrigins
+
+    record, lookups = _many_values_record(8000)
+    started = time.process_time()
+    document = model_document(record, lookups)
+    origin = RecordOrigins(record)
+    rows = [origin(kind, e) for kind, m in lookups.mappings.items() for e in m["org/m"]]
+    assert time.process_time() - started < 5
+    assert len(document["schema:keywords"]) == len(document["fair4ml:trainedOn"]) == 8000
+    assert rows[0] == ("metadata", "tags") and rows[8000] == ("metadata", "cardData.datasets")
+    assert rows[-1] == ("metadata", "tags")  # the articles, tagged
+
+
+def test_long_lists_are_converted_in_parts_to_the_same_triples(monkeypatch):
+    """pyld compares each value it adds with those its property holds: a document of 8 000
+    keywords, datasets and papers took 60 s to convert, quadratic in them. Documents with a
+    long list are converted in parts; the triples are those of one conversion."""
+    from hfharvest.normalize import linked_data
+
+    record, lookups = _many_values_record(30)
+    record["cardData"]["model-index"] = [
+        {
+            "results": [
+                {"dataset": {"type": f"o/d{i}"}, "metrics": [{"type": "acc", "value": i}]}
+                for i in range(5)
+            ]
+        }  # fmt: skip
+    ]
+    document = model_document(record, lookups)
+    whole = jsonld.to_rdf(document, OPTIONS)
+    monkeypatch.setattr(linked_data, "LONG_LIST", 10)
+    monkeypatch.setattr(linked_data, "SPLIT_VALUES", 4)
+    parts = to_ntriples(document)
+    assert sorted(parts.splitlines()) == sorted(whole.splitlines())
+    monkeypatch.undo()
+    record, lookups = _many_values_record(8000)
+    document = model_document(record, lookups)
+    started = time.process_time()
+    triples = to_ntriples(document)
+    assert time.process_time() - started < 15
+    assert triples.count("\n") == len(set(triples.splitlines())) > 3 * 8000
+
+
+def test_where_an_entity_was_stated_is_read_once_per_model():
+    """The identify stage's dataset sources are on disk (a DiskMap): a model's whole map was
+    decoded again for each of its datasets, 55 s for one model of 20 000 in normalize_tables."""
+    from hfharvest.spill import DiskMap
+
+    record, lookups = _many_values_record(12000)
+    datasets = lookups.mappings["datasets"]["org/m"]
+    sources = DiskMap([("org/m", dict.fromkeys(datasets, "metadata"))])
+    lookups = Lookups(lookups.mappings, {}, {}, dataset_sources=sources)
+    started = time.process_time()
+    document = model_document(record, lookups)
+    assert time.process_time() - started < 5
+    assert len(document["fair4ml:trainedOn"]) == 12000
+    assert lookups.stated_in("datasets", "org/m", "o/d7") == "metadata"

@@ -4,7 +4,9 @@ When an incremental harvest reruns the stage, a model whose record, entities, re
 settings did not change costs a file read instead of a JSON-LD conversion (pyld's is most of the
 stage's time); dataset documents are cached the same way. The key also covers the code that
 writes documents and the library versions, so a change of either never serves an old document.
-Entries carry a checksum; a torn one is a miss.
+Entries carry a checksum; a torn one is a miss. Like the other caches (hfharvest/cache.py), it
+reads and writes only regular files in real folders under its root: a planted FIFO hung the
+stage, a link to /dev/zero filled its memory, and a linked folder took its writes elsewhere.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-from ..jsonio import atomic_writer
+from ..cache import _EntryStore
 from ..runconfig import code_digest
 from ..stages.identify import IDENTIFIER_CODE
 from .linked_data import Written
 
 _LIBRARIES = ("PyLD", "markdown-it-py")
+# A document's entry: its JSON line and triples (a card's sections are capped at
+# normalize.max_text_chars each); one beyond this is damage, never read.
+ENTRY_MAX_BYTES = 256 * 1024 * 1024
 
 
 # What shapes a document: the modules that write it (fair4ml and what it imports, the
@@ -53,6 +58,8 @@ class DocumentCache:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.hits = self.misses = 0
+        self._files = _EntryStore(root, "normalize")
+        self._files.max_bytes = ENTRY_MAX_BYTES
 
     def again(self) -> DocumentCache:
         """The same cache with its own counts (the stats count model documents only)."""
@@ -69,7 +76,10 @@ class DocumentCache:
 
     def get(self, key: str) -> Written | None:
         try:
-            header, _, body = self._path(key).read_bytes().partition(b"\n")
+            data = self._files._read([key[:2]], f"{key}.nt")
+            if data is None:
+                raise FileNotFoundError(key)
+            header, _, body = data.partition(b"\n")
             facts = json.loads(header)
             line, _, ntriples = body.decode("utf-8").partition("\n")
             found = facts["checksum"] == _checksum(body)
@@ -83,5 +93,4 @@ class DocumentCache:
         body = (document.line + document.ntriples).encode("utf-8")
         facts = {"checksum": _checksum(body), "nodes": document.nodes,
                  "properties": list(document.properties)}  # fmt: skip
-        with atomic_writer(self._path(key), "wb", fsync=False) as handle:  # checksummed
-            handle.write(json.dumps(facts).encode() + b"\n" + body)
+        self._files._store([key[:2]], f"{key}.nt", json.dumps(facts).encode() + b"\n" + body)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ..identify._fields import card_text
-from .origin import CARD_TEXT, ENRICHED, METADATA, entity_origin, is_repository_doi
+from .origin import CARD_TEXT, ENRICHED, METADATA, RecordOrigins, is_repository_doi
 from .sections import card_sections
 from .vocab import CONTEXT
 
@@ -41,11 +41,18 @@ class Lookups:
 
     def stated_in(self, kind: str, model: str, entity: str) -> str | None:
         """`metadata` or `card_text`, where the identify stage says it found a dataset or base."""
+        return self.stated(kind, model).get(entity)
+
+    def stated(self, kind: str, model: str) -> dict[str, str | None]:
+        """`stated_in` for every entity of `kind` the model names: read once per model (the maps
+        are on disk, and decoding a model's whole map for each of its entities took time
+        quadratic in them: 20 000 datasets of one model, 55 s)."""
         if kind == "datasets":
-            return (self.dataset_sources or {}).get(model, {}).get(entity)
+            return (self.dataset_sources or {}).get(model) or {}
         if kind == "base_models":
-            return self.relations.get(model, {}).get(entity, {}).get("source")
-        return None
+            bases = self.relations.get(model) or {}
+            return {base: link.get("source") for base, link in bases.items()}
+        return {}
 
     def entity(self, kind: str, entity: str) -> dict:
         return self.entities.get(kind, {}).get(entity) or {"id": entity, "enriched": False}
@@ -72,14 +79,22 @@ class _Node:
         self.iri = iri
         self.data: dict = {"@id": iri, "@type": kind}
         self.origins: dict[tuple[str, str], dict] = {}
+        # Per property, the values it holds (as JSON text): a value is looked up here, not in
+        # the list, which took time quadratic in a model's keywords or datasets.
+        self._held: dict[str, set[str]] = {}
 
     def put(self, prop: str, value, source: str, field: str, enriched_by: str | None = None):
         if value is None or value == [] or value == "":
             return
         values = value if isinstance(value, list) else [value]
         current = self.data.get(prop)
-        merged = [*(current if isinstance(current, list) else [current] if current else [])]
-        merged += [v for v in values if v not in merged]
+        merged = current if isinstance(current, list) else [current] if current else []
+        if (held := self._held.get(prop)) is None:
+            held = self._held[prop] = {_held_key(v) for v in merged}
+        for item in values:
+            if (key := _held_key(item)) not in held:
+                held.add(key)
+                merged.append(item)
         self.data[prop] = merged if len(merged) > 1 or isinstance(value, list) else merged[0]
         origin = self.origins.setdefault(
             (prop, source),
@@ -103,6 +118,10 @@ class _Node:
         if self.origins:
             self.data["hfh:extraction"] = list(self.origins.values())
         return {"@context": CONTEXT, **self.data}
+
+
+def _held_key(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def model_document(record: dict, lookups: Lookups) -> dict:
@@ -134,6 +153,18 @@ def model_inputs(record: dict, lookups: Lookups) -> dict:
         "identifiers": identifiers.get(model_id) if identifiers is not None else None,
         "max_chars": lookups.max_chars,
     }
+
+
+def _text(value) -> str | None:
+    """A string field of an entity, or None: a Hub dataset's `pretty_name` or `description` can
+    be any JSON (a card's YAML mapping), and a mapping written as a value is a JSON-LD node
+    (with an `@id`, triples about any IRI; without, a blank node); a mapping's slice raised."""
+    return value if isinstance(value, str) else None
+
+
+def _texts(value) -> list[str]:
+    """The strings of a list field of an entity (a string alone is a list of one)."""
+    return [item for item in (value if isinstance(value, list) else [value]) if _text(item)]
 
 
 def _date(value) -> dict | None:
@@ -171,7 +202,7 @@ def _basics(node: _Node, record: dict, lookups: Lookups) -> None:
 
 
 def _entities(node: _Node, record: dict, lookups: Lookups) -> None:
-    model_id = record["modelId"]
+    model_id, origin = record["modelId"], RecordOrigins(record)
     for kind, prop, build in (
         ("licenses", "schema:license", _license),
         ("keywords", "schema:keywords", lambda e, lk: e["id"]),
@@ -180,12 +211,12 @@ def _entities(node: _Node, record: dict, lookups: Lookups) -> None:
         ("datasets", "fair4ml:trainedOn", _dataset),
         ("articles", "schema:citation", _article),
     ):
+        stated = lookups.stated(kind, model_id)
         for entity_id in lookups.ids(kind, model_id):
             if kind == "articles" and is_repository_doi(entity_id):
                 continue  # the model's own DOI: an identifier, not a citation
             entity = lookups.entity(kind, entity_id)
-            stated = lookups.stated_in(kind, model_id, entity_id)
-            source, field = entity_origin(kind, record, entity_id, stated)
+            source, field = origin(kind, entity_id, stated.get(entity_id))
             enriched_by = entity.get("source") if entity.get("enriched") else None
             node.put(prop, build(entity, lookups), source, field, enriched_by)
 
@@ -197,7 +228,7 @@ def _license(entity: dict, lookups: Lookups):
     if not url:
         return entity["id"]  # a licence with no known page: its name, as text
     node = {"@id": url, "@type": "schema:CreativeWork", "schema:identifier": entity["id"]}
-    if entity.get("name"):
+    if _text(entity.get("name")):
         node["schema:name"] = entity["name"]
     return node
 
@@ -208,7 +239,7 @@ def _task(entity: dict, lookups: Lookups) -> dict:
         "@type": "schema:DefinedTerm",
         "schema:termCode": entity["id"],
     }
-    if entity.get("label"):
+    if _text(entity.get("label")):
         node["schema:name"] = entity["label"]
     return node
 
@@ -219,7 +250,7 @@ def _dataset(entity: dict, lookups: Lookups) -> dict:
         "@id": dataset_iri(entity["id"]),
         "@type": "schema:Dataset",
         "schema:identifier": entity["id"],
-        "schema:name": entity.get("pretty_name") or entity["id"],
+        "schema:name": _text(entity.get("pretty_name")) or entity["id"],
     }
     return node
 
@@ -232,11 +263,11 @@ def dataset_document(entity: dict, max_chars: int) -> dict:
     node.put("schema:url", {"@id": iri}, METADATA, "identified/datasets")
     if entity.get("enriched"):
         source = entity.get("source")
-        node.put("schema:name", entity.get("pretty_name"), ENRICHED, "pretty_name", source)
-        text = (entity.get("description") or "")[:max_chars]
+        node.put("schema:name", _text(entity.get("pretty_name")), ENRICHED, "pretty_name", source)
+        text = (_text(entity.get("description")) or "")[:max_chars]
         node.put("schema:description", text, ENRICHED, "description", source)
-        node.put("schema:license", entity.get("license") or [], ENRICHED, "license", source)
-        languages = entity.get("languages") or []
+        node.put("schema:license", _texts(entity.get("license")), ENRICHED, "license", source)
+        languages = _texts(entity.get("languages"))
         node.put("schema:inLanguage", languages, ENRICHED, "languages", source)
     return node.document()
 
@@ -247,11 +278,11 @@ def _article(entity: dict, lookups: Lookups) -> dict:
         "@type": "schema:ScholarlyArticle",
         "schema:identifier": entity["id"],
     }
-    if entity.get("title"):
+    if _text(entity.get("title")):
         node["schema:name"] = entity["title"]
-    if entity.get("published"):
+    if _date(entity.get("published")):
         node["schema:datePublished"] = _date(entity["published"])
-    if entity.get("doi"):
+    if _text(entity.get("doi")):
         node["schema:sameAs"] = {"@id": article_iri(f"doi:{entity['doi']}")}
     return node
 

@@ -30,9 +30,82 @@ def _no_fetch(url, options=None):
 OPTIONS = {"format": "application/n-quads", "documentLoader": _no_fetch}
 
 
+# pyld compares each value it adds with those its property holds (JsonLdProcessor.add_value):
+# time quadratic in a model's keywords or datasets (8 000 of each: 60 s; the Hub's JSON cap
+# allows a million). A document with a list longer than LONG_LIST is converted in parts of about
+# SPLIT_VALUES values (8 000 of each: 2 s); the others in one piece, as they always were.
+LONG_LIST = 1000
+SPLIT_VALUES = 100
+
+
 def to_ntriples(document: dict) -> str:
-    """The document's triples as N-Triples lines (the default graph of N-Quads is N-Triples)."""
-    return jsonld.to_rdf(document, OPTIONS)
+    """The document's triples as N-Triples lines (the default graph of N-Quads is N-Triples).
+
+    A document with a list longer than LONG_LIST is flattened (every node has an IRI) and
+    converted in parts of at most SPLIT_VALUES values of a property; the triples are the same,
+    each written once."""
+    if not _has_long_list(document):
+        return jsonld.to_rdf(document, OPTIONS)
+    nodes: list[dict] = []
+    _flatten(document, nodes)
+    context = document.get("@context", {})
+    lines: dict[str, None] = {}
+    for part in _parts(nodes):
+        rdf = jsonld.to_rdf({"@context": context, "@graph": part}, OPTIONS)
+        lines.update(dict.fromkeys(rdf.splitlines(keepends=True)))
+    return "".join(lines)
+
+
+def _has_long_list(value) -> bool:
+    if isinstance(value, list):
+        return len(value) > LONG_LIST or any(_has_long_list(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_long_list(item) for item in value.values())
+    return False
+
+
+def _flatten(node: dict, out: list[dict]) -> dict:
+    """`node` and the nodes in it appended to `out` as flat nodes (nested nodes replaced by
+    references, every value in a list); returns the reference to `node`."""
+    flat = {}
+    for key, value in node.items():
+        if key == "@context":
+            continue
+        if key.startswith("@"):
+            flat[key] = value
+            continue
+        items = value if isinstance(value, list) else [value]
+        flat[key] = [
+            _flatten(item, out) if isinstance(item, dict) and "@id" in item and len(item) > 1
+            else item
+            for item in items
+        ]  # fmt: skip
+    out.append(flat)
+    return {"@id": node["@id"]}
+
+
+def _parts(nodes: list[dict]) -> Iterable[list[dict]]:
+    """The flat nodes in groups of about SPLIT_VALUES values, a long property in slices."""
+    batch: list[dict] = []
+    size = 0
+    for node in nodes:
+        for piece in _sliced(node):
+            count = sum(len(v) for k, v in piece.items() if not k.startswith("@"))
+            if batch and size + count > SPLIT_VALUES:
+                yield batch
+                batch, size = [], 0
+            batch.append(piece)
+            size += count
+    if batch:
+        yield batch
+
+
+def _sliced(node: dict) -> Iterable[dict]:
+    long = [k for k, v in node.items() if not k.startswith("@") and len(v) > SPLIT_VALUES]
+    yield {key: value for key, value in node.items() if key not in long}
+    for key in long:
+        for start in range(0, len(node[key]), SPLIT_VALUES):
+            yield {"@id": node["@id"], key: node[key][start : start + SPLIT_VALUES]}
 
 
 @dataclass

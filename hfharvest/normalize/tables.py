@@ -25,7 +25,7 @@ from ..entities import entity_id
 from ..jsonio import atomic_writer
 from . import TABLES
 from .fair4ml import Lookups, model_iri, repository_ids
-from .origin import entity_origin
+from .origin import RecordOrigins
 
 STR, INT, BOOL = pa.string(), pa.int64(), pa.bool_()
 TIME = pa.timestamp("s", tz="UTC")
@@ -226,10 +226,11 @@ def _model_rows(record: dict, lookups: Lookups, writers: dict, run_id: str) -> N
         edge = {"run_id": run_id, "child": model_id, "parent": parent, "depth": depth + 1}
         edge |= {"relation": link["relation"], "source": link.get("source") or "metadata"}
         writers["lineage_edges"].add(edge)
+    origin = RecordOrigins(record)
     for kind, mapping in lookups.mappings.items():
+        stated = lookups.stated(kind, model_id)
         for entity in mapping.get(model_id, []):
-            stated = lookups.stated_in(kind, model_id, entity)
-            source, field = entity_origin(kind, record, entity, stated)
+            source, field = origin(kind, entity, stated.get(entity))
             row = {"run_id": run_id, "model_id": model_id, "kind": kind, "id": entity}
             row |= {"entity_id": entity_id(kind, entity), "source": source, "source_field": field}
             writers["model_entities"].add(row)

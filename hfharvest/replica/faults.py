@@ -53,6 +53,10 @@ faults = {
   "not_found": [ids], "gated": [ids], "disabled": [ids],
   "redirects": {"old/id": "new/id" or "http://other-host:port"},   # 307
   "readmes": {"id": "text" | {"base64": "..."} | {"fill": "x", "bytes": n}},  # README bodies
+  "fields": {"id": {"field": value}},  # that model's or dataset's record (by id, in listings
+                                       # too) with these fields set: odd values a card's YAML or
+                                       # a bug upstream can give (a lone surrogate is sent as the
+                                       # Hub's JSON.stringify sends it, escaped: "\\ud800")
 }"""
 RATE_FAULTS = ("5xx", "slow", "reset", "truncated_json", "invalid_json", "huge_body")
 RATE_FAULTS += ("html", "unauthorized", "absurd_ratelimit", "absurd_retry_after", "trickle")
@@ -62,7 +66,7 @@ ID_FAULTS = ("not_found", "gated", "disabled")
 PAGE_FAULTS = ("deep_entry", "link_loop", "stuck_cursor", "endless_pages")  # see paging.py
 ARXIV_FAULTS = ("arxiv_empty", "arxiv_version_digits")  # see routes.py
 FAULT_KEYS = {"seed", "endpoints", "ids", "429", "redirects", "readmes", *RATE_FAULTS, *ID_FAULTS}
-FAULT_KEYS |= {*PAGE_FAULTS, *ARXIV_FAULTS}
+FAULT_KEYS |= {*PAGE_FAULTS, *ARXIV_FAULTS, "fields"}
 JSON_ENDPOINTS = {"list_models", "model_info", "dataset_info", "tasks", "croissant"}
 BODY_FAULTS = {"truncated_json", "invalid_json", "huge_body", "gzip_bomb"}
 BODY_ENDPOINTS = {"huge_body": JSON_ENDPOINTS | {"arxiv_query"}}
@@ -267,9 +271,11 @@ def checked_faults(faults) -> dict:
     for kind in ID_FAULTS:
         if kind in plan:
             plan[kind] = sorted(set(plan[kind]))
-    for name in ("redirects", "readmes"):
+    for name in ("redirects", "readmes", "fields"):
         if not isinstance(plan.get(name, {}), dict):
             raise ValueError(f"faults.{name} must be a mapping of model id to value")
+    if not all(isinstance(fields, dict) for fields in plan.get("fields", {}).values()):
+        raise ValueError("faults.fields must map each id to a mapping of field to value")
     if "readmes" in plan:
         plan["readmes"] = {key: _readme_body(value) for key, value in plan["readmes"].items()}
     return plan

@@ -33,7 +33,11 @@ class Response:
 
 
 def json_response(status: int, payload, model_id: str | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    try:
+        body = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (a fault): escaped, as JSON.stringify does
+        body = json.dumps(payload, separators=(",", ":")).encode()
     return Response(status, body, {**JSON_TYPE}, model_id)
 
 

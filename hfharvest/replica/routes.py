@@ -129,7 +129,16 @@ class Routes:
         return record
 
     def _project(self, repo: Repo, query: dict, listing: bool = False) -> dict:
-        """The record as the Hub shapes it for this query (expand, full, cardData, config)."""
+        """The record as the Hub shapes it for this query (expand, full, cardData, config), with
+        the fields the `fields` fault switch sets for this repo (those the query shows)."""
+        shaped = self._shaped(repo, query, listing)
+        if odd := self.faults.get("fields", {}).get(repo.id):
+            self._count_fault("fields")
+            asked = {key for value in query.get("expand", ()) for key in value.split(",")}
+            shaped |= {k: v for k, v in odd.items() if k in shaped or k in asked or not asked}
+        return shaped
+
+    def _shaped(self, repo: Repo, query: dict, listing: bool) -> dict:
         if "expand" in query:
             keys = [key for value in query["expand"] for key in value.split(",") if key]
             recorded = self.catalogue.expand_only.get(repo.id, {})
