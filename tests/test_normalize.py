@@ -490,6 +490,29 @@ def test_postgres_load_is_idempotent_and_answers_like_duckdb(run):
 
 
 @pytest.mark.postgres
+def test_a_nul_in_a_hub_value_is_loaded_as_a_replacement_character(run, tmp_path):
+    """JSON and Parquet hold NUL (a tag `"a\u0000b"`), PostgreSQL's text does not: the load
+    failed whole on one such value."""
+    from psycopg import connect
+
+    from hfharvest.normalize import postgres
+
+    dsn = os.environ["HFHARVEST_PG_DSN"]
+    _, _, out = run
+    source = out / "tables" / "entities_datasets.parquet"
+    rows = pq.read_table(source).to_pylist()
+    rows[0]["id"], rows[0]["languages"] = "nul\x00id", ["a\x00b", "c"]
+    path = tmp_path / "entities_datasets.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=pq.read_schema(source)), path)
+    loaded = postgres.load_run(dsn, {"entities_datasets": path}, "nul-run", batch_rows=3)
+    assert loaded == {"entities_datasets": len(rows)}
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT languages FROM hfharvest.entities_datasets "
+                    "WHERE run_id = 'nul-run' AND id = %s", ["nul\ufffdid"])  # fmt: skip
+        assert cur.fetchall() == [(["a\ufffdb", "c"],)]
+
+
+@pytest.mark.postgres
 def test_the_workflow_loads_postgres_and_never_writes_the_dsn(run):
     """With the DSN in the environment the run's `all` includes the load; no file holds it."""
     workflow, result, out = run

@@ -69,9 +69,19 @@ def _copy(cur, name: str, parquet: pq.ParquetFile, run_id: str, batch_rows: int)
         for batch in parquet.iter_batches(batch_size=batch_rows):
             for row in batch.to_pylist():
                 row["run_id"] = run_id
-                copy.write_row([row[n] for n in names])
+                copy.write_row([_pg_value(row[n]) for n in names])
                 rows += 1
     return rows
+
+
+def _pg_value(value):
+    """PostgreSQL's text cannot hold NUL, which JSON (so a Hub tag) and Parquet can: it is written
+    as U+FFFD, as undecodable bytes are elsewhere, rather than failing the whole load."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_pg_value(item) for item in value]
+    return value
 
 
 def ask(dsn: str, query: str, **params) -> list[tuple]:
