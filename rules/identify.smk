@@ -37,5 +37,7 @@ rule identify:
         runtime=60,
     params:
         kinds=IDENTIFY_KINDS,
+        # read from the config by the job; here so that a change reruns it
+        max_entities_per_model=config["hf"]["max_entities_per_model"],
     script:
         "../scripts/identify.py"

@@ -205,3 +205,36 @@ def test_a_model_listed_twice_gets_the_union_of_its_entities_and_its_first_relat
     assert list(relations["org/twice"]) == ["org/base"]
     assert relations["org/twice"]["org/base"]["relation"] == "finetune"  # the first one met
     assert json.loads((tmp_path / "out/base_models.json").read_text())["org/twice"] == ["org/base"]
+
+
+def test_a_model_naming_more_datasets_or_articles_than_the_cap_keeps_the_first_ones(
+    tmp_path, caplog
+):
+    """One card naming 100 000 datasets would cost enrich 100 000 `dataset_info` requests: a
+    model keeps `hf.max_entities_per_model` of its datasets and articles, with a warning; other
+    kinds (languages: some speech models list over 1 000) are not cut."""
+    path = tmp_path / "models.json"
+    many = {"modelId": "hostile/many",
+            "cardData": {"datasets": [f"org/set-{i:05d}" for i in range(2_500)],
+                         "language": ["en", "fr", "de", "es"]},
+            "tags": [f"arxiv:2101.{i:05d}" for i in range(1_200)]}  # fmt: skip
+    few = {"modelId": "plain/few", "tags": ["dataset:squad", "arxiv:1810.04805"]}
+    with artifact_writer(path, "add_ancestor_models") as out:
+        out.add_model(many)
+        out.add_model(few)
+    kinds = ["datasets", "articles", "languages"]
+    counts = identify_stage.identify_run(
+        identify_stage.kind_outputs(outputs(tmp_path / "out"), kinds),
+        str(path),
+        {kind: identify_stage.ResultCache(None, "x", kind) for kind in kinds},
+        max_per_model=3,  # fewer than the model's four languages
+    )
+    datasets = json.loads((tmp_path / "out/datasets.json").read_text())
+    articles = json.loads((tmp_path / "out/articles.json").read_text())
+    assert datasets["hostile/many"] == ["org/set-00000", "org/set-00001", "org/set-00002"]
+    assert articles["hostile/many"] == ["arxiv:2101.00000", "arxiv:2101.00001", "arxiv:2101.00002"]
+    assert datasets["plain/few"] == ["squad"] and articles["plain/few"] == ["arxiv:1810.04805"]
+    languages = json.loads((tmp_path / "out/languages.json").read_text())
+    assert languages["hostile/many"] == ["de", "en", "es", "fr"]
+    assert counts["datasets"]["models_capped"] == counts["articles"]["models_capped"] == 1
+    assert "hostile/many: 2500 datasets named, the first 3 kept" in caplog.text

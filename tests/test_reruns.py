@@ -85,6 +85,8 @@ WHAT = [
     ({"arxiv": {"endpoint": "http://127.0.0.1:9/api/query"}}, {"enrich_articles"},
      HUB_RULES | {"identify"}),
     ({"retry_failures": 1}, FETCH, {"list_latest_models", "split_models_file"}),
+    ({"hf": {"max_entities_per_model": 10}}, {"identify", "enrich_datasets"},
+     FETCH | {"list_latest_models"}),
     # Shards change the scatter's file set: the fetch jobs (no Hub request: the caches) and
     # the gathers rerun, and what follows them; the listing and the models file do not.
     ({"hf": {"shards": 2}}, {"fetch_latest_cards", "fetch_file_models", "extract_latest"},

@@ -52,6 +52,10 @@ _READS_PER_TRANSACTION = 5_000
 # Below this many models one pass does every kind: a pass this small takes a second or two, and
 # a worker each for a few kinds would save less than it costs to start and wait for.
 PARALLEL_MIN_MODELS = 5_000
+# The kinds whose every id costs enrich a request (dataset_info, an arXiv batch's share): one card
+# naming 100 000 of them would be a day of requests. Real cards name a few, a few hundred at most.
+CAPPED_KINDS = ("datasets", "articles")
+MAX_ENTITIES_PER_MODEL = 1000  # hf.max_entities_per_model
 # Kinds one worker keeps together: keywords asks which base models a card's text states (to
 # leave them out), and in one pass the text is scanned once for both (card_text's cache).
 SHARED = ("base_models", "keywords")
@@ -185,14 +189,16 @@ def identify_run(
     models_path: str,
     caches: dict[str, ResultCache],
     cards: CardStore | None = None,
+    max_per_model: int | None = None,
 ) -> dict:
     """Identify each kind of `outputs` ({kind: {"mapping": path}, with `sources` for datasets
     and `relations` for base models}) in every model of the artifact, in one pass, and write
     its files. Card texts come from `cards`, only for models some kind's cache does not hold.
-    Returns {kind: the counts it logged}."""
+    Returns {kind: the counts it logged}. A model's datasets and articles beyond `max_per_model`
+    (each one a request to enrich) are cut, with a warning."""
     kinds = list(outputs)
     renamed = (read_key(models_path, "renamed", {}) or {}) if "base_models" in kinds else {}
-    unreadable = dict.fromkeys(kinds, 0)
+    unreadable, capped = dict.fromkeys(kinds, 0), dict.fromkeys(kinds, 0)
     with ExitStack() as stack:
         rows = {kind: stack.enter_context(KeyedRows(_columns(outputs[kind]))) for kind in kinds}
         for record in iter_models(models_path):
@@ -214,9 +220,11 @@ def identify_run(
                     else:
                         unreadable[kind] += 1
             for kind in kinds:
-                _add(rows[kind], kind, model, results[kind], renamed)
+                cap = max_per_model if kind in CAPPED_KINDS else None
+                capped[kind] += _add(rows[kind], kind, model, results[kind], renamed, cap)
         return {
             kind: _write(kind, rows[kind], outputs[kind], caches[kind], unreadable[kind])
+            | ({"models_capped": capped[kind]} if capped[kind] else {})
             for kind in kinds
         }
 
@@ -229,18 +237,26 @@ def _columns(outputs: dict) -> int:
     return 2 if any(extra in outputs for extra in _EXTRAS) else 1
 
 
-def _add(rows: KeyedRows, kind: str, model: str, result, renamed: dict) -> None:
-    """The model's row: its ids sorted and distinct (and each id's payload), as JSON texts."""
+def _add(rows: KeyedRows, kind: str, model: str, result, renamed: dict,
+         cap: int | None = None) -> bool:  # fmt: skip
+    """The model's row: its ids sorted and distinct (and each id's payload), as JSON texts,
+    at most `cap` of them; whether some were cut."""
     if kind == "base_models":
         from ..identify.base_models import relations_from_links
 
         result = relations_from_links(model, result, renamed)
     payloads = result if isinstance(result, dict) else dict.fromkeys(result)
     ids = sorted(payloads)
+    cut = cap is not None and len(ids) > cap
+    if cut:
+        log.warning("%s: %d %s named, the first %d kept (hf.max_entities_per_model)",
+                    model, len(ids), kind, cap)  # fmt: skip
+        ids = ids[:cap]
     if rows.columns == 1:
         rows.add(model, _json(ids))
     else:
         rows.add(model, _json(ids), _json({i: payloads[i] for i in ids}))
+    return cut
 
 
 def _json(value) -> str:
@@ -329,7 +345,8 @@ def _worker_pass(outputs: dict, models_path: str, config: dict):
 
 def _pass(outputs: dict, models_path: str, config: dict) -> dict:
     caches = {kind: cache_from(config, kind) for kind in outputs}
-    return identify_run(outputs, models_path, caches, store_from(config))
+    cap = config["hf"].get("max_entities_per_model", MAX_ENTITIES_PER_MODEL)
+    return identify_run(outputs, models_path, caches, store_from(config), cap)
 
 
 def kind_outputs(named: dict[str, str], kinds: list[str]) -> dict[str, dict[str, str]]:
