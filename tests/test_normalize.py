@@ -13,6 +13,7 @@ import copy
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -698,3 +699,29 @@ def test_where_an_entity_was_stated_is_read_once_per_model():
     assert time.process_time() - started < 5
     assert len(document["fair4ml:trainedOn"]) == 12000
     assert lookups.stated_in("datasets", "org/m", "o/d7") == "metadata"
+
+
+def test_a_long_document_with_blank_nodes_is_converted_whole(monkeypatch):
+    """Blank node labels are per conversion: two parts would both call their own `_:b0`, and
+    two different nodes would become one. Such a document is converted in one piece."""
+    from hfharvest.normalize import linked_data
+
+    s = "http://schema.org/"
+    document = {
+        "@id": "http://example.org/m",
+        f"{s}keywords": [f"k{i}" for i in range(12)],
+        f"{s}isBasedOn": [
+            {
+                "@id": f"http://example.org/b{i}",
+                f"{s}author": {f"{s}name": f"person {i}"},
+                f"{s}keywords": [f"b{i}-{k}" for k in range(4)],
+            }  # a part each, at 4 values
+            for i in range(2)
+        ],
+    }
+    whole = jsonld.to_rdf(document, OPTIONS)
+    monkeypatch.setattr(linked_data, "LONG_LIST", 10)
+    monkeypatch.setattr(linked_data, "SPLIT_VALUES", 4)
+    parts = to_ntriples(document)
+    assert sorted(parts.splitlines()) == sorted(whole.splitlines())
+    assert len(set(re.findall(r"_:\w+", parts))) == 2  # two authors, two blank nodes

@@ -52,6 +52,8 @@ def to_ntriples(document: dict) -> str:
     lines: dict[str, None] = {}
     for part in _parts(nodes):
         rdf = jsonld.to_rdf({"@context": context, "@graph": part}, OPTIONS)
+        if "_:" in rdf:  # a blank node's label is per conversion: parts would mix them up
+            return jsonld.to_rdf(document, OPTIONS)
         lines.update(dict.fromkeys(rdf.splitlines(keepends=True)))
     return "".join(lines)
 
