@@ -13,6 +13,8 @@ with job(snakemake) as config:
         arxiv_endpoint(snakemake.params.arxiv["endpoint"]),
         batch_size=arxiv["batch_size"],
         delay_s=arxiv["delay_s"],
+        retries=arxiv["retries"],
+        timeout=arxiv["timeout_s"],
         cache=entity_cache(config, "articles"),
         max_age_h=arxiv["max_age_h"],
         absent_max_age_h=arxiv["absent_max_age_h"],

@@ -60,6 +60,8 @@ HOW = {
         "deadline_s": 60,
         "max_redirects": 2,
         "absent_max_age_h": 1,
+        "timeout_s": 10,
+        "retries": 1,
     },
     "replica": {"latency_ms": 5},
     "max_failed_fraction": 0.9,
