@@ -484,16 +484,16 @@ class HubClient:
         """
 
         def call():
-            with self._answer(url, None, wants="a file", deadline_s=deadline_s) as response:
-                deadline = response.request.extensions.get(DEADLINE)
-                body = answers.bounded_chunks(response.iter_bytes(), max_bytes, deadline,
-                                              deadline_s)  # fmt: skip
-                try:
+            try:
+                with self._answer(url, None, wants="a file", deadline_s=deadline_s) as response:
+                    deadline = response.request.extensions.get(DEADLINE)
+                    body = answers.bounded_chunks(response.iter_bytes(), max_bytes, deadline,
+                                                  deadline_s)  # fmt: skip
                     with jsonio.atomic_writer(path, "wb") as out:
                         for chunk in body:
                             out.write(chunk)
-                except DeadlineExceeded as err:  # named by the key that set it
-                    raise errors.Transient(item_id, f"{err} ({deadline_key})") from None
+            except DeadlineExceeded as err:  # headers, redirects or body: named by its key
+                raise errors.Transient(item_id, f"{err} ({deadline_key})") from None
 
         self.with_retry(item_id, call)
 

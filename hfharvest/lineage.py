@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-RELATIONS = ("adapter", "finetune", "quantized", "merge")
+ADAPTER = "adapter"  # what a PEFT repo holds of its base
+RELATIONS = (ADAPTER, "finetune", "quantized", "merge")
 PLAIN = "base_model"  # a link that names no relation
 
 

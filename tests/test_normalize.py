@@ -698,7 +698,7 @@ def test_where_an_entity_was_stated_is_read_once_per_model():
     document = model_document(record, lookups)
     assert time.process_time() - started < 5
     assert len(document["fair4ml:trainedOn"]) == 12000
-    assert lookups.stated_in("datasets", "org/m", "o/d7") == "metadata"
+    assert lookups.stated("datasets", "org/m")["o/d7"] == "metadata"
 
 
 def test_a_long_document_with_blank_nodes_is_converted_whole(monkeypatch):

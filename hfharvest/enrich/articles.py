@@ -287,7 +287,6 @@ class _ArxivFetcher:
         self.endpoint = endpoint.rstrip("/")
         self.delay_s = max(0.0, delay_s)
         self.retries = max(0, retries)
-        self.timeout = timeout
         self.backoff_s = self.delay_s if backoff_s is None else max(0.0, backoff_s)
         # The Hub client's deadline hook: each hop's headers within the answer's deadline, so a
         # chain of slow redirects is bounded like a slow body (read_capped checks the body).

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping
 
 from ..entities import entity
 from ..spill import Groups
@@ -68,11 +67,3 @@ def unresolved(
         **fields,
         models=models,
     )
-
-
-def map_in_threads(func: Callable, items: list, threads: int) -> list:
-    """`[func(item) for item in items]` on a small thread pool, in input order."""
-    if threads <= 1 or len(items) <= 1:
-        return [func(item) for item in items]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(func, items))

@@ -107,9 +107,9 @@ DEFERRED = "deferred"  # Croissant not asked this run (over hf.croissant_max): a
 class CroissantBudget:
     """At most `limit` Croissant requests in a run (None: no limit), shared by the threads."""
 
-    def __init__(self, limit: int | None):
+    def __init__(self, limit: int | None, max_bytes: int = CROISSANT_MAX_BYTES):
         self.left = limit
-        self.max_bytes = CROISSANT_MAX_BYTES  # one answer's cap
+        self.max_bytes = max_bytes  # one answer's cap
         self._lock = threading.Lock()
 
     def take(self) -> bool:
@@ -155,8 +155,7 @@ def enrich_datasets(
     `croissant_status: malformed` (the record is kept).
     """
     max_age_s = max_age_h * 3600
-    budget = CroissantBudget(croissant_max if croissant else 0)
-    budget.max_bytes = croissant_max_bytes
+    budget = CroissantBudget(croissant_max if croissant else 0, croissant_max_bytes)
     by_dataset = models_by_entity(mapping)
     listed = _listing_entries(client, by_dataset, cache, max_age_s, bulk_min, listing_max_pages)
     try:

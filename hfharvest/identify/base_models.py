@@ -16,12 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ..ids import id_from_line
-from ..lineage import PLAIN, base_model_links
+from ..lineage import ADAPTER, PLAIN, base_model_links
 from ._fields import card_data, model_id, tags
 from .card_text import library_name, stated_base_models
 
 METADATA, CARD_TEXT = "metadata", "card_text"
-ADAPTER = "adapter"
 
 
 def identify_base_models(record: dict, renamed: Mapping[str, str] | None = None) -> list[str]:

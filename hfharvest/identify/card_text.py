@@ -35,7 +35,7 @@ import functools
 import re
 
 from ..ids import NON_MODEL_PREFIXES, InvalidModelId, validate_model_id
-from ..lineage import PLAIN
+from ..lineage import ADAPTER, PLAIN
 from ._fields import card_data, card_text, model_id, tags
 
 # A model reference: a Markdown link to a Hub page, or the bare URL.
@@ -85,7 +85,7 @@ _MERGE_BASE = re.compile(
 _MERGED_LIST = re.compile(r"The following models were included in the merge:\s*\n", re.I)
 _BULLET = re.compile(r"[ \t]*[*+-][ \t]+(?P<item>[^\n]*)")
 _QUANTISATION = re.compile(r"\bquant", re.I)  # quantized, quantised, quantization, quants
-_ADAPTER = {"finetune": "adapter"}  # a PEFT card's fine-tune is an adapter
+_ADAPTER = {"finetune": ADAPTER}  # a PEFT card's fine-tune is an adapter
 # Trainer: "... fine-tuned version of [X](...) on the Y dataset." (same line). The list as the
 # Trainer writes it: "the A dataset", "the A, the B and the C datasets"; TRL and
 # sentence-transformers link each name. A name is the dataset id, then perhaps its config (the

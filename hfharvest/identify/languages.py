@@ -56,7 +56,8 @@ def identify_languages(record: dict) -> list[str]:
 def language_tags(record: dict) -> set[str]:
     """Tags that stand for one of the model's languages, so are not keywords; that includes
     the Hub's copies of the card's values (`russian` when the card says `language: russian`)."""
-    languages, country = _languages(record), _country_codes(record)
+    country = _country_codes(record)
+    languages = _languages(record, country)
     pairs = {tag for tag in tags(record) if (pair := _pair(tag)) and set(pair) <= languages}
     readings = _tag_readings(record).items()
     return pairs | {
@@ -66,8 +67,10 @@ def language_tags(record: dict) -> set[str]:
     }
 
 
-def _languages(record: dict) -> set[str]:
-    country = _country_codes(record)
+def _languages(record: dict, country: dict[str, str | None] | None = None) -> set[str]:
+    """The model's languages, a country code read as its country's (`country`: _country_codes,
+    when the caller has it already)."""
+    country = _country_codes(record) if country is None else country
     return {country.get(language, language) for language in _read_languages(record)} - {None}
 
 

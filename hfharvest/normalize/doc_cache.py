@@ -71,9 +71,6 @@ class DocumentCache:
         text = json.dumps([code_version(), inputs], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.nt"
-
     def get(self, key: str) -> Written | None:
         try:
             data = self._files._read([key[:2]], f"{key}.nt")

@@ -39,14 +39,11 @@ class Lookups:
     def ids(self, kind: str, model: str) -> list[str]:
         return self.mappings.get(kind, {}).get(model, [])
 
-    def stated_in(self, kind: str, model: str, entity: str) -> str | None:
-        """`metadata` or `card_text`, where the identify stage says it found a dataset or base."""
-        return self.stated(kind, model).get(entity)
-
     def stated(self, kind: str, model: str) -> dict[str, str | None]:
-        """`stated_in` for every entity of `kind` the model names: read once per model (the maps
-        are on disk, and decoding a model's whole map for each of its entities took time
-        quadratic in them: 20 000 datasets of one model, 55 s)."""
+        """{entity: `metadata` or `card_text`}, where the identify stage says it found each
+        dataset or base of the model: read once per model (the maps are on disk, and decoding a
+        model's whole map for each of its entities took time quadratic in them: 20 000 datasets
+        of one model, 55 s)."""
         if kind == "datasets":
             return (self.dataset_sources or {}).get(model) or {}
         if kind == "base_models":

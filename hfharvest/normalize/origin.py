@@ -28,8 +28,8 @@ _CARD_KEYS = {
 
 
 class RecordOrigins:
-    """`entity_origin` for the entities of one record, the record's fields read once per kind:
-    read again for each entity, a record of 100 000 tags or `cardData.datasets` took time
+    """Where each identified entity of one record was stated, the record's fields read once per
+    kind: read again for each entity, a record of 100 000 tags or `cardData.datasets` took time
     quadratic in their number (4 000 of each: 19 s; the Hub's JSON cap allows a million)."""
 
     def __init__(self, record: dict):
@@ -54,13 +54,6 @@ class RecordOrigins:
         if key not in self._card:
             self._card[key] = bool(card_values(self.record, key))
         return (METADATA, f"cardData.{key}") if self._card[key] else (METADATA, "tags")
-
-
-def entity_origin(
-    kind: str, record: dict, entity: str, stated: str | None = None
-) -> tuple[str, str]:
-    """(source, field) of one identified entity of `record` (RecordOrigins, for one entity)."""
-    return RecordOrigins(record)(kind, entity, stated)
 
 
 def is_repository_doi(article: str) -> bool:
