@@ -223,6 +223,11 @@ class DiskMap(_Scratch):
         value = self._read(key)
         return default if value is _MISSING else value
 
+    def text(self, key: str) -> str | None:
+        """The stored JSON text of a key's value (not decoded, not converted), or None."""
+        row = self._db.execute("SELECT value FROM map WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
     def __getitem__(self, key: str):
         value = self.get(key, _MISSING)
         if value is _MISSING:

@@ -114,17 +114,31 @@ class RunInputs:
 
     def relations_of(self) -> DiskMap:
         """Model id -> base id -> {relation, source}; plain relation strings read as metadata."""
-        return DiskMap(iter_entries(self.relations), _relation_objects)
+        return DiskMap(iter_entries(self.relations), relation_objects)
 
     def identifiers_of(self) -> DiskMap | None:
         """Model id -> its own identifiers (DOI, Hub URL), when the identify stage wrote them."""
         if self.identifiers is None:
             return None
-        return DiskMap(iter_entries(self.identifiers), _identifier_strings)
+        return DiskMap(iter_entries(self.identifiers), identifier_strings)
 
     def dataset_sources_of(self) -> DiskMap | dict:
         """Model id -> dataset id -> `metadata` or `card_text`; {} when the run has no such file."""
         return DiskMap(iter_entries(self.dataset_sources)) if self.dataset_sources else {}
+
+    def facts_of(self) -> DiskMap:
+        """Model id -> `[ids of each kind in KINDS order, relations, dataset sources,
+        identifiers]` (a file's value, None where it has no entry for the model): every
+        per-model file in one map, one lookup a model. The identify stage writes them sorted
+        by model id, so they are merged as they stream; a file that is not sorted is sorted
+        on disk first."""
+        files = [*(self.identified[kind] for kind in KINDS), self.relations,
+                 self.dataset_sources, self.identifiers]  # fmt: skip
+        try:
+            return DiskMap(_merged([iter_entries(path) if path else iter(()) for path in files]))
+        except _Unsorted:
+            sorted_files = [DiskMap(iter_entries(path)) if path else {} for path in files]
+            return DiskMap(_merged([entries.items() for entries in sorted_files]))
 
     def iter_entities(self, kind: str) -> Iterator[dict]:
         """The enriched entities of `kind`, slimmed to the fields the stage uses."""
@@ -147,12 +161,32 @@ class RunInputs:
                 yield {"stage": stage, **failure}
 
 
-def _relation_objects(bases: dict) -> dict[str, dict]:
+def relation_objects(bases: dict) -> dict[str, dict]:
     return {
         base: value if isinstance(value, dict) else {"relation": value, "source": None}
         for base, value in bases.items()
     }
 
 
-def _identifier_strings(ids: list) -> list[str]:
+def identifier_strings(ids: list) -> list[str]:
     return [i if isinstance(i, str) else i.get("id", "") for i in ids]
+
+
+class _Unsorted(ValueError):
+    pass
+
+
+def _merged(streams: list[Iterator[tuple[str, object]]]) -> Iterator[tuple[str, list]]:
+    """`(key, [each stream's value or None])` by key from streams sorted by key; a key given
+    twice in one stream takes its last value (as a dict would). Raises _Unsorted."""
+    heads = [next(stream, None) for stream in streams]
+    while live := [head[0] for head in heads if head is not None]:
+        key = min(live)
+        values = [None] * len(streams)
+        for index, stream in enumerate(streams):
+            while (head := heads[index]) is not None and head[0] == key:
+                values[index] = head[1]
+                heads[index] = following = next(stream, None)
+                if following is not None and following[0] < key:
+                    raise _Unsorted(key)
+        yield key, values

@@ -13,7 +13,8 @@ from .doc_cache import DocumentCache
 from .fair4ml import Lookups, dataset_document, model_document, model_inputs
 from .inputs import RunInputs
 from .linked_data import Written, write_linked_data, written
-from .tables import write_tables
+from .table_cache import TableCache
+from .tables import ModelFacts, write_tables
 
 
 def table_paths(folder: str | Path) -> dict[str, Path]:
@@ -92,14 +93,16 @@ def _dataset_documents(dataset_ids: list[str], lookups: Lookups,
         yield document
 
 
-def normalize_tables(inputs: RunInputs, folder: Path, run_id: str, batch_rows: int) -> dict:
-    lookups = load_lookups(inputs, max_chars=0, entities=False)
+def normalize_tables(inputs: RunInputs, folder: Path, run_id: str, batch_rows: int,
+                     cache: TableCache | None = None) -> dict:  # fmt: skip
+    """The run's tables; a model's rows from `cache` when nothing they are made from changed."""
     return write_tables(
         inputs.iter_models(),
         {kind: inputs.iter_entities(kind) for kind in KINDS},
         inputs.iter_failures(),
-        lookups,
+        ModelFacts(inputs.facts_of(), identifiers=inputs.identifiers is not None),
         table_paths(folder),
         run_id,
         batch_rows,
+        cache,
     )

@@ -7,10 +7,13 @@ hold several runs. README.md ("Tables") documents every column.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -21,11 +24,16 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from ..entities import entity_id
+from ..entities import KINDS, entity_id
 from ..jsonio import atomic_writer
+from ..spill import DiskMap
 from . import TABLES
 from .fair4ml import Lookups, model_iri, repository_ids
+from .inputs import identifier_strings, relation_objects
 from .origin import RecordOrigins
+from .table_cache import MODEL_TABLES, Block, TableCache, cached_schemas, code_version, ends_block
+
+log = logging.getLogger(__name__)
 
 STR, INT, BOOL = pa.string(), pa.int64(), pa.bool_()
 TIME = pa.timestamp("s", tz="UTC")
@@ -126,6 +134,9 @@ ENTITY_COLUMNS = {
 }
 for _kind, _columns in ENTITY_COLUMNS.items():
     SCHEMAS[f"entities_{_kind}"] = pa.schema(_ENTITY_COMMON + _columns)
+CACHED_SCHEMAS = cached_schemas(SCHEMAS)
+# Record fields that change at every harvest and are not in the cached rows.
+_PER_HARVEST = frozenset({"extraction_metadata", "downloads", "likes"})
 if tuple(SCHEMAS) != TABLES:  # the files the Snakefile declares are the tables written
     raise RuntimeError(f"normalize.TABLES {TABLES} != the tables with columns {tuple(SCHEMAS)}")
 
@@ -156,16 +167,46 @@ class TableWriter:
 
     def __init__(self, writer: pq.ParquetWriter, batch_rows: int):
         self._writer, self._batch_rows, self._rows = writer, batch_rows, []
+        self._tables: list[pa.Table] = []  # rows given as tables, `_pending` of them
+        self._pending = 0
         # pyarrow builds a new Field object at each access: read the columns once, not per row
         self._columns = [(column.name, column.type) for column in writer.schema]
         self.count = 0
 
     def add(self, row: dict) -> None:
+        self._flush_tables()
         self._rows.append({name: _coerce(row.get(name), kind) for name, kind in self._columns})
         if len(self._rows) >= self._batch_rows:
-            self.flush()
+            self._flush_rows()
+
+    def add_table(self, table: pa.Table) -> None:
+        """Rows given as a table (of the writer's schema), written `batch_rows` at a time."""
+        self._flush_rows()
+        self._tables.append(table)
+        self._pending += table.num_rows
+        while self._pending >= self._batch_rows:
+            whole = pa.concat_tables(self._tables)
+            self._write(whole.slice(0, self._batch_rows))
+            self._tables, self._pending = (
+                [whole.slice(self._batch_rows)],
+                self._pending - self._batch_rows,
+            )
+
+    def _write(self, table: pa.Table) -> None:
+        # One chunk: a table of many small ones is written slower than it is combined.
+        self._writer.write_table(table.combine_chunks(), row_group_size=self._batch_rows)
+        self.count += table.num_rows
 
     def flush(self) -> None:
+        self._flush_tables()
+        self._flush_rows()
+
+    def _flush_tables(self) -> None:
+        if self._pending:
+            self._write(pa.concat_tables(self._tables))
+        self._tables, self._pending = [], 0
+
+    def _flush_rows(self) -> None:
         if self._rows:
             self._writer.write_batch(pa.RecordBatch.from_pylist(self._rows, self._writer.schema))
             self.count += len(self._rows)
@@ -176,20 +217,23 @@ def write_tables(
     models: Iterable[dict],
     entities: dict[str, Iterable[dict]],
     failures: Iterable[dict],
-    lookups: Lookups,
+    facts: ModelFacts,
     out: dict[str, Path],
     run_id: str,
     batch_rows: int,
+    cache: TableCache | None = None,
 ) -> dict[str, int]:
-    """Write every table of `SCHEMAS` to `out[name]`, each file atomically; return row counts."""
+    """Write every table of `SCHEMAS` to `out[name]`, each file atomically; return row counts.
+    A model's rows come from `cache` when nothing they are made from changed."""
     with ExitStack() as stack:
         writers = {}
         for name, schema in SCHEMAS.items():
             handle = stack.enter_context(atomic_writer(out[name], "wb"))
             parquet = stack.enter_context(pq.ParquetWriter(handle, schema, compression="zstd"))
             writers[name] = TableWriter(parquet, batch_rows)
-        for record in models:
-            _model_rows(record, lookups, writers, run_id)
+        for records, rows in _blocks(models, facts, cache):
+            for name in MODEL_TABLES:
+                writers[name].add_table(_per_run(name, rows[name], records, run_id))
         for kind, items in entities.items():
             for entity in items:
                 writers[f"entities_{kind}"].add({**entity, "run_id": run_id})
@@ -199,7 +243,155 @@ def write_tables(
             writers["failures"].add(row)
         for writer in writers.values():
             writer.flush()
+    if cache is not None:
+        log.info("tables: rows of %d models reused, of %d made", cache.hits, cache.misses)
     return {name: writer.count for name, writer in writers.items()}
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the run says of each model besides its record (RunInputs.facts_of): its entities
+    of each kind, relations, dataset sources, identifiers; `identifiers`: whether the run has
+    that file (without it a model's own ids are taken from its articles)."""
+
+    facts: DiskMap
+    identifiers: bool
+
+    def text(self, model_id: str) -> str:
+        return self.facts.text(model_id) or "null"
+
+    def lookups(self, model_id: str, text: str) -> Lookups:
+        """A model's lookups, as load_lookups would give them for this model."""
+        *ids, relations, sources, own = json.loads(text) or [None] * (len(KINDS) + 3)
+        only = lambda value: {} if value is None else {model_id: value}  # noqa: E731
+        return Lookups(
+            mappings={kind: only(value) for kind, value in zip(KINDS, ids, strict=True)},
+            relations=only(relations and relation_objects(relations)),
+            entities={},
+            identifiers=only(own and identifier_strings(own)) if self.identifiers else None,
+            dataset_sources=only(sources),
+        )
+
+
+def _blocks(models: Iterable[dict], facts: ModelFacts,
+            cache: TableCache | None) -> Iterator[tuple[list[dict], dict[str, pa.Table]]]:  # fmt: skip
+    """(records, their rows without the per-run columns), a content-defined block at a time."""
+    version = json.dumps([code_version(), facts.identifiers])
+    block: list[dict] = []
+    for record in models:
+        block.append(record)
+        if ends_block(record["modelId"]):
+            yield block, _block_rows(block, facts, cache, version)
+            block = []
+    if block:
+        yield block, _block_rows(block, facts, cache, version)
+
+
+def _digest(record: dict, text: str, version: str) -> str:
+    """What a model's cached rows are made from: its record less what changes every harvest
+    (`downloads`, `likes`: set per run; `extraction_metadata` but the two fields used), and
+    its facts."""
+    stable = {k: v for k, v in record.items() if k not in _PER_HARVEST}
+    meta = record.get("extraction_metadata") or {}
+    material = json.dumps([version, stable, meta.get("source"), meta.get("card_status")],
+                          ensure_ascii=False)  # fmt: skip
+    return hashlib.sha256(f"{material}\n{text}".encode()).hexdigest()
+
+
+def _block_rows(records: list[dict], facts: ModelFacts, cache: TableCache | None,
+                version: str) -> dict[str, pa.Table]:  # fmt: skip
+    texts = [facts.text(record["modelId"]) for record in records]
+    digests = [_digest(r, text, version) for r, text in zip(records, texts, strict=True)]
+    name = TableCache.name(records[-1]["modelId"], version)
+    stored = cache.get(name, CACHED_SCHEMAS) if cache is not None else None
+    if stored is not None and stored.digests() == digests:
+        cache.hits += len(records)
+        return stored.tables
+    reuse = stored.rows_of() if stored is not None else {}
+    rows = _Pieces(stored)
+    for record, text, digest in zip(records, texts, digests, strict=True):
+        if digest in reuse:
+            rows.add_reused(digest, reuse[digest])
+        else:
+            rows.add_made(digest, record, facts.lookups(record["modelId"], text))
+    block = rows.block()
+    if cache is not None:
+        cache.hits += len(records) - rows.made
+        cache.misses += rows.made
+        cache.put(name, block)
+    return block.tables
+
+
+class _Pieces:
+    """A block's rows in model order: ranges of a stored block's rows (consecutive models'
+    rows taken as one range) and rows made."""
+
+    def __init__(self, stored: Block | None):
+        self.made = 0
+        self._stored = stored
+        self._pieces: dict[str, list] = {name: [] for name in MODEL_TABLES}  # ranges, tables
+        self._made = {name: _Rows(CACHED_SCHEMAS[name]) for name in MODEL_TABLES}
+        self._models: list[tuple[str, list[int]]] = []
+
+    def add_reused(self, digest: str, where: list[tuple[int, int]]) -> None:
+        self._end_made()
+        for name, (start, count) in zip(MODEL_TABLES, where, strict=True):
+            pieces = self._pieces[name]
+            if pieces and isinstance(pieces[-1], list) and pieces[-1][1] == start:
+                pieces[-1][1] += count
+            elif count:
+                pieces.append([start, start + count])
+        self._models.append((digest, [count for _, count in where]))
+
+    def add_made(self, digest: str, record: dict, lookups: Lookups) -> None:
+        before = [len(self._made[name].rows) for name in MODEL_TABLES]
+        _model_rows(record, lookups, self._made, run_id="")
+        counts = [
+            len(self._made[name].rows) - b for name, b in zip(MODEL_TABLES, before, strict=True)
+        ]
+        self._models.append((digest, counts))
+        self.made += 1
+
+    def _end_made(self) -> None:
+        for name in MODEL_TABLES:
+            if self._made[name].rows:
+                self._pieces[name].append(self._made[name].table())
+
+    def block(self) -> Block:
+        self._end_made()
+        tables = {}
+        for name, pieces in self._pieces.items():
+            parts = [
+                self._stored.tables[name].slice(p[0], p[1] - p[0]) if isinstance(p, list) else p
+                for p in pieces
+            ]
+            tables[name] = pa.concat_tables(parts) if parts else CACHED_SCHEMAS[name].empty_table()
+        return Block(tables, self._models)
+
+
+class _Rows:
+    """Rows of one table collected as dicts (the columns of `schema` only), then one table."""
+
+    def __init__(self, schema: pa.Schema):
+        self.schema, self.rows = schema, []
+        self._columns = [(column.name, column.type) for column in schema]
+
+    def add(self, row: dict) -> None:
+        self.rows.append({name: _coerce(row.get(name), kind) for name, kind in self._columns})
+
+    def table(self) -> pa.Table:
+        table, self.rows = pa.Table.from_pylist(self.rows, self.schema), []
+        return table
+
+
+def _per_run(name: str, rows: pa.Table, records: list[dict], run_id: str) -> pa.Table:
+    """A block's cached rows with the columns set per run, in the table's column order."""
+    given = {"run_id": pa.repeat(pa.scalar(run_id, STR), rows.num_rows)}
+    if name == "models":  # a row per record, in their order
+        for column in ("downloads", "likes"):
+            given[column] = pa.array([_coerce(r.get(column), INT) for r in records], INT)
+    columns = [given[f.name] if f.name in given else rows.column(f.name) for f in SCHEMAS[name]]
+    return pa.Table.from_arrays(columns, schema=SCHEMAS[name])
 
 
 def _model_rows(record: dict, lookups: Lookups, writers: dict, run_id: str) -> None:
