@@ -30,12 +30,13 @@ from ..stages.identify import IDENTIFIER_CODE
 
 BLOCK_MODELS = 64  # models per block, on average
 ENTRY_MAX_BYTES = 256 * 1024 * 1024  # a block's rows; one beyond this is damage, never read
-# What shapes a model's rows: the identifiers' fields (origin.py reads them), the row builders.
+# What shapes a model's rows: the identifiers' fields (origin.py reads them), the row builders
+# and the modules they load (fair4ml.py's sections and vocab, though no row shows them).
 TABLE_CODE = (
     *IDENTIFIER_CODE,
     "entities.py",
     *(f"normalize/{name}" for name in ("tables.py", "table_cache.py", "origin.py", "fair4ml.py",
-                                       "inputs.py")),
+                                       "inputs.py", "sections.py", "vocab.py")),
 )  # fmt: skip
 # The tables of a model's rows, and the columns set per run (not cached).
 MODEL_TABLES = ("models", "lineage_edges", "model_entities")
