@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pytest
 from card_helpers import card_store
@@ -197,3 +198,27 @@ def test_each_run_keeps_its_listing_and_extracts_compressed_beside_one_plain_cop
     named = json.loads(pointer.read_text())
     assert named["run_id"] == "day2"
     assert named["listing"] == str(workflow.run_folder(warm) / "shards/latest_listing.json.gz")
+
+
+def test_the_warm_tables_reuse_unchanged_rows_and_equal_tables_made_anew(runs, tmp_path):
+    """normalize_tables of the warm run takes unchanged models' rows from the cold run's cache
+    (its log says how many) and writes what a run without the cache writes."""
+    import pyarrow.parquet as pq
+
+    from hfharvest.normalize import TABLES
+    from hfharvest.normalize.inputs import RunInputs
+    from hfharvest.normalize.stage import normalize_tables
+
+    workflow, _, warm, *_ = runs
+    log = (workflow.root / "data" / "logs" / "day2" / "normalize_tables.log").read_text()
+    reused, made = map(int, re.search(r"rows of (\d+) models reused, of (\d+) made", log).groups())
+    assert reused > made > 0
+    stages = {"add_ancestor_models": "hf_models_with_ancestors.json"}
+    folder = workflow.run_folder(warm)
+    normalize_tables(RunInputs.from_folder(folder, stages), tmp_path, "day2", 10_000)
+    out = workflow.root / "data" / "2_normalized" / "hf" / "day2" / "tables"
+    for name in TABLES:
+        if name != "failures":  # the workflow's holds every stage's, this call one stage's
+            assert pq.read_table(out / f"{name}.parquet").equals(
+                pq.read_table(tmp_path / f"{name}.parquet")
+            ), name

@@ -273,8 +273,11 @@ class ModelFacts:
         )
 
 
+Rows = dict[str, pa.Table]  # a block's rows, by model table
+
+
 def _blocks(models: Iterable[dict], facts: ModelFacts,
-            cache: TableCache | None) -> Iterator[tuple[list[dict], dict[str, pa.Table]]]:  # fmt: skip
+            cache: TableCache | None) -> Iterator[tuple[list[dict], Rows]]:  # fmt: skip
     """(records, their rows without the per-run columns), a content-defined block at a time."""
     version = json.dumps([code_version(), facts.identifiers])
     block: list[dict] = []
