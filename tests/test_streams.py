@@ -108,7 +108,7 @@ def test_a_compressed_stage_files_failures_and_counts_are_read_without_its_model
     assert read_key(path, "hub_requests") == {"api": 3}
     assert read_key(path, "stage") == "extract_latest" and read_key(path, "renamed", {}) == {}
 
-    text = gzip.decompress(path.read_bytes()).replace(b'[\n{', b'[\n{,', 1)  # a model broken
+    text = gzip.decompress(path.read_bytes()).replace(b"[\n{", b"[\n{,", 1)  # a model broken
     path.write_bytes(gzip.compress(text))
     assert read_failures(path) == failures and read_counts(path)["models"] == 5
     with pytest.raises(ValueError, match="invalid JSON"):
