@@ -12,7 +12,7 @@ import tracemalloc
 import pytest
 from conftest import all_snapshot_records, snapshot_record
 
-from hfharvest import jsonio
+from hfharvest import jsonio, spill
 from hfharvest.identify import identify_models
 from hfharvest.jsonio import (
     artifact_writer,
@@ -262,6 +262,13 @@ def test_the_normalize_stage_looks_models_up_on_disk_not_in_a_dict(tmp_path):
     assert len(lookup) == 200_000
     assert lookup and not DiskMap(iter(()))  # truth is "any row", not a count of them all
     lookup.close()
+
+
+def test_distinct_values_are_counted_across_batches():
+    """Values repeated in later batches (and within one) count once; no value, no count."""
+    values = (value for _ in range(3) for value in ["a", "b", *map(str, range(spill._BATCH))])
+    assert spill.count_distinct(values) == spill._BATCH + 2
+    assert spill.count_distinct(iter([])) == 0
 
 
 def test_a_memoised_disk_map_keeps_a_bounded_number_of_values_and_answers_as_without():
