@@ -170,8 +170,8 @@ class _EntryStore:
             except OSError as err:
                 self._drop(folder, name)
                 raise TamperedEntry(err.errno, "not a regular file") from None
-            with os.fdopen(fd, "rb") as handle:
-                info = os.fstat(handle.fileno())
+            try:
+                info = os.fstat(fd)
                 if not stat.S_ISREG(info.st_mode):
                     self._drop(folder, name)
                     raise TamperedEntry(errno.EINVAL, "not a regular file")
@@ -179,7 +179,9 @@ class _EntryStore:
                     raise ValueError(f"over {self.max_bytes} bytes")
                 # As much as the file holds (a byte more shows one that grew): asking for
                 # the cap made Python allocate 64 MiB per read, most of a warm lookup's CPU.
-                return handle.read(info.st_size + 1)
+                return _read_up_to(fd, info.st_size + 1)
+            finally:
+                os.close(fd)
         finally:
             os.close(folder)
 
@@ -233,6 +235,11 @@ class _EntryStore:
         log.warning("%s cache %s cannot be written (%s): going on without it", self.what,
                     self.root, err.strerror or err, extra=CONSOLE)  # fmt: skip
 
+    def _shown(self, parts: list[str], name: str) -> Path:
+        """Where an entry is, for messages only: a warm run reads 1.5 million entries and
+        speaks of a handful (the path, built each time, was a tenth of a lookup's CPU)."""
+        return self.root.joinpath(*parts, name)
+
     # -- entries -------------------------------------------------------------------------------
     def _write_entry(self, parts: list[str], name: str, entry: dict) -> None:
         entry["checksum"] = _checksum(entry)
@@ -241,7 +248,6 @@ class _EntryStore:
     def _load_entry(self, parts: list[str], name: str, key: dict) -> dict | None:
         """A checksummed entry whose key fields match `key`; None if missing, or if damaged
         (then it is deleted, to be refetched)."""
-        where = self.root.joinpath(*parts, name)
         try:
             data = self._read(parts, name)
             if data is None:
@@ -252,12 +258,15 @@ class _EntryStore:
                 raise ValueError("checksum or key mismatch")
             return entry
         except TamperedEntry as err:
+            where = self._shown(parts, name)
             log.warning("cache entry %s: %s: ignored, will refetch", where, err.strerror)
             return None
         except PermissionError as err:
+            where = self._shown(parts, name)
             log.warning("cache entry %s cannot be read (%s): will refetch", where, err.strerror)
             return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+            where = self._shown(parts, name)
             log.warning("corrupt cache entry %s (%s): dropped, will refetch", where, err)
             with suppress(OSError):
                 folder = self._open_dir(parts, create=False)
@@ -392,6 +401,16 @@ class RecordCache(_EntryStore):
 
     def put(self, model_id: str, record: dict) -> None:
         self._write_entry(*self._where(model_id), {"model_id": model_id, "record": record})
+
+
+def _read_up_to(fd: int, size: int) -> bytes:
+    """Up to `size` bytes of `fd`, fewer only at its end (a file object's `read(size)`, without
+    building one for each of a warm run's million entries)."""
+    chunks = []
+    while size > 0 and (chunk := os.read(fd, size)):
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 def _checksum(entry: dict) -> str:

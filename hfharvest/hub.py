@@ -11,8 +11,9 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
@@ -774,11 +775,7 @@ def _tolerated(data: dict) -> tuple[dict, list[str]]:
     one odd field costs that field, not the model (it was `malformed`, the model lost)."""
     fields, dropped = dict(data), []
     for key in ("lastModified", "createdAt"):
-        if (value := fields.get(key)) is None:
-            continue
-        try:
-            parse_datetime(value)
-        except (TypeError, ValueError, AttributeError):
+        if (value := fields.get(key)) is not None and not _is_hub_date(value):
             dropped.append(f"{key} {shown(value, 40)} is no date: dropped")
             fields[key] = None
     counts = fields.get("safetensors")
@@ -790,6 +787,27 @@ def _tolerated(data: dict) -> tuple[dict, list[str]]:
         dropped.append(f"safetensors {shown(counts, 40)} is not a mapping of counts: dropped")
         fields["safetensors"] = None
     return fields, dropped
+
+
+# The Hub's dates, plain ASCII digits: what parse_datetime reads whenever the date exists.
+_HUB_DATE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?Z"
+)
+
+
+def _is_hub_date(value) -> bool:
+    """Whether huggingface_hub's parse_datetime (which ModelInfo calls) reads `value`. A date
+    in the Hub's own form is checked without it: its strptime was a tenth of the listing's CPU,
+    and ModelInfo runs it again; any other value is left to parse_datetime to judge."""
+    if isinstance(value, str) and (match := _HUB_DATE.fullmatch(value)):
+        with suppress(ValueError):
+            datetime(*map(int, match.groups()))
+            return True
+    try:
+        parse_datetime(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
 
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # git's SHA-1 (or SHA-256) in hex

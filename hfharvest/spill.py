@@ -13,7 +13,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
-from itertools import groupby
+from itertools import groupby, islice
 from pathlib import Path
 from typing import Self
 
@@ -116,11 +116,18 @@ class Groups(_Scratch):
 
 
 def count_distinct(values: Iterable[str]) -> int:
-    """How many distinct strings, counted on disk (an entity kind can have a million ids)."""
-    with Groups() as groups:
-        for value in values:
-            groups.add(value)
-        return len(groups)
+    """How many distinct strings, counted on disk (an entity kind can have a million ids):
+    one column, batches handed to SQLite as they come (a Groups row a value cost the summary
+    twice the CPU of reading the mappings)."""
+    scratch, db = _scratch_db("CREATE TABLE seen (value TEXT PRIMARY KEY) WITHOUT ROWID;")
+    try:
+        values = iter(values)
+        while batch := list(islice(values, _BATCH)):
+            db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", zip(batch))
+        return db.execute("SELECT count(*) FROM seen").fetchone()[0]
+    finally:
+        db.close()
+        scratch.cleanup()
 
 
 class Table(Groups):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -708,3 +709,52 @@ def test_an_odd_date_or_safetensors_costs_that_field_not_the_model(hostile, odd,
     assert (
         failure["reason"] == "malformed" and "(the rest of the record kept)" in failure["message"]
     )
+
+
+def _split_token_by_token(body: bytes):
+    """What answers.split_array gave when its loop met every string as a token of its own: the
+    reference its one-match-a-structural-character scan must agree with."""
+    stack, start, deepest, entries = [], 1, 0, []
+    body = body.lstrip()
+    for match in answers._TOKENS.finditer(body):
+        at, char = match.start(), body[match.start()]
+        if char in answers._OPENERS:
+            stack.append(answers._OPENERS[char])
+            deepest = max(deepest, len(stack) - 1)
+        elif char in b"]}":
+            if not stack or stack.pop() != char:
+                return entries, f"JSON array broken at byte {at}: unmatched {chr(char)!r}"
+            if not stack:
+                if last := body[start:at].strip():
+                    entries.append((last, deepest))
+                after = body[at + 1 :].strip()
+                return entries, f"text after the JSON array at byte {at + 1}" if after else None
+        elif char == ord(",") and len(stack) == 1:
+            entries.append((body[start:at].strip(), deepest))
+            start, deepest = at + 1, 0
+    return entries, "JSON array not closed (cut short?)"
+
+
+def _split_now(body: bytes):
+    entries = []
+    try:
+        for entry in answers.split_array(body):
+            entries.append(entry)
+    except answers.BrokenArray as err:
+        return entries, str(err)
+    return entries, None
+
+
+def test_a_listing_page_splits_as_token_by_token_on_any_text():
+    """Listing pages are split into entries by a scan that matches structural characters only:
+    on valid pages and on random hostile text (unclosed strings, stray quotes and backslashes,
+    escaped newlines, brackets in strings) it gives the same entries and the same breakage."""
+    rng = random.Random(10)
+    parts = [b"[", b"]", b"{", b"}", b",", b'"', b"\\", b'\\"', b"\\\n", b"\n", b" ", b"a",
+             b"1", b'"x,]"', b'"\\\\"', b":", b"\xc3\xa9", b"\xff"]  # fmt: skip
+    valid = json.dumps([snapshot_record("gpt2"), {"id": "a/b", "t": ['"]', "\\"]}, [], 1])
+    bodies = [valid.encode(), b"", b"[", b"[]", b"[1] x", b' ["a\\\n"]']
+    bodies += [b"[" + b"".join(rng.choices(parts, k=rng.randint(0, 40))) for _ in range(3000)]
+    for body in bodies:
+        if body.lstrip().startswith(b"["):
+            assert _split_now(body) == _split_token_by_token(body), body

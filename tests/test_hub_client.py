@@ -7,10 +7,18 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import snapshot_record
+from huggingface_hub.utils._datetime import parse_datetime
 
 from hfharvest import errors
 from hfharvest.enrich.articles import enrich_articles
-from hfharvest.hub import REPLICA_URL_ENV, ConfigError, HubClient, resolve_endpoint, token_from_env
+from hfharvest.hub import (
+    REPLICA_URL_ENV,
+    ConfigError,
+    HubClient,
+    _is_hub_date,
+    resolve_endpoint,
+    token_from_env,
+)
 from hfharvest.ids import InvalidModelId
 from hfharvest.ratelimit import MAX_WAIT_S, RateLimiter, WaitTooLong
 from hfharvest.replica import DEFAULT_SNAPSHOT, ReplicaHub
@@ -244,3 +252,27 @@ def test_the_config_bounds_reach_the_client():
                           "json_max_mb": 2, "readme_max_mb": 0.5})  # fmt: skip
     bounds = (client.max_wait_s, client.deadline_s, client.json_max_bytes, client.readme_max_bytes)
     assert bounds == (7, 9, 2 * 1024**2, 512 * 1024)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-04-10T16:00:24.363Z", "2024-04-10T16:00:24Z", "2024-04-10T16:00:24.1234567Z",
+        "2024-02-29T00:00:00.000Z", "2023-02-29T00:00:00.000Z", "2024-04-31T00:00:00Z",
+        "2024-13-01T00:00:00Z", "2024-00-10T00:00:00Z", "0000-01-01T00:00:00Z",
+        "2024-01-01T24:00:00Z", "2024-01-01T23:60:00Z", "2024-01-01T23:59:60Z",
+        "2024-01-01T23:59:61.5Z", "2024-01-01T00:00:00.Z", "2024-01-01t00:00:00.000z",
+        "2024-01-01T00:00:00.000", "2024-1-01T00:00:00Z", "٢٠٢٤-01-01T00:00:00Z",
+        "2024-01-01T00:00:00.1.2Z", "2024-01-01T00:00:00.12aZ", "2024-01-01 00:00:00Z", "",
+        "not a date", 20240101, 1.5, ["2024-01-01T00:00:00Z"], {"a": 1}, True,
+    ],
+)  # fmt: skip
+def test_a_listed_date_is_kept_exactly_when_huggingface_hub_reads_it(value):
+    """The listing checks the Hub's dates without strptime: the same verdict as the
+    parse_datetime ModelInfo calls, on dates in the Hub's form and on every odd value."""
+    try:
+        parse_datetime(value)
+        reads = True
+    except (TypeError, ValueError, AttributeError):
+        reads = False
+    assert _is_hub_date(value) is reads

@@ -12,6 +12,7 @@ import tracemalloc
 import pytest
 from conftest import all_snapshot_records, snapshot_record
 
+from hfharvest import jsonio, spill
 from hfharvest.identify import identify_models
 from hfharvest.jsonio import (
     artifact_writer,
@@ -83,6 +84,35 @@ def test_a_stage_files_failures_and_counts_are_read_from_its_end(tmp_path):
     assert read_failures(padded) == failures and read_counts(padded)["models"] == 5
     assert tracemalloc.get_traced_memory()[1] < 20 * 1024**2
     tracemalloc.stop()
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 20])
+def test_a_compressed_stage_files_failures_and_counts_are_read_without_its_models(
+    tmp_path, monkeypatch, block
+):
+    """A `.json.gz` stage file cannot be read from its end: its text is scanned for where the
+    models end (a boundary cut by any block size found) and only what follows is parsed, so a
+    model that does not parse is never met; a model holding the boundary's text moves nothing."""
+    monkeypatch.setattr(jsonio, "_TAIL_BLOCK", block)
+    records = all_snapshot_records()[:5]
+    records[0] = {**records[0], "note": '\n], "failures": [\n'}
+    failures = [{"model_id": "org/x", "reason": "gated", "message": "gated"}]
+    path = tmp_path / "hf_models_latest.json.gz"
+    with artifact_writer(path, "extract_latest") as out:
+        out.add((record, None) for record in records)
+        out.add([(None, failures[0])])
+        out.metadata["hub_requests"] = {"api": 3}
+    whole = json.loads(gzip.decompress(path.read_bytes()))
+    assert read_failures(path) == whole["failures"] == failures
+    assert read_counts(path) == whole["counts"] == {"models": 5, "failures": 1}
+    assert read_key(path, "hub_requests") == {"api": 3}
+    assert read_key(path, "stage") == "extract_latest" and read_key(path, "renamed", {}) == {}
+
+    text = gzip.decompress(path.read_bytes()).replace(b"[\n{", b"[\n{,", 1)  # a model broken
+    path.write_bytes(gzip.compress(text))
+    assert read_failures(path) == failures and read_counts(path)["models"] == 5
+    with pytest.raises(ValueError, match="invalid JSON"):
+        list(iter_models(path))
 
 
 def test_an_identify_mapping_over_the_old_cap_is_streamed(tmp_path):
@@ -232,6 +262,13 @@ def test_the_normalize_stage_looks_models_up_on_disk_not_in_a_dict(tmp_path):
     assert len(lookup) == 200_000
     assert lookup and not DiskMap(iter(()))  # truth is "any row", not a count of them all
     lookup.close()
+
+
+def test_distinct_values_are_counted_across_batches():
+    """Values repeated in later batches (and within one) count once; no value, no count."""
+    values = (value for _ in range(3) for value in ["a", "b", *map(str, range(spill._BATCH))])
+    assert spill.count_distinct(values) == spill._BATCH + 2
+    assert spill.count_distinct(iter([])) == 0
 
 
 def test_a_memoised_disk_map_keeps_a_bounded_number_of_values_and_answers_as_without():
