@@ -817,3 +817,20 @@ def _members(path: Path) -> int:
         member.decompress(data)
         data, count = member.unused_data, count + 1
     return count
+
+
+def test_a_block_with_a_document_that_may_not_be_kept_is_not_cached(tmp_path, monkeypatch):
+    """A model whose card the store could not give is written without its sections, and its
+    document must not outlive the run: neither it nor its block is cached, the next run makes
+    it again; the other blocks are copied."""
+    monkeypatch.setattr(stage, "MIN_BLOCK", 2)
+    keys = [_key(i, i % 4 == 3) for i in range(8)]  # two blocks of four
+    cache, made = DocumentCache(tmp_path), []
+    items = _items(keys, made)
+    unkept = items[5][1]
+    items[5] = (keys[5], lambda: (unkept()[0], False))
+    list(stage._blocks(items, cache))
+    made.clear()
+    again = DocumentCache(tmp_path)
+    list(stage._blocks(items, again))
+    assert made == [keys[5]] and again.hits == 7
