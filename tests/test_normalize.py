@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import duckdb
@@ -31,11 +32,11 @@ from workflow_runner import Workflow, rules_run
 
 from hfharvest.entities import entity_id
 from hfharvest.lineage import base_model_links
-from hfharvest.normalize import catalogue, families, vocab
+from hfharvest.normalize import catalogue, families, stage, vocab
 from hfharvest.normalize.doc_cache import DOCUMENT_CODE, DocumentCache
 from hfharvest.normalize.fair4ml import Lookups, model_document, model_inputs
 from hfharvest.normalize.inputs import RunInputs
-from hfharvest.normalize.linked_data import OPTIONS, to_ntriples, written
+from hfharvest.normalize.linked_data import OPTIONS, LinkedDataStats, pack, to_ntriples, written
 from hfharvest.normalize.sections import card_sections
 from hfharvest.normalize.stage import TABLES, load_lookups
 from hfharvest.replica import ReplicaHub
@@ -725,3 +726,111 @@ def test_a_long_document_with_blank_nodes_is_converted_whole(monkeypatch):
     parts = to_ntriples(document)
     assert sorted(parts.splitlines()) == sorted(whole.splitlines())
     assert len(set(re.findall(r"_:\w+", parts))) == 2  # two authors, two blank nodes
+
+
+# -- blocks --------------------------------------------------------------------------------------
+def _key(index: int, cut: bool) -> str:
+    """A document key that ends a block (its first 32 bits 0 modulo BLOCK_EVERY) or not."""
+    return f"{0 if cut else 1:08x}{index:056x}"
+
+
+def _items(keys: list[str], made: list[str]) -> list:
+    """Items of `_blocks` whose documents name their key; `made` collects the keys made."""
+
+    def item(key: str):
+        def make():
+            made.append(key)
+            triple = f'<{HUB}{key}> <{HUB}name> "{key}" .\n'
+            return written({"@id": HUB + key, "name": key}, triple), True
+
+        return key, make
+
+    return [item(key) for key in keys]
+
+
+def _unpacked(blocks) -> tuple[str, str, dict]:
+    blocks = list(blocks)
+    lines = b"".join(gzip.decompress(block.lines) for block in blocks).decode()
+    triples = b"".join(gzip.decompress(block.triples) for block in blocks).decode()
+    counted = LinkedDataStats()
+    for block in blocks:
+        counted.add(block.stats)
+    return lines, triples, counted.as_dict()
+
+
+def test_a_rerun_copies_every_block_but_the_changed_models(tmp_path, monkeypatch):
+    """Documents are written in content-defined blocks, each cached compressed: a changed model
+    (moved to the front of the listing, as the Hub lists it) is made and compressed again, with
+    the rest of its old block and the new front block; every other block is copied as it was,
+    and the files hold what a run without a cache writes."""
+    monkeypatch.setattr(stage, "MIN_BLOCK", 2)
+    cuts = [i % 4 == 3 for i in range(20)]  # blocks of four
+    keys = [_key(i, cut) for i, cut in enumerate(cuts)]
+    cache, made = DocumentCache(tmp_path), []
+    list(stage._blocks(_items(keys, made), cache))
+    assert made == keys
+    changed = _key(99, cut=False)
+    rerun = [keys[0], changed, *keys[1:9], *keys[10:]]  # the 10th model changed, listed second
+    made.clear()
+    packed = []
+    monkeypatch.setattr(stage, "pack", lambda docs: packed.append(list(docs)) or pack(packed[-1]))
+    again = DocumentCache(tmp_path)
+    copied = _unpacked(stage._blocks(_items(rerun, made), again))
+    assert made == [changed]
+    # The front block (4 documents, then cut) and the changed model's old block, repacked.
+    names = [[json.loads(document.line)["name"] for document in docs] for docs in packed]
+    assert names == [[keys[0], changed, *keys[1:4]], [keys[8], keys[10], keys[11]]]
+    assert again.hits == len(rerun) - 1
+    assert copied == _unpacked(stage._blocks(_items(rerun, []), None))
+
+
+def _linked_data(inputs: RunInputs, out: Path, cache: DocumentCache | None) -> tuple[dict, dict]:
+    """The stats and the decompressed files of normalize_linked_data."""
+    names = ("fair4ml_models.jsonl.gz", "fair4ml_datasets.jsonl.gz", "fair4ml.nt.gz")
+    stats = stage.normalize_linked_data(inputs, *(out / name for name in names), 1000, cache)
+    return stats, {name: gzip.decompress((out / name).read_bytes()) for name in names}
+
+
+def test_cached_blocks_give_the_files_of_a_run_without_a_cache(run, tmp_path, monkeypatch):
+    """Blocks of two documents: the rerun copies them all, then a damaged block is made again
+    from its documents; the files decompress to what a run without a cache writes."""
+    monkeypatch.setattr(stage, "MAX_BLOCK", 2)
+    inputs = RunInputs.from_folder(run[0].run_folder(CONFIG))
+    plain_stats, plain = _linked_data(inputs, tmp_path / "plain", None)
+    cache = tmp_path / "cache"
+    for attempt in range(3):
+        stats, files = _linked_data(inputs, tmp_path / f"run{attempt}", DocumentCache(cache))
+        assert files == plain
+        models = stats["fair4ml_models.jsonl.gz"]
+        assert models.pop("from_cache") == (0 if attempt == 0 else models["documents"])
+        assert stats == plain_stats
+        blocks = sorted((cache / "blocks").rglob("*.gz"))
+        assert len(blocks) == _members(tmp_path / f"run{attempt}" / "fair4ml.nt.gz") >= 4
+        blocks[0].write_bytes(blocks[0].read_bytes().replace(b'"nodes": ', b'"nodes": 1'))
+
+
+def _members(path: Path) -> int:
+    """How many gzip members the file holds."""
+    data, count = path.read_bytes(), 0
+    while data:
+        member = zlib.decompressobj(31)
+        member.decompress(data)
+        data, count = member.unused_data, count + 1
+    return count
+
+
+def test_a_block_with_a_document_that_may_not_be_kept_is_not_cached(tmp_path, monkeypatch):
+    """A model whose card the store could not give is written without its sections, and its
+    document must not outlive the run: neither it nor its block is cached, the next run makes
+    it again; the other blocks are copied."""
+    monkeypatch.setattr(stage, "MIN_BLOCK", 2)
+    keys = [_key(i, i % 4 == 3) for i in range(8)]  # two blocks of four
+    cache, made = DocumentCache(tmp_path), []
+    items = _items(keys, made)
+    unkept = items[5][1]
+    items[5] = (keys[5], lambda: (unkept()[0], False))
+    list(stage._blocks(items, cache))
+    made.clear()
+    again = DocumentCache(tmp_path)
+    list(stage._blocks(items, again))
+    assert made == [keys[5]] and again.hits == 7

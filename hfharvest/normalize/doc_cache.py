@@ -2,7 +2,10 @@
 
 When an incremental harvest reruns the stage, a model whose record, entities, relations and
 settings did not change costs a file read instead of a JSON-LD conversion (pyld's is most of the
-stage's time); dataset documents are cached the same way. The key also covers the code that
+stage's time); dataset documents are cached the same way. Documents are also cached a block at a
+time, compressed as the files get them (linked_data.Block), keyed by their documents' keys: a
+block none of whose documents changed is copied, neither read document by document nor
+compressed again (compression was most of a warm run's time). The key also covers the code that
 writes documents and the library versions, so a change of either never serves an old document.
 Entries carry a checksum; a torn one is a miss. Like the other caches (hfharvest/cache.py), it
 reads and writes only regular files in real folders under its root: a planted FIFO hung the
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -20,7 +24,7 @@ from pathlib import Path
 from ..cache import _EntryStore
 from ..runconfig import code_digest
 from ..stages.identify import IDENTIFIER_CODE
-from .linked_data import Written
+from .linked_data import Block, LinkedDataStats, Written
 
 _LIBRARIES = ("PyLD", "markdown-it-py")
 # A document's entry: its JSON line and triples (a card's sections are capped at
@@ -85,6 +89,40 @@ class DocumentCache:
             found = False
         self.hits, self.misses = self.hits + found, self.misses + (not found)
         return document if found else None
+
+    @staticmethod
+    def block_key(keys: list[str]) -> str:
+        """The key of a block: the keys of its documents, in their order."""
+        return hashlib.sha256(" ".join(keys).encode()).hexdigest()
+
+    def get_block(self, key: str) -> Block | None:
+        """The block, its documents counted as hits; None when absent or damaged."""
+        try:
+            data = self._files._read(["blocks", key[:2]], f"{key}.gz")
+            if data is None:
+                raise FileNotFoundError(key)
+            header, _, body = data.partition(b"\n")
+            facts = json.loads(header)
+            checksum = facts.pop("checksum")
+            if checksum != _checksum(json.dumps(facts, sort_keys=True).encode() + body):
+                raise ValueError("checksum mismatch")
+            cut = facts["lines_bytes"]
+            stats = LinkedDataStats(facts["documents"], facts["nodes"], facts["triples"],
+                                    Counter(facts["properties"]))  # fmt: skip
+            block = Block(body[:cut], body[cut:], stats)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        self.hits += stats.documents
+        return block
+
+    def put_block(self, key: str, block: Block) -> None:
+        stats, body = block.stats, block.lines + block.triples
+        facts = {"lines_bytes": len(block.lines), "documents": stats.documents,
+                 "nodes": stats.nodes, "triples": stats.triples,
+                 "properties": dict(stats.properties)}  # fmt: skip
+        facts["checksum"] = _checksum(json.dumps(facts, sort_keys=True).encode() + body)
+        entry = json.dumps(facts).encode() + b"\n" + body
+        self._files._store(["blocks", key[:2]], f"{key}.gz", entry)
 
     def put(self, key: str, document: Written) -> None:
         body = (document.line + document.ntriples).encode("utf-8")

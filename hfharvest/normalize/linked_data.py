@@ -3,6 +3,11 @@
 pyld turns each document into triples with a document loader that refuses every URL: the
 context is inline, so nothing may be fetched. Documents have no blank nodes (fair4ml.py mints an
 IRI for every node), so each document's triples are appended as they are.
+
+Documents are written in blocks, each block one gzip member of each file (a gzip file may be a
+series of members, RFC 1952 2.2: zcat, Python's gzip, rdflib and pandas read them as one), so
+that a rerun can copy an unchanged block's compressed bytes (doc_cache.py) instead of
+compressing its documents again.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyld import jsonld
+from zlib_ng import zlib_ng
 
-from ..jsonio import atomic_gzip_writer
+from ..jsonio import GZIP_LEVEL, atomic_writer
 
 
 def _no_fetch(url, options=None):
@@ -117,6 +123,12 @@ class LinkedDataStats:
     triples: int = 0
     properties: Counter = field(default_factory=Counter)  # property -> documents that have it
 
+    def add(self, other: LinkedDataStats) -> None:
+        self.documents += other.documents
+        self.nodes += other.nodes
+        self.triples += other.triples
+        self.properties.update(other.properties)
+
     def as_dict(self) -> dict:
         return {
             "documents": self.documents,
@@ -157,22 +169,59 @@ def written(document: dict, ntriples: str | None = None) -> Written:
     )
 
 
-def write_linked_data(streams: dict[Path, Iterable[Written]],
+@dataclass(frozen=True)
+class Block:
+    """Documents in a row as the files get them: a gzip member of their JSON lines, one of their
+    N-Triples, and their stats."""
+
+    lines: bytes
+    triples: bytes
+    stats: LinkedDataStats
+
+
+def _member() -> zlib_ng._Compress:
+    return zlib_ng.compressobj(GZIP_LEVEL, zlib_ng.DEFLATED, 31)  # 31: a gzip header, mtime 0
+
+
+def pack(documents: Iterable[Written]) -> Block:
+    """The documents compressed into one block, one document at a time."""
+    lines, triples, stats = _member(), _member(), LinkedDataStats()
+    packed_lines: list[bytes] = []
+    packed_triples: list[bytes] = []
+    for document in documents:
+        packed_lines.append(lines.compress(document.line.encode("utf-8")))
+        packed_triples.append(triples.compress(document.ntriples.encode("utf-8")))
+        stats.documents += 1
+        stats.nodes += document.nodes
+        stats.triples += document.ntriples.count("\n")
+        stats.properties.update(document.properties)
+    packed_lines.append(lines.flush())
+    packed_triples.append(triples.flush())
+    return Block(b"".join(packed_lines), b"".join(packed_triples), stats)
+
+
+EMPTY = pack(())  # what a file with no documents holds: one empty member, a valid gzip file
+
+
+def write_linked_data(streams: dict[Path, Iterable[Block]],
                       ntriples: Path) -> dict[str, LinkedDataStats]:  # fmt: skip
-    """Stream each group of documents into its JSON Lines file, and all the triples into one
+    """Stream each group of blocks into its JSON Lines file, and all the triples into one
     N-Triples file (each gzip-compressed, as linked-data dumps are published, and written
     atomically); return what was written."""
     stats = {}
     with ExitStack() as stack:
-        triples = stack.enter_context(atomic_gzip_writer(ntriples))
-        for path, documents in streams.items():
-            lines = stack.enter_context(atomic_gzip_writer(path))
+        triples = stack.enter_context(atomic_writer(ntriples, "wb"))
+        any_triples = False
+        for path, blocks in streams.items():
+            lines = stack.enter_context(atomic_writer(path, "wb"))
             stats[Path(path).name] = counted = LinkedDataStats()
-            for document in documents:
-                lines.write(document.line)
-                triples.write(document.ntriples)
-                counted.documents += 1
-                counted.nodes += document.nodes
-                counted.triples += document.ntriples.count("\n")
-                counted.properties.update(document.properties)
+            for block in blocks:
+                lines.write(block.lines)
+                triples.write(block.triples)
+                counted.add(block.stats)
+            if not counted.documents:
+                lines.write(EMPTY.lines)
+            any_triples = any_triples or counted.documents > 0
+        if not any_triples:
+            triples.write(EMPTY.triples)
     return stats
