@@ -247,16 +247,24 @@ class _Pass:
             for name in ("mapping", *(extra for extra in _EXTRAS if extra in outputs[kind]))
         ]
         self.widths = {kind: sum(k == kind for k, _ in self.files) for kind in self.kinds}
+        self.cached = {kind: _CACHED_WIDTHS.get(kind, 1) for kind in self.kinds}
         self.tally = {kind: dict.fromkeys(_COUNTS, 0) for kind in self.kinds}
+        self.looked_up = 0
 
     def look_up(self, record: dict) -> tuple[str, dict, list[str]]:
         """(digest, {kind: texts} the cache holds, the kinds it does not)."""
         digest = _digest(ROWS, _fields_json(record))
         found = self.cache.get(digest)
         found = found if isinstance(found, dict) else {}
-        missed = [kind for kind in self.kinds if not _usable(kind, found.get(kind))]
-        for kind in self.kinds:
-            self.tally[kind]["cache_misses" if kind in missed else "cache_hits"] += 1
+        # a kind whose entry is not the list of texts cached_texts gives is a miss
+        missed = [
+            kind
+            for kind, width in self.cached.items()
+            if type(texts := found.get(kind)) is not list or len(texts) != width
+        ]
+        self.looked_up += 1
+        for kind in missed:
+            self.tally[kind]["cache_misses"] += 1
         return digest, found, missed
 
     def answered(self, job: tuple, answer: tuple[dict, bool]) -> None:
@@ -302,6 +310,7 @@ class _Pass:
         models = write_entry_files(paths, _merged(self.rows, payloads))
         counts = {}
         for kind in self.kinds:
+            self.tally[kind]["cache_hits"] = self.looked_up - self.tally[kind]["cache_misses"]
             tally = {key: n for key, n in self.tally[kind].items() if n or key.startswith("cache")}
             counts[kind] = {"models": models} | tally
             log.info("identify %s: %s", kind, counts[kind])
@@ -309,14 +318,7 @@ class _Pass:
 
 
 _COUNTS = ("cache_hits", "cache_misses", "cards_unreadable", "models_capped")
-
-
-def _usable(kind: str, texts) -> bool:
-    """Whether a cached entry holds the kind's texts, in the form cached_texts gives."""
-    width = {"datasets": 2, "base_models": 3}.get(kind, 1)
-    return (
-        isinstance(texts, list) and len(texts) == width and all(isinstance(t, str) for t in texts)
-    )
+_CACHED_WIDTHS = {"datasets": 2, "base_models": 3}  # texts cached_texts gives (others: 1)
 
 
 def identify_run(
