@@ -279,3 +279,28 @@ def test_a_model_naming_more_datasets_or_articles_than_the_cap_keeps_the_first_o
     assert languages["hostile/many"] == ["de", "en", "es", "fr"]
     assert counts["datasets"]["models_capped"] == counts["articles"]["models_capped"] == 1
     assert "hostile/many: 2500 datasets named, the first 3 kept" in caplog.text
+
+
+def test_a_cached_entry_not_in_the_cached_form_is_a_miss(tmp_path):
+    """An entry a kind's texts are missing from, or not the list cached_texts gives, is
+    identified again (and replaced), never written as it is."""
+    path = tmp_path / "models.json"
+    with artifact_writer(path, "add_ancestor_models") as out:
+        out.add_model(OTHER)
+    cache = identify_stage.ResultCache(tmp_path / "cache", "x", identify_stage.ROWS)
+    digest = identify_stage.record_digest(identify_stage.ROWS, OTHER)
+    cache.put(digest, {"datasets": ['["forged"]'], "licenses": '["MIT"]'})  # widths 2 and 1
+    cache.close()
+    kinds = ["datasets", "licenses", "tasks"]
+    named = outputs(tmp_path / "out")
+
+    def run():
+        return identify_stage.identify_run(
+            identify_stage.kind_outputs(named, kinds), str(path),
+            identify_stage.ResultCache(tmp_path / "cache", "x", identify_stage.ROWS),
+        )  # fmt: skip
+
+    assert {kind: c["cache_misses"] for kind, c in run().items()} == dict.fromkeys(kinds, 1)
+    assert json.loads(Path(named["datasets"]).read_text()) == {"aaa/first-by-id": ["glue"]}
+    assert json.loads(Path(named["licenses"]).read_text()) == {"aaa/first-by-id": []}
+    assert {kind: c["cache_hits"] for kind, c in run().items()} == dict.fromkeys(kinds, 1)

@@ -54,7 +54,7 @@ _BATCH = 5_000
 _READS_PER_TRANSACTION = 5_000
 # The first this many records with a miss are identified in the job's process: a warm run's
 # few changed models cost less here than starting workers; past it (a cold or large run, about
-# 2 ms of CPU a record) the rest go to worker processes, one a thread of the job.
+# 1.5 ms of CPU a record) the rest go to worker processes, one a thread of the job.
 INLINE_MISSES = 1_000
 # The kinds whose every id costs enrich a request (dataset_info, an arXiv batch's share): one card
 # naming 100 000 of them would be a day of requests. Real cards name a few, a few hundred at most.
@@ -237,15 +237,13 @@ class _Pass:
     """One pass over the models: each record's answers from the cache or identified, its row
     added (`seq`: its place in the file, as answers from workers come back in any order)."""
 
-    def __init__(self, outputs: dict, cache: ResultCache, renamed: dict, cap: int | None):
-        self.outputs, self.cache, self.renamed, self.cap = outputs, cache, renamed, cap
+    def __init__(self, outputs: dict, rows: KeyedRows, cache: ResultCache, renamed: dict,
+                 cap: int | None):  # fmt: skip
+        self.outputs, self.rows, self.cache, self.renamed, self.cap = (
+            outputs, rows, cache, renamed, cap
+        )  # fmt: skip
         self.kinds = list(outputs)
-        # a row's texts: each kind's ids, then its payloads when it has an extra file
-        self.files = [
-            (kind, name)
-            for kind in self.kinds
-            for name in ("mapping", *(extra for extra in _EXTRAS if extra in outputs[kind]))
-        ]
+        self.files = _files(outputs)
         self.widths = {kind: sum(k == kind for k, _ in self.files) for kind in self.kinds}
         self.cached = {kind: _CACHED_WIDTHS.get(kind, 1) for kind in self.kinds}
         self.tally = {kind: dict.fromkeys(_COUNTS, 0) for kind in self.kinds}
@@ -317,6 +315,15 @@ class _Pass:
         return counts
 
 
+def _files(outputs: dict) -> list[tuple[str, str]]:
+    """A row's texts: each kind's ids, then its payloads when it has an extra file."""
+    return [
+        (kind, name)
+        for kind in outputs
+        for name in ("mapping", *(extra for extra in _EXTRAS if extra in outputs[kind]))
+    ]
+
+
 _COUNTS = ("cache_hits", "cache_misses", "cards_unreadable", "models_capped")
 _CACHED_WIDTHS = {"datasets": 2, "base_models": 3}  # texts cached_texts gives (others: 1)
 
@@ -337,8 +344,8 @@ def identify_run(
     `max_per_model` (each one a request to enrich) are cut, with a warning."""
     kinds = list(outputs)
     renamed = (read_key(models_path, "renamed", {}) or {}) if "base_models" in kinds else {}
-    run = _Pass(outputs, cache, renamed, max_per_model)
-    with KeyedRows(len(run.files)) as run.rows, _Misses(cards, workers) as misses:
+    with KeyedRows(len(_files(outputs))) as rows, _Misses(cards, workers) as misses:
+        run = _Pass(outputs, rows, cache, renamed, max_per_model)
         for seq, record in enumerate(iter_models(models_path)):
             if (model := model_id(record)) is None:
                 continue
