@@ -17,8 +17,9 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from json.encoder import encode_basestring  # json.dumps of a str, ensure_ascii=False
 from pathlib import Path
 
 import ijson
@@ -160,16 +161,32 @@ def write_entries(path: str | Path, entries: Iterable[tuple[str, object]],
                   encoded: bool = False) -> int:  # fmt: skip
     """`{key: value, ...}` from pairs, one entry a line, atomically; returns how many. With
     `encoded`, each value is already its JSON text."""
+    texts = ((key, (value if encoded else _dumps(value),)) for key, value in entries)
+    return write_entry_files([path], texts)
+
+
+def write_entry_files(paths: Sequence[str | Path], entries: Iterable[tuple[str, Sequence[str]]]
+                      ) -> int:  # fmt: skip
+    """write_entries of several files in one pass: each entry is a key and its value's JSON
+    text in each file, in the order of `paths`."""
     count = 0
-    with atomic_writer(path) as handle:
-        handle.write("{")
-        for key, value in entries:
-            handle.write(",\n" if count else "\n")
-            handle.write(f"{json.dumps(key, ensure_ascii=False)}: ")
-            handle.write(value if encoded else json.dumps(value, ensure_ascii=False))
+    with ExitStack() as stack:
+        handles = [stack.enter_context(atomic_writer(path)) for path in paths]
+        for handle in handles:
+            handle.write("{")
+        for key, values in entries:
+            head = f"{',' if count else ''}\n{encode_basestring(key)}: "
+            for handle, value in zip(handles, values, strict=True):
+                handle.write(head)
+                handle.write(value)
             count += 1
-        handle.write("\n}\n")
+        for handle in handles:
+            handle.write("\n}\n")
     return count
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def write_items(path: str | Path, items: Iterable) -> int:

@@ -159,9 +159,9 @@ class Table(Groups):
 
 class KeyedRows(_Scratch):
     """`add(key, *texts)`, then `by_key()`: `(key, [texts of each add])` sorted by key, adds of
-    one key in their order. For a job that builds each key's value whole and must write them
-    sorted by key: identify keeps a row a model (a row a member, in Groups, made its warm pass
-    of 100 000 models take 30 % more CPU)."""
+    one key in their order (or in the order of the `seq` each add was given). For a job that
+    builds each key's value whole and must write them sorted by key: identify keeps a row a
+    model (a row a member, in Groups, made its warm pass of 100 000 models take 30 % more CPU)."""
 
     def __init__(self, columns: int, folder: str | Path | None = None):
         self.columns = columns
@@ -175,9 +175,11 @@ class KeyedRows(_Scratch):
         self._pending: list[tuple] = []
         self._pending_bytes = self._adds = 0
 
-    def add(self, key: str, *texts: str) -> None:
-        self._adds += 1  # a key's adds come back in this order
-        self._pending.append((key, self._adds, *texts))
+    def add(self, key: str, *texts: str, seq: int | None = None) -> None:
+        """`seq`: where the add comes among its key's (by default, after the earlier ones); for
+        rows added out of order, such as answers coming back from workers."""
+        self._adds += 1
+        self._pending.append((key, self._adds if seq is None else seq, *texts))
         self._pending_bytes += sum(map(len, texts))
         if len(self._pending) >= _BATCH or self._pending_bytes >= _BATCH_BYTES:
             self._flush()

@@ -1,9 +1,10 @@
 # One identify job for the eight kinds, reading the models with their ancestors once: it writes
 # identified/<kind>.json, {model_id: [entity ids, sorted]}; `identifiers` holds the model's own
 # ids (Hub URL, repository DOI). Datasets and base models also say where each was stated
-# (`metadata` or `card_text`). A large run (hfharvest.stages.identify.PARALLEL_MIN_MODELS)
-# splits the kinds over the job's threads, one worker process per group of kinds, so the kinds
-# are still identified in parallel; a small one does them all in one pass, in one interpreter.
+# (`metadata` or `card_text`). The job looks each model up in its cache once; the models it does
+# not answer are identified in the job, the first hfharvest.stages.identify.INLINE_MISSES of
+# them, and the rest (a cold or large run) in one worker process a thread, so a warm run starts
+# none.
 IDENTIFY_KINDS = [
     "articles",
     "base_models",
@@ -29,9 +30,8 @@ rule identify:
         benchmark_file("identify")
     conda:
         "../environment.yml"
-    # a worker each at most: base models and keywords share one (stages/identify.py, SHARED);
-    # Snakemake gives at most --cores
-    threads: len(IDENTIFY_KINDS) - 1
+    # the workers for the models the cache does not answer; Snakemake gives at most --cores
+    threads: 7
     resources:
         mem_mb=4096,
         runtime=60,

@@ -16,7 +16,7 @@ from hfharvest.hub import HubClient
 from hfharvest.jsonio import artifact_writer
 from hfharvest.replica import ReplicaHub
 from hfharvest.stages.extract import Extractor, Harvest
-from hfharvest.stages.identify import ResultCache, identify_run
+from hfharvest.stages.identify import ROWS, ResultCache, identify_run
 
 BERT = "google-bert/bert-base-uncased"
 
@@ -159,8 +159,8 @@ def test_identify_reads_cards_by_digest_and_never_caches_an_answer_without_its_c
     def run(name: str):
         outputs = {"mapping": str(tmp_path / f"{name}.json"),
                    "relations": str(tmp_path / f"{name}-rel.json")}  # fmt: skip
-        cache = ResultCache(tmp_path / "identify", "https://example.org", "base_models")
-        counts = identify_run({"base_models": outputs}, str(models), {"base_models": cache}, store)
+        cache = ResultCache(tmp_path / "identify", "https://example.org", ROWS)
+        counts = identify_run({"base_models": outputs}, str(models), cache, store)
         return json.loads((tmp_path / f"{name}.json").read_text()), counts["base_models"]
 
     mapping, counts = run("cold")

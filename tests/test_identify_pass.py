@@ -39,6 +39,26 @@ def config(data_root) -> dict:
             "hub": {"endpoint": "https://huggingface.co"}}  # fmt: skip
 
 
+class Windows:
+    """identify's ForkedWindow, counting the windows opened and the answers from workers."""
+
+    def __init__(self, monkeypatch):
+        self.opened = self.answers = 0
+        windows = self
+
+        class Counted(identify_stage.ForkedWindow):
+            def __init__(self, *args):
+                windows.opened += 1
+                super().__init__(*args)
+
+            def _finished(self):
+                for done in super()._finished():
+                    windows.answers += 1
+                    yield done
+
+        monkeypatch.setattr(identify_stage, "ForkedWindow", Counted)
+
+
 def test_workers_write_what_one_pass_writes(tmp_path, monkeypatch):
     models = models_file(tmp_path)
     one = outputs(tmp_path / "one")
@@ -49,33 +69,56 @@ def test_workers_write_what_one_pass_writes(tmp_path, monkeypatch):
     records = len(all_snapshot_records())
     assert all(c["models"] == records and c["cache_misses"] == records for c in counts.values())
     licenses = json.loads((tmp_path / "one/licenses.json").read_text())
-    assert licenses["google/flan-t5-large"] == ["Apache-2.0"]  # its card's `license: apache-2.0`
+    assert licenses["google/flan-t5-large"] == ["Apache-2.0"]
 
-    monkeypatch.setattr(identify_stage, "PARALLEL_MIN_MODELS", 1)  # 35 models count as large
+    windows = Windows(monkeypatch)
+    monkeypatch.setattr(identify_stage, "INLINE_MISSES", 5)  # then the rest to the workers
     three = outputs(tmp_path / "three")
     in_workers = identify_stage.identify_all(
         identify_stage.kind_outputs(three, list(KINDS)), models, config(tmp_path / "b"), 3
     )
+    assert (windows.opened, windows.answers) == (1, records - 5)
     assert in_workers == counts
     for name, path in one.items():
         assert Path(path).read_bytes() == Path(three[name]).read_bytes(), name
 
 
-# The identify job as Snakemake runs it (tests/script_job.py), with 35 models counted as large
-# and the worker groups recorded.
+def test_a_warm_pass_starts_no_worker(tmp_path, monkeypatch):
+    """Every record answered by the cache: one parse in the job, no worker forked."""
+    models, data_root = models_file(tmp_path), tmp_path / "data"
+    windows = Windows(monkeypatch)
+    monkeypatch.setattr(identify_stage, "INLINE_MISSES", 0)
+    cold, warm = outputs(tmp_path / "cold"), outputs(tmp_path / "warm")
+    identify_stage.identify_all(identify_stage.kind_outputs(cold, list(KINDS)), models,
+                                config(data_root), 3)  # fmt: skip
+    assert windows.opened == 1
+    counts = identify_stage.identify_all(identify_stage.kind_outputs(warm, list(KINDS)), models,
+                                         config(data_root), 3)  # fmt: skip
+    assert windows.opened == 1
+    assert {c["cache_misses"] for c in counts.values()} == {0}
+    for name, path in cold.items():
+        assert Path(path).read_bytes() == Path(warm[name]).read_bytes(), name
+
+
+# The identify job as Snakemake runs it (tests/script_job.py), every record sent to the workers,
+# and the processes that answered recorded.
 JOB = """
-import json, sys
+import json, os, sys
 sys.path.insert(0, sys.argv[2])
 from script_job import run_script
 from hfharvest.stages import identify
 
-identify.PARALLEL_MIN_MODELS = 1
+identify.INLINE_MISSES = 0
 spec = json.loads(sys.argv[1])
-split = identify.identify_in_workers
-def recorded(groups, *args):
-    open(spec["groups"], "a").write(json.dumps(groups) + "\\n")
-    return split(groups, *args)
-identify.identify_in_workers = recorded
+
+class Recorded(identify.ForkedWindow):
+    def close(self):
+        workers = sorted(self._peaks)
+        super().close()
+        with open(spec["workers"], "a") as out:
+            out.write(json.dumps({"job": os.getpid(), "workers": workers}) + "\\n")
+
+identify.ForkedWindow = Recorded
 run_script(spec)
 """
 
@@ -84,14 +127,15 @@ def test_the_job_s_workers_run_the_kinds_not_the_script(tmp_path):
     """Workers started by re-running `__main__` (spawn) would run the whole job again in each."""
     models, job = models_file(tmp_path), tmp_path / "job.py"
     job.write_text(JOB)
-    named, log, groups = outputs(tmp_path / "job"), tmp_path / "identify.log", tmp_path / "groups"
+    named, log, workers = outputs(tmp_path / "job"), tmp_path / "identify.log", tmp_path / "pids"
     spec = {"script": str(REPO / "scripts" / "identify.py"), "input": {"models": models},
             "output": named, "log": str(log), "params": {"kinds": list(KINDS)},
-            "config": config(tmp_path / "data"), "threads": 3, "groups": str(groups)}  # fmt: skip
+            "config": config(tmp_path / "data"), "threads": 3, "workers": str(workers)}  # fmt: skip
     done = subprocess.run([sys.executable, str(job), json.dumps(spec), str(REPO / "tests")],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    assert len(json.loads(groups.read_text())) == 3  # once, in the job: three workers
+    [window] = [json.loads(line) for line in workers.read_text().splitlines()]  # once, in the job
+    assert 1 <= len(window["workers"]) <= 3 and window["job"] not in window["workers"]
     lines = log.read_text().splitlines()
     assert all(any(f"identify {kind}: " in line for line in lines) for kind in KINDS)
     assert "job resources:" in lines[-1] and sum("job resources:" in x for x in lines) == 1
@@ -100,18 +144,6 @@ def test_the_job_s_workers_run_the_kinds_not_the_script(tmp_path):
                                 config(tmp_path / "other"))  # fmt: skip
     for name, path in one.items():
         assert Path(path).read_bytes() == Path(named[name]).read_bytes(), name
-
-
-def test_a_warm_pass_answers_every_kind_from_its_cache(tmp_path):
-    models, data_root = models_file(tmp_path), tmp_path / "data"
-    cold, warm = outputs(tmp_path / "cold"), outputs(tmp_path / "warm")
-    identify_stage.identify_all(identify_stage.kind_outputs(cold, list(KINDS)), models,
-                                config(data_root))  # fmt: skip
-    counts = identify_stage.identify_all(identify_stage.kind_outputs(warm, list(KINDS)), models,
-                                         config(data_root))  # fmt: skip
-    assert {c["cache_misses"] for c in counts.values()} == {0}
-    for name, path in cold.items():
-        assert Path(path).read_bytes() == Path(warm[name]).read_bytes(), name
 
 
 def test_the_digest_is_the_one_earlier_releases_cached_under():
@@ -126,21 +158,6 @@ def test_the_digest_is_the_one_earlier_releases_cached_under():
         assert (
             identify_stage.record_digest(kind, record) == hashlib.sha256(text.encode()).hexdigest()
         )
-
-
-def test_the_kinds_are_balanced_over_the_workers():
-    two = identify_stage.kind_groups(list(KINDS), 2)
-    # keywords and base models scan the same card text: together, and that is half the work
-    assert sorted(map(sorted, two)) == [
-        ["articles", "datasets", "identifiers", "languages", "licenses", "tasks"],
-        ["base_models", "keywords"],
-    ]
-    assert [sorted(group) for group in identify_stage.kind_groups(list(KINDS), 1)] == [
-        sorted(KINDS)
-    ]
-    many = identify_stage.kind_groups(list(KINDS), 20)
-    assert len(many) == len(KINDS) - 1 and ["base_models", "keywords"] in map(sorted, many)
-    assert identify_stage.kind_groups(["keywords", "tasks"], 2) == [["keywords"], ["tasks"]]
 
 
 def test_a_reading_run_holds_off_another_runs_cache_writes_only_for_a_bounded_number_of_reads(
@@ -181,30 +198,54 @@ def test_a_reading_run_holds_off_another_runs_cache_writes_only_for_a_bounded_nu
     assert (reader.hits, reader.misses) == (72, 0)
 
 
+TWICE = {"modelId": "org/twice", "tags": ["dataset:squad", "base_model:finetune:org/base"]}
+AGAIN = {"modelId": "org/twice", "tags": ["dataset:imdb", "dataset:squad",
+                                          "base_model:adapter:org/base"]}  # fmt: skip
+OTHER = {"modelId": "aaa/first-by-id", "tags": ["dataset:glue"]}
+
+
+def _twice(tmp_path, records, name: str, cache, workers: int = 1) -> None:
+    path = tmp_path / f"{name}.json"
+    with artifact_writer(path, "add_ancestor_models") as out:
+        for record in records:
+            out.add_model(record)
+    named = outputs(tmp_path / name)
+    kinds = ["datasets", "base_models"]
+    identify_stage.identify_run(
+        identify_stage.kind_outputs(named, kinds), str(path), cache, workers=workers
+    )
+
+
+def _assert_union_and_first_relation(folder) -> None:
+    datasets = (folder / "datasets.json").read_text()
+    assert json.loads(datasets) == {"aaa/first-by-id": ["glue"], "org/twice": ["imdb", "squad"]}
+    assert datasets.index("aaa/first-by-id") < datasets.index("org/twice")  # sorted by model id
+    relations = json.loads((folder / "base_model_relations.json").read_text())
+    assert list(relations["org/twice"]) == ["org/base"]
+    assert relations["org/twice"]["org/base"]["relation"] == "finetune"  # the first one met
+    assert json.loads((folder / "base_models.json").read_text())["org/twice"] == ["org/base"]
+
+
 def test_a_model_listed_twice_gets_the_union_of_its_entities_and_its_first_relation(tmp_path):
     """Each model's ids are kept as one row and sorted on the way out; a model id met twice
     (an id file listing it twice, before merge) is not lost or doubled."""
-    path = tmp_path / "models.json"
-    first = {"modelId": "org/twice", "tags": ["dataset:squad", "base_model:finetune:org/base"]}
-    again = {"modelId": "org/twice", "tags": ["dataset:imdb", "dataset:squad",
-                                              "base_model:adapter:org/base"]}  # fmt: skip
-    other = {"modelId": "aaa/first-by-id", "tags": ["dataset:glue"]}
-    with artifact_writer(path, "add_ancestor_models") as out:
-        for record in (first, other, again):
-            out.add_model(record)
-    named = outputs(tmp_path / "out")
-    identify_stage.identify_run(
-        identify_stage.kind_outputs(named, ["datasets", "base_models"]),
-        str(path),
-        {kind: identify_stage.ResultCache(None, "x", kind) for kind in ("datasets", "base_models")},
-    )
-    datasets = (tmp_path / "out/datasets.json").read_text()
-    assert json.loads(datasets) == {"aaa/first-by-id": ["glue"], "org/twice": ["imdb", "squad"]}
-    assert datasets.index("aaa/first-by-id") < datasets.index("org/twice")  # sorted by model id
-    relations = json.loads((tmp_path / "out/base_model_relations.json").read_text())
-    assert list(relations["org/twice"]) == ["org/base"]
-    assert relations["org/twice"]["org/base"]["relation"] == "finetune"  # the first one met
-    assert json.loads((tmp_path / "out/base_models.json").read_text())["org/twice"] == ["org/base"]
+    _twice(tmp_path, [TWICE, OTHER, AGAIN], "out", identify_stage.ResultCache(None, "x", "rows"))
+    _assert_union_and_first_relation(tmp_path / "out")
+
+
+def test_rows_answered_by_workers_keep_their_place_in_the_file(tmp_path, monkeypatch):
+    """The first record of a model listed twice answered by a worker after its second, a cache
+    hit, was added: its relation still comes first."""
+
+    def cache():
+        return identify_stage.ResultCache(tmp_path / "cache", "x", identify_stage.ROWS)
+
+    _twice(tmp_path, [AGAIN], "again", cache())  # now a hit
+    windows = Windows(monkeypatch)
+    monkeypatch.setattr(identify_stage, "INLINE_MISSES", 0)
+    _twice(tmp_path, [TWICE, OTHER, AGAIN], "out", cache(), workers=2)
+    assert windows.answers == 2  # TWICE and OTHER
+    _assert_union_and_first_relation(tmp_path / "out")
 
 
 def test_a_model_naming_more_datasets_or_articles_than_the_cap_keeps_the_first_ones(
@@ -226,7 +267,7 @@ def test_a_model_naming_more_datasets_or_articles_than_the_cap_keeps_the_first_o
     counts = identify_stage.identify_run(
         identify_stage.kind_outputs(outputs(tmp_path / "out"), kinds),
         str(path),
-        {kind: identify_stage.ResultCache(None, "x", kind) for kind in kinds},
+        identify_stage.ResultCache(None, "x", identify_stage.ROWS),
         max_per_model=3,  # fewer than the model's four languages
     )
     datasets = json.loads((tmp_path / "out/datasets.json").read_text())
@@ -238,3 +279,28 @@ def test_a_model_naming_more_datasets_or_articles_than_the_cap_keeps_the_first_o
     assert languages["hostile/many"] == ["de", "en", "es", "fr"]
     assert counts["datasets"]["models_capped"] == counts["articles"]["models_capped"] == 1
     assert "hostile/many: 2500 datasets named, the first 3 kept" in caplog.text
+
+
+def test_a_cached_entry_not_in_the_cached_form_is_a_miss(tmp_path):
+    """An entry a kind's texts are missing from, or not the list cached_texts gives, is
+    identified again (and replaced), never written as it is."""
+    path = tmp_path / "models.json"
+    with artifact_writer(path, "add_ancestor_models") as out:
+        out.add_model(OTHER)
+    cache = identify_stage.ResultCache(tmp_path / "cache", "x", identify_stage.ROWS)
+    digest = identify_stage.record_digest(identify_stage.ROWS, OTHER)
+    cache.put(digest, {"datasets": ['["forged"]'], "licenses": '["MIT"]'})  # widths 2 and 1
+    cache.close()
+    kinds = ["datasets", "licenses", "tasks"]
+    named = outputs(tmp_path / "out")
+
+    def run():
+        return identify_stage.identify_run(
+            identify_stage.kind_outputs(named, kinds), str(path),
+            identify_stage.ResultCache(tmp_path / "cache", "x", identify_stage.ROWS),
+        )  # fmt: skip
+
+    assert {kind: c["cache_misses"] for kind, c in run().items()} == dict.fromkeys(kinds, 1)
+    assert json.loads(Path(named["datasets"]).read_text()) == {"aaa/first-by-id": ["glue"]}
+    assert json.loads(Path(named["licenses"]).read_text()) == {"aaa/first-by-id": []}
+    assert {kind: c["cache_hits"] for kind, c in run().items()} == dict.fromkeys(kinds, 1)

@@ -190,11 +190,11 @@ def _artifact(path, records):
 
 
 def _run(tmp_path, kind, models, name):
-    cache = identify_stage.ResultCache(tmp_path / "cache", "replica?scale=0", kind)
+    cache = identify_stage.ResultCache(tmp_path / "cache", "replica?scale=0", identify_stage.ROWS)
     outputs = {"mapping": tmp_path / f"{name}-{kind}.json"}
     if kind == "datasets":
         outputs["sources"] = tmp_path / f"{name}-sources.json"
-    counts = identify_stage.identify_run({kind: outputs}, models, {kind: cache})[kind]
+    counts = identify_stage.identify_run({kind: outputs}, models, cache)[kind]
     return counts, dict(iter_entries(outputs["mapping"]))
 
 
@@ -234,8 +234,11 @@ def test_identify_cache_is_keyed_by_kind_code_and_endpoint(tmp_path, monkeypatch
     assert set(sources["google/flan-t5-large"]) == set(mapping["google/flan-t5-large"])
 
     assert _run(tmp_path, "licenses", models, "c")[0]["cache_hits"] == 0  # another kind
-    other = identify_stage.ResultCache(tmp_path / "cache", "https://huggingface.co", "datasets")
-    assert other.get(identify_stage.record_digest("datasets", snapshot_record("gpt2"))) is None
+    rows = identify_stage.ROWS
+    other = identify_stage.ResultCache(tmp_path / "cache", "https://huggingface.co", rows)
+    digest = identify_stage.record_digest(rows, snapshot_record("gpt2"))
+    assert other.get(digest) is None
+    assert identify_stage.ResultCache(tmp_path / "cache", "replica?scale=0", rows).get(digest)
     monkeypatch.setattr(identify_stage, "code_version", lambda: "a-new-identifier")
     assert _run(tmp_path, "datasets", models, "d")[0]["cache_misses"] == 2
 

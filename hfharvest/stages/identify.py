@@ -1,16 +1,20 @@
-"""Identify stage glue: the models streamed one by one, each model's result reused across runs
+"""Identify stage glue: the models streamed one by one, each model's answers reused across runs
 when what identification reads of it did not change, the mappings written entry by entry.
 
-One pass over the models serves every kind it is given: the record is parsed, its digest's
-fields serialised and its card read (on a miss) once, not once per kind. A large run with
-several threads splits the kinds over worker processes, one pass each (`identify_in_workers`).
+One pass over the models in the job's process looks each record up once for every kind; only
+the records with a kind missing are identified (their card read once, the kinds' shared scan of
+its text done once), the first few here and the rest of a cold or large run in the job's
+threads' worker processes. A warm run's pass starts no worker.
 
-The reuse cache is one SQLite file per kind under `<data_root>/cache/identify/<endpoint hash>/`
-(`ENDPOINT` beside it names the endpoint, as the README cache does): `{digest: result}`, the
-digest covering the record fields the identifiers read and the identify code itself, so a new
-identifier version or an edited card is a miss. One file per kind rather than a file per model:
-1.5 million models times eight kinds would be twelve million small files. Like the README
-cache it is an optimisation: one that cannot be opened or written is a warning, not a failure.
+The reuse cache is one SQLite file, `rows.sqlite`, under `<data_root>/cache/identify/<endpoint
+hash>/` (`ENDPOINT` beside it names the endpoint, as the README cache does): `{digest: {kind:
+row texts}}`, the digest covering the record fields the identifiers read and the identify code
+itself (the cached form too: identify/rows.py), so a new identifier version or an edited card is
+a miss. The texts are what the files hold, so a hit is written without decoding and encoding
+its answers again. One file rather than a file per model: 1.5 million models would be as many
+small files. Like the README cache it is an optimisation: one that cannot be opened or written
+is a warning, not a failure. (`ResultCache` also keeps, by kind, what add_ancestor_models
+reuses.)
 """
 
 from __future__ import annotations
@@ -18,20 +22,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import sqlite3
 import sys
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 
 from ..cards import CardStore, store_from, with_text
+from ..forked import ForkedWindow
 from ..identify import identifier
 from ..identify._fields import model_id
-from ..joblog import count_worker_peak, own_peak_rss_kib, own_rss_kib
-from ..jsonio import atomic_writer, iter_models, read_counts, read_key, write_entries
+from ..identify.rows import cached_texts, relations_texts
+from ..jsonio import atomic_writer, iter_models, read_key, write_entry_files
 from ..progress import CONSOLE
 from ..runconfig import cache_endpoint, code_digest, endpoint_key
 from ..spill import KeyedRows
@@ -44,25 +46,20 @@ log = logging.getLogger(__name__)
 FIELDS = ("modelId", "id", "tags", "cardData", "card", "card_sha256", "library_name",
           "pipeline_tag")  # fmt: skip
 IDENTIFIER_CODE = ("identify", "data", "ids.py", "lineage.py")  # what their answers depend on
+ROWS = "rows"  # the cache of every kind's row texts, by record
 _BATCH = 5_000
 # Lookups per read transaction: one transaction per SELECT costs SQLite a lock and a header
 # check each time (2.2 times the CPU of 100 000 lookups in one); a bounded one never holds
 # off another run's writer for long.
 _READS_PER_TRANSACTION = 5_000
-# Below this many models one pass does every kind: a pass this small takes a second or two, and
-# a worker each for a few kinds would save less than it costs to start and wait for.
-PARALLEL_MIN_MODELS = 5_000
+# The first this many records with a miss are identified in the job's process: a warm run's
+# few changed models cost less here than starting workers; past it (a cold or large run, about
+# 1.5 ms of CPU a record) the rest go to worker processes, one a thread of the job.
+INLINE_MISSES = 1_000
 # The kinds whose every id costs enrich a request (dataset_info, an arXiv batch's share): one card
 # naming 100 000 of them would be a day of requests. Real cards name a few, a few hundred at most.
 CAPPED_KINDS = ("datasets", "articles")
 MAX_ENTITIES_PER_MODEL = 1000  # hf.max_entities_per_model
-# Kinds one worker keeps together: keywords asks which base models a card's text states (to
-# leave them out), and in one pass the text is scanned once for both (card_text's cache).
-SHARED = ("base_models", "keywords")
-# CPU seconds of each unit alone, cold, on a hub-scale run of 20 000 models (2026-11-30; the
-# other kinds cost about 1.2 s): the weights that balance the workers.
-UNIT_COST = {SHARED: 19.6, ("articles",): 9.0, ("datasets",): 3.1}
-OTHER_COST = 1.2
 
 
 @cache
@@ -184,169 +181,219 @@ def _open(root: Path, endpoint: str, kind: str) -> sqlite3.Connection:
     return db
 
 
-def identify_run(
-    outputs: dict[str, dict[str, str]],
-    models_path: str,
-    caches: dict[str, ResultCache],
-    cards: CardStore | None = None,
-    max_per_model: int | None = None,
-) -> dict:
-    """Identify each kind of `outputs` ({kind: {"mapping": path}, with `sources` for datasets
-    and `relations` for base models}) in every model of the artifact, in one pass, and write
-    its files. Card texts come from `cards`, only for models some kind's cache does not hold.
-    Returns {kind: the counts it logged}. A model's datasets and articles beyond `max_per_model`
-    (each one a request to enrich) are cut, with a warning."""
-    kinds = list(outputs)
-    renamed = (read_key(models_path, "renamed", {}) or {}) if "base_models" in kinds else {}
-    unreadable, capped = dict.fromkeys(kinds, 0), dict.fromkeys(kinds, 0)
-    with ExitStack() as stack:
-        rows = {kind: stack.enter_context(KeyedRows(_columns(outputs[kind]))) for kind in kinds}
-        for record in iter_models(models_path):
-            if (model := model_id(record)) is None:
-                continue
-            fields_json = _fields_json(record)
-            results, missed = {}, []
-            for kind in kinds:
-                digest = _digest(kind, fields_json)
-                results[kind] = caches[kind].get(digest)
-                if results[kind] is None:
-                    missed.append((kind, digest))
-            if missed:
-                record, problem = with_text(record, cards)
-                for kind, digest in missed:
-                    results[kind] = per_model(kind, record)
-                    if problem is None:  # an answer without the card must not outlive the run
-                        caches[kind].put(digest, results[kind])
-                    else:
-                        unreadable[kind] += 1
-            for kind in kinds:
-                cap = max_per_model if kind in CAPPED_KINDS else None
-                capped[kind] += _add(rows[kind], kind, model, results[kind], renamed, cap)
-        return {
-            kind: _write(kind, rows[kind], outputs[kind], caches[kind], unreadable[kind])
-            | ({"models_capped": capped[kind]} if capped[kind] else {})
-            for kind in kinds
-        }
+class _Misses:
+    """Records whose answers some kind's cache did not hold: the first INLINE_MISSES identified
+    here, the rest, with more than one worker, in forked worker processes (forked.py)."""
+
+    def __init__(self, cards: CardStore | None, workers: int):
+        self._cards, self._workers = cards, workers
+        self._inline = 0
+        self._window: ForkedWindow | None = None
+
+    def __enter__(self) -> _Misses:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._window is not None:
+            self._window.close()
+
+    def add(self, job, record: dict, missed: list[str]) -> list[tuple]:
+        """The job queued; the `(job, answer)` of those done (`identify_missed`'s answers)."""
+        if self._window is None and (self._workers < 2 or self._inline < INLINE_MISSES):
+            self._inline += 1
+            return [(job, identify_missed(record, missed, self._cards))]
+        if self._window is None:
+            self._window = ForkedWindow(_in_worker, self._workers, _start_worker, (self._cards,))
+        return self._window.add(job, (record, missed))
+
+    def rest(self) -> Iterator[tuple]:
+        return self._window.rest() if self._window is not None else iter(())
+
+
+def identify_missed(record: dict, missed: list[str], cards: CardStore | None) -> tuple[dict, bool]:
+    """({kind: its cached texts} for the `missed` kinds, whether the card was unreadable)."""
+    record, problem = with_text(record, cards)
+    model = model_id(record)
+    answers = {kind: cached_texts(kind, per_model(kind, record), model) for kind in missed}
+    return answers, bool(problem)
+
+
+_worker_cards: CardStore | None = None  # a worker's card store, set as it starts
+
+
+def _start_worker(cards: CardStore | None) -> None:
+    global _worker_cards
+    _worker_cards = cards
+
+
+def _in_worker(record: dict, missed: list[str]) -> tuple[dict, bool]:
+    return identify_missed(record, missed, _worker_cards)
 
 
 _EXTRAS = ("sources", "relations")  # a kind's file of payloads beside its mapping
 
 
-def _columns(outputs: dict) -> int:
-    """A row's texts: the sorted ids, and their payloads when the kind has an extra file."""
-    return 2 if any(extra in outputs for extra in _EXTRAS) else 1
+class _Pass:
+    """One pass over the models: each record's answers from the cache or identified, its row
+    added (`seq`: its place in the file, as answers from workers come back in any order)."""
 
+    def __init__(self, outputs: dict, rows: KeyedRows, cache: ResultCache, renamed: dict,
+                 cap: int | None):  # fmt: skip
+        self.outputs, self.rows, self.cache, self.renamed, self.cap = (
+            outputs, rows, cache, renamed, cap
+        )  # fmt: skip
+        self.kinds = list(outputs)
+        self.files = _files(outputs)
+        self.widths = {kind: sum(k == kind for k, _ in self.files) for kind in self.kinds}
+        self.cached = {kind: _CACHED_WIDTHS.get(kind, 1) for kind in self.kinds}
+        self.tally = {kind: dict.fromkeys(_COUNTS, 0) for kind in self.kinds}
+        self.looked_up = 0
 
-def _add(rows: KeyedRows, kind: str, model: str, result, renamed: dict,
-         cap: int | None = None) -> bool:  # fmt: skip
-    """The model's row: its ids sorted and distinct (and each id's payload), as JSON texts,
-    at most `cap` of them; whether some were cut."""
-    if kind == "base_models":
-        from ..identify.base_models import relations_from_links
+    def look_up(self, record: dict) -> tuple[str, dict, list[str]]:
+        """(digest, {kind: texts} the cache holds, the kinds it does not)."""
+        digest = _digest(ROWS, _fields_json(record))
+        found = self.cache.get(digest)
+        found = found if isinstance(found, dict) else {}
+        # a kind whose entry is not the list of texts cached_texts gives is a miss
+        missed = [
+            kind
+            for kind, width in self.cached.items()
+            if type(texts := found.get(kind)) is not list or len(texts) != width
+        ]
+        self.looked_up += 1
+        for kind in missed:
+            self.tally[kind]["cache_misses"] += 1
+        return digest, found, missed
 
-        result = relations_from_links(model, result, renamed)
-    payloads = result if isinstance(result, dict) else dict.fromkeys(result)
-    ids = sorted(payloads)
-    cut = cap is not None and len(ids) > cap
-    if cut:
+    def answered(self, job: tuple, answer: tuple[dict, bool]) -> None:
+        """A missed record's answers: cached unless the card was unreadable, and its row added."""
+        (seq, model, digest, found), (identified, unreadable) = job, answer
+        if unreadable:  # each named in a warning; an answer without the card must not be kept
+            for kind in identified:
+                self.tally[kind]["cards_unreadable"] += 1
+        else:
+            self.cache.put(digest, found | identified)
+        self.add(seq, model, found | identified)
+
+    def add(self, seq: int, model: str, texts: dict) -> None:
+        row: list[str] = []
+        for kind in self.kinds:
+            if kind == "base_models":
+                found = relations_texts(model, texts[kind], self.renamed)
+            elif kind in CAPPED_KINDS and self.cap is not None:
+                found = self._capped(kind, model, texts[kind])
+            else:
+                found = texts[kind]
+            row += found[: self.widths[kind]]
+        self.rows.add(model, *row, seq=seq)
+
+    def _capped(self, kind: str, model: str, texts: list[str]) -> list[str]:
+        """At most `cap` ids (each one a request to enrich), with a warning."""
+        if texts[0] == "[]" or len(ids := json.loads(texts[0])) <= self.cap:
+            return texts
         log.warning("%s: %d %s named, the first %d kept (hf.max_entities_per_model)",
-                    model, len(ids), kind, cap)  # fmt: skip
-        ids = ids[:cap]
-    if rows.columns == 1:
-        rows.add(model, _json(ids))
-    else:
-        rows.add(model, _json(ids), _json({i: payloads[i] for i in ids}))
-    return cut
+                    model, len(ids), kind, self.cap)  # fmt: skip
+        self.tally[kind]["models_capped"] += 1
+        ids = ids[: self.cap]
+        kept = [_json(ids)]
+        if len(texts) > 1:
+            payloads = json.loads(texts[1])
+            kept.append(_json({i: payloads[i] for i in ids}))
+        return kept
+
+    def write(self) -> dict:
+        """Each kind's files, in one pass over the rows, and the counts it logs."""
+        paths = [self.outputs[kind][name] for kind, name in self.files]
+        payloads = [name != "mapping" for _, name in self.files]
+        models = write_entry_files(paths, _merged(self.rows, payloads))
+        counts = {}
+        for kind in self.kinds:
+            self.tally[kind]["cache_hits"] = self.looked_up - self.tally[kind]["cache_misses"]
+            tally = {key: n for key, n in self.tally[kind].items() if n or key.startswith("cache")}
+            counts[kind] = {"models": models} | tally
+            log.info("identify %s: %s", kind, counts[kind])
+        return counts
+
+
+def _files(outputs: dict) -> list[tuple[str, str]]:
+    """A row's texts: each kind's ids, then its payloads when it has an extra file."""
+    return [
+        (kind, name)
+        for kind in outputs
+        for name in ("mapping", *(extra for extra in _EXTRAS if extra in outputs[kind]))
+    ]
+
+
+_COUNTS = ("cache_hits", "cache_misses", "cards_unreadable", "models_capped")
+_CACHED_WIDTHS = {"datasets": 2, "base_models": 3}  # texts cached_texts gives (others: 1)
+
+
+def identify_run(
+    outputs: dict[str, dict[str, str]],
+    models_path: str,
+    cache: ResultCache,
+    cards: CardStore | None = None,
+    max_per_model: int | None = None,
+    workers: int = 1,
+) -> dict:
+    """Identify each kind of `outputs` ({kind: {"mapping": path}, with `sources` for datasets
+    and `relations` for base models}) in every model of the artifact, in one pass, and write
+    its files. Records the cache (`ResultCache` of ROWS) does not answer for every kind are
+    identified, their cards read from `cards`, in `workers` processes past the first
+    INLINE_MISSES. Returns {kind: the counts it logged}. A model's datasets and articles beyond
+    `max_per_model` (each one a request to enrich) are cut, with a warning."""
+    kinds = list(outputs)
+    renamed = (read_key(models_path, "renamed", {}) or {}) if "base_models" in kinds else {}
+    with KeyedRows(len(_files(outputs))) as rows, _Misses(cards, workers) as misses:
+        run = _Pass(outputs, rows, cache, renamed, max_per_model)
+        for seq, record in enumerate(iter_models(models_path)):
+            if (model := model_id(record)) is None:
+                continue
+            digest, found, missed = run.look_up(record)
+            if not missed:
+                run.add(seq, model, found)
+                continue
+            for job, answer in misses.add((seq, model, digest, found), record, missed):
+                run.answered(job, answer)
+        for job, answer in misses.rest():
+            run.answered(job, answer)
+        cache.close()
+        return run.write()
 
 
 def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _write(kind: str, rows: KeyedRows, outputs: dict, cache: ResultCache, unreadable: int) -> dict:
-    cache.close()
-    counts = {"models": write_entries(outputs["mapping"], _texts(rows, 0), encoded=True)}
-    for extra in _EXTRAS:
-        if extra in outputs:
-            write_entries(outputs[extra], _texts(rows, 1), encoded=True)
-    counts |= {"cache_hits": cache.hits, "cache_misses": cache.misses}
-    if unreadable:  # each named in a warning above; identified from the metadata only
-        counts["cards_unreadable"] = unreadable
-    log.info("identify %s: %s", kind, counts)
-    return counts
-
-
-def _texts(rows: KeyedRows, column: int) -> Iterator[tuple[str, str]]:
-    """Each model's JSON text of `column` (0: ids, 1: payloads), by model id. A model listed
-    twice gets the union of its rows, the first payload of an id winning."""
+def _merged(rows: KeyedRows, payloads: list[bool]) -> Iterator[tuple[str, Sequence[str]]]:
+    """Each model's row, by model id. A model listed twice gets the union of its rows' ids, the
+    first payload of an id winning (`payloads`: which texts are payloads)."""
     for model, added in rows.by_key():
         if len(added) == 1:
-            yield model, added[0][column]
-            continue
-        merged: dict = {}
-        for texts in added:
-            found = json.loads(texts[column])
-            for entity in found:
-                merged.setdefault(entity, found[entity] if column else None)
-        ids = sorted(merged)
-        yield model, _json(ids if column == 0 else {i: merged[i] for i in ids})
+            yield model, added[0]
+        else:
+            yield model, [_union([texts[i] for texts in added], p) for i, p in enumerate(payloads)]
+
+
+def _union(texts: list[str], payloads: bool) -> str:
+    merged: dict = {}
+    for text in texts:
+        found = json.loads(text)
+        for entity in found:
+            merged.setdefault(entity, found[entity] if payloads else None)
+    ids = sorted(merged)
+    return _json({i: merged[i] for i in ids} if payloads else ids)
 
 
 def identify_all(outputs: dict[str, dict[str, str]], models_path: str, config: dict,
                  threads: int = 1) -> dict:  # fmt: skip
-    """Every kind of `outputs`, with the run's caches and card store: one pass in this process,
-    or, for a large run given threads, one pass per group of kinds in `threads` workers."""
-    models = (read_counts(models_path) or {}).get("models", 0)
-    parallel = threads > 1 and models >= PARALLEL_MIN_MODELS and sys.platform == "linux"
-    groups = kind_groups(list(outputs), threads if parallel else 1)
-    if len(groups) == 1:
-        return _pass(outputs, models_path, config)
-    return identify_in_workers(groups, outputs, models_path, config)
-
-
-def kind_groups(kinds: list[str], workers: int) -> list[list[str]]:
-    """The kinds in at most `workers` groups of near-equal cost: each unit (SHARED, or one
-    kind), by falling cost, to the cheapest group so far (longest processing time first)."""
-    units = [SHARED] if set(SHARED) <= set(kinds) else []
-    units += [(kind,) for kind in kinds if not any(kind in unit for unit in units)]
-    units.sort(key=lambda unit: -UNIT_COST.get(unit, OTHER_COST))
-    groups: list[list[str]] = [[] for _ in range(max(1, min(workers, len(units))))]
-    costs = [0.0] * len(groups)
-    for unit in units:
-        cheapest = costs.index(min(costs))
-        groups[cheapest] += unit
-        costs[cheapest] += UNIT_COST.get(unit, OTHER_COST)
-    return groups
-
-
-def identify_in_workers(groups: list[list[str]], outputs: dict, models_path: str,
-                        config: dict) -> dict:  # fmt: skip
-    """One worker process per group. Forked (Linux only, see identify_all): a spawned one would
-    run the job's script again, Snakemake's `__main__`. A worker inherits the job's log, and
-    its peak RSS beyond what it shared with the job at the fork adds to the job's (joblog)."""
-    context = multiprocessing.get_context("fork")
-    shared_kib = own_rss_kib()
-    counts: dict[str, dict] = {}
-    with ProcessPoolExecutor(len(groups), mp_context=context) as pool:
-        jobs = [
-            pool.submit(_worker_pass, {kind: outputs[kind] for kind in group}, models_path, config)
-            for group in groups
-        ]
-        for job in jobs:
-            found, peak_kib = job.result()
-            counts |= found
-            count_worker_peak(max(0, peak_kib - shared_kib))
-    return counts
-
-
-def _worker_pass(outputs: dict, models_path: str, config: dict):
-    return _pass(outputs, models_path, config), own_peak_rss_kib()
-
-
-def _pass(outputs: dict, models_path: str, config: dict) -> dict:
-    caches = {kind: cache_from(config, kind) for kind in outputs}
+    """Every kind of `outputs`, with the run's cache and card store; the records the cache does
+    not answer identified in `threads` worker processes past the first INLINE_MISSES (forked:
+    Linux only, see forked.py)."""
     cap = config["hf"].get("max_entities_per_model", MAX_ENTITIES_PER_MODEL)
-    return identify_run(outputs, models_path, caches, store_from(config), cap)
+    workers = threads if sys.platform == "linux" else 1
+    cache = cache_from(config, ROWS)
+    return identify_run(outputs, models_path, cache, store_from(config), cap, workers)
 
 
 def kind_outputs(named: dict[str, str], kinds: list[str]) -> dict[str, dict[str, str]]:
