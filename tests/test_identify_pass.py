@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from conftest import REPO, all_snapshot_records
 
 from hfharvest.identify import KINDS
@@ -304,3 +305,24 @@ def test_a_cached_entry_not_in_the_cached_form_is_a_miss(tmp_path):
     assert json.loads(Path(named["datasets"]).read_text()) == {"aaa/first-by-id": ["glue"]}
     assert json.loads(Path(named["licenses"]).read_text()) == {"aaa/first-by-id": []}
     assert {kind: c["cache_hits"] for kind, c in run().items()} == dict.fromkeys(kinds, 1)
+
+
+@pytest.mark.parametrize("texts", [['["MIT"'], ['"MIT"'], ['["MIT"], ["GPL"]'], [7]])
+def test_a_cached_entry_whose_texts_are_not_json_is_a_miss(tmp_path, texts):
+    """Cached texts go to the files as they are: one that is not a JSON array or object (torn,
+    a bare string, two values, not text) would make the identified file unreadable; the whole
+    entry is identified again instead."""
+    path = tmp_path / "models.json"
+    with artifact_writer(path, "add_ancestor_models") as out:
+        out.add_model(OTHER)
+    cache = identify_stage.ResultCache(tmp_path / "cache", "x", identify_stage.ROWS)
+    digest = identify_stage.record_digest(identify_stage.ROWS, OTHER)
+    cache.put(digest, {"licenses": texts, "tasks": ["[]"]})
+    cache.close()
+    named = outputs(tmp_path / "out")
+    counts = identify_stage.identify_run(
+        identify_stage.kind_outputs(named, ["licenses", "tasks"]), str(path),
+        identify_stage.ResultCache(tmp_path / "cache", "x", identify_stage.ROWS),
+    )  # fmt: skip
+    assert counts["licenses"]["cache_misses"] == counts["tasks"]["cache_misses"] == 1
+    assert json.loads(Path(named["licenses"]).read_text()) == {"aaa/first-by-id": []}

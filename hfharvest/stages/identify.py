@@ -260,6 +260,9 @@ class _Pass:
             for kind, width in self.cached.items()
             if type(texts := found.get(kind)) is not list or len(texts) != width
         ]
+        if not _json_texts([text for kind in self.kinds if kind not in missed
+                            for text in found[kind]]):  # fmt: skip
+            missed = list(self.cached)  # damaged: written as they are, texts must be JSON
         self.looked_up += 1
         for kind in missed:
             self.tally[kind]["cache_misses"] += 1
@@ -313,6 +316,15 @@ class _Pass:
             counts[kind] = {"models": models} | tally
             log.info("identify %s: %s", kind, counts[kind])
         return counts
+
+
+def _json_texts(texts: list) -> bool:
+    """Whether each text is a JSON array or object: one parse of them all, not one a text."""
+    try:
+        values = json.loads(f"[{','.join(texts)}]")
+    except (TypeError, ValueError):  # a text not a string, or not JSON
+        return False
+    return len(values) == len(texts) and all(isinstance(v, (list, dict)) for v in values)
 
 
 def _files(outputs: dict) -> list[tuple[str, str]]:
