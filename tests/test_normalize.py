@@ -15,8 +15,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -27,6 +25,7 @@ import pyarrow.parquet as pq
 import pyshacl
 import pytest
 import rdflib
+from loaded_modules import loaded_modules, uncovered
 from pyld import jsonld
 from workflow_runner import Workflow, rules_run
 
@@ -540,21 +539,8 @@ NOT_SHAPING = {
 def test_the_document_cache_key_covers_every_module_the_writers_load():
     """The cache key hashes DOCUMENT_CODE only (an edit of the tables keeps every entry): every
     hfharvest module a fresh interpreter loads to write documents must be in it."""
-    code = (
-        "import sys, hfharvest.normalize.fair4ml, hfharvest.normalize.linked_data\n"
-        "print('\\n'.join(f'{n} {m.__file__}' for n, m in sys.modules.items()"
-        " if n.split('.')[0] == 'hfharvest'))"
-    )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.split("\n")  # fmt: skip
-    package = Path(__import__("hfharvest").__file__).parent
-    covered = [package / name for name in DOCUMENT_CODE]
-    uncovered = []
-    for line in filter(None, loaded):
-        name, path = line.split(" ", 1)
-        if name not in NOT_SHAPING and not any(Path(path).is_relative_to(c) for c in covered):
-            uncovered.append(name)
-    assert len(loaded) > 8 and not uncovered
+    loaded = loaded_modules("hfharvest.normalize.fair4ml, hfharvest.normalize.linked_data")
+    assert len(loaded) > 8 and not uncovered(loaded, DOCUMENT_CODE, NOT_SHAPING)
     assert not any(name.startswith("normalize/tables") for name in DOCUMENT_CODE)
 
 

@@ -6,13 +6,12 @@ changed, moved, came and went; the cache reuses only what is unchanged and never
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from loaded_modules import loaded_modules, uncovered
 
 from hfharvest.entities import KINDS
 from hfharvest.normalize import TABLES
@@ -223,23 +222,9 @@ def test_row_groups_hold_batch_rows(tmp_path, batch_rows):
 def test_the_row_cache_key_covers_every_module_the_row_builders_load():
     """An edit of what makes a model's rows must never serve an old entry: every hfharvest
     module a fresh interpreter loads to make them is in TABLE_CODE."""
-    code = (
-        "import sys, hfharvest.normalize.tables\n"
-        "print('\\n'.join(f'{n} {m.__file__}' for n, m in sys.modules.items()"
-        " if n.split('.')[0] == 'hfharvest'))"
-    )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.split("\n")  # fmt: skip
-    package = Path(__import__("hfharvest").__file__).parent
-    covered = [package / name for name in TABLE_CODE]
     plumbing = {"hfharvest", "hfharvest.normalize", "hfharvest.errors", "hfharvest.redact",
                 "hfharvest.jsonio", "hfharvest.spill", "hfharvest.cache", "hfharvest.runconfig",
                 "hfharvest.ids", "hfharvest.progress", "hfharvest.threads", "hfharvest.joblog",
                 "hfharvest.cards", "hfharvest.stages", "hfharvest.stages.identify",
                 "hfharvest.stages.extract", "hfharvest.forked"}  # fmt: skip
-    uncovered = [
-        name
-        for name, path in (line.split(" ", 1) for line in loaded if line)
-        if name not in plumbing and not any(Path(path).is_relative_to(c) for c in covered)
-    ]
-    assert not uncovered
+    assert not uncovered(loaded_modules("hfharvest.normalize.tables"), TABLE_CODE, plumbing)
