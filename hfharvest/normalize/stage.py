@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..cards import CardStore, with_text
 from ..entities import KINDS
@@ -14,8 +15,9 @@ from .facts import ModelFacts
 from .fair4ml import Lookups, dataset_document, model_document
 from .inputs import RunInputs
 from .linked_data import Block, Written, pack, write_linked_data, written
-from .table_cache import TableCache
-from .tables import write_tables
+
+if TYPE_CHECKING:
+    from .table_cache import TableCache
 
 
 def table_paths(folder: str | Path) -> dict[str, Path]:
@@ -160,6 +162,8 @@ def _dataset_item(dataset_id: str, lookups: Lookups, cache: DocumentCache | None
 def normalize_tables(inputs: RunInputs, folder: Path, run_id: str, batch_rows: int,
                      cache: TableCache | None = None) -> dict:  # fmt: skip
     """The run's tables; a model's rows from `cache` when nothing they are made from changed."""
+    from .tables import write_tables  # pyarrow: a third of normalize_fair4ml's imports' CPU
+
     return write_tables(
         inputs.iter_models(),
         {kind: inputs.iter_entities(kind) for kind in KINDS},
