@@ -40,8 +40,7 @@ def load_lookups(inputs: RunInputs, max_chars: int, entities: bool = True) -> Lo
 def load_facts(inputs: RunInputs, max_chars: int = 0, entities: bool = True) -> ModelFacts:
     """Every model's facts in one map (one lookup a model); the enriched entities when asked."""
     shared = Lookups({}, {}, _entities(inputs) if entities else {}, max_chars=max_chars)
-    return ModelFacts(inputs.facts_of(), identifiers=inputs.identifiers is not None,
-                      shared=shared)  # fmt: skip
+    return ModelFacts(inputs.facts_of(), inputs.identifiers is not None, shared)
 
 
 def _entities(inputs: RunInputs) -> dict:
