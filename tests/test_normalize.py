@@ -33,8 +33,8 @@ from hfharvest.entities import entity_id
 from hfharvest.lineage import base_model_links
 from hfharvest.normalize import catalogue, families, stage, vocab
 from hfharvest.normalize.doc_cache import DOCUMENT_CODE, DocumentCache
-from hfharvest.normalize.fair4ml import Lookups, model_document, model_inputs
-from hfharvest.normalize.inputs import RunInputs
+from hfharvest.normalize.fair4ml import Lookups, model_document
+from hfharvest.normalize.inputs import ENTITY_FILES, RunInputs
 from hfharvest.normalize.linked_data import OPTIONS, LinkedDataStats, pack, to_ntriples, written
 from hfharvest.normalize.sections import card_sections
 from hfharvest.normalize.stage import TABLES, load_lookups
@@ -452,13 +452,14 @@ def test_normalize_reruns_exactly_when_its_inputs_change(run):
 def test_a_document_is_cached_by_what_it_is_made_from(run, tmp_path):
     workflow, _, _ = run
     inputs = RunInputs.from_folder(workflow.run_folder(CONFIG))
-    lookups = load_lookups(inputs, max_chars=1000)
+    facts = stage.load_facts(inputs, max_chars=1000)
     bert = next(r for r in inputs.iter_models() if r["modelId"] == BERT)
-    key = DocumentCache.key(model_inputs(bert, lookups))
+    text = facts.text(BERT)
+    key = DocumentCache.key(facts.document_inputs(bert, text))
     harvested_again = {**bert, "downloads": 1, "extraction_metadata": {"extracted_at": "later"}}
-    assert DocumentCache.key(model_inputs(harvested_again, lookups)) == key
+    assert DocumentCache.key(facts.document_inputs(harvested_again, text)) == key
     new_commit = {**bert, "sha": "0" * 40}
-    assert DocumentCache.key(model_inputs(new_commit, lookups)) != key
+    assert DocumentCache.key(facts.document_inputs(new_commit, text)) != key
     cache = DocumentCache(tmp_path)
     document = written({"@id": HUB + BERT, "name": "bert"}, "<a> <b> <c> .\n")
     cache.put(key, document)
@@ -793,6 +794,55 @@ def test_cached_blocks_give_the_files_of_a_run_without_a_cache(run, tmp_path, mo
         blocks = sorted((cache / "blocks").rglob("*.gz"))
         assert len(blocks) == _members(tmp_path / f"run{attempt}" / "fair4ml.nt.gz") >= 4
         blocks[0].write_bytes(blocks[0].read_bytes().replace(b'"nodes": ', b'"nodes": 1'))
+
+
+def test_a_document_from_its_models_facts_is_the_one_the_whole_maps_give(run):
+    """The stage reads each model's facts (identify's files merged, one lookup a model) and the
+    enriched entities; each document is the one the run's whole maps, a map a file, give."""
+    inputs = RunInputs.from_folder(run[0].run_folder(CONFIG))
+    facts, whole = stage.load_facts(inputs, 1000), load_lookups(inputs, max_chars=1000)
+    records = list(inputs.iter_models())
+    for record in records:
+        own = facts.lookups(record["modelId"], facts.text(record["modelId"]))
+        assert model_document(record, own) == model_document(record, whole)
+    assert facts.named("datasets") == sorted(
+        {d for ids in whole.mappings["datasets"].values() for d in ids}
+    )
+    assert len(records) == 8 and facts.named("datasets")
+
+
+def _with_entity(folder: Path, kind: str, entity: str, **fields) -> None:
+    """The run's enrich output of `kind` with `fields` of one entity changed."""
+    path = folder / ENTITY_FILES[kind]
+    items = json.loads(path.read_text())
+    for item in items:
+        if item["id"] == entity:
+            item.update(fields)
+    path.write_text(json.dumps(items))
+
+
+@pytest.mark.parametrize(
+    ("kind", "entity", "fields"),
+    [("datasets", "wikipedia", {"description": "changed"}),
+     ("licenses", "Apache-2.0", {"name": "Apache Licence"}),
+     ("datasets", "squad_v2", {"enriched": False})],
+)  # fmt: skip
+def test_an_entity_change_makes_exactly_the_documents_naming_it_again(run, tmp_path, kind,
+                                                                     entity, fields):  # fmt: skip
+    """A model's document key holds a digest of each enriched entity it names: after one entity
+    changed, the models naming it are made again, every other document comes from the cache,
+    and the files are those of a run without a cache."""
+    folder = tmp_path / "run"
+    shutil.copytree(run[0].run_folder(CONFIG), folder, ignore=shutil.ignore_patterns(".records"))
+    inputs, cache = RunInputs.from_folder(folder), tmp_path / "cache"
+    _linked_data(inputs, tmp_path / "first", DocumentCache(cache))
+    _with_entity(folder, kind, entity, **fields)
+    naming = {m for m, ids in json.loads((folder / "identified" / f"{kind}.json").read_text()
+                                          ).items() if entity in ids}  # fmt: skip
+    stats, files = _linked_data(inputs, tmp_path / "again", DocumentCache(cache))
+    models = stats["fair4ml_models.jsonl.gz"]
+    assert naming and models["documents"] - models.pop("from_cache") == len(naming)
+    assert (stats, files) == _linked_data(inputs, tmp_path / "plain", None)
 
 
 def _members(path: Path) -> int:

@@ -33,13 +33,14 @@ ENTRY_MAX_BYTES = 256 * 1024 * 1024
 
 
 # What shapes a document: the modules that write it (fair4ml and what it imports, the
-# vocabularies, the cache's own format) and the identifiers it asks where an entity was stated.
-# Not the tables, the catalogue or the stage's plumbing: an edit there keeps every entry
-# (tests/test_normalize.py checks that a fresh import of the writers loads nothing else).
+# vocabularies, the cache's own format), the identifiers it asks where an entity was stated and
+# how a model's facts are read into its lookups (facts.py). Not the tables, the catalogue or the
+# stage's plumbing: an edit there keeps every entry (tests/test_normalize.py checks that a fresh
+# import of the writers loads nothing else).
 DOCUMENT_CODE = (
     *IDENTIFIER_CODE,
-    *(f"normalize/{name}" for name in ("fair4ml.py", "origin.py", "sections.py", "vocab.py",
-                                       "vocab", "linked_data.py", "doc_cache.py")),
+    *(f"normalize/{name}" for name in ("fair4ml.py", "facts.py", "origin.py", "sections.py",
+                                       "vocab.py", "vocab", "linked_data.py", "doc_cache.py")),
 )  # fmt: skip
 
 

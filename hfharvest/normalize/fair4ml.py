@@ -9,10 +9,8 @@ be appended file to file. Provenance is a parallel node per (property, source), 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import quote
 
 from ..identify._fields import card_text
@@ -21,11 +19,8 @@ from .sections import card_sections
 from .vocab import CONTEXT
 
 HUB = "https://huggingface.co"
-# Record fields no document shows, left out of its cache key: they change on every harvest.
-_NOT_IN_DOCUMENTS = frozenset({"extraction_metadata", "downloads", "likes"})
 # Characters kept as they are in ids put into IRIs (Hub ids, DOIs); anything else is escaped.
 _IRI_SAFE = "/:._-~()"
-ENTITY_DIGESTS = 4096  # entity digests a Lookups keeps: a bounded number (see Lookups._digest)
 
 
 @dataclass(frozen=True)
@@ -56,16 +51,6 @@ class Lookups:
 
     def entity(self, kind: str, entity: str) -> dict:
         return self.entities.get(kind, {}).get(entity) or {"id": entity, "enriched": False}
-
-    def __post_init__(self) -> None:
-        # Per instance: another run's entity of the same id may differ.
-        object.__setattr__(self, "entity_digest", lru_cache(maxsize=ENTITY_DIGESTS)(self._digest))
-
-    def _digest(self, kind: str, entity: str) -> str:
-        """What a cache key holds of an entity: a digest of it, made once for the entities many
-        models name (a licence, a language), not JSON text for every model that names them."""
-        text = json.dumps(self.entity(kind, entity), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def model_iri(model_id: str) -> str:
@@ -144,25 +129,6 @@ def model_document(record: dict, lookups: Lookups) -> dict:
     _evaluations(node, record)
     _card_sections(node, record, lookups.max_chars)
     return node.document()
-
-
-def model_inputs(record: dict, lookups: Lookups) -> dict:
-    """Everything `model_document` reads for this model: its cache key is made of this."""
-    model_id = record["modelId"]
-    identifiers = lookups.identifiers
-    stable = {key: value for key, value in record.items() if key not in _NOT_IN_DOCUMENTS}
-    return {
-        "record": stable,
-        "entities": {
-            kind: [lookups.entity_digest(kind, entity) for entity in lookups.ids(kind, model_id)]
-            for kind in sorted(lookups.mappings)
-        },
-        "relations": lookups.relations.get(model_id, {}),
-        "dataset_sources": (lookups.dataset_sources or {}).get(model_id, {}),
-        "identified": identifiers is not None,
-        "identifiers": identifiers.get(model_id) if identifiers is not None else None,
-        "max_chars": lookups.max_chars,
-    }
 
 
 def _text(value) -> str | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..entities import KINDS
 from ..jsonio import iter_entries, iter_items, iter_models, read_failures
 from ..spill import DiskMap
+from .facts import identifier_strings, relation_objects
 
 # The enrich outputs, by entity kind (rules/enrich.smk writes them under these names).
 ENTITY_FILES = {
@@ -159,17 +160,6 @@ class RunInputs:
         for stage, path in self.stages.items():
             for failure in read_failures(path):
                 yield {"stage": stage, **failure}
-
-
-def relation_objects(bases: dict) -> dict[str, dict]:
-    return {
-        base: value if isinstance(value, dict) else {"relation": value, "source": None}
-        for base, value in bases.items()
-    }
-
-
-def identifier_strings(ids: list) -> list[str]:
-    return [i if isinstance(i, str) else i.get("id", "") for i in ids]
 
 
 class _Unsorted(ValueError):

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..cards import CardStore, with_text
 from ..entities import KINDS
 from . import TABLES
 from .doc_cache import DocumentCache
-from .fair4ml import Lookups, dataset_document, model_document, model_inputs
+from .facts import ModelFacts
+from .fair4ml import Lookups, dataset_document, model_document
 from .inputs import RunInputs
 from .linked_data import Block, Written, pack, write_linked_data, written
-from .table_cache import TableCache
-from .tables import ModelFacts, write_tables
+
+if TYPE_CHECKING:
+    from .table_cache import TableCache
 
 
 def table_paths(folder: str | Path) -> dict[str, Path]:
@@ -22,15 +25,26 @@ def table_paths(folder: str | Path) -> dict[str, Path]:
 
 
 def load_lookups(inputs: RunInputs, max_chars: int, entities: bool = True) -> Lookups:
-    """Entity maps and relations for every model; the enriched entities too when asked."""
+    """Entity maps and relations for every model, each file a map; the enriched entities too
+    when asked. The jobs read them per model instead (load_facts): this is what those give."""
     return Lookups(
         mappings={kind: inputs.mapping(kind) for kind in KINDS},
         relations=inputs.relations_of(),
-        entities={kind: inputs.entities_by_id(kind) for kind in KINDS} if entities else {},
+        entities=_entities(inputs) if entities else {},
         identifiers=inputs.identifiers_of(),
         dataset_sources=inputs.dataset_sources_of(),
         max_chars=max_chars,
     )
+
+
+def load_facts(inputs: RunInputs, max_chars: int = 0, entities: bool = True) -> ModelFacts:
+    """Every model's facts in one map (one lookup a model); the enriched entities when asked."""
+    shared = Lookups({}, {}, _entities(inputs) if entities else {}, max_chars=max_chars)
+    return ModelFacts(inputs.facts_of(), inputs.identifiers is not None, shared)
+
+
+def _entities(inputs: RunInputs) -> dict:
+    return {kind: inputs.entities_by_id(kind) for kind in KINDS}
 
 
 def normalize_linked_data(
@@ -45,10 +59,9 @@ def normalize_linked_data(
     """FAIR4ML documents of the models and of their training datasets, and all their triples;
     documents come from `cache` when nothing they are made from changed (a model's card by its
     digest), else are made, a model's with the card's text from `cards`."""
-    lookups = load_lookups(inputs, max_chars)
-    trained_on = sorted({d for ids in lookups.mappings["datasets"].values() for d in ids})
-    models = (_model_item(record, lookups, cache, cards) for record in inputs.iter_models())
-    datasets = (_dataset_item(dataset, lookups, cache) for dataset in trained_on)
+    facts = load_facts(inputs, max_chars)
+    models = (_model_item(record, facts, cache, cards) for record in inputs.iter_models())
+    datasets = (_dataset_item(dataset, facts.shared, cache) for dataset in facts.named("datasets"))
     stats = write_linked_data(
         {
             models_jsonl: _blocks(models, cache),
@@ -122,14 +135,17 @@ def _made_block(chunk: list[Item], cache: DocumentCache) -> tuple[Block, bool]:
     return block, cacheable
 
 
-def _model_item(record: dict, lookups: Lookups, cache: DocumentCache | None,
+def _model_item(record: dict, facts: ModelFacts, cache: DocumentCache | None,
                 cards: CardStore | None) -> Item:  # fmt: skip
+    model_id = record["modelId"]
+    text = facts.text(model_id)
+
     def make() -> tuple[Written, bool]:
         full, problem = with_text(record, cards)
         # a document without its card's sections must not outlive the run
-        return written(model_document(full, lookups)), problem is None
+        return written(model_document(full, facts.lookups(model_id, text))), problem is None
 
-    return (cache.key(model_inputs(record, lookups)) if cache else None), make
+    return (cache.key(facts.document_inputs(record, text)) if cache else None), make
 
 
 def _dataset_item(dataset_id: str, lookups: Lookups, cache: DocumentCache | None) -> Item:
@@ -145,11 +161,13 @@ def _dataset_item(dataset_id: str, lookups: Lookups, cache: DocumentCache | None
 def normalize_tables(inputs: RunInputs, folder: Path, run_id: str, batch_rows: int,
                      cache: TableCache | None = None) -> dict:  # fmt: skip
     """The run's tables; a model's rows from `cache` when nothing they are made from changed."""
+    from .tables import write_tables  # pyarrow: a third of normalize_fair4ml's imports' CPU
+
     return write_tables(
         inputs.iter_models(),
         {kind: inputs.iter_entities(kind) for kind in KINDS},
         inputs.iter_failures(),
-        ModelFacts(inputs.facts_of(), identifiers=inputs.identifiers is not None),
+        load_facts(inputs, entities=False),
         table_paths(folder),
         run_id,
         batch_rows,

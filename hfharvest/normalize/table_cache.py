@@ -36,7 +36,7 @@ TABLE_CODE = (
     *IDENTIFIER_CODE,
     "entities.py",
     *(f"normalize/{name}" for name in ("tables.py", "table_cache.py", "origin.py", "fair4ml.py",
-                                       "inputs.py", "sections.py", "vocab.py")),
+                                       "facts.py", "inputs.py", "sections.py", "vocab.py")),
 )  # fmt: skip
 # The tables of a model's rows, and the columns set per run (not cached).
 MODEL_TABLES = ("models", "lineage_edges", "model_entities")

@@ -13,7 +13,6 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -24,12 +23,11 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from ..entities import KINDS, entity_id
+from ..entities import entity_id
 from ..jsonio import atomic_writer
-from ..spill import DiskMap
 from . import TABLES
+from .facts import ModelFacts, stable
 from .fair4ml import Lookups, model_iri, repository_ids
-from .inputs import identifier_strings, relation_objects
 from .origin import RecordOrigins
 from .table_cache import MODEL_TABLES, Block, TableCache, cached_schemas, code_version, ends_block
 
@@ -135,8 +133,6 @@ ENTITY_COLUMNS = {
 for _kind, _columns in ENTITY_COLUMNS.items():
     SCHEMAS[f"entities_{_kind}"] = pa.schema(_ENTITY_COMMON + _columns)
 CACHED_SCHEMAS = cached_schemas(SCHEMAS)
-# Record fields that change at every harvest and are not in the cached rows.
-_PER_HARVEST = frozenset({"extraction_metadata", "downloads", "likes"})
 if tuple(SCHEMAS) != TABLES:  # the files the Snakefile declares are the tables written
     raise RuntimeError(f"normalize.TABLES {TABLES} != the tables with columns {tuple(SCHEMAS)}")
 
@@ -248,31 +244,6 @@ def write_tables(
     return {name: writer.count for name, writer in writers.items()}
 
 
-@dataclass(frozen=True)
-class ModelFacts:
-    """What the run says of each model besides its record (RunInputs.facts_of): its entities
-    of each kind, relations, dataset sources, identifiers; `identifiers`: whether the run has
-    that file (without it a model's own ids are taken from its articles)."""
-
-    facts: DiskMap
-    identifiers: bool
-
-    def text(self, model_id: str) -> str:
-        return self.facts.text(model_id) or "null"
-
-    def lookups(self, model_id: str, text: str) -> Lookups:
-        """A model's lookups, as load_lookups would give them for this model."""
-        *ids, relations, sources, own = json.loads(text) or [None] * (len(KINDS) + 3)
-        only = lambda value: {} if value is None else {model_id: value}  # noqa: E731
-        return Lookups(
-            mappings={kind: only(value) for kind, value in zip(KINDS, ids, strict=True)},
-            relations=only(relations and relation_objects(relations)),
-            entities={},
-            identifiers=only(own and identifier_strings(own)) if self.identifiers else None,
-            dataset_sources=only(sources),
-        )
-
-
 Rows = dict[str, pa.Table]  # a block's rows, by model table
 
 
@@ -294,9 +265,8 @@ def _digest(record: dict, text: str, version: str) -> str:
     """What a model's cached rows are made from: its record less what changes every harvest
     (`downloads`, `likes`: set per run; `extraction_metadata` but the two fields used), and
     its facts."""
-    stable = {k: v for k, v in record.items() if k not in _PER_HARVEST}
     meta = record.get("extraction_metadata") or {}
-    material = json.dumps([version, stable, meta.get("source"), meta.get("card_status")],
+    material = json.dumps([version, stable(record), meta.get("source"), meta.get("card_status")],
                           ensure_ascii=False)  # fmt: skip
     return hashlib.sha256(f"{material}\n{text}".encode()).hexdigest()
 
