@@ -108,24 +108,37 @@ class _EntryStore:
         if parts[: len(base)] != base:
             return self._walk(self._open_root(), parts, create)
         try:
-            return self._walk(self._base_fd(base, create), parts[len(base) :], create)
+            return self._below_base(base, parts[len(base) :], create)
         except FileNotFoundError:
             if not self._forget_base_if_gone():
                 raise
-        return self._walk(self._base_fd(base, create), parts[len(base) :], create)
+        return self._below_base(base, parts[len(base) :], create)
+
+    def _below_base(self, base: list[str], rest: list[str], create: bool) -> int:
+        """`_walk` from the kept base folder, its first step taken from the kept descriptor
+        itself (a copy of it for each lookup was two more system calls)."""
+        kept = self._base_fd(base, create)
+        if not rest:
+            return os.dup(kept)
+        return self._walk(self._child(kept, rest[0], create), rest[1:], create)
 
     def _open_root(self) -> int:
         return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
 
     @staticmethod
-    def _walk(fd: int, parts: list[str], create: bool) -> int:
+    def _child(fd: int, part: str, create: bool) -> int:
+        """The real folder `part` in `fd` (made first with `create`); `fd` stays open."""
+        if create:
+            with suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=fd)
+        return os.open(part, _DIR_FLAGS, dir_fd=fd)
+
+    @classmethod
+    def _walk(cls, fd: int, parts: list[str], create: bool) -> int:
         """Descend from `fd` (taken: closed on the way) through `parts`, real folders only."""
         try:
             for part in parts:
-                if create:
-                    with suppress(FileExistsError):
-                        os.mkdir(part, 0o755, dir_fd=fd)
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                child = cls._child(fd, part, create)
                 os.close(fd)
                 fd = child
         except BaseException:
@@ -134,23 +147,24 @@ class _EntryStore:
         return fd
 
     def _base_fd(self, base: list[str], create: bool) -> int:
-        """A descriptor of the base folder of its own (a copy of the kept one)."""
+        """The kept descriptor of the base folder (not a copy: see _forget_base_if_gone)."""
         with self._lock:
             if self._kept is None:
                 fd = self._walk(self._open_root(), base, create)
                 self._kept = (fd, weakref.finalize(self, os.close, fd))
-            return os.dup(self._kept[0])
+            return self._kept[0]
 
     def _forget_base_if_gone(self) -> bool:
-        """Whether the kept base folder was removed (then it is forgotten, to be walked anew)."""
+        """Whether the kept base folder was removed (then it is forgotten, to be walked anew).
+        Its descriptor stays open until the store goes: another thread may be opening below
+        it, and a number closed and given again would lead that thread into another folder."""
         with self._lock:
             if self._kept is None:
                 return True
-            fd, closer = self._kept
+            fd, _ = self._kept
             if os.fstat(fd).st_nlink > 0:  # still there: the entry's folder is what is absent
                 return False
             self._kept = None
-            closer()
             return True
 
     def _read(self, parts: list[str], name: str) -> bytes | None:
@@ -179,7 +193,10 @@ class _EntryStore:
                     raise ValueError(f"over {self.max_bytes} bytes")
                 # As much as the file holds (a byte more shows one that grew): asking for
                 # the cap made Python allocate 64 MiB per read, most of a warm lookup's CPU.
-                return _read_up_to(fd, info.st_size + 1)
+                data = os.read(fd, info.st_size + 1)
+                if len(data) == info.st_size:  # a regular file's read stops short at its end
+                    return data
+                return data + _read_up_to(fd, info.st_size + 1 - len(data))
             finally:
                 os.close(fd)
         finally:

@@ -57,6 +57,18 @@ class _Scratch:
         self._dir.cleanup()
 
 
+class ScratchDB(_Scratch):
+    """A throw-away database of `schema` for a stage's own queries (`db`): on disk, removed on
+    close or at the end of a `with`."""
+
+    def __init__(self, schema: str, folder: str | Path | None = None):
+        self._dir, self._db = _scratch_db(schema, folder)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        return self._db
+
+
 class Groups(_Scratch):
     """`with Groups() as groups: groups.add(key, members) ... for key, rows in groups.items()`."""
 

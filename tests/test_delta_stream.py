@@ -85,3 +85,19 @@ def test_a_compressed_listing_compares_with_a_plain_one_of_an_earlier_version(tm
     assert delta3["previous_run"]["run_id"] == "day2"
     assert delta3["updated"] == [{"model_id": "b/y", "old_sha": "2b", "new_sha": "2c"}]
     assert delta3["gone"] == [{"model_id": "a/x", "sha": "1"}] and delta3["added"] == []
+
+
+def test_odd_rows_compare_as_a_map_would(tmp_path):
+    """An id listed twice before counts once, with its last sha; a sha that is no string (a
+    damaged listing) still compares by value and comes out as it was."""
+    pointer = tmp_path / "p.json"
+    day1 = listing(tmp_path / "day1.json", [("a/x", "1"), ("a/x", "2"), ("b/y", [1, 2]),
+                                            ("c/z", {"k": 1})])  # fmt: skip
+    mark_last_run(pointer, "day1", day1, ENDPOINT)
+    day2 = listing(tmp_path / "day2.json", [("a/x", "2"), ("b/y", [1, 3]), ("e/f", None)])
+    counts = write_delta(str(tmp_path / "d.json"), day2, pointer, "day2", ENDPOINT)
+    delta = json.loads((tmp_path / "d.json").read_text())
+    assert delta["updated"] == [{"model_id": "b/y", "old_sha": [1, 2], "new_sha": [1, 3]}]
+    assert delta["added"] == [{"model_id": "e/f", "sha": None}]
+    assert delta["gone"] == [{"model_id": "c/z", "sha": {"k": 1}}]
+    assert counts["previous_listed"] == 3 and counts["unchanged"] == 1

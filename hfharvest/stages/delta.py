@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -19,12 +18,11 @@ from pathlib import Path
 
 from ..jsonio import atomic_writer, iter_models, read_json, write_json
 from ..runconfig import endpoint_key
-from ..spill import DiskMap
+from ..spill import ScratchDB
 
 log = logging.getLogger(__name__)
 
 POINTER_FOLDER = ".last_run"
-_ABSENT = object()
 
 
 def pointer_path(runs_root: str | Path, endpoint: str) -> Path:
@@ -54,89 +52,125 @@ def listing_shas(path: str | Path) -> Iterator[tuple[str, str | None]]:
     return ((record["modelId"], record.get("sha")) for record in iter_models(path))
 
 
-def _passing_changes(listing: str, previous: DiskMap, counts: Counter,
-                     spills: dict) -> Iterator[tuple[str, str | None]]:  # fmt: skip
-    """The listing's `(model id, sha)` pairs, in listing order, for the current map; on the way
-    each added or updated entry goes to its spill file (the listing is read once)."""
-    for model_id, sha in listing_shas(listing):
-        counts["listed"] += 1
-        old = previous.get(model_id, _ABSENT)
-        if old is _ABSENT:
-            counts["added"] += 1
-            spills["added"].write(_dumps({"model_id": model_id, "sha": sha}) + "\n")
-        elif old != sha:
-            counts["updated"] += 1
-            entry = {"model_id": model_id, "old_sha": old, "new_sha": sha}
-            spills["updated"].write(_dumps(entry) + "\n")
-        yield model_id, sha
+# Both listings in one scratch database, and the delta as three queries: the Hub lists 1.5
+# million ids, and a lookup a model from Python (with its sha as JSON) cost a warm run twice
+# the CPU of a cold one. A sha that is not a string (or null) is kept as sorted JSON in `other`.
+_SCHEMA = """
+CREATE TABLE previous (id TEXT PRIMARY KEY, sha TEXT, other TEXT) WITHOUT ROWID;
+CREATE TABLE current (pos INTEGER PRIMARY KEY, id TEXT, sha TEXT, other TEXT);
+"""
+_ADDED = """SELECT c.id, c.sha, c.other FROM current c
+WHERE NOT EXISTS (SELECT 1 FROM previous p WHERE p.id = c.id) ORDER BY c.pos"""
+_UPDATED = """SELECT c.id, p.sha, p.other, c.sha, c.other FROM current c
+JOIN previous p ON p.id = c.id WHERE p.sha IS NOT c.sha OR p.other IS NOT c.other
+ORDER BY c.pos"""
+_GONE = """SELECT p.id, p.sha, p.other FROM previous p
+WHERE NOT EXISTS (SELECT 1 FROM current c WHERE c.id = p.id) ORDER BY p.id"""
 
 
-def _gone(previous: DiskMap, current: DiskMap, counts: Counter) -> Iterator[dict]:
-    for model_id, sha in previous.items():
-        counts["previous_listed"] += 1
-        if model_id not in current:
-            counts["gone"] += 1
-            yield {"model_id": model_id, "sha": sha}
+def _rows(pairs: Iterable[tuple[str, object]]) -> Iterator[tuple[str, str | None, str | None]]:
+    for model_id, sha in pairs:
+        plain = sha is None or isinstance(sha, str)
+        yield model_id, sha if plain else None, None if plain else json.dumps(sha, sort_keys=True)
+
+
+def _sha(sha: str | None, other: str | None):
+    return sha if other is None else json.loads(other)
 
 
 def _dumps(entry: dict) -> str:
     return json.dumps(entry, ensure_ascii=False)
 
 
-def _write_list(handle, key: str, lines: Iterable[str]) -> None:
-    """`, "key": [` then one JSON entry a line."""
+def _write_list(handle, key: str, entries: Iterable[dict], counts: Counter) -> None:
+    """`, "key": [` then one JSON entry a line, counted in `counts[key]`."""
     handle.write(f",\n{json.dumps(key)}: [")
-    for i, line in enumerate(lines):
+    for i, entry in enumerate(entries):
         handle.write(",\n" if i else "\n")
-        handle.write(line)
+        handle.write(_dumps(entry))
+        counts[key] += 1
     handle.write("\n]")
 
 
-def stream_delta(out: str, header: dict, listing: str, previous: DiskMap) -> dict:
-    """Write `header`, then added, updated and gone, then the counts, one entry a line.
+def _changes(db) -> Iterator[tuple[str, Iterator[dict]]]:
+    """Each list's name and its entries, read from the database as they are written."""
+    added = (
+        {"model_id": model_id, "sha": _sha(sha, other)}
+        for model_id, sha, other in db.execute(_ADDED)
+    )
+    yield "added", added
+    updated = (
+        {"model_id": model_id, "old_sha": _sha(old, old_other), "new_sha": _sha(new, new_other)}
+        for model_id, old, old_other, new, new_other in db.execute(_UPDATED)
+    )
+    yield "updated", updated
+    gone = (
+        {"model_id": model_id, "sha": _sha(sha, other)}
+        for model_id, sha, other in db.execute(_GONE)
+    )
+    yield "gone", gone
 
-    Both listings are kept in on-disk maps (the Hub lists 1.5 million ids), and the lists are
-    streamed: added and updated go to spill files first so that each is one JSON array; gone
-    comes in model id order."""
-    counts: Counter = Counter(listed=0, previous_listed=0, added=0, updated=0, gone=0)
-    with (
-        tempfile.TemporaryFile("w+", encoding="utf-8") as added,
-        tempfile.TemporaryFile("w+", encoding="utf-8") as updated,
-        DiskMap(
-            _passing_changes(listing, previous, counts, {"added": added, "updated": updated})
-        ) as current,
-        atomic_writer(out) as handle,
-    ):
+
+class Listings(ScratchDB):
+    """The previous and the current listing's `(model id, sha)` rows, on disk: the previous
+    one's last row of an id wins (as in a map), the current one keeps every row in order."""
+
+    def __init__(self) -> None:
+        super().__init__(_SCHEMA)
+
+    def load_previous(self, pairs: Iterable[tuple[str, object]]) -> None:
+        """The previous listing's rows; none at all if reading them fails part way."""
+        try:
+            self.db.executemany("INSERT OR REPLACE INTO previous VALUES (?, ?, ?)", _rows(pairs))
+        except BaseException:
+            self.db.execute("DELETE FROM previous")
+            raise
+
+    def load_current(self, pairs: Iterable[tuple[str, object]]) -> None:
+        self.db.executemany("INSERT INTO current (id, sha, other) VALUES (?, ?, ?)", _rows(pairs))
+        self.db.execute("CREATE INDEX current_id ON current (id)")
+
+    def count(self, table: str) -> int:
+        return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+
+
+def stream_delta(out: str, header: dict, listing: str, listings: Listings) -> dict:
+    """Write `header`, then added and updated (in listing order) and gone (in model id order),
+    one entry a line, then the counts. Both listings are on disk, in `listings`."""
+    listings.load_current(listing_shas(listing))
+    counts: Counter = Counter(listed=listings.count("current"),
+                              previous_listed=listings.count("previous"),
+                              added=0, updated=0, gone=0)  # fmt: skip
+    with atomic_writer(out) as handle:
         handle.write(json.dumps(header, ensure_ascii=False)[:-1])
-        for key, spill in (("added", added), ("updated", updated)):
-            spill.seek(0)
-            _write_list(handle, key, (line.rstrip("\n") for line in spill))
-        _write_list(handle, "gone", map(_dumps, _gone(previous, current, counts)))
+        for key, entries in _changes(listings.db):
+            _write_list(handle, key, entries, counts)
         counts["unchanged"] = counts["listed"] - counts["added"] - counts["updated"]
         handle.write(f',\n"counts": {json.dumps(dict(counts))}}}\n')
     return dict(counts)
 
 
-def _previous_listing(before: dict | None) -> tuple[DiskMap, str | None]:
-    """The previous run's `{model id: sha}` on disk, or an empty map and the reason."""
+def _previous_listing(listings: Listings, before: dict | None) -> str | None:
+    """Load the previous run's `(model id, sha)` rows; None, or why there are none."""
     if before is None:
-        return DiskMap(()), "no previous successful run on this data root and endpoint"
+        return "no previous successful run on this data root and endpoint"
     try:
-        return DiskMap(listing_shas(before["listing"])), None
+        listings.load_previous(listing_shas(before["listing"]))
     except (OSError, ValueError, KeyError) as err:
-        return DiskMap(()), f"previous run's listing {before['listing']} unreadable ({err})"
+        return f"previous run's listing {before['listing']} unreadable ({err})"
+    return None
 
 
 def write_delta(out: str, listing: str, pointer: Path, run_id: str, endpoint: str) -> dict:
     """Write the run's delta file and return its counts; a first run (or one whose previous
     listing is gone) has every listed model added, and says why in `previous_run`."""
     before = previous_run(read_pointer(pointer), run_id)
-    previous, note = _previous_listing(before)
-    header = {"stage": "delta", "endpoint": endpoint, "run_id": run_id}
-    header["previous_run"] = {"run_id": before["run_id"], "finished_at": before.get(
-        "finished_at")} if note is None else {"run_id": None, "note": note}  # fmt: skip
-    with previous:
-        return stream_delta(out, header, listing, previous)
+    with Listings() as listings:
+        note = _previous_listing(listings, before)
+        header = {"stage": "delta", "endpoint": endpoint, "run_id": run_id}
+        header["previous_run"] = {"run_id": before["run_id"], "finished_at": before.get(
+            "finished_at")} if note is None else {"run_id": None, "note": note}  # fmt: skip
+        return stream_delta(out, header, listing, listings)
 
 
 def mark_last_run(pointer: Path, run_id: str, listing: str, endpoint: str) -> None:
