@@ -75,7 +75,7 @@ class CachedCard:
     digest: str | None = None  # the text's digest in the card store, when asked without text
 
 
-class _EntryStore:
+class EntryStore:
     """Checksummed JSON entries in folders under `root` (threads share it), counting hits and
     misses. `root` itself is the user's (it may be a symlink); everything under it is ours."""
 
@@ -167,7 +167,7 @@ class _EntryStore:
             self._kept = None
             return True
 
-    def _read(self, parts: list[str], name: str) -> bytes | None:
+    def read_entry(self, parts: list[str], name: str) -> bytes | None:
         """The entry's bytes; None if absent. Raises TamperedEntry for anything but a regular
         file in real folders, ValueError for one over the size cap."""
         try:
@@ -207,7 +207,7 @@ class _EntryStore:
         with suppress(OSError):
             os.unlink(name, dir_fd=folder)  # removes a planted link itself, never its target
 
-    def _store(self, parts: list[str], name: str, data: bytes) -> None:
+    def store_entry(self, parts: list[str], name: str, data: bytes) -> None:
         """Write atomically (a temporary file renamed over the entry); a cache that cannot be
         written is switched off with one warning, a tampered path is skipped."""
         if not self.writable:
@@ -260,13 +260,13 @@ class _EntryStore:
     # -- entries -------------------------------------------------------------------------------
     def _write_entry(self, parts: list[str], name: str, entry: dict) -> None:
         entry["checksum"] = _checksum(entry)
-        self._store(parts, name, json.dumps(entry, ensure_ascii=False).encode())
+        self.store_entry(parts, name, json.dumps(entry, ensure_ascii=False).encode())
 
     def _load_entry(self, parts: list[str], name: str, key: dict) -> dict | None:
         """A checksummed entry whose key fields match `key`; None if missing, or if damaged
         (then it is deleted, to be refetched)."""
         try:
-            data = self._read(parts, name)
+            data = self.read_entry(parts, name)
             if data is None:
                 return None
             entry = json.loads(data.decode("utf-8"))
@@ -292,7 +292,7 @@ class _EntryStore:
             return None
 
 
-class CardCache(_EntryStore):
+class CardCache(EntryStore):
     """READMEs under `<root>/readmes/<endpoint hash>/<owner>/<name>/<sha>.json`: each entry
     holds the README's digest (`sha256`), its text is in the card store (hfharvest/cards.py)."""
 
@@ -372,7 +372,7 @@ class CardCache(_EntryStore):
             return None
         if not self._marked:  # which endpoint this folder's entries came from, for people
             self._marked = True
-            self._store(self._base, ENDPOINT_FILE, f"{self.endpoint}\n".encode())
+            self.store_entry(self._base, ENDPOINT_FILE, f"{self.endpoint}\n".encode())
         parts, name = self._where(model_id, sha)
         data = None if text is None else text.encode("utf-8")
         digest = None if data is None else self.store.put_bytes(data)
@@ -387,7 +387,7 @@ class CardCache(_EntryStore):
         return digest
 
 
-class RecordCache(_EntryStore):
+class RecordCache(EntryStore):
     """The records one run fetched by exact id (model_info + README), under its run folder, in
     a folder per endpoint: a run whose endpoint changed fetches everything anew.
 
@@ -435,7 +435,7 @@ def _checksum(entry: dict) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-class EntityCache(_EntryStore):
+class EntityCache(EntryStore):
     """Enriched entities by their own version, shared by the data root's runs:
     `<root>/entities/<kind>/<endpoint hash>/<owner>/<name>/<version>.json`, and beside them
     `latest.json`: which version was seen last and when (a UTC epoch in seconds).

@@ -21,7 +21,7 @@ import re
 import stat
 from pathlib import Path
 
-from .cache import CardUnreadable, TamperedEntry, _EntryStore
+from .cache import CardUnreadable, EntryStore, TamperedEntry
 
 __all__ = ["CardStore", "CardUnreadable", "store_from", "with_text"]
 
@@ -33,7 +33,7 @@ DIGEST = re.compile(r"[0-9a-f]{64}")
 UTF8_GROWTH = 3
 
 
-class CardStore(_EntryStore):
+class CardStore(EntryStore):
     """Texts under `root/<h[:2]>/<h>.md`. Writing one that cannot be stored raises OSError: a
     record must never name a blob that is not there."""
 
@@ -74,7 +74,7 @@ class CardStore(_EntryStore):
         except OSError:  # absent, or a path we cannot use: _store says which
             present = False
         if not present:
-            self._store(*self._where(digest), data)
+            self.store_entry(*self._where(digest), data)
         return digest
 
     def holds(self, digest: str, size: int) -> bool:
@@ -94,7 +94,7 @@ class CardStore(_EntryStore):
         """The text whose digest is `digest`, checked; CardUnreadable if missing or damaged."""
         parts, name = self._where(digest)
         try:
-            data = self._read(parts, name)
+            data = self.read_entry(parts, name)
         except TamperedEntry as err:
             raise CardUnreadable(digest, "tampered", err.strerror or "not a regular file") from None
         except ValueError as err:  # over the size cap

@@ -21,7 +21,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-from ..cache import _EntryStore
+from ..cache import EntryStore
 from ..runconfig import code_digest
 from ..stages.identify import IDENTIFIER_CODE
 from .linked_data import Block, LinkedDataStats, Written
@@ -63,7 +63,7 @@ class DocumentCache:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.hits = self.misses = 0
-        self._files = _EntryStore(root, "normalize")
+        self._files = EntryStore(root, "normalize")
         self._files.max_bytes = ENTRY_MAX_BYTES
 
     def again(self) -> DocumentCache:
@@ -78,7 +78,7 @@ class DocumentCache:
 
     def get(self, key: str) -> Written | None:
         try:
-            data = self._files._read([key[:2]], f"{key}.nt")
+            data = self._files.read_entry([key[:2]], f"{key}.nt")
             if data is None:
                 raise FileNotFoundError(key)
             header, _, body = data.partition(b"\n")
@@ -99,7 +99,7 @@ class DocumentCache:
     def get_block(self, key: str) -> Block | None:
         """The block, its documents counted as hits; None when absent or damaged."""
         try:
-            data = self._files._read(["blocks", key[:2]], f"{key}.gz")
+            data = self._files.read_entry(["blocks", key[:2]], f"{key}.gz")
             if data is None:
                 raise FileNotFoundError(key)
             header, _, body = data.partition(b"\n")
@@ -123,10 +123,10 @@ class DocumentCache:
                  "properties": dict(stats.properties)}  # fmt: skip
         facts["checksum"] = _checksum(json.dumps(facts, sort_keys=True).encode() + body)
         entry = json.dumps(facts).encode() + b"\n" + body
-        self._files._store(["blocks", key[:2]], f"{key}.gz", entry)
+        self._files.store_entry(["blocks", key[:2]], f"{key}.gz", entry)
 
     def put(self, key: str, document: Written) -> None:
         body = (document.line + document.ntriples).encode("utf-8")
         facts = {"checksum": _checksum(body), "nodes": document.nodes,
                  "properties": list(document.properties)}  # fmt: skip
-        self._files._store([key[:2]], f"{key}.nt", json.dumps(facts).encode() + b"\n" + body)
+        self._files.store_entry([key[:2]], f"{key}.nt", json.dumps(facts).encode() + b"\n" + body)

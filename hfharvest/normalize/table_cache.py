@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..cache import _EntryStore
+from ..cache import EntryStore
 from ..runconfig import code_digest, endpoint_key
 from ..stages.identify import IDENTIFIER_CODE
 
@@ -90,7 +90,7 @@ class TableCache:
     def __init__(self, root: str | Path, endpoint: str):
         self.root = Path(root)
         self.hits = self.misses = 0  # models whose rows were reused, or made
-        self._files = _EntryStore(root, "tables")
+        self._files = EntryStore(root, "tables")
         self._files.max_bytes = ENTRY_MAX_BYTES
         self._base = [endpoint_key(endpoint)[0]]
 
@@ -105,7 +105,7 @@ class TableCache:
     def get(self, name: str, schemas: dict[str, pa.Schema]) -> Block | None:
         """The block stored under `name`, if whole and of these schemas; else None."""
         try:
-            data = self._files._read(*self._where(name))
+            data = self._files.read_entry(*self._where(name))
             if data is None:
                 return None
             header, _, body = data.partition(b"\n")
@@ -139,4 +139,4 @@ class TableCache:
         body = b"".join(parts)
         facts = {"checksum": hashlib.sha256(body).hexdigest(), "name": name,
                  "sizes": [len(part) for part in parts], "models": block.models}  # fmt: skip
-        self._files._store(*self._where(name), json.dumps(facts).encode() + b"\n" + body)
+        self._files.store_entry(*self._where(name), json.dumps(facts).encode() + b"\n" + body)
