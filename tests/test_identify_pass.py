@@ -1,5 +1,5 @@
-"""The identify job: one pass over the models serves every kind; a large run splits the kinds
-over worker processes and writes the same files."""
+"""The identify job: one pass over the models serves every kind; the records the cache does not
+answer, past the first few, go to worker processes, and the files are the same."""
 
 from __future__ import annotations
 
