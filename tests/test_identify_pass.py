@@ -15,6 +15,7 @@ from conftest import REPO, all_snapshot_records
 
 from hfharvest.identify import KINDS
 from hfharvest.jsonio import artifact_writer
+from hfharvest.runconfig import endpoint_key
 from hfharvest.stages import identify as identify_stage
 
 EXTRAS = {"base_model_relations": "base_model_relations.json",
@@ -326,3 +327,21 @@ def test_a_cached_entry_whose_texts_are_not_json_is_a_miss(tmp_path, texts):
     )  # fmt: skip
     assert counts["licenses"]["cache_misses"] == counts["tasks"]["cache_misses"] == 1
     assert json.loads(Path(named["licenses"]).read_text()) == {"aaa/first-by-id": []}
+
+
+def test_the_per_kind_caches_the_rows_cache_replaced_are_removed(tmp_path):
+    """Earlier versions kept one database a kind (31 MB at 20 000 models): the rows cache
+    removes them as it opens, and keeps what is not theirs (another cache, a link, a folder)."""
+    folder = tmp_path / "cache" / endpoint_key("x")[0]
+    folder.mkdir(parents=True)
+    for name in ("datasets.sqlite", "tasks.sqlite", "tasks.sqlite-journal"):
+        (folder / name).write_bytes(b"old")
+    (folder / "stated_base_models.sqlite").write_bytes(b"ancestors' cache")
+    (tmp_path / "outside").write_bytes(b"not the cache's")
+    (folder / "licenses.sqlite").symlink_to(tmp_path / "outside")
+    (folder / "keywords.sqlite").mkdir()
+    identify_stage.ResultCache(tmp_path / "cache", "x", identify_stage.ROWS)._db.close()
+    left = sorted(path.name for path in folder.iterdir())
+    assert left == ["ENDPOINT", "keywords.sqlite", "licenses.sqlite", "rows.sqlite",
+                    "stated_base_models.sqlite"]  # fmt: skip
+    assert (tmp_path / "outside").read_bytes() == b"not the cache's"

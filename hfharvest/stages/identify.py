@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..cards import CardStore, store_from, with_text
 from ..forked import ForkedWindow
-from ..identify import identifier
+from ..identify import KINDS, identifier
 from ..identify._fields import model_id
 from ..identify.rows import cached_texts, relations_texts
 from ..jsonio import atomic_writer, iter_models, read_key, write_entry_files
@@ -178,7 +178,18 @@ def _open(root: Path, endpoint: str, kind: str) -> sqlite3.Connection:
         handle.write(normalized + "\n")
     db = sqlite3.connect(path, timeout=60)
     db.execute("CREATE TABLE IF NOT EXISTS results (digest TEXT PRIMARY KEY, result TEXT)")
+    if kind == ROWS:
+        _remove_replaced(folder)
     return db
+
+
+def _remove_replaced(folder: Path) -> None:
+    """The per-kind databases ROWS replaced (1.6 KB a model, never read again): removed."""
+    for kind in KINDS:
+        for name in (f"{kind}.sqlite", f"{kind}.sqlite-journal"):
+            path = folder / name
+            if path.is_file() and not path.is_symlink():  # a link is not ours to act on
+                path.unlink(missing_ok=True)
 
 
 class _Misses:
