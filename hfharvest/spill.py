@@ -131,15 +131,11 @@ def count_distinct(values: Iterable[str]) -> int:
     """How many distinct strings, counted on disk (an entity kind can have a million ids):
     one column, batches handed to SQLite as they come (a Groups row a value cost the summary
     twice the CPU of reading the mappings)."""
-    scratch, db = _scratch_db("CREATE TABLE seen (value TEXT PRIMARY KEY) WITHOUT ROWID;")
-    try:
+    with ScratchDB("CREATE TABLE seen (value TEXT PRIMARY KEY) WITHOUT ROWID;") as scratch:
         values = iter(values)
         while batch := list(islice(values, _BATCH)):
-            db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", zip(batch))
-        return db.execute("SELECT count(*) FROM seen").fetchone()[0]
-    finally:
-        db.close()
-        scratch.cleanup()
+            scratch.db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", zip(batch))
+        return scratch.db.execute("SELECT count(*) FROM seen").fetchone()[0]
 
 
 class Table(Groups):
