@@ -162,17 +162,16 @@ class TableWriter:
     """Rows in, Parquet record batches out, `batch_rows` at a time."""
 
     def __init__(self, writer: pq.ParquetWriter, batch_rows: int):
-        self._writer, self._batch_rows, self._rows = writer, batch_rows, []
+        self._writer, self._batch_rows = writer, batch_rows
+        self._rows = _Rows(writer.schema)
         self._tables: list[pa.Table] = []  # rows given as tables, `_pending` of them
         self._pending = 0
-        # pyarrow builds a new Field object at each access: read the columns once, not per row
-        self._columns = [(column.name, column.type) for column in writer.schema]
         self.count = 0
 
     def add(self, row: dict) -> None:
         self._flush_tables()
-        self._rows.append({name: _coerce(row.get(name), kind) for name, kind in self._columns})
-        if len(self._rows) >= self._batch_rows:
+        self._rows.add(row)
+        if len(self._rows.rows) >= self._batch_rows:
             self._flush_rows()
 
     def add_table(self, table: pa.Table) -> None:
@@ -203,10 +202,8 @@ class TableWriter:
         self._tables, self._pending = [], 0
 
     def _flush_rows(self) -> None:
-        if self._rows:
-            self._writer.write_batch(pa.RecordBatch.from_pylist(self._rows, self._writer.schema))
-            self.count += len(self._rows)
-            self._rows = []
+        if self._rows.rows:
+            self._write(self._rows.table())
 
 
 def write_tables(
@@ -347,6 +344,7 @@ class _Rows:
 
     def __init__(self, schema: pa.Schema):
         self.schema, self.rows = schema, []
+        # pyarrow builds a new Field object at each access: read the columns once, not per row
         self._columns = [(column.name, column.type) for column in schema]
 
     def add(self, row: dict) -> None:
