@@ -27,6 +27,7 @@ import pytest
 import rdflib
 from loaded_modules import loaded_modules, uncovered
 from pyld import jsonld
+from whole_lookups import load_lookups
 from workflow_runner import Workflow, rules_run
 
 from hfharvest.entities import entity_id
@@ -37,7 +38,7 @@ from hfharvest.normalize.fair4ml import Lookups, model_document
 from hfharvest.normalize.inputs import ENTITY_FILES, RunInputs
 from hfharvest.normalize.linked_data import OPTIONS, LinkedDataStats, pack, to_ntriples, written
 from hfharvest.normalize.sections import card_sections
-from hfharvest.normalize.stage import TABLES, load_lookups
+from hfharvest.normalize.stage import TABLES
 from hfharvest.replica import ReplicaHub
 
 BERT = "google-bert/bert-base-uncased"

@@ -12,11 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from loaded_modules import loaded_modules, uncovered
+from whole_lookups import load_lookups
 
 from hfharvest.entities import KINDS
 from hfharvest.normalize import TABLES
 from hfharvest.normalize.inputs import ENTITY_FILES, RunInputs
-from hfharvest.normalize.stage import load_lookups, normalize_tables
+from hfharvest.normalize.stage import normalize_tables
 from hfharvest.normalize.table_cache import MODEL_TABLES, TABLE_CODE, TableCache
 from hfharvest.normalize.tables import SCHEMAS, _model_rows, _Rows
 

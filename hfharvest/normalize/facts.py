@@ -48,7 +48,7 @@ class ModelFacts:
         return self.facts.text(model_id) or "null"
 
     def lookups(self, model_id: str, text: str) -> Lookups:
-        """A model's lookups, as the run's whole maps (stage.load_lookups) give them for it."""
+        """A model's lookups, as the run's whole maps, a file each, give them for it."""
         *ids, relations, sources, own = _values(text)
         only = lambda value: {} if value is None else {model_id: value}  # noqa: E731
         return replace(

@@ -24,26 +24,13 @@ def table_paths(folder: str | Path) -> dict[str, Path]:
     return {name: Path(folder) / f"{name}.parquet" for name in TABLES}
 
 
-def load_lookups(inputs: RunInputs, max_chars: int, entities: bool = True) -> Lookups:
-    """Entity maps and relations for every model, each file a map; the enriched entities too
-    when asked. The jobs read them per model instead (load_facts): this is what those give."""
-    return Lookups(
-        mappings={kind: inputs.mapping(kind) for kind in KINDS},
-        relations=inputs.relations_of(),
-        entities=_entities(inputs) if entities else {},
-        identifiers=inputs.identifiers_of(),
-        dataset_sources=inputs.dataset_sources_of(),
-        max_chars=max_chars,
-    )
-
-
 def load_facts(inputs: RunInputs, max_chars: int = 0, entities: bool = True) -> ModelFacts:
     """Every model's facts in one map (one lookup a model); the enriched entities when asked."""
-    shared = Lookups({}, {}, _entities(inputs) if entities else {}, max_chars=max_chars)
+    shared = Lookups({}, {}, entities_of(inputs) if entities else {}, max_chars=max_chars)
     return ModelFacts(inputs.facts_of(), inputs.identifiers is not None, shared)
 
 
-def _entities(inputs: RunInputs) -> dict:
+def entities_of(inputs: RunInputs) -> dict:
     return {kind: inputs.entities_by_id(kind) for kind in KINDS}
 
 
