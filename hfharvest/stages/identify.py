@@ -32,7 +32,7 @@ from ..cards import CardStore, store_from, with_text
 from ..forked import ForkedWindow
 from ..identify import KINDS, identifier
 from ..identify._fields import model_id
-from ..identify.rows import cached_texts, relations_texts
+from ..identify.rows import cached_texts, dumps, relations_texts
 from ..jsonio import atomic_writer, iter_models, read_key, write_entry_files
 from ..progress import CONSOLE
 from ..runconfig import cache_endpoint, code_digest, endpoint_key
@@ -309,10 +309,10 @@ class _Pass:
                     model, len(ids), kind, self.cap)  # fmt: skip
         self.tally[kind]["models_capped"] += 1
         ids = ids[: self.cap]
-        kept = [_json(ids)]
+        kept = [dumps(ids)]
         if len(texts) > 1:
             payloads = json.loads(texts[1])
-            kept.append(_json({i: payloads[i] for i in ids}))
+            kept.append(dumps({i: payloads[i] for i in ids}))
         return kept
 
     def write(self) -> dict:
@@ -384,10 +384,6 @@ def identify_run(
         return run.write()
 
 
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def _merged(rows: KeyedRows, payloads: list[bool]) -> Iterator[tuple[str, Sequence[str]]]:
     """Each model's row, by model id. A model listed twice gets the union of its rows' ids, the
     first payload of an id winning (`payloads`: which texts are payloads)."""
@@ -405,7 +401,7 @@ def _union(texts: list[str], payloads: bool) -> str:
         for entity in found:
             merged.setdefault(entity, found[entity] if payloads else None)
     ids = sorted(merged)
-    return _json({i: merged[i] for i in ids} if payloads else ids)
+    return dumps({i: merged[i] for i in ids} if payloads else ids)
 
 
 def identify_all(outputs: dict[str, dict[str, str]], models_path: str, config: dict,
