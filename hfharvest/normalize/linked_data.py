@@ -5,9 +5,9 @@ context is inline, so nothing may be fetched. Documents have no blank nodes (fai
 IRI for every node), so each document's triples are appended as they are.
 
 Documents are written in blocks, each block one gzip member of each file (a gzip file may be a
-series of members, RFC 1952 2.2: zcat, Python's gzip, rdflib and pandas read them as one), so
-that a rerun can copy an unchanged block's compressed bytes (doc_cache.py) instead of
-compressing its documents again.
+series of members, RFC 1952 2.2: zcat, Python's gzip, rdflib through gzip.open and DuckDB read
+them as one), so that a rerun can copy an unchanged block's compressed bytes (doc_cache.py)
+instead of compressing its documents again.
 """
 
 from __future__ import annotations
