@@ -468,8 +468,27 @@ def test_a_document_is_cached_by_what_it_is_made_from(run, tmp_path):
     assert document.line == json.dumps({"@id": HUB + BERT, "name": "bert"}) + "\n"
     assert (document.nodes, document.properties) == (1, ("name",))
     entry = next(tmp_path.rglob("*.nt"))
-    entry.write_text(entry.read_text().replace("<c>", "<d>"))  # damaged on disk
+    stored = entry.read_bytes()
+    entry.write_bytes(stored[:-1] + bytes([stored[-1] ^ 1]))  # damaged on disk
     assert cache.get(key) is None and (cache.hits, cache.misses) == (1, 1)
+
+
+def test_a_document_entry_is_stored_compressed_and_read_back_whole(tmp_path, monkeypatch):
+    """Entries were the documents' text as it is, about 20 KB a model (2 GB of cache at 100 000
+    models); now compressed. One whose checksum holds but which decompresses past the bound
+    (a planted entry: the checksum is no secret) is a miss, never read whole into memory."""
+    from hfharvest.normalize import doc_cache
+
+    cache, key = DocumentCache(tmp_path), "ef" + "0" * 62
+    triples = "".join(f'<{HUB}/m> <{HUB}/p> "value {i}" .\n' for i in range(2000))
+    document = written({"@id": HUB + BERT, "name": "bert"}, triples)
+    cache.put(key, document)
+    entry = next(tmp_path.rglob("*.nt"))
+    assert entry.stat().st_size * 10 < len(triples)
+    assert DocumentCache(tmp_path).get(key) == document
+    monkeypatch.setattr(doc_cache, "ENTRY_MAX_BYTES", len(triples) // 2)
+    again = DocumentCache(tmp_path)
+    assert again.get(key) is None and again.misses == 1
 
 
 # -- PostgreSQL (make test-postgres) -------------------------------------------------------------
