@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import itertools
 import json
 import os
 import re
@@ -461,16 +462,31 @@ def test_a_document_is_cached_by_what_it_is_made_from(run, tmp_path):
     assert DocumentCache.key(facts.document_inputs(harvested_again, text)) == key
     new_commit = {**bert, "sha": "0" * 40}
     assert DocumentCache.key(facts.document_inputs(new_commit, text)) != key
-    cache = DocumentCache(tmp_path)
+    cache, slot = DocumentCache(tmp_path), f"model {BERT}"
     document = written({"@id": HUB + BERT, "name": "bert"}, "<a> <b> <c> .\n")
-    cache.put(key, document)
-    assert cache.get(key) == document
+    cache.put(slot, key, document)
+    assert cache.get(slot, key) == document
     assert document.line == json.dumps({"@id": HUB + BERT, "name": "bert"}) + "\n"
     assert (document.nodes, document.properties) == (1, ("name",))
     entry = next(tmp_path.rglob("*.nt"))
     stored = entry.read_bytes()
     entry.write_bytes(stored[:-1] + bytes([stored[-1] ^ 1]))  # damaged on disk
-    assert cache.get(key) is None and (cache.hits, cache.misses) == (1, 1)
+    assert cache.get(slot, key) is None and (cache.hits, cache.misses) == (1, 1)
+
+
+def test_a_new_version_of_a_document_replaces_the_old_one(tmp_path):
+    """Entries sit in a slot a model (or dataset) and hold their key: a model's new commit
+    replaces its entry (content-addressed, every daily change of a model added one for ever),
+    and the slot's entry serves its own key only."""
+    cache, slot = DocumentCache(tmp_path), f"model {BERT}"
+    old, new = "a" * 64, "b" * 64
+    cache.put(slot, old, written({"@id": HUB + BERT, "name": "old"}, ""))
+    cache.put(f"dataset {BERT}", old, written({"@id": HUB + BERT, "name": "dataset"}, ""))
+    document = written({"@id": HUB + BERT, "name": "new"}, "<a> <b> <c> .\n")
+    cache.put(slot, new, document)
+    assert len(list(tmp_path.rglob("*.nt"))) == 2
+    assert cache.get(slot, new) == document and cache.get(slot, old) is None
+    assert json.loads(cache.get(f"dataset {BERT}", old).line)["name"] == "dataset"
 
 
 def test_a_document_entry_is_stored_compressed_and_read_back_whole(tmp_path, monkeypatch):
@@ -479,16 +495,16 @@ def test_a_document_entry_is_stored_compressed_and_read_back_whole(tmp_path, mon
     (a planted entry: the checksum is no secret) is a miss, never read whole into memory."""
     from hfharvest.normalize import doc_cache
 
-    cache, key = DocumentCache(tmp_path), "ef" + "0" * 62
+    cache, slot, key = DocumentCache(tmp_path), f"model {BERT}", "ef" + "0" * 62
     triples = "".join(f'<{HUB}/m> <{HUB}/p> "value {i}" .\n' for i in range(2000))
     document = written({"@id": HUB + BERT, "name": "bert"}, triples)
-    cache.put(key, document)
+    cache.put(slot, key, document)
     entry = next(tmp_path.rglob("*.nt"))
     assert entry.stat().st_size * 10 < len(triples)
-    assert DocumentCache(tmp_path).get(key) == document
+    assert DocumentCache(tmp_path).get(slot, key) == document
     monkeypatch.setattr(doc_cache, "ENTRY_MAX_BYTES", len(triples) // 2)
     again = DocumentCache(tmp_path)
-    assert again.get(key) is None and again.misses == 1
+    assert again.get(slot, key) is None and again.misses == 1
 
 
 # -- PostgreSQL (make test-postgres) -------------------------------------------------------------
@@ -604,9 +620,9 @@ def test_a_planted_document_cache_entry_is_dropped_never_read(tmp_path, planted)
     """The document cache read any path at its entry's name: a FIFO hung normalize_fair4ml, a
     link to /dev/zero read without end, a link out of the data root was served."""
     root, outside = tmp_path / "cache", tmp_path / "outside"
-    cache, key = DocumentCache(root), "ab" + "0" * 62
+    cache, slot, key = DocumentCache(root), f"model {BERT}", "ab" + "0" * 62
     document = written({"@id": HUB + BERT, "name": "bert"}, "<a> <b> <c> .\n")
-    cache.put(key, document)
+    cache.put(slot, key, document)
     entry = next(root.rglob("*.nt"))
     outside.mkdir()
     (outside / "entry").write_bytes(entry.read_bytes())  # a valid entry, elsewhere
@@ -616,24 +632,24 @@ def test_a_planted_document_cache_entry_is_dropped_never_read(tmp_path, planted)
     else:
         entry.symlink_to("/dev/zero" if planted == "dev_zero" else outside / "entry")
     try:
-        assert _within(10, lambda: cache.get(key)) is None
+        assert _within(10, lambda: cache.get(slot, key)) is None
     finally:
         if planted == "fifo" and entry.exists():  # let a reader stuck on it go
             os.close(os.open(entry, os.O_WRONLY | os.O_NONBLOCK))
     assert not entry.is_symlink() and not entry.exists()  # dropped: the next put writes it
-    cache.put(key, document)
-    assert cache.get(key) == document and (outside / "entry").read_bytes() != b""
+    cache.put(slot, key, document)
+    assert cache.get(slot, key) == document and (outside / "entry").read_bytes() != b""
 
 
 def test_a_linked_document_cache_folder_takes_no_write_out_of_the_data_root(tmp_path):
     root, outside = tmp_path / "cache", tmp_path / "outside"
     outside.mkdir()
     root.mkdir()
-    key = "cd" + "0" * 62
-    (root / key[:2]).symlink_to(outside)
+    slot, key = f"model {BERT}", "cd" + "0" * 62
+    (root / DocumentCache._name(slot)[:2]).symlink_to(outside)
     cache = DocumentCache(root)
-    cache.put(key, written({"@id": HUB + BERT}, ""))
-    assert list(outside.iterdir()) == [] and cache.get(key) is None
+    cache.put(slot, key, written({"@id": HUB + BERT}, ""))
+    assert list(outside.iterdir()) == [] and cache.get(slot, key) is None
 
 
 def _many_values_record(n: int) -> tuple[dict, Lookups]:
@@ -736,23 +752,27 @@ def test_a_long_document_with_blank_nodes_is_converted_whole(monkeypatch):
 
 
 # -- blocks --------------------------------------------------------------------------------------
-def _key(index: int, cut: bool) -> str:
-    """A document key that ends a block (its first 32 bits 0 modulo BLOCK_EVERY) or not."""
-    return f"{0 if cut else 1:08x}{index:056x}"
+def _slot(index: int, cut: bool) -> str:
+    """A model's slot that ends a block (its CRC-32 is 0 modulo BLOCK_EVERY) or not."""
+    for n in itertools.count():
+        slot = f"model org/m{index}-{n}"
+        if (zlib.crc32(slot.encode()) % stage.BLOCK_EVERY == 0) == cut:
+            return slot
+    raise AssertionError("unreachable")
 
 
-def _items(keys: list[str], made: list[str]) -> list:
+def _items(slots: list[str], keys: list[str], made: list[str]) -> list:
     """Items of `_blocks` whose documents name their key; `made` collects the keys made."""
 
-    def item(key: str):
+    def item(slot: str, key: str):
         def make():
             made.append(key)
             triple = f'<{HUB}{key}> <{HUB}name> "{key}" .\n'
             return written({"@id": HUB + key, "name": key}, triple), True
 
-        return key, make
+        return slot, key, make
 
-    return [item(key) for key in keys]
+    return [item(slot, key) for slot, key in zip(slots, keys, strict=True)]
 
 
 def _unpacked(blocks) -> tuple[str, str, dict]:
@@ -766,29 +786,34 @@ def _unpacked(blocks) -> tuple[str, str, dict]:
 
 
 def test_a_rerun_copies_every_block_but_the_changed_models(tmp_path, monkeypatch):
-    """Documents are written in content-defined blocks, each cached compressed: a changed model
-    (moved to the front of the listing, as the Hub lists it) is made and compressed again, with
-    the rest of its old block and the new front block; every other block is copied as it was,
-    and the files hold what a run without a cache writes."""
+    """Documents are written in blocks cut at their models' ids, each cached compressed: a
+    changed model (moved to the front of the listing, as the Hub lists it) is made and
+    compressed again, with the rest of its old block and the new front block; every other block
+    is copied as it was, the new versions replace the old entries, and the files hold what a run
+    without a cache writes."""
     monkeypatch.setattr(stage, "MIN_BLOCK", 2)
-    cuts = [i % 4 == 3 for i in range(20)]  # blocks of four
-    keys = [_key(i, cut) for i, cut in enumerate(cuts)]
+    slots = [_slot(i, cut=i % 4 == 3) for i in range(20)]  # blocks of four
+    keys = [f"{i:064x}" for i in range(20)]
     cache, made = DocumentCache(tmp_path), []
-    list(stage._blocks(_items(keys, made), cache))
+    list(stage._blocks(_items(slots, keys, made), cache))
     assert made == keys
-    changed = _key(99, cut=False)
-    rerun = [keys[0], changed, *keys[1:9], *keys[10:]]  # the 10th model changed, listed second
+    changed = f"{99:064x}"  # the 10th model's new version, listed second
+    rerun = [slots[0], slots[9], *slots[1:9], *slots[10:]]
+    rerun_keys = [keys[0], changed, *keys[1:9], *keys[10:]]
     made.clear()
     packed = []
     monkeypatch.setattr(stage, "pack", lambda docs: packed.append(list(docs)) or pack(packed[-1]))
     again = DocumentCache(tmp_path)
-    copied = _unpacked(stage._blocks(_items(rerun, made), again))
+    copied = _unpacked(stage._blocks(_items(rerun, rerun_keys, made), again))
     assert made == [changed]
-    # The front block (4 documents, then cut) and the changed model's old block, repacked.
+    # The front block (5 documents, then cut) and the changed model's old block, repacked.
     names = [[json.loads(document.line)["name"] for document in docs] for docs in packed]
     assert names == [[keys[0], changed, *keys[1:4]], [keys[8], keys[10], keys[11]]]
     assert again.hits == len(rerun) - 1
-    assert copied == _unpacked(stage._blocks(_items(rerun, []), None))
+    assert copied == _unpacked(stage._blocks(_items(rerun, rerun_keys, []), None))
+    # As many entries as after the first run: 20 documents and 5 blocks.
+    assert len(list(tmp_path.rglob("*.nt"))) == 20
+    assert len(list((tmp_path / "blocks").rglob("*.gz"))) == 5
 
 
 def _linked_data(inputs: RunInputs, out: Path, cache: DocumentCache | None) -> tuple[dict, dict]:
@@ -880,11 +905,12 @@ def test_a_block_with_a_document_that_may_not_be_kept_is_not_cached(tmp_path, mo
     document must not outlive the run: neither it nor its block is cached, the next run makes
     it again; the other blocks are copied."""
     monkeypatch.setattr(stage, "MIN_BLOCK", 2)
-    keys = [_key(i, i % 4 == 3) for i in range(8)]  # two blocks of four
+    slots = [_slot(i, cut=i % 4 == 3) for i in range(8)]  # two blocks of four
+    keys = [f"{i:064x}" for i in range(8)]
     cache, made = DocumentCache(tmp_path), []
-    items = _items(keys, made)
-    unkept = items[5][1]
-    items[5] = (keys[5], lambda: (unkept()[0], False))
+    items = _items(slots, keys, made)
+    unkept = items[5][2]
+    items[5] = (slots[5], keys[5], lambda: (unkept()[0], False))
     list(stage._blocks(items, cache))
     made.clear()
     again = DocumentCache(tmp_path)

@@ -3,6 +3,7 @@ PostgreSQL load work from the tables, see catalogue.py and postgres.py)."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,18 +63,22 @@ def normalize_linked_data(
     return summary
 
 
-# A document to write: its cache key (None without a cache) and how to make it, which gives the
-# document and whether it may be cached.
-Item = tuple[str | None, Callable[[], tuple[Written, bool]]]
+# A document to write: its slot (what it is of, "model <id>" or "dataset <id>", and at which
+# settings: a setting switched back finds its documents again), its cache key (None without a
+# cache) and how to make it, which gives the document and whether it may be
+# cached.
+Item = tuple[str, str | None, Callable[[], tuple[Written, bool]]]
 
-# Blocks end after a document whose key's first 32 bits are 0 modulo BLOCK_EVERY, once they
-# hold MIN_BLOCK documents (content-defined: an unchanged run of models gives the blocks it gave
-# last run, a changed model changes only its own block); never past MAX_BLOCK (memory). A block
-# is a gzip member: smaller ones compress worse, larger ones are more often touched by a changed
-# model (rebuilt: its other documents read from the cache and compressed again, and stored
-# again). About 11 documents a block: 2 % of models changed at random touch 20 % of the blocks
-# (36 % at about 23, 8, 64), for files 5 % larger; at 20 000 models, a warm run's new cache
-# entries 15 -> 10 MB (about 5 a block: 6 MB, files 15 % larger).
+# Blocks end after a document whose slot's CRC-32 is 0 modulo BLOCK_EVERY, once they hold
+# MIN_BLOCK documents; never past MAX_BLOCK (memory). The cuts hang on the models' ids, not on
+# their content: a changed model changes only its own block, a moved or added one the block it
+# leaves and the one it joins, and a block keeps its slot (its last document's) from run to run,
+# so its new version replaces the old in the cache. A block is a gzip member: smaller ones
+# compress worse, larger ones are more often touched by a changed model (rebuilt: its other
+# documents read from the cache and compressed again, and stored again). About 11 documents a
+# block: 2 % of models changed at random touch 20 % of the blocks (36 % at about 23, 8, 64), for
+# files 5 % larger; at 20 000 models, a warm run's new cache entries 15 -> 10 MB (about 5 a
+# block: 6 MB, files 15 % larger).
 BLOCK_EVERY, MIN_BLOCK, MAX_BLOCK = 8, 4, 32
 
 
@@ -81,21 +86,21 @@ def _blocks(items: Iterable[Item], cache: DocumentCache | None) -> Iterator[Bloc
     """The documents in blocks; a block whose documents' keys are all as cached is copied."""
     for chunk in _chunks(items):
         if cache is None:
-            yield pack(make()[0] for _, make in chunk)
+            yield pack(make()[0] for _, _, make in chunk)
             continue
-        key = cache.block_key([str(key) for key, _ in chunk])
-        if (block := cache.get_block(key)) is None:
+        slot, key = chunk[-1][0], cache.block_key([str(key) for _, key, _ in chunk])
+        if (block := cache.get_block(slot, key)) is None:
             block, cacheable = _made_block(chunk, cache)
             if cacheable:
-                cache.put_block(key, block)
+                cache.put_block(slot, key, block)
         yield block
 
 
 def _chunks(items: Iterable[Item]) -> Iterator[list[Item]]:
     chunk: list[Item] = []
-    for key, make in items:
-        chunk.append((key, make))
-        cut = key is not None and int(key[:8], 16) % BLOCK_EVERY == 0
+    for item in items:
+        chunk.append(item)
+        cut = zlib.crc32(item[0].encode()) % BLOCK_EVERY == 0
         if len(chunk) >= MAX_BLOCK or (cut and len(chunk) >= MIN_BLOCK):
             yield chunk
             chunk = []
@@ -110,14 +115,14 @@ def _made_block(chunk: list[Item], cache: DocumentCache) -> tuple[Block, bool]:
 
     def documents() -> Iterator[Written]:
         nonlocal cacheable
-        for key, make in chunk:
+        for slot, key, make in chunk:
             assert key is not None  # a cache gives every item a key
-            if (cached := cache.get(key)) is not None:
+            if (cached := cache.get(slot, key)) is not None:
                 yield cached
                 continue
             document, keep = make()
             if keep:
-                cache.put(key, document)
+                cache.put(slot, key, document)
             cacheable = cacheable and keep
             yield document
 
@@ -135,7 +140,8 @@ def _model_item(record: dict, facts: ModelFacts, cache: DocumentCache | None,
         # a document without its card's sections must not outlive the run
         return written(model_document(full, facts.lookups(model_id, text))), problem is None
 
-    return (cache.key(facts.document_inputs(record, text)) if cache else None), make
+    key = cache.key(facts.document_inputs(record, text)) if cache else None
+    return f"model {model_id} max_chars={facts.shared.max_chars}", key, make
 
 
 def _dataset_item(dataset_id: str, lookups: Lookups, cache: DocumentCache | None) -> Item:
@@ -145,7 +151,7 @@ def _dataset_item(dataset_id: str, lookups: Lookups, cache: DocumentCache | None
         return written(dataset_document(entity, lookups.max_chars)), True
 
     key = cache.key({"dataset": entity, "max_chars": lookups.max_chars}) if cache else None
-    return key, make
+    return f"dataset {dataset_id} max_chars={lookups.max_chars}", key, make
 
 
 def normalize_tables(inputs: RunInputs, folder: Path, run_id: str, batch_rows: int,
