@@ -187,20 +187,26 @@ def split_array(body: bytes) -> Iterator[tuple[bytes, int]] | None:
 # The same tokens as _TOKENS: a `"` that opens no whole string is passed over as one character,
 # as _TOKENS' search passes over it; `\Z` ends the search in one step at the text's end.
 _STRUCTURE = re.compile(rb'(?>"[^"\\]*(?:\\.[^"\\]*)*"|[^"\[\]{},]+|")*+([\[\]{},]|\Z)')
+# The same without the comma: inside an entry only brackets change what _entries knows, and
+# passing over the entry's commas in the match halves the loop's steps on a listing page.
+_BRACKETS = re.compile(rb'(?>"[^"\\]*(?:\\.[^"\\]*)*"|[^"\[\]{}]+|")*+([\[\]{}]|\Z)')
+_CLOSERS = frozenset(b"]}")
+_COMMA = ord(",")
 
 
 def _entries(body: bytes) -> Iterator[tuple[bytes, int]]:
     stack: list[int] = []
     start, deepest = 1, 0  # where the current entry starts, how deep it went (the array: 1)
-    for match in _STRUCTURE.finditer(body):
-        at = match.start(1)
-        if at == len(body):
+    position, end = 0, len(body)
+    while True:
+        at = (_STRUCTURE if len(stack) <= 1 else _BRACKETS).match(body, position).start(1)
+        if at == end:
             break
-        char = body[at]
+        position, char = at + 1, body[at]
         if char in _OPENERS:
             stack.append(_OPENERS[char])
             deepest = max(deepest, len(stack) - 1)
-        elif char in (ord("]"), ord("}")):
+        elif char in _CLOSERS:
             if not stack or stack.pop() != char:
                 raise BrokenArray(f"JSON array broken at byte {at}: unmatched {chr(char)!r}")
             if not stack:  # the end of the array
@@ -210,7 +216,7 @@ def _entries(body: bytes) -> Iterator[tuple[bytes, int]]:
                 if body[at + 1 :].strip():
                     raise BrokenArray(f"text after the JSON array at byte {at + 1}")
                 return
-        elif char == ord(",") and len(stack) == 1:
+        elif char == _COMMA and len(stack) == 1:
             yield body[start:at].strip(), deepest
             start, deepest = at + 1, 0
     raise BrokenArray("JSON array not closed (cut short?)")

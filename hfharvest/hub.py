@@ -43,6 +43,7 @@ from . import answers, errors, jsonio, redact
 from .answers import DeadlineExceeded, TooDeep, TooLarge
 from .errors import shown
 from .ids import InvalidModelId, is_model_id, validate_model_id
+from .listed import ListedModel, plain_model
 from .ratelimit import MAX_WAIT_S, RateLimiter, WaitTooLong
 from .runconfig import REPLICA_URL_ENV, ConfigError, check_endpoint, check_token  # noqa: F401 - callers import them here
 
@@ -715,17 +716,21 @@ def _file_names(siblings: object) -> list[dict] | None:
 
 def _listing_entry(raw: bytes, depth: int, where: str):
     """A ModelInfo from one raw listing entry, or the HarvestError for that entry alone."""
-    named = answers.entry_id(raw)
-    item_id = named if is_model_id(named) else where
     if depth > answers.MAX_DEPTH:
         message = f"{where}: nested {depth} levels deep (over {answers.MAX_DEPTH}): skipped"
-        return errors.Malformed(item_id, message)
+        return errors.Malformed(_unreadable_id(raw, where), message)
     try:
         data = answers.json_value(raw)
     except (ValueError, RecursionError) as err:
         message = f"{where}: not valid JSON ({type(err).__name__}): skipped"
-        return errors.Malformed(item_id, message)
+        return errors.Malformed(_unreadable_id(raw, where), message)
     return _model_info(data, where)
+
+
+def _unreadable_id(raw: bytes, where: str) -> str:
+    """The id an unreadable entry's failure names: the model's if its text names a valid one."""
+    named = answers.entry_id(raw)
+    return named if is_model_id(named) else where
 
 
 def _decode(data: bytes) -> str:
@@ -744,7 +749,8 @@ def _cut_utf8(data: bytes) -> bytes:
 
 
 def _model_info(data: object, where: str, requested: str | None = None):
-    """A ModelInfo from an API body, or the HarvestError that says why it is unusable.
+    """A ModelInfo from an API body (a ListedModel, its attributes read without it, for an
+    entry of the plain shape), or the HarvestError that says why it is unusable.
 
     The record's id must be a valid Hub id: it becomes URLs and file names later.
     """
@@ -758,14 +764,21 @@ def _model_info(data: object, where: str, requested: str | None = None):
             return errors.Malformed(requested, message)
         named = model_id[:200] if isinstance(model_id, str) else shown(model_id)
         return errors.InvalidId(named, f"{where}: not a valid model id: {shown(model_id)}")
+    file_names = _file_names(data.get("siblings"))
+    return plain_model(data, file_names) or _read_by_model_info(data, file_names)
+
+
+def _read_by_model_info(data: dict, file_names: list[dict] | None):
+    """huggingface_hub's ModelInfo of a record of any shape, without the values it raises on
+    (said in `_hfharvest_dropped`), or a `malformed` HarvestError."""
     fields, dropped = _tolerated(data)
     try:
-        info = ModelInfo(**{**fields, "siblings": _file_names(data.get("siblings"))})
+        info = ModelInfo(**{**fields, "siblings": file_names})
         info._hfharvest_dropped = dropped  # said by model_info_to_dict, the rest kept
         return info
     except (TypeError, ValueError, KeyError, AttributeError) as err:
         return errors.Malformed(
-            model_id, f"unusable record: {type(err).__name__}: {shown(str(err))}"
+            data["id"], f"unusable record: {type(err).__name__}: {shown(str(err))}"
         )
 
 
@@ -854,7 +867,7 @@ def model_info_to_dict(info: ModelInfo, problems: list[str] | None = None) -> di
         "library_name": info.library_name,
         "pipeline_tag": info.pipeline_tag,
         "tags": strings,
-        "cardData": json.loads(json.dumps(card_data, default=str)) if card_data else None,
+        "cardData": _json_ready(card_data, info) if card_data else None,
         "gated": gated,
         "disabled": info.disabled,
         "safetensors": _safetensors(info.safetensors, problems),
@@ -869,6 +882,14 @@ def model_info_to_dict(info: ModelInfo, problems: list[str] | None = None) -> di
         problems.append(f"sha {shown(record['sha'], 80)} is no commit id: dropped")
         record["sha"] = None  # it would name the README's revision in a URL and a cache path
     return record
+
+
+def _json_ready(card_data: dict, info) -> dict:
+    """The card as JSON values: ModelCardData may hold other objects; a plain entry's card
+    came from the answer's JSON and is already (the copy is the same values)."""
+    if isinstance(info, ListedModel):
+        return card_data
+    return json.loads(json.dumps(card_data, default=str))
 
 
 def _safetensors(safetensors, problems: list[str]) -> dict | None:
