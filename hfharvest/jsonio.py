@@ -270,6 +270,26 @@ def _tail_items(path: str | Path, prefix: str) -> Iterator:
             raise ValueError(f"{path}: invalid JSON: {err}") from None
 
 
+def read_tail(path: str | Path, keys: Sequence[str]) -> dict:
+    """The `keys` a stage file holds after its models (failures, counts, metadata), those it
+    has, read in one pass from where its models end (a compressed file is scanned once, not
+    once a key); any other file's keys are read one by one."""
+    with _open_checked(path) as handle:
+        find = _tail_offset_forward if compressed(path) else _tail_offset
+        if (offset := find(handle)) is not None:
+            handle.seek(offset)
+            try:
+                pairs = ijson.kvitems(_Prefixed(b"{", handle), "", use_float=True)
+                return {key: value for key, value in pairs if key in keys}
+            except ijson.JSONError as err:
+                raise ValueError(f"{path}: invalid JSON: {err}") from None
+    found = {key: read_key(path, key, _MISSING) for key in keys}
+    return {key: value for key, value in found.items() if value is not _MISSING}
+
+
+_MISSING = object()
+
+
 def iter_failures(path: str | Path) -> Iterator[dict]:
     return _tail_items(path, "failures.item")
 

@@ -23,6 +23,7 @@ from hfharvest.jsonio import (
     read_failures,
     read_json,
     read_key,
+    read_tail,
     write_items,
 )
 from hfharvest.stages import identify as identify_stage
@@ -73,6 +74,11 @@ def test_a_stage_files_failures_and_counts_are_read_from_its_end(tmp_path):
     assert read_counts(path) == whole["counts"] == {"models": 5, "failures": 1}
     assert read_key(path, "hub_requests") == {"api": 3}
     assert read_key(path, "stage") == "merge_models" and read_key(path, "renamed", {}) == {}
+    keys = ("failures", "counts", "hub_requests", "renamed")
+    assert read_tail(path, keys) == {key: whole[key] for key in keys[:3]}
+    plain = tmp_path / "not_a_stage_file.json"  # no boundary: its keys read one by one
+    plain.write_text(json.dumps({"failures": failures, "models": [], "hub_requests": {"a": 1}}))
+    assert read_tail(plain, keys) == {"failures": failures, "hub_requests": {"a": 1}}
 
     padded = tmp_path / "padded.json"
     with open(path, "rb") as source, open(padded, "wb") as target:
@@ -107,6 +113,13 @@ def test_a_compressed_stage_files_failures_and_counts_are_read_without_its_model
     assert read_counts(path) == whole["counts"] == {"models": 5, "failures": 1}
     assert read_key(path, "hub_requests") == {"api": 3}
     assert read_key(path, "stage") == "extract_latest" and read_key(path, "renamed", {}) == {}
+    tail = {key: whole[key] for key in ("failures", "counts", "hub_requests")}
+    assert read_tail(path, ("failures", "counts", "hub_requests", "renamed")) == tail
+    scans = []  # one scan of the compressed text for all of them
+    scan = jsonio._tail_offset_forward
+    monkeypatch.setattr(jsonio, "_tail_offset_forward", lambda h: scans.append(h) or scan(h))
+    assert read_tail(path, ("failures", "counts", "hub_requests")) == tail and len(scans) == 1
+    monkeypatch.undo()
 
     text = gzip.decompress(path.read_bytes()).replace(b"[\n{", b"[\n{,", 1)  # a model broken
     path.write_bytes(gzip.compress(text))
