@@ -222,6 +222,55 @@ def _entries(body: bytes) -> Iterator[tuple[bytes, int]]:
     raise BrokenArray("JSON array not closed (cut short?)")
 
 
+_VALUES = json.JSONDecoder(parse_float=_finite, parse_int=_int64, parse_constant=_null)
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+
+
+def parsed_array(body: bytes) -> list | None:
+    """The entries of a top-level JSON array each as split_array and json_value give them, read
+    in one pass of the C parser an entry (no scan first); None when the body is not a plain
+    array of such entries (not UTF-8, an entry that does not parse or nests deeper than
+    MAX_DEPTH, a lone surrogate, text around it): split_array then tells its entries apart.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if _SURROGATE_ESCAPE_STR.search(text):
+        return None
+    position = _SPACE.match(text).end()
+    if not text.startswith("[", position):
+        return None
+    position, values = _SPACE.match(text, position + 1).end(), []
+    if text.startswith("]", position):
+        return values if not text[position + 1 :].strip(" \t\n\r") else None
+    while True:
+        try:
+            value, end = _VALUES.raw_decode(text, position)
+        except (ValueError, RecursionError):
+            return None
+        if _deeper_than(value, MAX_DEPTH):
+            return None
+        values.append(value)
+        position = _SPACE.match(text, end).end()
+        if text.startswith("]", position):
+            return values if not text[position + 1 :].strip(" \t\n\r") else None
+        if not text.startswith(",", position):
+            return None
+        position = _SPACE.match(text, position + 1).end()
+
+
+def _deeper_than(value, limit: int) -> bool:
+    """Whether `value` nests more than `limit` levels (depth_of of its text)."""
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list):
+        return False
+    if limit == 0:
+        return True
+    return any(_deeper_than(item, limit - 1) for item in value if isinstance(item, (dict, list)))
+
+
 _ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
 
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx2
@@ -78,6 +78,10 @@ JSON_MAX_BYTES = 64 * 1024 * 1024
 # a time in the process, and a thread's big answer never adds its peak to another's.
 LARGE_PARSE_BYTES = 1024 * 1024
 _LARGE_PARSE = threading.Lock()
+# A listing page up to this size is parsed whole, an entry at a time (answers.parsed_array: its
+# objects, 5 to 25 times its bytes, held together); a larger one is split, and each entry parsed
+# as it is used.
+PARSED_PAGE_MAX_BYTES = 4 * 1024 * 1024
 ERROR_BODY_MAX_BYTES = 64 * 1024  # an error answer is read this far, for its message
 # One answer, body included, within this; a READMEs or a listing page of 1000 models comes in
 # seconds, so two minutes is generous and still ends a body trickled at 1 byte/s.
@@ -356,8 +360,12 @@ class HubClient:
             if not page:  # an empty page with a next link would loop forever
                 return
             new = 0
-            for raw, depth in page:
-                item = _listing_entry(raw, depth, f"listing entry {position + 1}")
+            for entry in page:
+                where = f"listing entry {position + 1}"
+                if type(entry) is Parsed:
+                    item = _model_info(entry.value, where)
+                else:
+                    item = _listing_entry(*entry, where)
                 model_id = getattr(item, "id", None)
                 if model_id in seen:
                     continue  # the listing moved under us, or repeats itself: once is enough
@@ -560,8 +568,10 @@ class HubClient:
         where = f"{self.token_env} is empty" if self.token_env else "none was given"
         return f"the Hub at {self.endpoint} asks for a token (401) and {where}"
 
-    def _get_page(self, url: str, params: dict | None):
-        """(raw entries with their depth, next page URL, this page's URL) of a listing page.
+    def _get_page(self, url: str, params: dict | None, parsed: bool = False):
+        """(raw entries with their depth, next page URL, this page's URL) of a listing page;
+        with `parsed`, the entries of a plain page come parsed (see answers.parsed_array), each
+        a Parsed, and only those of another page raw.
 
         Entries are parsed one by one later, so that one bad entry costs itself only; a body
         that is no JSON array is parsed whole (an error object, or not JSON: retried).
@@ -572,6 +582,9 @@ class HubClient:
             page_url = str(response.url)
         if next_page:  # RFC 8288 allows a reference relative to the page: it is on this host
             next_page = urljoin(page_url, next_page)
+        plain = parsed and len(body) <= PARSED_PAGE_MAX_BYTES
+        if plain and (values := answers.parsed_array(body)) is not None:
+            return [Parsed(value) for value in values], next_page, page_url
         entries = answers.split_array(body)
         return (list(entries) if entries is not None else answers.loads(body)), next_page, page_url
 
@@ -580,12 +593,12 @@ class HubClient:
         files) is asked again without them, so that its models' READMEs are fetched one by one
         rather than the listing stopping, and the page after it asks for them again."""
         if not siblings:
-            return self._get_page(url, params)
+            return self._get_page(url, params, parsed=True)
         try:
-            return self._get_page(url, params)
+            return self._get_page(url, params, parsed=True)
         except TooLarge as err:
             log.warning("%s: this listing page asked again without %s", err, SIBLINGS)
-        page, next_page, page_url = self._get_page(*_with_siblings(url, params, False))
+        page, next_page, page_url = self._get_page(*_with_siblings(url, params, False), parsed=True)
         return page, next_page and _with_siblings(next_page, None, True)[0], page_url
 
     def _get_text(self, url: str) -> tuple[str | None, bool]:
@@ -712,6 +725,12 @@ def _file_names(siblings: object) -> list[dict] | None:
     if not all(isinstance(name, str) for name in names):
         return None
     return [{"rfilename": name} for name in names]
+
+
+class Parsed(NamedTuple):
+    """A listing entry answers.parsed_array read (a raw one is `(bytes, depth)`)."""
+
+    value: object
 
 
 def _listing_entry(raw: bytes, depth: int, where: str):
