@@ -386,7 +386,7 @@ class HubClient:
                 yield _listing_stopped(got, limit, cause)
                 return
 
-    def model_info(self, model_id: str) -> ModelInfo:
+    def model_info(self, model_id: str) -> ModelInfo | ListedModel:
         """The model's record with its file names: a model whose files hold no README.md then
         costs no README request (readme_listed)."""
         validate_model_id(model_id)
