@@ -249,7 +249,8 @@ def parsed_array(body: bytes) -> list | None:
             value, end = _VALUES.raw_decode(text, position)
         except (ValueError, RecursionError):
             return None
-        if _deeper_than(value, MAX_DEPTH):
+        brackets = text.count("{", position, end) + text.count("[", position, end)
+        if brackets > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):  # fewer cannot nest deeper
             return None
         values.append(value)
         position = _SPACE.match(text, end).end()
