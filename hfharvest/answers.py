@@ -187,20 +187,26 @@ def split_array(body: bytes) -> Iterator[tuple[bytes, int]] | None:
 # The same tokens as _TOKENS: a `"` that opens no whole string is passed over as one character,
 # as _TOKENS' search passes over it; `\Z` ends the search in one step at the text's end.
 _STRUCTURE = re.compile(rb'(?>"[^"\\]*(?:\\.[^"\\]*)*"|[^"\[\]{},]+|")*+([\[\]{},]|\Z)')
+# The same without the comma: inside an entry only brackets change what _entries knows, and
+# passing over the entry's commas in the match halves the loop's steps on a listing page.
+_BRACKETS = re.compile(rb'(?>"[^"\\]*(?:\\.[^"\\]*)*"|[^"\[\]{}]+|")*+([\[\]{}]|\Z)')
+_CLOSERS = frozenset(b"]}")
+_COMMA = ord(",")
 
 
 def _entries(body: bytes) -> Iterator[tuple[bytes, int]]:
     stack: list[int] = []
     start, deepest = 1, 0  # where the current entry starts, how deep it went (the array: 1)
-    for match in _STRUCTURE.finditer(body):
-        at = match.start(1)
-        if at == len(body):
+    position, end = 0, len(body)
+    while True:
+        at = (_STRUCTURE if len(stack) <= 1 else _BRACKETS).match(body, position).start(1)
+        if at == end:
             break
-        char = body[at]
+        position, char = at + 1, body[at]
         if char in _OPENERS:
             stack.append(_OPENERS[char])
             deepest = max(deepest, len(stack) - 1)
-        elif char in (ord("]"), ord("}")):
+        elif char in _CLOSERS:
             if not stack or stack.pop() != char:
                 raise BrokenArray(f"JSON array broken at byte {at}: unmatched {chr(char)!r}")
             if not stack:  # the end of the array
@@ -210,10 +216,60 @@ def _entries(body: bytes) -> Iterator[tuple[bytes, int]]:
                 if body[at + 1 :].strip():
                     raise BrokenArray(f"text after the JSON array at byte {at + 1}")
                 return
-        elif char == ord(",") and len(stack) == 1:
+        elif char == _COMMA and len(stack) == 1:
             yield body[start:at].strip(), deepest
             start, deepest = at + 1, 0
     raise BrokenArray("JSON array not closed (cut short?)")
+
+
+_VALUES = json.JSONDecoder(parse_float=_finite, parse_int=_int64, parse_constant=_null)
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+
+
+def parsed_array(body: bytes) -> list | None:
+    """The entries of a top-level JSON array each as split_array and json_value give them, read
+    in one pass of the C parser an entry (no scan first); None when the body is not a plain
+    array of such entries (not UTF-8, an entry that does not parse or nests deeper than
+    MAX_DEPTH, a lone surrogate, text around it): split_array then tells its entries apart.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if _SURROGATE_ESCAPE_STR.search(text):
+        return None
+    position = _SPACE.match(text).end()
+    if not text.startswith("[", position):
+        return None
+    position, values = _SPACE.match(text, position + 1).end(), []
+    if text.startswith("]", position):
+        return values if not text[position + 1 :].strip(" \t\n\r") else None
+    while True:
+        try:
+            value, end = _VALUES.raw_decode(text, position)
+        except (ValueError, RecursionError):
+            return None
+        brackets = text.count("{", position, end) + text.count("[", position, end)
+        if brackets > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):  # fewer cannot nest deeper
+            return None
+        values.append(value)
+        position = _SPACE.match(text, end).end()
+        if text.startswith("]", position):
+            return values if not text[position + 1 :].strip(" \t\n\r") else None
+        if not text.startswith(",", position):
+            return None
+        position = _SPACE.match(text, position + 1).end()
+
+
+def _deeper_than(value, limit: int) -> bool:
+    """Whether `value` nests more than `limit` levels (depth_of of its text)."""
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list):
+        return False
+    if limit == 0:
+        return True
+    return any(_deeper_than(item, limit - 1) for item in value if isinstance(item, (dict, list)))
 
 
 _ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')

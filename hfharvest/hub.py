@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx2
@@ -43,6 +43,7 @@ from . import answers, errors, jsonio, redact
 from .answers import DeadlineExceeded, TooDeep, TooLarge
 from .errors import shown
 from .ids import InvalidModelId, is_model_id, validate_model_id
+from .listed import ListedModel, plain_model
 from .ratelimit import MAX_WAIT_S, RateLimiter, WaitTooLong
 from .runconfig import REPLICA_URL_ENV, ConfigError, check_endpoint, check_token  # noqa: F401 - callers import them here
 
@@ -77,6 +78,10 @@ JSON_MAX_BYTES = 64 * 1024 * 1024
 # a time in the process, and a thread's big answer never adds its peak to another's.
 LARGE_PARSE_BYTES = 1024 * 1024
 _LARGE_PARSE = threading.Lock()
+# A listing page up to this size is parsed whole, an entry at a time (answers.parsed_array: its
+# objects, 5 to 25 times its bytes, held together); a larger one is split, and each entry parsed
+# as it is used.
+PARSED_PAGE_MAX_BYTES = 4 * 1024 * 1024
 ERROR_BODY_MAX_BYTES = 64 * 1024  # an error answer is read this far, for its message
 # One answer, body included, within this; a READMEs or a listing page of 1000 models comes in
 # seconds, so two minutes is generous and still ends a body trickled at 1 byte/s.
@@ -355,8 +360,12 @@ class HubClient:
             if not page:  # an empty page with a next link would loop forever
                 return
             new = 0
-            for raw, depth in page:
-                item = _listing_entry(raw, depth, f"listing entry {position + 1}")
+            for entry in page:
+                where = f"listing entry {position + 1}"
+                if type(entry) is Parsed:
+                    item = _model_info(entry.value, where)
+                else:
+                    item = _listing_entry(*entry, where)
                 model_id = getattr(item, "id", None)
                 if model_id in seen:
                     continue  # the listing moved under us, or repeats itself: once is enough
@@ -377,7 +386,7 @@ class HubClient:
                 yield _listing_stopped(got, limit, cause)
                 return
 
-    def model_info(self, model_id: str) -> ModelInfo:
+    def model_info(self, model_id: str) -> ModelInfo | ListedModel:
         """The model's record with its file names: a model whose files hold no README.md then
         costs no README request (readme_listed)."""
         validate_model_id(model_id)
@@ -559,8 +568,10 @@ class HubClient:
         where = f"{self.token_env} is empty" if self.token_env else "none was given"
         return f"the Hub at {self.endpoint} asks for a token (401) and {where}"
 
-    def _get_page(self, url: str, params: dict | None):
-        """(raw entries with their depth, next page URL, this page's URL) of a listing page.
+    def _get_page(self, url: str, params: dict | None, parsed: bool = False):
+        """(raw entries with their depth, next page URL, this page's URL) of a listing page;
+        with `parsed`, the entries of a plain page come parsed (see answers.parsed_array), each
+        a Parsed, and only those of another page raw.
 
         Entries are parsed one by one later, so that one bad entry costs itself only; a body
         that is no JSON array is parsed whole (an error object, or not JSON: retried).
@@ -571,6 +582,9 @@ class HubClient:
             page_url = str(response.url)
         if next_page:  # RFC 8288 allows a reference relative to the page: it is on this host
             next_page = urljoin(page_url, next_page)
+        plain = parsed and len(body) <= PARSED_PAGE_MAX_BYTES
+        if plain and (values := answers.parsed_array(body)) is not None:
+            return [Parsed(value) for value in values], next_page, page_url
         entries = answers.split_array(body)
         return (list(entries) if entries is not None else answers.loads(body)), next_page, page_url
 
@@ -579,12 +593,12 @@ class HubClient:
         files) is asked again without them, so that its models' READMEs are fetched one by one
         rather than the listing stopping, and the page after it asks for them again."""
         if not siblings:
-            return self._get_page(url, params)
+            return self._get_page(url, params, parsed=True)
         try:
-            return self._get_page(url, params)
+            return self._get_page(url, params, parsed=True)
         except TooLarge as err:
             log.warning("%s: this listing page asked again without %s", err, SIBLINGS)
-        page, next_page, page_url = self._get_page(*_with_siblings(url, params, False))
+        page, next_page, page_url = self._get_page(*_with_siblings(url, params, False), parsed=True)
         return page, next_page and _with_siblings(next_page, None, True)[0], page_url
 
     def _get_text(self, url: str) -> tuple[str | None, bool]:
@@ -713,19 +727,29 @@ def _file_names(siblings: object) -> list[dict] | None:
     return [{"rfilename": name} for name in names]
 
 
+class Parsed(NamedTuple):
+    """A listing entry answers.parsed_array read (a raw one is `(bytes, depth)`)."""
+
+    value: object
+
+
 def _listing_entry(raw: bytes, depth: int, where: str):
     """A ModelInfo from one raw listing entry, or the HarvestError for that entry alone."""
-    named = answers.entry_id(raw)
-    item_id = named if is_model_id(named) else where
     if depth > answers.MAX_DEPTH:
         message = f"{where}: nested {depth} levels deep (over {answers.MAX_DEPTH}): skipped"
-        return errors.Malformed(item_id, message)
+        return errors.Malformed(_unreadable_id(raw, where), message)
     try:
         data = answers.json_value(raw)
     except (ValueError, RecursionError) as err:
         message = f"{where}: not valid JSON ({type(err).__name__}): skipped"
-        return errors.Malformed(item_id, message)
+        return errors.Malformed(_unreadable_id(raw, where), message)
     return _model_info(data, where)
+
+
+def _unreadable_id(raw: bytes, where: str) -> str:
+    """The id an unreadable entry's failure names: the model's if its text names a valid one."""
+    named = answers.entry_id(raw)
+    return named if is_model_id(named) else where
 
 
 def _decode(data: bytes) -> str:
@@ -744,7 +768,8 @@ def _cut_utf8(data: bytes) -> bytes:
 
 
 def _model_info(data: object, where: str, requested: str | None = None):
-    """A ModelInfo from an API body, or the HarvestError that says why it is unusable.
+    """A ModelInfo from an API body (a ListedModel, its attributes read without it, for an
+    entry of the plain shape), or the HarvestError that says why it is unusable.
 
     The record's id must be a valid Hub id: it becomes URLs and file names later.
     """
@@ -758,14 +783,21 @@ def _model_info(data: object, where: str, requested: str | None = None):
             return errors.Malformed(requested, message)
         named = model_id[:200] if isinstance(model_id, str) else shown(model_id)
         return errors.InvalidId(named, f"{where}: not a valid model id: {shown(model_id)}")
+    file_names = _file_names(data.get("siblings"))
+    return plain_model(data, file_names) or _read_by_model_info(data, file_names)
+
+
+def _read_by_model_info(data: dict, file_names: list[dict] | None):
+    """huggingface_hub's ModelInfo of a record of any shape, without the values it raises on
+    (said in `_hfharvest_dropped`), or a `malformed` HarvestError."""
     fields, dropped = _tolerated(data)
     try:
-        info = ModelInfo(**{**fields, "siblings": _file_names(data.get("siblings"))})
+        info = ModelInfo(**{**fields, "siblings": file_names})
         info._hfharvest_dropped = dropped  # said by model_info_to_dict, the rest kept
         return info
     except (TypeError, ValueError, KeyError, AttributeError) as err:
         return errors.Malformed(
-            model_id, f"unusable record: {type(err).__name__}: {shown(str(err))}"
+            data["id"], f"unusable record: {type(err).__name__}: {shown(str(err))}"
         )
 
 
@@ -854,7 +886,7 @@ def model_info_to_dict(info: ModelInfo, problems: list[str] | None = None) -> di
         "library_name": info.library_name,
         "pipeline_tag": info.pipeline_tag,
         "tags": strings,
-        "cardData": json.loads(json.dumps(card_data, default=str)) if card_data else None,
+        "cardData": _json_ready(card_data, info) if card_data else None,
         "gated": gated,
         "disabled": info.disabled,
         "safetensors": _safetensors(info.safetensors, problems),
@@ -869,6 +901,14 @@ def model_info_to_dict(info: ModelInfo, problems: list[str] | None = None) -> di
         problems.append(f"sha {shown(record['sha'], 80)} is no commit id: dropped")
         record["sha"] = None  # it would name the README's revision in a URL and a cache path
     return record
+
+
+def _json_ready(card_data: dict, info) -> dict:
+    """The card as JSON values: ModelCardData may hold other objects; a plain entry's card
+    came from the answer's JSON and is already (the copy is the same values)."""
+    if isinstance(info, ListedModel):
+        return card_data
+    return json.loads(json.dumps(card_data, default=str))
 
 
 def _safetensors(safetensors, problems: list[str]) -> dict | None:

@@ -14,8 +14,11 @@ bytes, and `zcat` still reads them).
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -141,6 +144,78 @@ def _items(path: str | Path, prefix: str) -> Iterator:
 def iter_models(path: str | Path) -> Iterator[dict]:
     """The artifact's model records, one at a time."""
     return _items(path, "models.item")
+
+
+class ModelText(dict):
+    """A model record and `text`, the JSON text its stage file holds for it: ArtifactWriter
+    writes that text, not the record encoded again. Only for records passed on unchanged (a
+    gather's): a change made to one would not be written."""
+
+    __slots__ = ("text",)
+
+
+_HEAD = re.compile(rb'\{"stage": "[^"\\]*", "models": \[\n')  # as ArtifactWriter writes it
+_MODELS_END = b'], "failures": [\n'
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _refused(text: str):
+    raise ValueError(f"{text}: not read here")
+
+
+def _int64(text: str) -> int:
+    if -(2**63) < (value := int(text)) < 2**63:  # yajl refuses -2**63 too
+        return value
+    return _refused(text)
+
+
+def _finite(text: str) -> float:
+    return value if math.isfinite(value := float(text)) else _refused(text)
+
+
+# json.loads refusing what ijson (yajl) reads otherwise or refuses: NaN and Infinity, integers
+# beyond 64 bits, non-finite floats (lone surrogates are looked for in the text)
+_STRICT = json.JSONDecoder(parse_int=_int64, parse_float=_finite, parse_constant=_refused)
+
+
+def iter_models_as_written(path: str | Path) -> Iterator[dict]:
+    """iter_models, each record a ModelText: a file laid out as ArtifactWriter writes it (one
+    model a line) is read a line at a time by json.loads; from a line it refuses (what ijson
+    might read otherwise, or a layout not ArtifactWriter's) on, by ijson as iter_models."""
+    done = 0
+    with _open_checked(path) as handle:
+        if _HEAD.fullmatch(handle.readline()):
+            for record in _model_lines(handle):
+                if record is None:
+                    break
+                yield record
+                done += 1
+            else:
+                return
+    yield from itertools.islice(iter_models(path), done, None)
+
+
+def _model_lines(handle) -> Iterator[ModelText | None]:
+    """The records of the lines after the head, then None if one could not be read here."""
+    last = False  # a line without a comma: the models end after it
+    for line in handle:
+        if line == _MODELS_END and last:
+            return
+        if last or not line.endswith(b"\n"):
+            break  # not ArtifactWriter's layout: no models, or one cut or split
+        last = not line.endswith(b",\n")
+        raw = line[:-1] if last else line[:-2]
+        try:
+            text = raw.decode("utf-8")
+            record = _STRICT.decode(text)
+        except ValueError:
+            break
+        if not (raw[:1] == b"{" and raw[-1:] == b"}") or _SURROGATE_ESCAPE.search(raw):
+            break
+        written = ModelText(record)
+        written.text = text
+        yield written
+    yield None
 
 
 def iter_entries(path: str | Path) -> Iterator[tuple[str, object]]:
@@ -270,6 +345,26 @@ def _tail_items(path: str | Path, prefix: str) -> Iterator:
             raise ValueError(f"{path}: invalid JSON: {err}") from None
 
 
+def read_tail(path: str | Path, keys: Sequence[str]) -> dict:
+    """The `keys` a stage file holds after its models (failures, counts, metadata), those it
+    has, read in one pass from where its models end (a compressed file is scanned once, not
+    once a key); any other file's keys are read one by one."""
+    with _open_checked(path) as handle:
+        find = _tail_offset_forward if compressed(path) else _tail_offset
+        if (offset := find(handle)) is not None:
+            handle.seek(offset)
+            try:
+                pairs = ijson.kvitems(_Prefixed(b"{", handle), "", use_float=True)
+                return {key: value for key, value in pairs if key in keys}
+            except ijson.JSONError as err:
+                raise ValueError(f"{path}: invalid JSON: {err}") from None
+    found = {key: read_key(path, key, _MISSING) for key in keys}
+    return {key: value for key, value in found.items() if value is not _MISSING}
+
+
+_MISSING = object()
+
+
 def iter_failures(path: str | Path) -> Iterator[dict]:
     return _tail_items(path, "failures.item")
 
@@ -300,7 +395,10 @@ class ArtifactWriter:
 
     def add_model(self, record: dict) -> None:
         self._handle.write(",\n" if self._models else "")
-        self._handle.write(json.dumps(record, ensure_ascii=False))
+        if type(record) is ModelText:
+            self._handle.write(record.text)  # read from a stage file and passed on unchanged
+        else:
+            self._handle.write(json.dumps(record, ensure_ascii=False))
         self._models += 1
 
     def add_failure(self, failure: dict) -> None:

@@ -1,6 +1,5 @@
-from hfharvest.stages.merge import merge_artifacts
-from hfharvest.workflow import start_log, write_stage
+from hfharvest.stages.merge import write_merged
+from hfharvest.workflow import start_log
 
 start_log(snakemake.log[0])
-outcomes = merge_artifacts(list(snakemake.input))  # latest, then the models file's
-write_stage(snakemake.output.models, "merge_models", outcomes)
+write_merged(snakemake.output.models, list(snakemake.input))  # latest, then the models file's

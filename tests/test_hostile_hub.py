@@ -758,3 +758,50 @@ def test_a_listing_page_splits_as_token_by_token_on_any_text():
     for body in bodies:
         if body.lstrip().startswith(b"["):
             assert _split_now(body) == _split_token_by_token(body), body
+
+
+def _random_value(rng: random.Random, depth: int):
+    """A JSON value of odd numbers, strings and nesting (up to `depth` levels)."""
+    scalars = ["a", "é\n\"", "\ud800", "\ud83d\ude00", "x\u2028", 1, -0.0, 1.5e300, 2**63 - 1,
+               2**63, -(2**63), 10**30, float("nan"), float("inf"), None, True]  # fmt: skip
+    if depth == 0 or rng.random() < 0.4:
+        return rng.choice(scalars)
+    items = [_random_value(rng, depth - 1) for _ in range(rng.randint(0, 3))]
+    return items if rng.random() < 0.5 else {str(i): item for i, item in enumerate(items)}
+
+
+def _nested(depth: int):
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return {"id": "a/b", "v": value}
+
+
+def test_a_plain_listing_page_parses_as_its_split_entries_do():
+    """A page read in one pass an entry gives exactly what its split entries give one by one
+    (json_value: odd numbers read as null, lone surrogates replaced); a page with an entry that
+    would be skipped, or any other text, is left to the split (None)."""
+    rng = random.Random(11)
+    spaces = ["", " ", "\n", " \t\r\n"]
+    pages = [[snapshot_record("gpt2"), snapshot_record("google-bert/bert-base-uncased")], [],
+             [_nested(answers.MAX_DEPTH - 1)], [_nested(answers.MAX_DEPTH)]]  # fmt: skip
+    pages += [[_random_value(rng, 5) for _ in range(rng.randint(1, 4))] for _ in range(1500)]
+    bodies = []
+    for page in pages:
+        space = rng.choice(spaces)
+        text = space + "[" + space + ("," + space).join(json.dumps(v) for v in page) + "]" + space
+        bodies.append(text.encode())
+    bodies += [bodies[0][:-1], bodies[0] + b"x", bodies[0].replace(b"[", b"\x0c[", 1), b"[1,,2]",
+               b"[1,]", b'["\xff"]', b'["\xed\xa0\x80"]', b"\xef\xbb\xbf[1]"]  # fmt: skip
+    parsed = 0
+    for body in bodies:
+        if (values := answers.parsed_array(body)) is None:
+            continue
+        parsed += 1
+        entries, broken = _split_now(body)
+        assert broken is None and all(depth <= answers.MAX_DEPTH for _, depth in entries), body
+        expected = [answers.json_value(raw) for raw, _ in entries]
+        assert json.dumps(values) == json.dumps(expected), body  # NaN-safe, order-exact
+    assert parsed > 300  # the pages without a lone surrogate, NaN read as null, ...
+    assert answers.parsed_array(bodies[2]) is not None  # nested as deep as allowed
+    assert answers.parsed_array(bodies[3]) is None  # one level more: skipped by the split path

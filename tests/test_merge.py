@@ -1,6 +1,8 @@
-from hfharvest.jsonio import artifact_writer
+import pytest
+
+from hfharvest.jsonio import artifact_writer, iter_models
 from hfharvest.stages.extract import Harvest
-from hfharvest.stages.merge import merge_artifacts
+from hfharvest.stages.merge import NeedsPlan, merge_artifacts, write_merged
 
 
 def record(model_id, source, card_status="ok"):
@@ -52,3 +54,35 @@ def test_failures_survive_unless_another_source_got_the_model(tmp_path):
     latest = artifact(tmp_path / "l.json", [record("a/y", "latest")])
     from_file = artifact(tmp_path / "f.json", [], [missing, got_later, dict(missing)])
     assert merge(latest, from_file).failures == [missing]
+
+
+def test_one_pass_merges_exactly_as_the_plan_does(tmp_path):
+    """With one artifact holding models, one read of them gives the planned outcomes: a repeated
+    id (its card got the second time), unusable records, failures of the other, empty, file."""
+    card_failure = {"model_id": "m/x", "reason": "transient", "message": "README", "part": "card"}
+    gone = {"model_id": "gone/x", "reason": "not_found", "message": "404"}
+    models = [record("m/x", "latest", card_status="transient"), record("a/y", "latest"),
+              record("m/x", "latest"), {"modelId": "b/z"}, [1],
+              record("c/w", "latest", "gated")]  # fmt: skip
+    cases = [
+        [artifact(tmp_path / "l.json", models, [card_failure]),
+         artifact(tmp_path / "f.json", [], [gone])],
+        [artifact(tmp_path / "l0.json", []), artifact(tmp_path / "f1.json", models, [gone])],
+    ]  # fmt: skip
+    for paths in cases:
+        planned = Harvest.collect(merge_artifacts(paths))
+        assert Harvest.collect(merge_artifacts(paths, one_pass=True)) == planned
+        assert [m["modelId"] for m in planned.models] == ["m/x", "a/y", "c/w"]
+        assert len(planned.failures) == 3  # two unusable records, and `gone`
+
+
+def test_an_id_twice_from_two_sources_in_one_file_is_merged_with_a_plan(tmp_path):
+    """One pass cannot give the first record the second's source: it says so, and write_merged
+    writes what the plan gives."""
+    paths = [artifact(tmp_path / "l.json", [record("m/x", "latest"), record("m/x", "file")])]
+    with pytest.raises(NeedsPlan):
+        Harvest.collect(merge_artifacts(paths, one_pass=True))
+    write_merged(str(tmp_path / "merged.json"), paths)
+    [merged] = iter_models(tmp_path / "merged.json")
+    assert merged["extraction_metadata"]["sources"] == ["latest", "file"]
+    assert [merged] == Harvest.collect(merge_artifacts(paths)).models

@@ -19,10 +19,12 @@ from hfharvest.jsonio import (
     iter_entries,
     iter_items,
     iter_models,
+    iter_models_as_written,
     read_counts,
     read_failures,
     read_json,
     read_key,
+    read_tail,
     write_items,
 )
 from hfharvest.stages import identify as identify_stage
@@ -73,6 +75,11 @@ def test_a_stage_files_failures_and_counts_are_read_from_its_end(tmp_path):
     assert read_counts(path) == whole["counts"] == {"models": 5, "failures": 1}
     assert read_key(path, "hub_requests") == {"api": 3}
     assert read_key(path, "stage") == "merge_models" and read_key(path, "renamed", {}) == {}
+    keys = ("failures", "counts", "hub_requests", "renamed")
+    assert read_tail(path, keys) == {key: whole[key] for key in keys[:3]}
+    plain = tmp_path / "not_a_stage_file.json"  # no boundary: its keys read one by one
+    plain.write_text(json.dumps({"failures": failures, "models": [], "hub_requests": {"a": 1}}))
+    assert read_tail(plain, keys) == {"failures": failures, "hub_requests": {"a": 1}}
 
     padded = tmp_path / "padded.json"
     with open(path, "rb") as source, open(padded, "wb") as target:
@@ -107,12 +114,69 @@ def test_a_compressed_stage_files_failures_and_counts_are_read_without_its_model
     assert read_counts(path) == whole["counts"] == {"models": 5, "failures": 1}
     assert read_key(path, "hub_requests") == {"api": 3}
     assert read_key(path, "stage") == "extract_latest" and read_key(path, "renamed", {}) == {}
+    tail = {key: whole[key] for key in ("failures", "counts", "hub_requests")}
+    assert read_tail(path, ("failures", "counts", "hub_requests", "renamed")) == tail
+    scans = []  # one scan of the compressed text for all of them
+    scan = jsonio._tail_offset_forward
+    monkeypatch.setattr(jsonio, "_tail_offset_forward", lambda h: scans.append(h) or scan(h))
+    assert read_tail(path, ("failures", "counts", "hub_requests")) == tail and len(scans) == 1
+    monkeypatch.undo()
 
     text = gzip.decompress(path.read_bytes()).replace(b"[\n{", b"[\n{,", 1)  # a model broken
     path.write_bytes(gzip.compress(text))
     assert read_failures(path) == failures and read_counts(path)["models"] == 5
     with pytest.raises(ValueError, match="invalid JSON"):
         list(iter_models(path))
+
+
+def _read_all(reader, path):
+    records = []
+    try:
+        records.extend(reader(path))
+    except ValueError as err:
+        return records, str(err).split(":")[0]  # the file named; the parsers' words differ
+    return records, None
+
+
+def test_models_read_as_written_are_the_models_and_their_texts(tmp_path):
+    """A gather passes records on as their stage file wrote them: the records iter_models
+    reads, each with the text it was written as, so the file written again is byte for byte the
+    one encoding them gives; on any other text (odd numbers, lone surrogates, another layout,
+    a broken file) the records, or the error, are iter_models' own."""
+    odd = {"modelId": "o/x", "f": [1.5, -0.0, 1e300, 2**63 - 1, 1 - 2**63], "s": 'é\n\u2028"/'}
+    records = [*all_snapshot_records()[:6], odd]
+    path = tmp_path / "shard.json"
+    with artifact_writer(path, "fetch_latest_cards") as out:
+        out.add((record, None) for record in records)
+    read = list(iter_models_as_written(path))
+    assert read == list(iter_models(path)) == records
+    assert all(type(r) is jsonio.ModelText and r.text == json.dumps(r, ensure_ascii=False)
+               for r in read)  # fmt: skip
+    again = tmp_path / "again.json"
+    with artifact_writer(again, "fetch_latest_cards") as out:
+        out.add((record, None) for record in read)
+    assert again.read_bytes() == path.read_bytes()
+
+    text = path.read_text()
+    first, second = text.split("\n")[1:3]
+    last = text.split("\n")[len(records)]
+    bodies = {
+        "nan": text.replace(first, first[:-2] + ', "n": NaN},'),
+        "big int": text.replace(first, first[:-2] + f', "n": {2**64}}},'),
+        "-2**63": text.replace(first, first[:-2] + f', "n": {-(2**63)}}},'),
+        "lone surrogate": text.replace(second, second[:-2] + ', "u": "\\ud800"},'),
+        "indented": json.dumps(json.loads(text), indent=1),
+        "no models": '{"stage": "x", "models": [\n\n], "failures": []}',
+        "trailing comma": text.replace(last + "\n]", last + ",\n]"),
+        "an empty model": text.replace(second, second + "\n{},"),
+        "comma missing": text.replace(first, first[:-1]),
+        "cut": text[: len(text) // 2],
+        "split line": text.replace(second, second.replace(", ", ",\n", 1)),
+    }
+    for name, body in bodies.items():
+        path.write_text(body)
+        as_written = _read_all(iter_models_as_written, path)
+        assert as_written == _read_all(iter_models, path), name
 
 
 def test_an_identify_mapping_over_the_old_cap_is_streamed(tmp_path):

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -59,7 +61,22 @@ class Harvest:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return _iso_second(int(time.time()))  # what datetime.now gives, to the second
+
+
+@lru_cache(maxsize=1)
+def _iso_second(second: int) -> str:
+    """A second's ISO text, made once: a listing stamps a thousand records in it."""
+    return datetime.fromtimestamp(second, UTC).isoformat().replace("+00:00", "Z")
+
+
+@cache
+def _hub():
+    """hfharvest.hub, imported on first use (see TYPE_CHECKING above), once: an import statement
+    in the functions called per listed model cost a microsecond each."""
+    from .. import hub
+
+    return hub
 
 
 def listed_record(info: ModelInfo, *, source: str, method: str, requested_id: str | None = None,
@@ -68,9 +85,7 @@ def listed_record(info: ModelInfo, *, source: str, method: str, requested_id: st
 
     Fields of the wrong type are dropped; what was dropped is said in `problems` when given.
     """
-    from ..hub import model_info_to_dict
-
-    record = model_info_to_dict(info, problems)
+    record = _hub().model_info_to_dict(info, problems)
     record["card"] = None
     record["extraction_metadata"] = {
         "source": source,
@@ -332,11 +347,9 @@ class Extractor:
                 )
 
     def _no_readme_marked(self, info: ModelInfo, outcome: Outcome) -> Outcome:
-        from ..hub import readme_listed
-
         record = outcome[0]
         readable = self.client.authenticated or not (record or {}).get("gated")
-        if record is not None and readable and readme_listed(info) is False:
+        if record is not None and readable and _hub().readme_listed(info) is False:
             record["extraction_metadata"]["card_source"] = NO_README_LISTED
         return outcome
 

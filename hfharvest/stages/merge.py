@@ -6,16 +6,20 @@ models only later artifacts have, in theirs (the models file's order).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..jsonio import iter_models, read_failures
 from .extract import Outcome
 
+log = logging.getLogger(__name__)
+
 # A stage file is ours, but may have been edited by hand: records without these are skipped.
 REQUIRED = ("modelId", "extraction_metadata")
 
 GOOD_CARD = {"ok", "missing", "truncated"}  # we asked and the Hub answered
+_NONE = object()
 
 
 @dataclass
@@ -26,14 +30,58 @@ class _Choice:
     written: bool = False
 
 
-def merge_artifacts(paths: list[str]) -> Iterator[Outcome]:
+class NeedsPlan(Exception):
+    """One pass cannot merge these files: an id twice in one file, from two sources (the first
+    record's `sources` would need the second's, and it is written already)."""
+
+
+def write_merged(path: str, paths: list[str]) -> None:
+    """merge_artifacts into the stage file `path`: in one pass over the models when only one
+    file has any (a run without a models file, or with only one), else planned first."""
+    from ..workflow import write_stage
+
+    try:
+        write_stage(path, "merge_models", merge_artifacts(paths, one_pass=True))
+    except NeedsPlan as err:
+        log.info("%s: merged again with a plan", err)
+        write_stage(path, "merge_models", merge_artifacts(paths))
+
+
+def merge_artifacts(paths: list[str], one_pass: bool = False) -> Iterator[Outcome]:
     """Union of the artifacts' models by model id, each listing every source that had it.
 
     A later artifact's record wins only when it got the README the earlier one could not. A
     failure is kept only if no source got what it was about.
+
+    With `one_pass`, when only one artifact has models they are read once, not twice (a plan
+    first): the same outcomes, or NeedsPlan raised where one pass cannot give them.
     """
-    plan, unusable = _plan(paths)
-    yield from ((None, failure) for failure in unusable)
+    only = _only_with_models(paths) if one_pass else None
+    if only is not None:
+        plan: dict[str, _Choice] = {}
+        unusable: list[dict] = []
+        yield from _one_pass(paths[only], only, plan, unusable)
+    else:
+        plan, unusable = _plan(paths)
+        yield from _planned(paths, plan)
+    yield from ((None, failure) for failure in unusable)  # first among the failures
+    seen = set()
+    for failure in (f for path in paths for f in read_failures(path) if isinstance(f, dict)):
+        key = (failure.get("model_id"), failure.get("reason"), failure.get("part"))
+        if key not in seen and _still_failing(failure, plan):
+            seen.add(key)
+            yield None, failure
+
+
+def _only_with_models(paths: list[str]) -> int | None:
+    """The index of the one artifact with models (usable or not), or None."""
+    having = [
+        index for index, path in enumerate(paths) if next(iter_models(path), _NONE) is not _NONE
+    ]
+    return having[0] if len(having) == 1 else None
+
+
+def _planned(paths: list[str], plan: dict[str, _Choice]) -> Iterator[Outcome]:
     for index, path in enumerate(paths):
         for record in _usable(path):
             choice = plan[record["modelId"]]
@@ -41,12 +89,31 @@ def merge_artifacts(paths: list[str]) -> Iterator[Outcome]:
                 choice.written = True
                 record["extraction_metadata"]["sources"] = choice.sources
                 yield record, None
-    seen = set()
-    for failure in (f for path in paths for f in read_failures(path) if isinstance(f, dict)):
-        key = (failure.get("model_id"), failure.get("reason"), failure.get("part"))
-        if key not in seen and _still_failing(failure, plan):
-            seen.add(key)
-            yield None, failure
+
+
+def _one_pass(path: str, index: int, plan: dict[str, _Choice],
+              unusable: list[dict]) -> Iterator[Outcome]:  # fmt: skip
+    """The planned merge of the one artifact with models, read once: each id's first record is
+    written with its source; a later record of the id only sets what the plan would have."""
+    for number, record in enumerate(iter_models(path), start=1):
+        if (problem := _problem(record)) is not None:
+            unusable.append(_unusable(path, number, problem))
+            continue
+        meta = record["extraction_metadata"]
+        good, source = meta.get("card_status", "ok") in GOOD_CARD, meta.get("source")
+        if (choice := plan.get(record["modelId"])) is not None:
+            if source not in choice.sources:
+                raise NeedsPlan(f"{path}: {record['modelId']} twice, from two sources")
+            choice.card_good = choice.card_good or good
+            continue
+        plan[record["modelId"]] = _Choice(index, good, [source], written=True)
+        meta["sources"] = [source]
+        yield record, None
+
+
+def _unusable(path: str, number: int, problem: str) -> dict:
+    message = f"{path}: model {number} is {problem}: skipped"
+    return {"model_id": f"{path}#{number}", "reason": "bad_input", "message": message}
 
 
 def _usable(path: str):
@@ -72,9 +139,7 @@ def _plan(paths: list[str]) -> tuple[dict[str, _Choice], list[dict]]:
     for index, path in enumerate(paths):
         for number, record in enumerate(iter_models(path), start=1):
             if (problem := _problem(record)) is not None:
-                message = f"{path}: model {number} is {problem}: skipped"
-                unusable.append({"model_id": f"{path}#{number}", "reason": "bad_input",
-                                 "message": message})  # fmt: skip
+                unusable.append(_unusable(path, number, problem))
                 continue
             meta = record["extraction_metadata"]
             good = meta.get("card_status", "ok") in GOOD_CARD

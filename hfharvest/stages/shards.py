@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Iterator
 from itertools import islice, zip_longest
 
-from ..jsonio import iter_models, read_failures, read_key
+from ..jsonio import iter_models, iter_models_as_written, read_failures, read_tail
 from .extract import Extractor, Outcome, file_ids
 
 SCATTER_ITEM = re.compile(r"(\d+)-of-(\d+)")
@@ -51,7 +51,7 @@ def gather(shard_paths: list[str], first_failures: Iterable[dict] = ()) -> Itera
     """The shards' records interleaved back into their original order (a renamed repo listed
     twice kept once), then `first_failures` and the shards' failures sorted by model id."""
     seen: set[str] = set()
-    streams = [iter_models(path) for path in shard_paths]
+    streams = [iter_models_as_written(path) for path in shard_paths]  # written as they were
     for row in zip_longest(*streams, fillvalue=_MISSING):
         for record in row:
             if record is not _MISSING and record["modelId"] not in seen:
@@ -64,11 +64,18 @@ def gather(shard_paths: list[str], first_failures: Iterable[dict] = ()) -> Itera
         yield None, failure
 
 
-def summed_metadata(paths: list[str], keys=("hub_requests", "card_cache")) -> dict:
-    """Request and cache counters of several stage files, added up."""
+METADATA = ("hub_requests", "card_cache")  # the counters a gather adds up
+
+
+def summed_metadata(tails: Iterable[dict], keys=METADATA) -> dict:
+    """Request and cache counters of several stage files (their read_tail), added up."""
     totals: dict[str, dict[str, int]] = {}
-    for path in paths:
+    for tail in tails:
         for key in keys:
-            for name, value in (read_key(path, key) or {}).items():
+            for name, value in (tail.get(key) or {}).items():
                 totals.setdefault(key, {})[name] = totals.get(key, {}).get(name, 0) + value
     return totals
+
+
+def shard_tails(shard_paths: list[str]) -> list[dict]:
+    return [read_tail(path, METADATA) for path in shard_paths]
