@@ -17,6 +17,7 @@ import io
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from json.encoder import encode_basestring  # json.dumps of a str, ensure_ascii=False
@@ -207,6 +208,10 @@ def write_items(path: str | Path, items: Iterable) -> int:
 _TAIL_MARK = b'\n], "failures": [\n'
 _TAIL_BLOCK = 1 << 20
 _HEAD_KEYS = ("stage", "models")  # written before the mark
+_TAIL_KEPT_MAX = 16 * 1024 * 1024  # a compressed file's tail (failures, counts) kept in memory
+_TAILS_KEPT = 4  # compressed files whose tails a process remembers
+_TAILS: dict[tuple, tuple[int | None, bytes | None]] = {}
+_TAILS_LOCK = threading.Lock()
 
 
 def _tail_offset(handle) -> int | None:
@@ -224,19 +229,44 @@ def _tail_offset(handle) -> int | None:
     return None
 
 
-def _tail_offset_forward(handle) -> int | None:
+def _tail_forward(handle) -> tuple[int | None, bytes | None]:
     """`_tail_offset` of a compressed file, which cannot be read from its end: its text is
     scanned from the start for the last mark, without parsing (decompressing is a tenth of
-    the CPU of parsing the models), and the handle left at the start."""
+    the CPU of parsing the models). With the offset comes the text from there to the end, kept
+    as it streams past when it is at most `_TAIL_KEPT_MAX` bytes (else None: the caller seeks,
+    which decompresses the file a second time)."""
     position, found, carry = 0, None, b""
+    kept: list[bytes] | None = None
+    size = 0
     while chunk := handle.read(_TAIL_BLOCK):
         block = carry + chunk
         if (at := block.rfind(_TAIL_MARK)) >= 0:
             found = position - len(carry) + at + 4
+            kept = [block[at + 4 :]]
+            size = len(kept[0])
+        elif kept is not None:
+            kept.append(chunk)
+            size += len(chunk)
+            kept = kept if size <= _TAIL_KEPT_MAX else None
         carry = block[-(len(_TAIL_MARK) - 1) :]  # a mark cut in two by the block's end
         position += len(chunk)
-    handle.seek(0)
-    return found
+    return found, None if kept is None else b"".join(kept)
+
+
+def _compressed_tail(handle) -> tuple[int | None, bytes | None]:
+    """`_tail_forward` of an open compressed file, remembered for the process's next reads of
+    the same file (its device, inode, size and modification time): a job reads a stage file's
+    failures, counts and request counts one by one, and each scan decompressed it whole twice.
+    Files are replaced by renaming, so a changed file is another inode."""
+    info = os.fstat(handle.fileno())
+    identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    if (tail := _TAILS.get(identity)) is None:
+        tail = _tail_forward(handle)
+        with _TAILS_LOCK:
+            while len(_TAILS) >= _TAILS_KEPT:
+                _TAILS.pop(next(iter(_TAILS)))
+            _TAILS[identity] = tail
+    return tail
 
 
 class _Prefixed:
@@ -259,13 +289,18 @@ def _tail_items(path: str | Path, prefix: str) -> Iterator:
         yield from _items(path, prefix)
         return
     with _open_checked(path) as handle:
-        find = _tail_offset_forward if compressed(path) else _tail_offset
-        if (offset := find(handle)) is None:
+        if compressed(path):
+            offset, text = _compressed_tail(handle)
+        else:
+            offset, text = _tail_offset(handle), None
+        if offset is None:
             yield from _items(path, prefix)
             return
-        handle.seek(offset)
+        if text is None:
+            handle.seek(offset)
+        stream = _Prefixed(b"{", handle) if text is None else io.BytesIO(b"{" + text)
         try:
-            yield from ijson.items(_Prefixed(b"{", handle), prefix, use_float=True)
+            yield from ijson.items(stream, prefix, use_float=True)
         except ijson.JSONError as err:
             raise ValueError(f"{path}: invalid JSON: {err}") from None
 

@@ -86,14 +86,17 @@ def test_a_stage_files_failures_and_counts_are_read_from_its_end(tmp_path):
     tracemalloc.stop()
 
 
+@pytest.mark.parametrize("kept_max", [8, 1 << 24])
 @pytest.mark.parametrize("block", [7, 64, 1 << 20])
 def test_a_compressed_stage_files_failures_and_counts_are_read_without_its_models(
-    tmp_path, monkeypatch, block
+    tmp_path, monkeypatch, block, kept_max
 ):
     """A `.json.gz` stage file cannot be read from its end: its text is scanned for where the
     models end (a boundary cut by any block size found) and only what follows is parsed, so a
-    model that does not parse is never met; a model holding the boundary's text moves nothing."""
+    model that does not parse is never met; a model holding the boundary's text moves nothing.
+    The same whether what follows is kept from the scan or, when larger, read again."""
     monkeypatch.setattr(jsonio, "_TAIL_BLOCK", block)
+    monkeypatch.setattr(jsonio, "_TAIL_KEPT_MAX", kept_max)
     records = all_snapshot_records()[:5]
     records[0] = {**records[0], "note": '\n], "failures": [\n'}
     failures = [{"model_id": "org/x", "reason": "gated", "message": "gated"}]
@@ -113,6 +116,24 @@ def test_a_compressed_stage_files_failures_and_counts_are_read_without_its_model
     assert read_failures(path) == failures and read_counts(path)["models"] == 5
     with pytest.raises(ValueError, match="invalid JSON"):
         list(iter_models(path))
+
+
+def test_a_compressed_stage_files_tail_is_scanned_once_per_file_version(tmp_path, monkeypatch):
+    """A job reads a `.json.gz` stage file's failures, counts and request counts one by one:
+    the file is decompressed for the first only, and a file replaced since is read anew."""
+    scans = []
+    scan = jsonio._tail_forward
+    monkeypatch.setattr(jsonio, "_tail_forward", lambda handle: scans.append(1) or scan(handle))
+    path = tmp_path / "hf_models_latest.json.gz"
+    for requests in (3, 4):
+        with artifact_writer(path, "extract_latest") as out:
+            out.add((record, None) for record in all_snapshot_records()[:3])
+            out.add([(None, {"model_id": "org/x", "reason": "gated", "message": "gated"})])
+            out.metadata["hub_requests"] = {"api": requests}
+        assert read_key(path, "hub_requests") == {"api": requests}
+        assert read_counts(path) == {"models": 3, "failures": 1}
+        assert [f["model_id"] for f in read_failures(path)] == ["org/x"]
+    assert len(scans) == 2
 
 
 def test_an_identify_mapping_over_the_old_cap_is_streamed(tmp_path):
