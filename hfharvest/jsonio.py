@@ -153,9 +153,10 @@ def iter_entries(path: str | Path) -> Iterator[tuple[str, object]]:
             raise ValueError(f"{path}: invalid JSON: {err}") from None
 
 
-def iter_items(path: str | Path) -> Iterator:
-    """The items of a file holding one JSON list (an enrich output), one at a time."""
-    return _items(path, "item")
+def iter_items(path: str | Path, prefix: str = "item") -> Iterator:
+    """The items of a file holding one JSON list (an enrich output), one at a time; with
+    `prefix` (ijson's), those of a list inside it."""
+    return _items(path, prefix)
 
 
 def write_entries(path: str | Path, entries: Iterable[tuple[str, object]],
@@ -303,6 +304,12 @@ def _tail_items(path: str | Path, prefix: str) -> Iterator:
             yield from ijson.items(stream, prefix, use_float=True)
         except ijson.JSONError as err:
             raise ValueError(f"{path}: invalid JSON: {err}") from None
+
+
+def read_head_key(path: str | Path, key: str, default=None):
+    """A top-level value written before any other (a file's header): read from the start, the
+    rest of the file neither read nor parsed."""
+    return next(_items(path, key), default)
 
 
 def iter_failures(path: str | Path) -> Iterator[dict]:
