@@ -288,11 +288,20 @@ def test_the_normalize_stage_looks_models_up_on_disk_not_in_a_dict(tmp_path):
     lookup.close()
 
 
-def test_distinct_values_are_counted_across_batches():
-    """Values repeated in later batches (and within one) count once; no value, no count."""
+@pytest.mark.parametrize("held", [0, 7, spill._HELD_DISTINCT])
+def test_distinct_values_are_counted_across_batches(held):
+    """Values repeated in later batches (and within one) count once, whether they were held in
+    memory or spilled to disk before or after (`held`); no value, no count."""
     values = (value for _ in range(3) for value in ["a", "b", *map(str, range(spill._BATCH))])
-    assert spill.count_distinct(values) == spill._BATCH + 2
-    assert spill.count_distinct(iter([])) == 0
+    assert spill.count_distinct(values, held) == spill._BATCH + 2
+    assert spill.count_distinct(iter([]), held) == 0
+    assert spill.count_distinct(iter(["x"] * 9 + ["y"]), held) == 2
+
+
+def test_a_few_distinct_values_are_counted_without_a_scratch_database(monkeypatch):
+    """A kind with a few hundred ids (licences, tasks) is counted in memory, at any N."""
+    monkeypatch.setattr(spill, "ScratchDB", None)  # any use of one fails
+    assert spill.count_distinct(f"id-{i % 300}" for i in range(100_000)) == 300
 
 
 def test_a_memoised_disk_map_keeps_a_bounded_number_of_values_and_answers_as_without():
