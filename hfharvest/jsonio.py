@@ -256,11 +256,14 @@ def _tail_forward(handle) -> tuple[int | None, bytes | None]:
 
 def _compressed_tail(handle) -> tuple[int | None, bytes | None]:
     """`_tail_forward` of an open compressed file, remembered for the process's next reads of
-    the same file (its device, inode, size and modification time): a job reads a stage file's
-    failures, counts and request counts one by one, and each scan decompressed it whole twice.
-    Files are replaced by renaming, so a changed file is another inode."""
-    info = os.fstat(handle.fileno())
-    identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    the same file: a job reads a stage file's failures, counts and request counts one by one,
+    and each scan decompressed it whole twice. The same file is the same device, inode, size
+    and modification time, and the same gzip trailer (the CRC-32 and size of the whole text):
+    an inode freed and given again within a clock tick must also hold the same text."""
+    fd = handle.fileno()
+    info = os.fstat(fd)
+    trailer = os.pread(fd, 8, max(0, info.st_size - 8))
+    identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, trailer)
     if (tail := _TAILS.get(identity)) is None:
         tail = _tail_forward(handle)
         with _TAILS_LOCK:

@@ -134,6 +134,20 @@ def test_a_compressed_stage_files_tail_is_scanned_once_per_file_version(tmp_path
         assert read_counts(path) == {"models": 3, "failures": 1}
         assert [f["model_id"] for f in read_failures(path)] == ["org/x"]
     assert len(scans) == 2
+    # written again in place, same inode, size and modification time: its text tells
+    info, other = path.stat(), tmp_path / "other.json.gz"
+    for requests in range(5, 200):  # a count whose file compresses to the same size
+        with artifact_writer(other, "extract_latest") as out:
+            out.add((record, None) for record in all_snapshot_records()[:3])
+            out.add([(None, {"model_id": "org/x", "reason": "gated", "message": "gated"})])
+            out.metadata["hub_requests"] = {"api": requests}
+        if other.stat().st_size == info.st_size:
+            break
+    with open(path, "r+b") as handle:
+        handle.write(other.read_bytes())
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert (path.stat().st_ino, path.stat().st_size) == (info.st_ino, info.st_size)
+    assert read_key(path, "hub_requests") == {"api": requests}
 
 
 def test_an_identify_mapping_over_the_old_cap_is_streamed(tmp_path):
