@@ -20,6 +20,7 @@ import math
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from json.encoder import encode_basestring  # json.dumps of a str, ensure_ascii=False
@@ -227,9 +228,10 @@ def iter_entries(path: str | Path) -> Iterator[tuple[str, object]]:
             raise ValueError(f"{path}: invalid JSON: {err}") from None
 
 
-def iter_items(path: str | Path) -> Iterator:
-    """The items of a file holding one JSON list (an enrich output), one at a time."""
-    return _items(path, "item")
+def iter_items(path: str | Path, prefix: str = "item") -> Iterator:
+    """The items of a file holding one JSON list (an enrich output), one at a time; with
+    `prefix` (ijson's), those of a list inside it."""
+    return _items(path, prefix)
 
 
 def write_entries(path: str | Path, entries: Iterable[tuple[str, object]],
@@ -282,6 +284,10 @@ def write_items(path: str | Path, items: Iterable) -> int:
 _TAIL_MARK = b'\n], "failures": [\n'
 _TAIL_BLOCK = 1 << 20
 _HEAD_KEYS = ("stage", "models")  # written before the mark
+_TAIL_KEPT_MAX = 16 * 1024 * 1024  # a compressed file's tail (failures, counts) kept in memory
+_TAILS_KEPT = 4  # compressed files whose tails a process remembers
+_TAILS: dict[tuple, tuple[int | None, bytes | None]] = {}
+_TAILS_LOCK = threading.Lock()
 
 
 def _tail_offset(handle) -> int | None:
@@ -299,19 +305,47 @@ def _tail_offset(handle) -> int | None:
     return None
 
 
-def _tail_offset_forward(handle) -> int | None:
+def _tail_forward(handle) -> tuple[int | None, bytes | None]:
     """`_tail_offset` of a compressed file, which cannot be read from its end: its text is
     scanned from the start for the last mark, without parsing (decompressing is a tenth of
-    the CPU of parsing the models), and the handle left at the start."""
+    the CPU of parsing the models). With the offset comes the text from there to the end, kept
+    as it streams past when it is at most `_TAIL_KEPT_MAX` bytes (else None: the caller seeks,
+    which decompresses the file a second time)."""
     position, found, carry = 0, None, b""
+    kept: list[bytes] | None = None
+    size = 0
     while chunk := handle.read(_TAIL_BLOCK):
         block = carry + chunk
         if (at := block.rfind(_TAIL_MARK)) >= 0:
             found = position - len(carry) + at + 4
+            kept = [block[at + 4 :]]
+            size = len(kept[0])
+        elif kept is not None:
+            kept.append(chunk)
+            size += len(chunk)
+            kept = kept if size <= _TAIL_KEPT_MAX else None
         carry = block[-(len(_TAIL_MARK) - 1) :]  # a mark cut in two by the block's end
         position += len(chunk)
-    handle.seek(0)
-    return found
+    return found, None if kept is None else b"".join(kept)
+
+
+def _compressed_tail(handle) -> tuple[int | None, bytes | None]:
+    """`_tail_forward` of an open compressed file, remembered for the process's next reads of
+    the same file: a job reads a stage file's failures, counts and request counts one by one,
+    and each scan decompressed it whole twice. The same file is the same device, inode, size
+    and modification time, and the same gzip trailer (the CRC-32 and size of the whole text):
+    an inode freed and given again within a clock tick must also hold the same text."""
+    fd = handle.fileno()
+    info = os.fstat(fd)
+    trailer = os.pread(fd, 8, max(0, info.st_size - 8))
+    identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, trailer)
+    if (tail := _TAILS.get(identity)) is None:
+        tail = _tail_forward(handle)
+        with _TAILS_LOCK:
+            while len(_TAILS) >= _TAILS_KEPT:
+                _TAILS.pop(next(iter(_TAILS)))
+            _TAILS[identity] = tail
+    return tail
 
 
 class _Prefixed:
@@ -334,35 +368,36 @@ def _tail_items(path: str | Path, prefix: str) -> Iterator:
         yield from _items(path, prefix)
         return
     with _open_checked(path) as handle:
-        find = _tail_offset_forward if compressed(path) else _tail_offset
-        if (offset := find(handle)) is None:
+        if compressed(path):
+            offset, text = _compressed_tail(handle)
+        else:
+            offset, text = _tail_offset(handle), None
+        if offset is None:
             yield from _items(path, prefix)
             return
-        handle.seek(offset)
+        if text is None:
+            handle.seek(offset)
+        stream = _Prefixed(b"{", handle) if text is None else io.BytesIO(b"{" + text)
         try:
-            yield from ijson.items(_Prefixed(b"{", handle), prefix, use_float=True)
+            yield from ijson.items(stream, prefix, use_float=True)
         except ijson.JSONError as err:
             raise ValueError(f"{path}: invalid JSON: {err}") from None
 
 
 def read_tail(path: str | Path, keys: Sequence[str]) -> dict:
     """The `keys` a stage file holds after its models (failures, counts, metadata), those it
-    has, read in one pass from where its models end (a compressed file is scanned once, not
-    once a key); any other file's keys are read one by one."""
-    with _open_checked(path) as handle:
-        find = _tail_offset_forward if compressed(path) else _tail_offset
-        if (offset := find(handle)) is not None:
-            handle.seek(offset)
-            try:
-                pairs = ijson.kvitems(_Prefixed(b"{", handle), "", use_float=True)
-                return {key: value for key, value in pairs if key in keys}
-            except ijson.JSONError as err:
-                raise ValueError(f"{path}: invalid JSON: {err}") from None
+    has: a compressed file is scanned once for all of them (its tail is remembered)."""
     found = {key: read_key(path, key, _MISSING) for key in keys}
     return {key: value for key, value in found.items() if value is not _MISSING}
 
 
 _MISSING = object()
+
+
+def read_head_key(path: str | Path, key: str, default=None):
+    """A top-level value written before any other (a file's header): read from the start, the
+    rest of the file neither read nor parsed."""
+    return next(_items(path, key), default)
 
 
 def iter_failures(path: str | Path) -> Iterator[dict]:

@@ -19,7 +19,17 @@ TOP = 15  # bars per chart; the rest is summed as "other"
 
 def top_counts(values: Iterable[str | None], top: int = TOP) -> list[tuple[str, int]]:
     """Most common values first; missing ones as "(none)", the tail summed as "(other)"."""
-    counts = Counter(value if value else "(none)" for value in values)
+    counts = Counter()
+    for value in values:
+        _count(counts, value)
+    return _ranked(counts, top)
+
+
+def _count(counts: Counter, value: str | None) -> None:
+    counts[value if value else "(none)"] += 1
+
+
+def _ranked(counts: Counter, top: int = TOP) -> list[tuple[str, int]]:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     head, tail = ranked[:top], ranked[top:]
     return head + ([("(other)", sum(n for _, n in tail))] if tail else [])
@@ -40,22 +50,23 @@ def bar_chart(path: str, title: str, counts: list[tuple[str, int]], xlabel: str 
 
 
 def plot_models(models_path: str, licenses_path: str, out: dict[str, str]) -> None:
-    """Models per pipeline tag, library and licence (licences as identified, SPDX where known)."""
-    tags, libraries = [], []
+    """Models per pipeline tag, library and licence (licences as identified, SPDX where known),
+    and by lineage depth: the models file read once, counted as it streams past."""
+    tags, libraries, depths = Counter(), Counter(), Counter()
     for record in iter_models(models_path):
-        tags.append(record.get("pipeline_tag"))
-        libraries.append(record.get("library_name"))
-    licences = [lic for _, ids in iter_entries(licenses_path) for lic in ids or [None]]
-    bar_chart(out["pipeline_tags"], "Models per pipeline tag", top_counts(tags))
-    bar_chart(out["libraries"], "Models per library", top_counts(libraries))
-    bar_chart(out["licenses"], "Models per licence", top_counts(licences))
+        _count(tags, record.get("pipeline_tag"))
+        _count(libraries, record.get("library_name"))
+        depths[(record.get("ancestry") or {}).get("depth", 0)] += 1
+    licences = top_counts(lic for _, ids in iter_entries(licenses_path) for lic in ids or [None])
+    bar_chart(out["pipeline_tags"], "Models per pipeline tag", _ranked(tags))
+    bar_chart(out["libraries"], "Models per library", _ranked(libraries))
+    bar_chart(out["licenses"], "Models per licence", licences)
+    plot_lineage(depths, out["lineage"])
 
 
-def plot_lineage(models_path: str, path: str) -> None:
-    """How deep the base-model lineage goes: harvested models are depth 0."""
-    depths = Counter(
-        (record.get("ancestry") or {}).get("depth", 0) for record in iter_models(models_path)
-    )
+def plot_lineage(depths: Counter, path: str) -> None:
+    """How deep the base-model lineage goes (`depths`: models per depth); harvested models are
+    depth 0."""
     counts = [(f"depth {depth}", depths[depth]) for depth in sorted(depths)]
     bar_chart(path, "Models by base-model lineage depth", counts)
 

@@ -19,6 +19,7 @@ from typing import Self
 
 _BATCH = 10_000  # rows per executemany: few round trips, a small buffer
 _BATCH_BYTES = 4 * 1024 * 1024
+_HELD_DISTINCT = 20_000  # distinct values count_distinct holds in memory before it spills
 _MISSING = object()
 _PRESENT = ""  # the member of a key's presence row: a key with no members still comes out
 # Each scratch database's page cache (KiB). A job holds up to 17 of them (the normalize stage's
@@ -127,14 +128,26 @@ class Groups(_Scratch):
             yield key, [member for member, _ in rows]
 
 
-def count_distinct(values: Iterable[str]) -> int:
-    """How many distinct strings, counted on disk (an entity kind can have a million ids):
-    one column, batches handed to SQLite as they come (a Groups row a value cost the summary
-    twice the CPU of reading the mappings)."""
+def count_distinct(values: Iterable[str], held: int = _HELD_DISTINCT) -> int:
+    """How many distinct strings: up to `held` of them counted in a set, past that on disk (an
+    entity kind can have a million ids): one column, batches handed to SQLite as they come (a
+    Groups row a value cost the summary twice the CPU of reading the mappings). Most kinds
+    (licences, languages, tasks) have a few hundred ids for any N, and a scratch database
+    each cost the summary more than reading its mapping."""
+    values = iter(values)
+    seen: set[str] = set()
+    for value in values:
+        seen.add(value)
+        if len(seen) > held:
+            break
+    else:
+        return len(seen)
     with ScratchDB("CREATE TABLE seen (value TEXT PRIMARY KEY) WITHOUT ROWID;") as scratch:
-        values = iter(values)
+        insert = "INSERT OR IGNORE INTO seen VALUES (?)"
+        scratch.db.executemany(insert, zip(seen))
+        del seen
         while batch := list(islice(values, _BATCH)):
-            scratch.db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", zip(batch))
+            scratch.db.executemany(insert, zip(batch))
         return scratch.db.execute("SELECT count(*) FROM seen").fetchone()[0]
 
 

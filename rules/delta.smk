@@ -1,4 +1,6 @@
 # What changed in the listing since the previous successful run on this data root and endpoint.
+# The listing's (model id, sha) rows are kept beside it, gzip-compressed: the next run's delta
+# reads them instead of the listing's whole records.
 
 
 rule write_delta:
@@ -6,6 +8,7 @@ rule write_delta:
         listing=rules.list_latest_models.output.listing,
     output:
         delta=run_file("delta.json"),
+        shas=run_file("shards/latest_listing_shas.json.gz"),
     log:
         log_file("write_delta"),
     benchmark:

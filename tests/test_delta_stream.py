@@ -1,10 +1,12 @@
 """The delta stage on listing files, without a workflow: streamed through on-disk maps, it must
 still say exactly which models were added, updated and gone, in the documented order."""
 
+import gzip
 import json
 
 from hfharvest.jsonio import artifact_writer
-from hfharvest.stages.delta import mark_last_run, write_delta
+from hfharvest.stages import delta
+from hfharvest.stages.delta import mark_last_run, shas_path, write_delta
 
 ENDPOINT = "http://127.0.0.1:1"
 
@@ -101,3 +103,51 @@ def test_odd_rows_compare_as_a_map_would(tmp_path):
     assert delta["added"] == [{"model_id": "e/f", "sha": None}]
     assert delta["gone"] == [{"model_id": "c/z", "sha": {"k": 1}}]
     assert counts["previous_listed"] == 3 and counts["unchanged"] == 1
+
+
+def test_the_next_delta_reads_the_rows_kept_beside_the_listing_not_its_records(
+    tmp_path, monkeypatch
+):
+    """Each delta keeps its listing's `(model id, sha)` rows beside it; the next run's delta
+    reads those (the previous listing's records are not parsed again) and says the same."""
+    pointer = tmp_path / "p.json"
+    day1 = listing(tmp_path / "day1.json.gz", [("a/x", "1"), ("b/y", [1, 2]), ("c/z", None)])
+    write_delta(str(tmp_path / "d1.json"), day1, pointer, "day1", ENDPOINT)
+    with gzip.open(shas_path(day1), "rt") as handle:
+        assert json.load(handle)["rows"] == [["a/x", "1"], ["b/y", [1, 2]], ["c/z", None]]
+    mark_last_run(pointer, "day1", day1, ENDPOINT)
+    day2 = listing(tmp_path / "day2.json.gz", [("b/y", [1, 3]), ("a/x", "1"), ("d/w", "4")])
+    parsed = []
+    read = delta.listing_shas
+    monkeypatch.setattr(delta, "listing_shas", lambda path: parsed.append(path) or read(path))
+
+    write_delta(str(tmp_path / "d2.json"), day2, pointer, "day2", ENDPOINT)
+
+    assert parsed == [day2]
+    kept = json.loads((tmp_path / "d2.json").read_text())
+    monkeypatch.setattr(delta, "kept_shas", lambda path: None)  # the listing itself instead
+    write_delta(str(tmp_path / "d2.json"), day2, pointer, "day2", ENDPOINT)
+    assert kept == json.loads((tmp_path / "d2.json").read_text())
+    assert kept["updated"] == [{"model_id": "b/y", "old_sha": [1, 2], "new_sha": [1, 3]}]
+    assert kept["gone"] == [{"model_id": "c/z", "sha": None}] and kept["counts"]["added"] == 1
+
+
+def test_kept_rows_that_do_not_match_the_listing_or_do_not_read_are_not_used(tmp_path):
+    """The kept rows hold their listing's sha256: a listing written again since, or kept rows
+    that are damaged, make the delta read the listing itself."""
+    pointer = tmp_path / "p.json"
+    day1 = listing(tmp_path / "day1.json", [("a/x", "1")])
+    write_delta(str(tmp_path / "d1.json"), day1, pointer, "day1", ENDPOINT)
+    listing(tmp_path / "day1.json", [("a/x", "2"), ("b/y", "3")])  # listed again, new rows
+    mark_last_run(pointer, "day1", day1, ENDPOINT)
+    day2 = listing(tmp_path / "day2.json", [("a/x", "2"), ("b/y", "3")])
+    assert write_delta(str(tmp_path / "d2.json"), day2, pointer, "day2", ENDPOINT)["unchanged"] == 2
+
+    kept = shas_path(day1)
+    write_delta(str(tmp_path / "d1.json"), day1, pointer, "day0", ENDPOINT)  # rows kept anew
+    kept.write_bytes(gzip.compress(gzip.decompress(kept.read_bytes())[:-20]))  # cut short
+    assert write_delta(str(tmp_path / "d2.json"), day2, pointer, "day2", ENDPOINT)["unchanged"] == 2
+    write_delta(str(tmp_path / "d1.json"), day1, pointer, "day0", ENDPOINT)
+    text = gzip.decompress(kept.read_bytes())
+    kept.write_bytes(gzip.compress(text.replace(b'"3"]', b'"3", 0]')))  # a row of three
+    assert write_delta(str(tmp_path / "d2.json"), day2, pointer, "day2", ENDPOINT)["unchanged"] == 2

@@ -93,14 +93,17 @@ def test_a_stage_files_failures_and_counts_are_read_from_its_end(tmp_path):
     tracemalloc.stop()
 
 
+@pytest.mark.parametrize("kept_max", [8, 1 << 24])
 @pytest.mark.parametrize("block", [7, 64, 1 << 20])
 def test_a_compressed_stage_files_failures_and_counts_are_read_without_its_models(
-    tmp_path, monkeypatch, block
+    tmp_path, monkeypatch, block, kept_max
 ):
     """A `.json.gz` stage file cannot be read from its end: its text is scanned for where the
     models end (a boundary cut by any block size found) and only what follows is parsed, so a
-    model that does not parse is never met; a model holding the boundary's text moves nothing."""
+    model that does not parse is never met; a model holding the boundary's text moves nothing.
+    The same whether what follows is kept from the scan or, when larger, read again."""
     monkeypatch.setattr(jsonio, "_TAIL_BLOCK", block)
+    monkeypatch.setattr(jsonio, "_TAIL_KEPT_MAX", kept_max)
     records = all_snapshot_records()[:5]
     records[0] = {**records[0], "note": '\n], "failures": [\n'}
     failures = [{"model_id": "org/x", "reason": "gated", "message": "gated"}]
@@ -116,10 +119,6 @@ def test_a_compressed_stage_files_failures_and_counts_are_read_without_its_model
     assert read_key(path, "stage") == "extract_latest" and read_key(path, "renamed", {}) == {}
     tail = {key: whole[key] for key in ("failures", "counts", "hub_requests")}
     assert read_tail(path, ("failures", "counts", "hub_requests", "renamed")) == tail
-    scans = []  # one scan of the compressed text for all of them
-    scan = jsonio._tail_offset_forward
-    monkeypatch.setattr(jsonio, "_tail_offset_forward", lambda h: scans.append(h) or scan(h))
-    assert read_tail(path, ("failures", "counts", "hub_requests")) == tail and len(scans) == 1
     monkeypatch.undo()
 
     text = gzip.decompress(path.read_bytes()).replace(b"[\n{", b"[\n{,", 1)  # a model broken
@@ -177,6 +176,38 @@ def test_models_read_as_written_are_the_models_and_their_texts(tmp_path):
         path.write_text(body)
         as_written = _read_all(iter_models_as_written, path)
         assert as_written == _read_all(iter_models, path), name
+
+
+def test_a_compressed_stage_files_tail_is_scanned_once_per_file_version(tmp_path, monkeypatch):
+    """A job reads a `.json.gz` stage file's failures, counts and request counts one by one:
+    the file is decompressed for the first only, and a file replaced since is read anew."""
+    scans = []
+    scan = jsonio._tail_forward
+    monkeypatch.setattr(jsonio, "_tail_forward", lambda handle: scans.append(1) or scan(handle))
+    path = tmp_path / "hf_models_latest.json.gz"
+    for requests in (3, 4):
+        with artifact_writer(path, "extract_latest") as out:
+            out.add((record, None) for record in all_snapshot_records()[:3])
+            out.add([(None, {"model_id": "org/x", "reason": "gated", "message": "gated"})])
+            out.metadata["hub_requests"] = {"api": requests}
+        assert read_key(path, "hub_requests") == {"api": requests}
+        assert read_counts(path) == {"models": 3, "failures": 1}
+        assert [f["model_id"] for f in read_failures(path)] == ["org/x"]
+    assert len(scans) == 2
+    # written again in place, same inode, size and modification time: its text tells
+    info, other = path.stat(), tmp_path / "other.json.gz"
+    for requests in range(5, 200):  # a count whose file compresses to the same size
+        with artifact_writer(other, "extract_latest") as out:
+            out.add((record, None) for record in all_snapshot_records()[:3])
+            out.add([(None, {"model_id": "org/x", "reason": "gated", "message": "gated"})])
+            out.metadata["hub_requests"] = {"api": requests}
+        if other.stat().st_size == info.st_size:
+            break
+    with open(path, "r+b") as handle:
+        handle.write(other.read_bytes())
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert (path.stat().st_ino, path.stat().st_size) == (info.st_ino, info.st_size)
+    assert read_key(path, "hub_requests") == {"api": requests}
 
 
 def test_an_identify_mapping_over_the_old_cap_is_streamed(tmp_path):
@@ -331,11 +362,20 @@ def test_the_normalize_stage_looks_models_up_on_disk_not_in_a_dict(tmp_path):
     lookup.close()
 
 
-def test_distinct_values_are_counted_across_batches():
-    """Values repeated in later batches (and within one) count once; no value, no count."""
+@pytest.mark.parametrize("held", [0, 7, spill._HELD_DISTINCT])
+def test_distinct_values_are_counted_across_batches(held):
+    """Values repeated in later batches (and within one) count once, whether they were held in
+    memory or spilled to disk before or after (`held`); no value, no count."""
     values = (value for _ in range(3) for value in ["a", "b", *map(str, range(spill._BATCH))])
-    assert spill.count_distinct(values) == spill._BATCH + 2
-    assert spill.count_distinct(iter([])) == 0
+    assert spill.count_distinct(values, held) == spill._BATCH + 2
+    assert spill.count_distinct(iter([]), held) == 0
+    assert spill.count_distinct(iter(["x"] * 9 + ["y"]), held) == 2
+
+
+def test_a_few_distinct_values_are_counted_without_a_scratch_database(monkeypatch):
+    """A kind with a few hundred ids (licences, tasks) is counted in memory, at any N."""
+    monkeypatch.setattr(spill, "ScratchDB", None)  # any use of one fails
+    assert spill.count_distinct(f"id-{i % 300}" for i in range(100_000)) == 300
 
 
 def test_a_memoised_disk_map_keeps_a_bounded_number_of_values_and_answers_as_without():

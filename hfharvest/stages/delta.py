@@ -5,22 +5,37 @@ The previous run is found through a pointer, `<data_root>/1_raw/hf/.last_run/<en
 written atomically when a run succeeds (never guessed from folder names): it names that run
 and its listing file, and keeps the run before it, so that rerunning the same run_id compares
 with the run before, not with itself.
+
+Beside its listing, each delta writes the listing's `(model id, sha)` rows
+(`<listing>_shas.json.gz`, with the listing file's sha256): the next run's delta reads those
+instead of parsing the whole records again, when they still match the listing's bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from json.encoder import encode_basestring  # json.dumps of a str, ensure_ascii=False
 from pathlib import Path
 
-from ..jsonio import atomic_writer, iter_models, read_json, write_json
+from ..jsonio import (
+    atomic_gzip_writer,
+    atomic_writer,
+    iter_items,
+    iter_models,
+    read_head_key,
+    read_json,
+    write_json,
+)
 from ..runconfig import endpoint_key
 from ..spill import ScratchDB
 
 log = logging.getLogger(__name__)
+_KEPT_BATCH = 10_000  # rows of the kept (model id, sha) file written at once
 
 POINTER_FOLDER = ".last_run"
 
@@ -50,6 +65,53 @@ def previous_run(pointer: dict | None, run_id: str) -> dict | None:
 def listing_shas(path: str | Path) -> Iterator[tuple[str, str | None]]:
     """`(model id, sha)` of a listing stage file, in listing order (streamed)."""
     return ((record["modelId"], record.get("sha")) for record in iter_models(path))
+
+
+def shas_path(listing: str | Path) -> Path:
+    """Where the delta keeps a listing's `(model id, sha)` rows: beside it."""
+    listing = Path(listing)
+    stem = listing.name.removesuffix(".gz").removesuffix(".json")
+    return listing.with_name(f"{stem}_shas.json.gz")
+
+
+def file_sha256(path: str | Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def kept_shas(listing: str | Path) -> Iterator[tuple[str, object]] | None:
+    """The listing's rows as its run's delta kept them, if that file is there and was written
+    from these very bytes of the listing (its sha256); else None. Rows that are not
+    `[model id, sha]` raise ValueError as they are met."""
+    try:
+        if read_head_key(shas_path(listing), "listing_sha256") != file_sha256(listing):
+            return None
+    except (OSError, ValueError, EOFError):
+        return None
+    return _kept_rows(shas_path(listing))
+
+
+def _kept_rows(path: Path) -> Iterator[tuple[str, object]]:
+    for row in iter_items(path, "rows.item"):
+        if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str)):
+            raise ValueError(f"{path}: not a [model id, sha] row: {str(row)[:100]}")
+        yield row[0], row[1]
+
+
+def _keeping(pairs: Iterable[tuple[str, object]], handle) -> Iterator[tuple[str, object]]:
+    """`pairs`, each also written to `handle` as one `[model id, sha]` line of `"rows"` (in
+    batches: a write a row cost more than the parse it saves the next run)."""
+    lines: list[str] = []
+    separator = "\n"
+    for model_id, sha in pairs:
+        plain = isinstance(model_id, str) and isinstance(sha, str)
+        lines.append(f"[{encode_basestring(model_id)}, {encode_basestring(sha)}]" if plain
+                     else _dumps([model_id, sha]))  # fmt: skip
+        if len(lines) >= _KEPT_BATCH:
+            handle.write(separator + ",\n".join(lines))
+            lines, separator = [], ",\n"
+        yield model_id, sha
+    handle.write((separator + ",\n".join(lines) if lines else "") + "\n]}\n")
 
 
 # Both listings in one scratch database, and the delta as three queries: the Hub lists 1.5
@@ -136,8 +198,11 @@ class Listings(ScratchDB):
 
 def stream_delta(out: str, header: dict, listing: str, listings: Listings) -> dict:
     """Write `header`, then added and updated (in listing order) and gone (in model id order),
-    one entry a line, then the counts. Both listings are on disk, in `listings`."""
-    listings.load_current(listing_shas(listing))
+    one entry a line, then the counts. Both listings are on disk, in `listings`; the current
+    one's rows are kept beside it as they are loaded, for the next run's delta."""
+    with atomic_gzip_writer(shas_path(listing)) as kept:
+        kept.write(f'{{"listing_sha256": "{file_sha256(listing)}", "rows": [')
+        listings.load_current(_keeping(listing_shas(listing), kept))
     counts: Counter = Counter(listed=listings.count("current"),
                               previous_listed=listings.count("previous"),
                               added=0, updated=0, gone=0)  # fmt: skip
@@ -151,9 +216,18 @@ def stream_delta(out: str, header: dict, listing: str, listings: Listings) -> di
 
 
 def _previous_listing(listings: Listings, before: dict | None) -> str | None:
-    """Load the previous run's `(model id, sha)` rows; None, or why there are none."""
+    """Load the previous run's `(model id, sha)` rows (those its delta kept, else from its
+    listing); None, or why there are none."""
     if before is None:
         return "no previous successful run on this data root and endpoint"
+    if (rows := kept_shas(before["listing"])) is not None:
+        try:
+            listings.load_previous(rows)
+            return None
+        except (OSError, ValueError, EOFError) as err:
+            log.warning(
+                "%s unreadable (%s): its listing read instead", shas_path(before["listing"]), err
+            )
     try:
         listings.load_previous(listing_shas(before["listing"]))
     except (OSError, ValueError, KeyError) as err:
@@ -163,7 +237,8 @@ def _previous_listing(listings: Listings, before: dict | None) -> str | None:
 
 def write_delta(out: str, listing: str, pointer: Path, run_id: str, endpoint: str) -> dict:
     """Write the run's delta file and return its counts; a first run (or one whose previous
-    listing is gone) has every listed model added, and says why in `previous_run`."""
+    listing is gone) has every listed model added, and says why in `previous_run`. The
+    listing's rows are kept beside it (`shas_path`)."""
     before = previous_run(read_pointer(pointer), run_id)
     with Listings() as listings:
         note = _previous_listing(listings, before)
