@@ -159,7 +159,7 @@ def _int64(text: str) -> int | None:
     if len(text.lstrip("-")) > _INT64_DIGITS:
         return None
     value = int(text)
-    return value if -_INT64 <= value < _INT64 else None
+    return value if -_INT64 < value < _INT64 else None  # yajl refuses -2**63 too
 
 
 def _null(_constant: str) -> None:
