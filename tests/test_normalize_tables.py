@@ -135,6 +135,24 @@ def test_warm_rows_come_from_the_cache_and_equal_a_run_without_it(tmp_path):
     assert (again.hits, again.misses) == (len(warm_records), 0)
 
 
+def test_a_block_whose_models_all_are_in_its_entry_is_not_written_again(tmp_path, monkeypatch):
+    """Models that went (or moved within a block) leave the others' entries as they are: their
+    rows are all there, so nothing is written; a changed model's block alone is written."""
+    records = [model(i) for i in range(300)]
+    cache = TableCache(tmp_path / "cache", ENDPOINT)
+    run_tables(write_run(tmp_path / "cold", records), tmp_path / "t1", "cold", cache)
+    written = []
+    monkeypatch.setattr(TableCache, "put", lambda self, name, block: written.append(name))
+    gone = {records[i]["modelId"] for i in (10, 100, 200)}
+    fewer = [r for r in records if r["modelId"] not in gone]
+    cache = TableCache(tmp_path / "cache", ENDPOINT)
+    run_tables(write_run(tmp_path / "fewer", fewer), tmp_path / "t2", "fewer", cache)
+    assert (cache.hits, cache.misses, written) == (297, 0, [])
+    fewer[150] = fewer[150] | {"sha": "f" * 40}
+    run_tables(write_run(tmp_path / "changed", fewer), tmp_path / "t3", "changed", cache)
+    assert cache.misses == 1 and len(written) == 1
+
+
 def test_downloads_likes_and_run_id_are_set_per_run_not_cached(tmp_path):
     records = [model(i) for i in range(60)]
     cache = TableCache(tmp_path / "cache", ENDPOINT)

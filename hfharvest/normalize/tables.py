@@ -288,7 +288,8 @@ def _block_rows(records: list[dict], facts: ModelFacts, cache: TableCache | None
     if cache is not None:
         cache.hits += len(records) - rows.made
         cache.misses += rows.made
-        cache.put(name, block)
+        if rows.made:  # else the stored entry still holds every model's rows: not written again
+            cache.put(name, block)
     return block.tables
 
 
