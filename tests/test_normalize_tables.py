@@ -6,6 +6,7 @@ changed, moved, came and went; the cache reuses only what is unchanged and never
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,7 +20,7 @@ from hfharvest.normalize import TABLES
 from hfharvest.normalize.inputs import ENTITY_FILES, RunInputs
 from hfharvest.normalize.stage import normalize_tables
 from hfharvest.normalize.table_cache import MODEL_TABLES, TABLE_CODE, TableCache
-from hfharvest.normalize.tables import SCHEMAS, _model_rows, _Rows
+from hfharvest.normalize.tables import SCHEMAS, _digest, _model_rows, _Rows
 
 ENDPOINT = "http://hub.example"
 
@@ -151,6 +152,20 @@ def test_a_block_whose_models_all_are_in_its_entry_is_not_written_again(tmp_path
     fewer[150] = fewer[150] | {"sha": "f" * 40}
     run_tables(write_run(tmp_path / "changed", fewer), tmp_path / "t3", "changed", cache)
     assert cache.misses == 1 and len(written) == 1
+
+
+def test_a_digest_is_of_the_values_not_the_objects_that_hold_them():
+    """Equal records give one digest however their objects are shared or interned; a value of
+    another JSON type (1.0 or True for 1) gives another."""
+    name = "org3"
+    shared = model(3, author=name, library_name=name, safetensors={"total": 1})
+    copies = model(3, author=sys.intern("org3"), library_name="".join(["org", "3"]),
+                   safetensors={"total": 1})  # fmt: skip
+    assert _digest(shared, "null", "v") == _digest(copies, "null", "v")
+    assert _digest(shared | {"downloads": 5}, "null", "v") == _digest(shared, "null", "v")
+    others = [shared | {"safetensors": {"total": value}} for value in (1.0, True, "1")]
+    digests = {_digest(record, "null", "v") for record in [shared, *others]}
+    assert len(digests) == 4 and _digest(shared, "[]", "v") not in digests
 
 
 def test_downloads_likes_and_run_id_are_set_per_run_not_cached(tmp_path):

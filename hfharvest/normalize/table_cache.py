@@ -10,15 +10,17 @@ changed reuses the others' rows, and one whose models all are in its entry (some
 moved in it) is not written again. A row is reused only for a model whose digest it was stored
 under, so an entry that is stale (the block changed) or written by another run is never wrong,
 only a miss. Rows are stored without what changes every run or harvest (`run_id`, a model's
-`downloads` and `likes`): those are set per run. The key covers the code that makes rows and
-pyarrow's version; entries are partitioned by endpoint like the other caches, checksummed, and
-read and written only as regular files in real folders under the root (hfharvest/cache.py).
+`downloads` and `likes`): those are set per run. The key covers the code that makes rows,
+pyarrow's version and Python's (digests are of marshal's bytes); entries are partitioned by
+endpoint like the other caches, checksummed, and read and written only as regular files in
+real folders under the root (hfharvest/cache.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import zlib
 from functools import cache
 from pathlib import Path
@@ -56,7 +58,7 @@ PER_RUN = {"models": ("run_id", "downloads", "likes"), "lineage_edges": ("run_id
 @cache
 def code_version() -> str:
     return hashlib.sha256(
-        json.dumps([code_digest(TABLE_CODE), pa.__version__]).encode()
+        json.dumps([code_digest(TABLE_CODE), pa.__version__, sys.version_info[:2]]).encode()
     ).hexdigest()
 
 
