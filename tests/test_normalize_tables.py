@@ -19,7 +19,7 @@ from hfharvest.entities import KINDS
 from hfharvest.normalize import TABLES
 from hfharvest.normalize.inputs import ENTITY_FILES, RunInputs
 from hfharvest.normalize.stage import normalize_tables
-from hfharvest.normalize.table_cache import MODEL_TABLES, TABLE_CODE, TableCache
+from hfharvest.normalize.table_cache import MODEL_TABLES, TABLE_CODE, TableCache, ends_block
 from hfharvest.normalize.tables import SCHEMAS, _digest, _model_rows, _Rows
 
 ENDPOINT = "http://hub.example"
@@ -152,6 +152,21 @@ def test_a_block_whose_models_all_are_in_its_entry_is_not_written_again(tmp_path
     fewer[150] = fewer[150] | {"sha": "f" * 40}
     run_tables(write_run(tmp_path / "changed", fewer), tmp_path / "t3", "changed", cache)
     assert cache.misses == 1 and len(written) == 1
+
+
+def test_a_block_whose_last_model_moved_to_the_front_costs_that_model_alone(tmp_path):
+    """The models before a block's last model (m174 here), which changed and moved to the
+    front, join the next block: their rows are found in their old entry, which the front block
+    (now ending at m174) read, not made again; the tables are those the lookups give."""
+    records = [model(i) for i in range(300)]
+    assert ends_block(records[174]["modelId"]) and ends_block(records[89]["modelId"])
+    cache = TableCache(tmp_path / "cache", ENDPOINT)
+    run_tables(write_run(tmp_path / "cold", records), tmp_path / "t1", "cold", cache)
+    changed = records[174] | {"sha": "f" * 40}
+    warm = [changed, *records[:174], *records[175:]]
+    cache = TableCache(tmp_path / "cache", ENDPOINT)
+    run_tables(write_run(tmp_path / "warm", warm), tmp_path / "t2", "warm", cache)
+    assert (cache.hits, cache.misses) == (299, 1)
 
 
 def test_a_digest_is_of_the_values_not_the_objects_that_hold_them():
