@@ -31,8 +31,8 @@ from ..cache import EntryStore
 from ..runconfig import code_digest, endpoint_key
 from ..stages.identify import IDENTIFIER_CODE
 
-# Models per block, on average. A block is written again only when one of its models' rows is
-# made (see tables._block_rows), so a warm run writes the few blocks its changed models are in:
+# Models per block, on average. A block is written again only when it holds a model its entry
+# did not (see tables._block_rows), so a warm run writes the few blocks changed models are in:
 # at 20 000 models (400 changed), 32, 64 and 128 took the same CPU, cold and warm, within the
 # noise; 64 writes less than 128 and keeps half the files of 32.
 BLOCK_MODELS = 64
