@@ -16,6 +16,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -40,6 +42,7 @@ from hfharvest.normalize.inputs import ENTITY_FILES, RunInputs
 from hfharvest.normalize.linked_data import OPTIONS, LinkedDataStats, pack, to_ntriples, written
 from hfharvest.normalize.sections import card_sections
 from hfharvest.normalize.stage import TABLES
+from hfharvest.normalize.tables import SCHEMAS
 from hfharvest.replica import ReplicaHub
 
 BERT = "google-bert/bert-base-uncased"
@@ -393,6 +396,23 @@ def test_catalogue_holds_every_table_and_view(run):
         found = db.execute("SELECT table_name FROM information_schema.tables").fetchall()
     names = {row[0] for row in found}
     assert set(TABLES) | {"descendants", "license_changes", "papers_cited_most"} <= names
+
+
+def test_the_catalogue_job_loads_neither_pyarrow_nor_the_row_builders(tmp_path):
+    """build_catalogue reads the Parquet files through DuckDB alone: what tables.py loads
+    (pyarrow, rdflib, the row builders) was most of the job's start-up CPU."""
+    files = {name: str(tmp_path / f"{name}.parquet") for name in TABLES}
+    for name, path in files.items():
+        pq.write_table(SCHEMAS[name].empty_table(), path)
+    code = (
+        "import sys, json\nfrom hfharvest.normalize.catalogue import build_catalogue\n"
+        f"build_catalogue({files!r}, {str(tmp_path / 'c.duckdb')!r})\n"
+        "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in"
+        " ('pyarrow', 'rdflib') or n == 'hfharvest.normalize.tables')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [] and (tmp_path / "c.duckdb").is_file()
 
 
 def test_report_draws_the_largest_families_from_the_edges(run):

@@ -6,6 +6,7 @@ changed, moved, came and went; the cache reuses only what is unchanged and never
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,8 +19,8 @@ from hfharvest.entities import KINDS
 from hfharvest.normalize import TABLES
 from hfharvest.normalize.inputs import ENTITY_FILES, RunInputs
 from hfharvest.normalize.stage import normalize_tables
-from hfharvest.normalize.table_cache import MODEL_TABLES, TABLE_CODE, TableCache
-from hfharvest.normalize.tables import SCHEMAS, _model_rows, _Rows
+from hfharvest.normalize.table_cache import MODEL_TABLES, TABLE_CODE, TableCache, ends_block
+from hfharvest.normalize.tables import SCHEMAS, _digest, _model_rows, _Rows
 
 ENDPOINT = "http://hub.example"
 
@@ -133,6 +134,53 @@ def test_warm_rows_come_from_the_cache_and_equal_a_run_without_it(tmp_path):
     reused = run_tables(warm_inputs, tmp_path / "t4", "warm", again)
     assert all(reused[name].equals(warm[name]) for name in TABLES)
     assert (again.hits, again.misses) == (len(warm_records), 0)
+
+
+def test_a_block_whose_models_all_are_in_its_entry_is_not_written_again(tmp_path, monkeypatch):
+    """Models that went (or moved within a block) leave the others' entries as they are: their
+    rows are all there, so nothing is written; a changed model's block alone is written."""
+    records = [model(i) for i in range(300)]
+    cache = TableCache(tmp_path / "cache", ENDPOINT)
+    run_tables(write_run(tmp_path / "cold", records), tmp_path / "t1", "cold", cache)
+    written = []
+    monkeypatch.setattr(TableCache, "put", lambda self, name, block: written.append(name))
+    gone = {records[i]["modelId"] for i in (10, 100, 200)}
+    fewer = [r for r in records if r["modelId"] not in gone]
+    cache = TableCache(tmp_path / "cache", ENDPOINT)
+    run_tables(write_run(tmp_path / "fewer", fewer), tmp_path / "t2", "fewer", cache)
+    assert (cache.hits, cache.misses, written) == (297, 0, [])
+    fewer[150] = fewer[150] | {"sha": "f" * 40}
+    run_tables(write_run(tmp_path / "changed", fewer), tmp_path / "t3", "changed", cache)
+    assert cache.misses == 1 and len(written) == 1
+
+
+def test_a_block_whose_last_model_moved_to_the_front_costs_that_model_alone(tmp_path):
+    """The models before a block's last model (m174 here), which changed and moved to the
+    front, join the next block: their rows are found in their old entry, which the front block
+    (now ending at m174) read, not made again; the tables are those the lookups give."""
+    records = [model(i) for i in range(300)]
+    assert ends_block(records[174]["modelId"]) and ends_block(records[89]["modelId"])
+    cache = TableCache(tmp_path / "cache", ENDPOINT)
+    run_tables(write_run(tmp_path / "cold", records), tmp_path / "t1", "cold", cache)
+    changed = records[174] | {"sha": "f" * 40}
+    warm = [changed, *records[:174], *records[175:]]
+    cache = TableCache(tmp_path / "cache", ENDPOINT)
+    run_tables(write_run(tmp_path / "warm", warm), tmp_path / "t2", "warm", cache)
+    assert (cache.hits, cache.misses) == (299, 1)
+
+
+def test_a_digest_is_of_the_values_not_the_objects_that_hold_them():
+    """Equal records give one digest however their objects are shared or interned; a value of
+    another JSON type (1.0 or True for 1) gives another."""
+    name = "org3"
+    shared = model(3, author=name, library_name=name, safetensors={"total": 1})
+    copies = model(3, author=sys.intern("org3"), library_name="".join(["org", "3"]),
+                   safetensors={"total": 1})  # fmt: skip
+    assert _digest(shared, "null", "v") == _digest(copies, "null", "v")
+    assert _digest(shared | {"downloads": 5}, "null", "v") == _digest(shared, "null", "v")
+    others = [shared | {"safetensors": {"total": value}} for value in (1.0, True, "1")]
+    digests = {_digest(record, "null", "v") for record in [shared, *others]}
+    assert len(digests) == 4 and _digest(shared, "[]", "v") not in digests
 
 
 def test_downloads_likes_and_run_id_are_set_per_run_not_cached(tmp_path):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import marshal
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from datetime import datetime
@@ -242,34 +244,37 @@ def write_tables(
 
 
 Rows = dict[str, pa.Table]  # a block's rows, by model table
+SPARE_BLOCKS = 64  # stored blocks kept for models that moved out of them (see _Spare)
 
 
 def _blocks(models: Iterable[dict], facts: ModelFacts,
             cache: TableCache | None) -> Iterator[tuple[list[dict], Rows]]:  # fmt: skip
     """(records, their rows without the per-run columns), a content-defined block at a time."""
     version = json.dumps([code_version(), facts.identifiers])
+    spare = _Spare()
     block: list[dict] = []
     for record in models:
         block.append(record)
         if ends_block(record["modelId"]):
-            yield block, _block_rows(block, facts, cache, version)
+            yield block, _block_rows(block, facts, cache, version, spare)
             block = []
     if block:
-        yield block, _block_rows(block, facts, cache, version)
+        yield block, _block_rows(block, facts, cache, version, spare)
 
 
 def _digest(record: dict, text: str, version: str) -> str:
     """What a model's cached rows are made from: its record less what changes every harvest
     (`downloads`, `likes`: set per run; `extraction_metadata` but the two fields used), and
-    its facts."""
+    its facts. Serialized by marshal, in half json.dumps's CPU: its version 2 writes no
+    references (equal values give equal bytes, shared objects or not) and tells every JSON
+    type apart (1, 1.0 and True differ); the cache key holds the Python version."""
     meta = record.get("extraction_metadata") or {}
-    material = json.dumps([version, stable(record), meta.get("source"), meta.get("card_status")],
-                          ensure_ascii=False)  # fmt: skip
-    return hashlib.sha256(f"{material}\n{text}".encode()).hexdigest()
+    material = (version, stable(record), meta.get("source"), meta.get("card_status"), text)
+    return hashlib.sha256(marshal.dumps(material, 2)).hexdigest()
 
 
-def _block_rows(records: list[dict], facts: ModelFacts, cache: TableCache | None,
-                version: str) -> dict[str, pa.Table]:  # fmt: skip
+def _block_rows(records: list[dict], facts: ModelFacts, cache: TableCache | None, version: str,
+                spare: _Spare) -> dict[str, pa.Table]:  # fmt: skip
     texts = [facts.text(record["modelId"]) for record in records]
     digests = [_digest(r, text, version) for r, text in zip(records, texts, strict=True)]
     name = TableCache.name(records[-1]["modelId"], version)
@@ -278,39 +283,66 @@ def _block_rows(records: list[dict], facts: ModelFacts, cache: TableCache | None
         cache.hits += len(records)
         return stored.tables
     reuse = stored.rows_of() if stored is not None else {}
-    rows = _Pieces(stored)
+    rows, taken = _Pieces(), 0  # models whose rows are in this block's entry
     for record, text, digest in zip(records, texts, digests, strict=True):
         if digest in reuse:
-            rows.add_reused(digest, reuse[digest])
+            rows.add_reused(stored, reuse[digest], digest)
+            taken += 1
+        elif found := spare.find(digest):
+            rows.add_reused(*found, digest)
         else:
             rows.add_made(digest, record, facts.lookups(record["modelId"], text))
+    if stored is not None and taken * 2 < len(reuse):
+        spare.keep(stored, reuse)
     block = rows.block()
     if cache is not None:
         cache.hits += len(records) - rows.made
         cache.misses += rows.made
-        cache.put(name, block)
+        if taken < len(records):  # else the entry holds every model's rows: not written again
+            cache.put(name, block)
     return block.tables
 
 
-class _Pieces:
-    """A block's rows in model order: ranges of a stored block's rows (consecutive models'
-    rows taken as one range) and rows made."""
+class _Spare:
+    """The rows of stored blocks most of whose models their block of this run did not take:
+    a block whose last model changed moved to the front of the listing, so its entry (named by
+    that model) is read by a front block, and its other models, further on, find their rows
+    here rather than being made again. The last `SPARE_BLOCKS` such blocks (memory)."""
 
-    def __init__(self, stored: Block | None):
+    def __init__(self):
+        self._blocks: deque[dict[str, list[tuple[int, int]]]] = deque()
+        self._rows: dict[str, tuple[Block, list[tuple[int, int]]]] = {}
+
+    def keep(self, block: Block, rows: dict[str, list[tuple[int, int]]]) -> None:
+        if len(self._blocks) == SPARE_BLOCKS:
+            for digest in self._blocks.popleft():
+                self._rows.pop(digest, None)
+        self._blocks.append(rows)
+        self._rows.update((digest, (block, where)) for digest, where in rows.items())
+
+    def find(self, digest: str) -> tuple[Block, list[tuple[int, int]]] | None:
+        return self._rows.get(digest)
+
+
+class _Pieces:
+    """A block's rows in model order: ranges of stored blocks' rows (consecutive models' rows
+    of one block taken as one range) and rows made."""
+
+    def __init__(self):
         self.made = 0
-        self._stored = stored
         self._pieces: dict[str, list] = {name: [] for name in MODEL_TABLES}  # ranges, tables
         self._made = {name: _Rows(CACHED_SCHEMAS[name]) for name in MODEL_TABLES}
         self._models: list[tuple[str, list[int]]] = []
 
-    def add_reused(self, digest: str, where: list[tuple[int, int]]) -> None:
+    def add_reused(self, stored: Block, where: list[tuple[int, int]], digest: str) -> None:
         self._end_made()
         for name, (start, count) in zip(MODEL_TABLES, where, strict=True):
             pieces = self._pieces[name]
-            if pieces and isinstance(pieces[-1], list) and pieces[-1][1] == start:
-                pieces[-1][1] += count
+            last = pieces[-1] if pieces else None
+            if isinstance(last, list) and last[0] is stored and last[2] == start:
+                last[2] += count
             elif count:
-                pieces.append([start, start + count])
+                pieces.append([stored, start, start + count])
         self._models.append((digest, [count for _, count in where]))
 
     def add_made(self, digest: str, record: dict, lookups: Lookups) -> None:
@@ -332,7 +364,7 @@ class _Pieces:
         tables = {}
         for name, pieces in self._pieces.items():
             parts = [
-                self._stored.tables[name].slice(p[0], p[1] - p[0]) if isinstance(p, list) else p
+                p[0].tables[name].slice(p[1], p[2] - p[1]) if isinstance(p, list) else p
                 for p in pieces
             ]
             tables[name] = pa.concat_tables(parts) if parts else CACHED_SCHEMAS[name].empty_table()
@@ -359,8 +391,9 @@ def _per_run(name: str, rows: pa.Table, records: list[dict], run_id: str) -> pa.
     """A block's cached rows with the columns set per run, in the table's column order."""
     given = {"run_id": pa.repeat(pa.scalar(run_id, STR), rows.num_rows)}
     if name == "models":  # a row per record, in their order
-        for column in ("downloads", "likes"):
-            given[column] = pa.array([_coerce(r.get(column), INT) for r in records], INT)
+        for column in ("downloads", "likes"):  # _coerce's INT inline: an int, never a bool
+            values = [v if type(v := r.get(column)) is int else None for r in records]
+            given[column] = pa.array(values, INT)
     columns = [given[f.name] if f.name in given else rows.column(f.name) for f in SCHEMAS[name]]
     return pa.Table.from_arrays(columns, schema=SCHEMAS[name])
 
