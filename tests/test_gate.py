@@ -52,6 +52,25 @@ def test_every_match_on_real_cards_holds_one_of_the_gate_words(name, gate):
         ]
 
 
+def test_a_pattern_with_starts_is_tried_only_there_and_finds_what_finditer_finds():
+    pattern = re.compile(r"(?:\barxiv:\s*|arxiv\.org/abs/)(?P<id>\d{4}\.\d{4,5})", re.I)
+    gate = Gated(pattern, "arxiv", starts=("arxiv",))
+    text = (
+        "see ArXiv: 2101.00001, https://ARXIV.org/abs/2202.00002 and xarxiv:2303.00003; "
+        "arXiv:arxiv:2404.00004 then arxiv.org/abs/2505.00005arxiv:2606.00006"
+    )
+    expected = [m.span() for m in pattern.finditer(text)]
+    assert len(expected) == 4  # not `xarxiv:`, nor `arxiv:` right after a digit
+    assert [m.span() for m in gate.finditer(text)] == expected
+    assert [m["id"] for m in gate.finditer(text)] == [m["id"] for m in pattern.finditer(text)]
+    # a match holding another start (`doi` in `https://doi.org/`) is not found twice
+    doi = articles._DOI_IN_TEXT
+    text = "Cite https://doi.org/10.1234/abc.5 or DOI: 10.5555/x, @article{10.1000/y,"
+    expected = [m.span() for m in doi.pattern.finditer(text)]
+    assert len(expected) == 3
+    assert [m.span() for m in doi.finditer(text)] == expected
+
+
 def test_a_card_without_the_words_is_not_scanned():
     calls = []
 

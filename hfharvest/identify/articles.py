@@ -43,9 +43,11 @@ _ARXIV_CONTEXT = (
     r"|\beprint\s*=\s*[{\"]?\s*(?:arxiv:?\s*)?"
     r"|\bvolume\s*=\s*[{\"]\s*abs/"  # DBLP's BibTeX for CoRR (arXiv): volume = {abs/1810.04805}
 )
+_ARXIV_WORDS = ("arxiv", "huggingface.co/papers/", "eprint", "volume")  # each context's start
 _ARXIV_IN_TEXT = Gated(
     re.compile(rf"(?:{_ARXIV_CONTEXT}){_ARXIV_ID_WITH_VERSION}", re.I),
-    *("arxiv", "huggingface.co/papers/", "eprint", "volume"),
+    *_ARXIV_WORDS,
+    starts=_ARXIV_WORDS,
 )
 _ARXIV_FULL = re.compile(_ARXIV_ID_WITH_VERSION, re.I)
 
@@ -59,7 +61,11 @@ _DOI_CONTEXT = (
     r"doi\.org/|\bdoi:\s*|\bdoi\s*=\s*[{\"]\s*|/doi/(?:abs/|full/|pdf/|epdf/)?"
     r"|@[a-z]+\s*\{\s*|https?://[^\s/]+/(?:[^\s/]+/){0,6}"
 )
-_DOI_IN_TEXT = Gated(re.compile(rf"(?:{_DOI_CONTEXT})(?P<doi>{_DOI})", re.I), "10.")
+_DOI_IN_TEXT = Gated(
+    re.compile(rf"(?:{_DOI_CONTEXT})(?P<doi>{_DOI})", re.I),
+    "10.",
+    starts=("doi", "/doi/", "@", "http"),  # where each of _DOI_CONTEXT's begins
+)
 _ARXIV_DOI = re.compile(rf"10\.48550/arxiv\.(?:{_ARXIV_ID_WITH_VERSION})", re.I)
 # What a URL puts after a DOI, which the pattern above takes in (`/` and `.` are DOI characters):
 # a page of the article (`.../10.1002/x/pdf`, `/full/pdf`, `/abstract`) or its file (`.pdf`);

@@ -31,15 +31,20 @@ def _lowered(text: str) -> str | None:
 
 class Gated:
     """`pattern`, run only on texts that hold one of `words` (each in every match the pattern
-    can make, in lower case when the pattern ignores case)."""
+    can make, in lower case when the pattern ignores case). With `starts`, the words (of the
+    same kind) one of which every match begins with: the pattern is tried only where they are,
+    for patterns that a card's text passes the gate of but holds few matches of (arXiv ids,
+    DOIs); such a pattern never matches the empty string."""
 
-    def __init__(self, pattern: re.Pattern, *words: str):
+    def __init__(self, pattern: re.Pattern, *words: str, starts: tuple[str, ...] = ()):
         self.pattern = pattern
         self.words = words
+        self.starts = starts
         # words without letters (`10.`) match only themselves: looked for in the text itself
-        cased = any(word.upper() != word for word in words)
-        self._ignore_case = bool(pattern.flags & re.IGNORECASE) and cased
-        if self._ignore_case and any(word != word.lower() for word in words):
+        ignore_case = bool(pattern.flags & re.IGNORECASE)
+        self._ignore_case = ignore_case and any(word.upper() != word for word in words)
+        self._starts_folded = ignore_case and any(word.upper() != word for word in starts)
+        if ignore_case and any(word != word.lower() for word in (*words, *starts)):
             raise ValueError(f"words of a case-insensitive pattern are lower case: {words}")
 
     def may_match(self, text: str) -> bool:
@@ -47,7 +52,28 @@ class Gated:
         return seen is None or any(word in seen for word in self.words)
 
     def finditer(self, text: str) -> Iterator[re.Match]:
-        return self.pattern.finditer(text) if self.may_match(text) else iter(())
+        if not self.may_match(text):
+            return iter(())
+        seen = _lowered(text) if self._starts_folded else text
+        if not self.starts or seen is None:
+            return self.pattern.finditer(text)
+        return self._from_starts(text, seen)
+
+    def _from_starts(self, text: str, seen: str) -> Iterator[re.Match]:
+        """finditer's matches: the leftmost from where the last one ended, each at a start."""
+        end = 0
+        for start in sorted({at for word in self.starts for at in _found(seen, word)}):
+            if start >= end and (match := self.pattern.match(text, start)) is not None:
+                yield match
+                end = match.end()
 
     def search(self, text: str) -> re.Match | None:
         return self.pattern.search(text) if self.may_match(text) else None
+
+
+def _found(text: str, word: str) -> Iterator[int]:
+    """Where `word` begins in `text`, overlaps included."""
+    at = text.find(word)
+    while at != -1:
+        yield at
+        at = text.find(word, at + 1)
