@@ -54,7 +54,7 @@ _BATCH = 5_000
 _READS_PER_TRANSACTION = 5_000
 # The first this many records with a miss are identified in the job's process: a warm run's
 # few changed models cost less here than starting workers; past it (a cold or large run, about
-# 1.5 ms of CPU a record) the rest go to worker processes, one a thread of the job.
+# 0.6 ms of CPU a record) the rest go to worker processes, one a thread of the job.
 INLINE_MISSES = 1_000
 # The kinds whose every id costs enrich a request (dataset_info, an arXiv batch's share): one card
 # naming 100 000 of them would be a day of requests. Real cards name a few, a few hundred at most.
