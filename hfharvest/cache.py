@@ -490,14 +490,20 @@ class EntityCache(EntryStore):
     def fresh(self, entity_id: str, max_age_s: float) -> dict | None:
         """The fields of the version last seen, if it was seen within `max_age_s`; for an
         entity the source said it does not have, `{"missing": message}`."""
+        return self.fresh_version(entity_id, max_age_s)[0]
+
+    def fresh_version(self, entity_id: str, max_age_s: float) -> tuple[dict | None, str | None]:
+        """`fresh()`, and the version its fields are (None when there are none, or `missing`)."""
         entry = self._latest(entity_id, max_age_s)
         if entry is None:
             self._tally(False)
-            return None
+            return None, None
         if isinstance(entry.get("missing"), str):
             self._tally(True)
-            return {"missing": entry["missing"]}
-        return self.get(entity_id, entry.get("version"))
+            return {"missing": entry["missing"]}, None
+        version = entry.get("version")
+        fields = self.get(entity_id, version)
+        return fields, (version if fields is not None else None)
 
     def missing(self, entity_id: str, message: str) -> None:
         """The source says it has no such entity (now): asked again once that is stale."""

@@ -100,7 +100,8 @@ class Groups(_Scratch):
         self._pending = []
 
     def __contains__(self, key: str) -> bool:
-        self._flush()
+        if self._pending:  # a lookup per model read (enrich_base_models): no empty flushes
+            self._flush()
         query = "SELECT 1 FROM rows WHERE key = ? AND member = ''"
         return self._db.execute(query, (key,)).fetchone() is not None
 
@@ -171,7 +172,8 @@ class Table(Groups):
 
     def first(self, key: str):
         """The payload of the key's smallest member, or None."""
-        self._flush()
+        if self._pending:
+            self._flush()
         row = self._db.execute(
             "SELECT payload FROM rows WHERE key = ? ORDER BY member LIMIT 1", (key,)
         ).fetchone()

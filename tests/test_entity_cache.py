@@ -114,6 +114,20 @@ def test_croissant_over_the_run_limit_is_deferred_then_asked_by_the_next_run(
     assert replica.stats()["total"] == 0 and stable(third) == stable(second)
 
 
+def test_a_croissant_deferred_again_leaves_its_cached_record_as_it_was(replica, tmp_path, clock):
+    first = datasets_run(replica, tmp_path, clock, croissant_max=1)
+    deferred = sorted(e["id"] for e in first if e["croissant_status"] == "deferred")
+    replica.reset_stats()
+    clock.now += 3600  # records fresh, no Croissant budget: nothing asked, nothing learnt
+    again = datasets_run(replica, tmp_path, clock, croissant_max=0)
+    assert replica.stats()["total"] == 0
+    assert stable(again) == stable(first)
+    # Not marked seen now: the Hub was not asked, so the record ages from when it was.
+    cache = EntityCache(tmp_path, "datasets", replica.url, clock=clock)
+    assert not any(cache.is_fresh(dataset, 1800) for dataset in deferred)
+    assert all(cache.is_fresh(dataset, 3 * 3600) for dataset in deferred)
+
+
 def test_a_failed_dataset_listing_falls_back_to_one_request_per_dataset(replica, tmp_path, clock):
     cold = datasets_run(replica, tmp_path, clock)
     replica.configure(faults={"5xx": {"rate": 1.0, "endpoints": ["list_datasets"]}})

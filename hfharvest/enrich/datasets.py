@@ -164,7 +164,8 @@ def enrich_datasets(
             for dataset_id, models in by_dataset.items()
         )
         yield from ordered_map(lambda item: _finish(client, *item, croissant, cache, budget),
-                               known, threads, window_per_thread=WINDOW_PER_THREAD)  # fmt: skip
+                               known, threads, answer_here=_ready,
+                               window_per_thread=WINDOW_PER_THREAD)  # fmt: skip
     finally:
         by_dataset.close()
         listed.close()
@@ -206,17 +207,19 @@ def _wanted_entries(entries: Iterator[dict], by_dataset, max_pages: int) -> Iter
 def _known(dataset_id: str, models: list[str], cache, max_age_s: float, listed: DiskMap,
            croissant: bool) -> dict | None:  # fmt: skip
     """What is known without a `dataset_info` request: `{"entity": ...}` when nothing is to
-    ask, `{"fields": ...}` when only Croissant may be (a record from the listing or the cache),
-    None when the Hub must be asked for the record."""
+    ask, `{"fields": ...}` when only Croissant may be (a record from the listing or the cache;
+    `cached: True` when those fields are the cache's entry at their own sha), None when the Hub
+    must be asked for the record."""
     if not is_dataset_id(dataset_id):
         return {"entity": unresolved("datasets", dataset_id, models, source=SOURCE,
                                      reason="invalid_id", message=INVALID)}  # fmt: skip
     if cache is None:
         return None
-    fields = cache.fresh(dataset_id, max_age_s)
+    fields, version = cache.fresh_version(dataset_id, max_age_s)
     entry = listed.get(dataset_id) if fields is None else None
     if entry is not None and (fields := cache.get(dataset_id, entry["sha"])) is not None:
-        cache.seen(dataset_id, entry["sha"])
+        version = entry["sha"]
+        cache.seen(dataset_id, version)
     if fields is not None and not (croissant and fields.get("croissant_status") == DEFERRED):
         return {"entity": _from_cache(dataset_id, fields, models)}
     if fields is None and entry is not None:
@@ -224,14 +227,24 @@ def _known(dataset_id: str, models: list[str], cache, max_age_s: float, listed: 
             fields = dataset_fields(DatasetInfo(**entry))
         except Exception:  # noqa: BLE001 - an entry we cannot read: asked one by one
             return None
-    return None if fields is None else {"fields": fields}
+    if fields is None:
+        return None
+    return {"fields": fields, "cached": version is not None and fields.get("sha") == version}
+
+
+def _ready(item: tuple) -> dict | None:
+    """The entity of a dataset that needs no request (most of a warm run's): made here, not
+    handed to a thread."""
+    known = item[2]
+    return known["entity"] if known is not None and "entity" in known else None
 
 
 def _finish(client, dataset_id, models, known, croissant, cache, budget) -> dict:
     if known is not None and "entity" in known:
         return known["entity"]
     fields = known["fields"] if known else None
-    return _dataset(client, dataset_id, models, croissant, cache, budget, fields)
+    cached = bool(known and known["cached"])
+    return _dataset(client, dataset_id, models, croissant, cache, budget, fields, cached)
 
 
 def _from_cache(dataset_id: str, fields: dict, models: list[str]) -> dict:
@@ -252,9 +265,12 @@ def _dataset(
     cache: EntityCache | None = None,
     budget: CroissantBudget | None = None,
     fields: dict | None = None,
+    cached: bool = False,
 ) -> dict:
     """The dataset's entity: its record (`fields` from the listing or the cache, else asked),
-    and its Croissant (reused by sha, else asked within the budget)."""
+    and its Croissant (reused by sha, else asked within the budget). `cached`: `fields` are the
+    cache's entry at their sha (not read again; and one still deferred is not written again: a
+    rewrite would mark as seen now a record nobody asked the Hub for)."""
     if fields is None:
         try:
             fields = dataset_fields(client.dataset_info(dataset_id))
@@ -266,9 +282,9 @@ def _dataset(
         except Exception as err:  # an answer we could not read: this dataset only
             return unresolved("datasets", dataset_id, models, source=SOURCE, reason="malformed",
                               message=f"{type(err).__name__}: {err}")  # fmt: skip
-    fields = dict(fields)
     sha = fields.get("sha")
-    known = cache.get(dataset_id, sha) if cache is not None and sha else None
+    known = fields if cached else _cached(cache, dataset_id, sha)
+    fields = dict(fields)
     if with_croissant and known and known.get("croissant_status") in KEPT_CROISSANT:
         fields["croissant"], status = known.get("croissant"), known["croissant_status"]
     elif with_croissant and (budget is None or budget.take()):
@@ -277,9 +293,19 @@ def _dataset(
     else:
         fields["croissant"], status = None, DEFERRED if with_croissant else "skipped"
     fields["croissant_status"] = status
-    if cache is not None and sha and status in {*KEPT_CROISSANT, "skipped", DEFERRED}:
+    unchanged = cached and status == DEFERRED and known.get("croissant_status") == DEFERRED
+    if (
+        cache is not None
+        and sha
+        and status in {*KEPT_CROISSANT, "skipped", DEFERRED}
+        and not unchanged
+    ):
         cache.put(dataset_id, sha, fields)
     return entity("datasets", dataset_id, source=SOURCE, **fields, models=models)
+
+
+def _cached(cache: EntityCache | None, dataset_id: str, sha) -> dict | None:
+    return cache.get(dataset_id, sha) if cache is not None and sha else None
 
 
 def _croissant(client: HubClient, dataset_id: str, max_bytes: int) -> tuple[dict | None, str]:

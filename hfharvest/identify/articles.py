@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 from ._fields import card_text, prefixed_tags
+from .gate import Gated
 from .identifiers import repository_doi
 
 # Old-style archives (identifiers before April 2007, `hep-th/9901001`): a closed list.
@@ -42,7 +43,12 @@ _ARXIV_CONTEXT = (
     r"|\beprint\s*=\s*[{\"]?\s*(?:arxiv:?\s*)?"
     r"|\bvolume\s*=\s*[{\"]\s*abs/"  # DBLP's BibTeX for CoRR (arXiv): volume = {abs/1810.04805}
 )
-_ARXIV_IN_TEXT = re.compile(rf"(?:{_ARXIV_CONTEXT}){_ARXIV_ID_WITH_VERSION}", re.I)
+_ARXIV_WORDS = ("arxiv", "huggingface.co/papers/", "eprint", "volume")  # each context's start
+_ARXIV_IN_TEXT = Gated(
+    re.compile(rf"(?:{_ARXIV_CONTEXT}){_ARXIV_ID_WITH_VERSION}", re.I),
+    *_ARXIV_WORDS,
+    starts=_ARXIV_WORDS,
+)
 _ARXIV_FULL = re.compile(_ARXIV_ID_WITH_VERSION, re.I)
 
 # Crossref's recommended DOI pattern (it matches 99% of registered DOIs).
@@ -55,7 +61,11 @@ _DOI_CONTEXT = (
     r"doi\.org/|\bdoi:\s*|\bdoi\s*=\s*[{\"]\s*|/doi/(?:abs/|full/|pdf/|epdf/)?"
     r"|@[a-z]+\s*\{\s*|https?://[^\s/]+/(?:[^\s/]+/){0,6}"
 )
-_DOI_IN_TEXT = re.compile(rf"(?:{_DOI_CONTEXT})(?P<doi>{_DOI})", re.I)
+_DOI_IN_TEXT = Gated(
+    re.compile(rf"(?:{_DOI_CONTEXT})(?P<doi>{_DOI})", re.I),
+    "10.",
+    starts=("doi", "/doi/", "@", "http"),  # where each of _DOI_CONTEXT's begins
+)
 _ARXIV_DOI = re.compile(rf"10\.48550/arxiv\.(?:{_ARXIV_ID_WITH_VERSION})", re.I)
 # What a URL puts after a DOI, which the pattern above takes in (`/` and `.` are DOI characters):
 # a page of the article (`.../10.1002/x/pdf`, `/full/pdf`, `/abstract`) or its file (`.pdf`);

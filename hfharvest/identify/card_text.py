@@ -37,6 +37,7 @@ import re
 from ..ids import NON_MODEL_PREFIXES, InvalidModelId, validate_model_id
 from ..lineage import ADAPTER, PLAIN
 from ._fields import card_data, card_text, model_id, tags
+from .gate import Gated
 
 # A model reference: a Markdown link to a Hub page, or the bare URL.
 _HUB_URL = r"https?://(?:www\.)?(?:huggingface\.co|hf\.co)/[^\s()\[\]<>\"'`+]+"
@@ -45,55 +46,68 @@ _REF_ONLY = re.compile(rf"\s*{_REF}\s*")
 _ANY_REF = _REF.replace("?P<link>", "?:").replace("?P<bare>", "?:")  # to repeat it
 
 
-def _sentence(prefix: str) -> re.Pattern:
-    return re.compile(prefix + r"\s*" + _REF, re.I)
+def _sentence(prefix: str, *words: str) -> Gated:
+    """The sentence's pattern, run on cards that hold one of `words` (lower case: the words
+    every match contains)."""
+    return Gated(re.compile(prefix + r"\s*" + _REF, re.I), *words)
 
 
 # (pattern, relation) of the sentences tools write; `finetune` becomes `adapter` on a PEFT card.
 _TOOL_SENTENCES = [
-    (_sentence(r"\bThis model is a fine-tuned version of"), "finetune"),
-    (_sentence(r"\bmodel fine-?tuned from"), "finetune"),
-    (_sentence(r"\bquantized version of"), "quantized"),
+    (_sentence(r"\bThis model is a fine-tuned version of", "fine-tuned version of"), "finetune"),
+    (_sentence(r"\bmodel fine-?tuned from", "tuned from"), "finetune"),
+    (_sentence(r"\bquantized version of", "quantized version of"), "quantized"),
     # TheBloke's: "GGUF format model files for [X]"; his early ones "GPTQ 4bit model for [X]",
     # "4bit GPTQ format quantised models of [X]"
     (
         _sentence(
             r"\b(?:GGUF|GPTQ|AWQ|GGML|EXL2)(?: format| \d+-?bit)?(?: quanti[sz]ed)?"
-            r" models?(?: files)? (?:for|of)"
+            r" models?(?: files)? (?:for|of)",
+            *("gguf", "gptq", "awq", "ggml", "exl2"),
         ),
         "quantized",
     ),
-    (_sentence(r"\b(?:static|weighted/imatrix|imatrix) quants of"), "quantized"),
+    (_sentence(r"\b(?:static|weighted/imatrix|imatrix) quants of", " quants of"), "quantized"),
 ]
-_ORIGINAL_MODEL = _sentence(r"\bOriginal model:\**")
+_ORIGINAL_MODEL = _sentence(r"\bOriginal model:\**", "original model:")
 # Read only when no tool sentence names a base, as people fill these in with a grandparent (the
 # SFT model's own base) next to the Trainer's sentence that names the parent: the template
 # fields of huggingface_hub and sentence-transformers, then prose echoing the Trainer ("Zephyr
 # is a fine-tuned version of [X]").
 _TEMPLATE_FIELDS = [
-    _sentence(r"\*\*Finetuned from model(?: \[optional\])?:\*\*"),
-    _sentence(r"\*\*Base model:\*\*"),
+    _sentence(r"\*\*Finetuned from model(?: \[optional\])?:\*\*", "**finetuned from model"),
+    _sentence(r"\*\*Base model:\*\*", "**base model:**"),
 ]
-_PROSE = _sentence(r"\bis a fine-?tuned version of")
+_PROSE = _sentence(r"\bis a fine-?tuned version of", "tuned version of")
 # A prose sentence's subject: what precedes "is a fine-tuned version of" in its sentence.
 _SENTENCE_END = re.compile(r"\n|[.!?]\s")
 _MAX_SUBJECT = 300
 _RELATIVE = re.compile(r"\b(?:which|that|who)\s*$", re.I)
-_MERGE_BASE = re.compile(
-    rf"\bmerge method using\s+(?P<refs>{_ANY_REF}(?:\s*\+\s*{_ANY_REF})*)\s+as a base", re.I
+_MERGE_BASE = Gated(
+    re.compile(
+        rf"\bmerge method using\s+(?P<refs>{_ANY_REF}(?:\s*\+\s*{_ANY_REF})*)\s+as a base", re.I
+    ),
+    "merge method using",
 )
-_MERGED_LIST = re.compile(r"The following models were included in the merge:\s*\n", re.I)
+_MERGED_LIST = Gated(
+    re.compile(r"The following models were included in the merge:\s*\n", re.I),
+    "the following models were included in the merge:",
+)
 _BULLET = re.compile(r"[ \t]*[*+-][ \t]+(?P<item>[^\n]*)")
-_QUANTISATION = re.compile(r"\bquant", re.I)  # quantized, quantised, quantization, quants
+# quantized, quantised, quantization, quants
+_QUANTISATION = Gated(re.compile(r"\bquant", re.I), "quant")
 _ADAPTER = {"finetune": ADAPTER}  # a PEFT card's fine-tune is an adapter
 # Trainer: "... fine-tuned version of [X](...) on the Y dataset." (same line). The list as the
 # Trainer writes it: "the A dataset", "the A, the B and the C datasets"; TRL and
 # sentence-transformers link each name. A name is the dataset id, then perhaps its config (the
 # example scripts write "the wmt16 ro-en dataset"). A list with any other item is prose ("on
 # the Common Voice 11.0 dataset") and is not read; "on the following datasets:" never matches.
-_TRAINER_DATASETS = re.compile(
-    rf"(?P<trainer>This model is a )?(?:fine-?tuned version of|model fine-?tuned from)\s*{_REF}"
-    r"\s+on (?P<datasets>the [^\n]{1,1000}?) datasets?\."
+_TRAINER_DATASETS = Gated(
+    re.compile(
+        rf"(?P<trainer>This model is a )?(?:fine-?tuned version of|model fine-?tuned from)\s*"
+        rf"{_REF}\s+on (?P<datasets>the [^\n]{{1,1000}}?) datasets?\."
+    ),
+    *("tuned version of", "tuned from"),
 )
 _LIST_SEPARATOR = re.compile(r",? and |, ")
 _WORD = r"[^\s,\[\]()]+"
