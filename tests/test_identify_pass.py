@@ -345,3 +345,44 @@ def test_the_per_kind_caches_the_rows_cache_replaced_are_removed(tmp_path):
     assert left == ["ENDPOINT", "keywords.sqlite", "licenses.sqlite", "rows.sqlite",
                     "stated_base_models.sqlite"]  # fmt: skip
     assert (tmp_path / "outside").read_bytes() == b"not the cache's"
+
+
+def _ahead(outcomes, data_root, limit=None) -> list:
+    return list(identify_stage.identify_ahead(iter(outcomes), config(data_root), limit))
+
+
+def test_models_identified_ahead_are_hits_for_the_job_which_writes_what_a_cold_job_writes(
+    tmp_path,
+):
+    """identify_ahead (on a by-id fetch's outcomes) caches what the identify job would compute:
+    the job answers every record from the cache, and its files are a cold job's, byte for byte.
+    The outcomes pass as they came, failures and all."""
+    models, data_root = models_file(tmp_path), tmp_path / "data"
+    failure = {"model_id": "gone/model", "reason": "not_found", "message": "404"}
+    outcomes = [*(({**r, "modelId": r["id"]}, None) for r in all_snapshot_records()),
+                (None, failure)]  # fmt: skip
+    assert _ahead(outcomes, data_root) == outcomes
+    ahead, cold = outputs(tmp_path / "ahead"), outputs(tmp_path / "cold")
+    counts = identify_stage.identify_all(identify_stage.kind_outputs(ahead, list(KINDS)), models,
+                                         config(data_root))  # fmt: skip
+    assert {kind: c["cache_misses"] for kind, c in counts.items()} == dict.fromkeys(KINDS, 0)
+    identify_stage.identify_all(identify_stage.kind_outputs(cold, list(KINDS)), models,
+                                config(tmp_path / "cold-data"))  # fmt: skip
+    for name, path in cold.items():
+        assert Path(path).read_bytes() == Path(ahead[name]).read_bytes(), name
+
+
+def test_identify_ahead_takes_the_first_records_only_and_nothing_without_the_cache(tmp_path):
+    """Bounded: past `limit` records the fetch identifies nothing (the job's workers do, in
+    parallel); with `hf.cache: false` there is no cache to fill, and none is made."""
+    models, data_root = models_file(tmp_path), tmp_path / "data"
+    outcomes = [({**r, "modelId": r["id"]}, None) for r in all_snapshot_records()]
+    _ahead(outcomes, data_root, limit=3)
+    counts = identify_stage.identify_all(
+        identify_stage.kind_outputs(outputs(tmp_path / "out"), list(KINDS)), models,
+        config(data_root),
+    )  # fmt: skip
+    assert {c["cache_misses"] for c in counts.values()} == {len(outcomes) - 3}
+    off = {**config(tmp_path / "off"), "hf": {"cache": False}}
+    assert list(identify_stage.identify_ahead(iter(outcomes), off)) == outcomes
+    assert not (tmp_path / "off").exists()

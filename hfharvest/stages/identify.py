@@ -24,7 +24,7 @@ import json
 import logging
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -262,18 +262,7 @@ class _Pass:
 
     def look_up(self, record: dict) -> tuple[str, dict, list[str]]:
         """(digest, {kind: texts} the cache holds, the kinds it does not)."""
-        digest = _digest(ROWS, _fields_json(record))
-        found = self.cache.get(digest)
-        found = found if isinstance(found, dict) else {}
-        # a kind whose entry is not the list of texts cached_texts gives is a miss
-        missed = [
-            kind
-            for kind, width in self.cached.items()
-            if type(texts := found.get(kind)) is not list or len(texts) != width
-        ]
-        if not _json_texts([text for kind in self.kinds if kind not in missed
-                            for text in found[kind]]):  # fmt: skip
-            missed = list(self.cached)  # damaged: written as they are, texts must be JSON
+        digest, found, missed = _looked_up(self.cache, record, self.cached)
         self.looked_up += 1
         for kind in missed:
             self.tally[kind]["cache_misses"] += 1
@@ -327,6 +316,23 @@ class _Pass:
             counts[kind] = {"models": models} | tally
             log.info("identify %s: %s", kind, counts[kind])
         return counts
+
+
+def _looked_up(cache: ResultCache, record: dict,
+               widths: dict[str, int]) -> tuple[str, dict, list[str]]:  # fmt: skip
+    """(digest, {kind: texts} the cache holds, the kinds of `widths` it does not)."""
+    digest = _digest(ROWS, _fields_json(record))
+    found = cache.get(digest)
+    found = found if isinstance(found, dict) else {}
+    # a kind whose entry is not the list of texts cached_texts gives is a miss
+    missed = [
+        kind
+        for kind, width in widths.items()
+        if type(texts := found.get(kind)) is not list or len(texts) != width
+    ]
+    if not _json_texts([text for kind in widths if kind not in missed for text in found[kind]]):
+        missed = list(widths)  # damaged: written as they are, texts must be JSON
+    return digest, found, missed
 
 
 def _json_texts(texts: list) -> bool:
@@ -413,6 +419,43 @@ def identify_all(outputs: dict[str, dict[str, str]], models_path: str, config: d
     workers = threads if sys.platform == "linux" else 1
     cache = cache_from(config, ROWS)
     return identify_run(outputs, models_path, cache, store_from(config), cap, workers)
+
+
+def identify_ahead(outcomes: Iterable[tuple], config: dict,
+                   limit: int | None = None) -> Iterator[tuple]:  # fmt: skip
+    """The (record, failure) outcomes as they come; on the way, the answers of every kind for
+    the first `limit` records (INLINE_MISSES) put in the run's identify cache, unless it holds
+    them, as the identify job would (`hf.cache: false`: nothing).
+
+    A by-id fetch mostly waits on the Hub: identified there, between its answers, the models
+    are hits when the identify job reads them, which then loads no identifier (a 35-id run's
+    identify job: 0.35 -> 0.1 s of CPU, on the run's critical path). What it reads is the record
+    as the file will hold it (a JSON round trip), so a record the later stages change in what
+    the identifiers read is a miss there, identified again, never a stale hit."""
+    if not config["hf"]["cache"]:
+        yield from outcomes
+        return
+    limit = INLINE_MISSES if limit is None else limit
+    widths = {kind: _CACHED_WIDTHS.get(kind, 1) for kind in KINDS}
+    cache, cards = cache_from(config, ROWS), store_from(config)
+    try:
+        for seen, (record, failure) in enumerate(outcomes):
+            if record is not None and seen < limit:
+                _put_ahead(json.loads(json.dumps(record, ensure_ascii=False)), cache, cards,
+                           widths)  # fmt: skip
+            yield record, failure
+    finally:
+        cache.close()
+
+
+def _put_ahead(record: dict, cache: ResultCache, cards: CardStore, widths: dict) -> None:
+    if model_id(record) is None:
+        return
+    digest, found, missed = _looked_up(cache, record, widths)
+    if missed:
+        identified, unreadable = identify_missed(record, missed, cards)
+        if not unreadable:  # as _Pass.answered: an answer without the card is not kept
+            cache.put(digest, found | identified)
 
 
 def kind_outputs(named: dict[str, str], kinds: list[str]) -> dict[str, dict[str, str]]:
