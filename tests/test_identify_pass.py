@@ -386,3 +386,29 @@ def test_identify_ahead_takes_the_first_records_only_and_nothing_without_the_cac
     off = {**config(tmp_path / "off"), "hf": {"cache": False}}
     assert list(identify_stage.identify_ahead(iter(outcomes), off)) == outcomes
     assert not (tmp_path / "off").exists()
+
+
+def test_identify_ahead_holds_off_no_other_job_s_writes_while_it_waits_for_the_hub(tmp_path):
+    """Between two outcomes a fetch waits on the Hub, for seconds: its lookups must not keep a
+    read transaction open meanwhile, or another shard's job could not write its cache."""
+    data_root = tmp_path / "data"
+    outcomes = [({**r, "modelId": r["id"]}, None) for r in all_snapshot_records()[:2]]
+    ahead = identify_stage.identify_ahead(iter(outcomes), config(data_root))
+    assert next(ahead) == outcomes[0]  # looked up, identified; now "waiting for the Hub"
+    cache = data_root / "cache" / "identify"
+    wrote = []
+
+    def another_job_writes():
+        writer = identify_stage.ResultCache(cache, "https://huggingface.co", identify_stage.ROWS)
+        writer.put("another job's digest", {"licenses": ["[]"]})
+        writer.flush()
+        wrote.append(writer._db is not None)
+        writer.close()
+
+    writing = threading.Thread(target=another_job_writes)
+    writing.start()
+    writing.join(10)
+    still_waiting = writing.is_alive()
+    assert list(ahead) == outcomes[1:]
+    writing.join()
+    assert not still_waiting and wrote == [True]

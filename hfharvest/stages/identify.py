@@ -134,6 +134,15 @@ class ResultCache:
             self._db.execute("BEGIN")
             self._reads = 1
 
+    def release(self) -> None:
+        """End the read transaction: a job that looks up between long waits (a fetch) must not
+        hold off another job's writes meanwhile."""
+        if self._db is not None and self._db.in_transaction:
+            try:
+                self._db.commit()
+            except sqlite3.Error as err:
+                self._off(err)
+
     def put(self, digest: str, result) -> None:
         if self._db is not None:
             self._pending.append((digest, json.dumps(result, ensure_ascii=False)))
@@ -452,6 +461,7 @@ def _put_ahead(record: dict, cache: ResultCache, cards: CardStore, widths: dict)
     if model_id(record) is None:
         return
     digest, found, missed = _looked_up(cache, record, widths)
+    cache.release()  # the next lookup comes after the Hub's next answer
     if missed:
         identified, unreadable = identify_missed(record, missed, cards)
         if not unreadable:  # as _Pass.answered: an answer without the card is not kept
