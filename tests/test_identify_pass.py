@@ -412,3 +412,29 @@ def test_identify_ahead_holds_off_no_other_job_s_writes_while_it_waits_for_the_h
     assert list(ahead) == outcomes[1:]
     writing.join()
     assert not still_waiting and wrote == [True]
+
+
+def test_a_model_that_cannot_be_identified_ahead_leaves_the_fetch_going(
+    tmp_path, monkeypatch, caplog
+):
+    """The work ahead is an optimisation: an identifier that fails on a record is a warning in
+    the fetch, which writes its outcomes as ever; the identify job meets that record as a miss."""
+    models, data_root = models_file(tmp_path), tmp_path / "data"
+    outcomes = [({**r, "modelId": r["id"]}, None) for r in all_snapshot_records()]
+    broken = outcomes[1][0]["modelId"]
+    identify = identify_stage.per_model
+
+    def per_model(kind, record):
+        if record["modelId"] == broken:
+            raise KeyError("an identifier's bug")
+        return identify(kind, record)
+
+    monkeypatch.setattr(identify_stage, "per_model", per_model)
+    assert _ahead(outcomes, data_root) == outcomes
+    assert f"{broken}: not identified ahead (KeyError" in caplog.text
+    monkeypatch.setattr(identify_stage, "per_model", identify)
+    counts = identify_stage.identify_all(
+        identify_stage.kind_outputs(outputs(tmp_path / "out"), list(KINDS)), models,
+        config(data_root),
+    )  # fmt: skip
+    assert {c["cache_misses"] for c in counts.values()} == {1}

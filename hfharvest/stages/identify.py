@@ -29,6 +29,7 @@ from functools import cache
 from pathlib import Path
 
 from ..cards import CardStore, store_from, with_text
+from ..errors import shown
 from ..forked import ForkedWindow
 from ..identify import KINDS, identifier
 from ..identify._fields import model_id
@@ -462,10 +463,16 @@ def _put_ahead(record: dict, cache: ResultCache, cards: CardStore, widths: dict)
         return
     digest, found, missed = _looked_up(cache, record, widths)
     cache.release()  # the next lookup comes after the Hub's next answer
-    if missed:
+    if not missed:
+        return
+    try:
         identified, unreadable = identify_missed(record, missed, cards)
-        if not unreadable:  # as _Pass.answered: an answer without the card is not kept
-            cache.put(digest, found | identified)
+    except Exception as err:  # noqa: BLE001 - the identify job meets it again, and says so
+        log.warning("%s: not identified ahead (%s: %s)", model_id(record), type(err).__name__,
+                    shown(str(err)))  # fmt: skip
+        return
+    if not unreadable:  # as _Pass.answered: an answer without the card is not kept
+        cache.put(digest, found | identified)
 
 
 def kind_outputs(named: dict[str, str], kinds: list[str]) -> dict[str, dict[str, str]]:
