@@ -449,8 +449,9 @@ def identify_ahead(outcomes: Iterable[tuple], config: dict,
     widths = {kind: _CACHED_WIDTHS.get(kind, 1) for kind in KINDS}
     cache, cards = cache_from(config, ROWS), store_from(config)
     try:
-        for seen, (record, failure) in enumerate(outcomes):
-            if record is not None and seen < limit:
+        for record, failure in outcomes:
+            if record is not None and limit > 0:
+                limit -= 1
                 _put_ahead(json.loads(json.dumps(record, ensure_ascii=False)), cache, cards,
                            widths)  # fmt: skip
             yield record, failure
