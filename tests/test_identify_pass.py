@@ -345,3 +345,96 @@ def test_the_per_kind_caches_the_rows_cache_replaced_are_removed(tmp_path):
     assert left == ["ENDPOINT", "keywords.sqlite", "licenses.sqlite", "rows.sqlite",
                     "stated_base_models.sqlite"]  # fmt: skip
     assert (tmp_path / "outside").read_bytes() == b"not the cache's"
+
+
+def _ahead(outcomes, data_root, limit=None) -> list:
+    return list(identify_stage.identify_ahead(iter(outcomes), config(data_root), limit))
+
+
+def test_models_identified_ahead_are_hits_for_the_job_which_writes_what_a_cold_job_writes(
+    tmp_path,
+):
+    """identify_ahead (on a by-id fetch's outcomes) caches what the identify job would compute:
+    the job answers every record from the cache, and its files are a cold job's, byte for byte.
+    The outcomes pass as they came, failures and all."""
+    models, data_root = models_file(tmp_path), tmp_path / "data"
+    failure = {"model_id": "gone/model", "reason": "not_found", "message": "404"}
+    outcomes = [*(({**r, "modelId": r["id"]}, None) for r in all_snapshot_records()),
+                (None, failure)]  # fmt: skip
+    assert _ahead(outcomes, data_root) == outcomes
+    ahead, cold = outputs(tmp_path / "ahead"), outputs(tmp_path / "cold")
+    counts = identify_stage.identify_all(identify_stage.kind_outputs(ahead, list(KINDS)), models,
+                                         config(data_root))  # fmt: skip
+    assert {kind: c["cache_misses"] for kind, c in counts.items()} == dict.fromkeys(KINDS, 0)
+    identify_stage.identify_all(identify_stage.kind_outputs(cold, list(KINDS)), models,
+                                config(tmp_path / "cold-data"))  # fmt: skip
+    for name, path in cold.items():
+        assert Path(path).read_bytes() == Path(ahead[name]).read_bytes(), name
+
+
+def test_identify_ahead_takes_the_first_records_only_and_nothing_without_the_cache(tmp_path):
+    """Bounded: past `limit` records the fetch identifies nothing (the job's workers do, in
+    parallel); with `hf.cache: false` there is no cache to fill, and none is made."""
+    models, data_root = models_file(tmp_path), tmp_path / "data"
+    outcomes = [({**r, "modelId": r["id"]}, None) for r in all_snapshot_records()]
+    _ahead(outcomes, data_root, limit=3)
+    counts = identify_stage.identify_all(
+        identify_stage.kind_outputs(outputs(tmp_path / "out"), list(KINDS)), models,
+        config(data_root),
+    )  # fmt: skip
+    assert {c["cache_misses"] for c in counts.values()} == {len(outcomes) - 3}
+    off = {**config(tmp_path / "off"), "hf": {"cache": False}}
+    assert list(identify_stage.identify_ahead(iter(outcomes), off)) == outcomes
+    assert not (tmp_path / "off").exists()
+
+
+def test_identify_ahead_holds_off_no_other_job_s_writes_while_it_waits_for_the_hub(tmp_path):
+    """Between two outcomes a fetch waits on the Hub, for seconds: its lookups must not keep a
+    read transaction open meanwhile, or another shard's job could not write its cache."""
+    data_root = tmp_path / "data"
+    outcomes = [({**r, "modelId": r["id"]}, None) for r in all_snapshot_records()[:2]]
+    ahead = identify_stage.identify_ahead(iter(outcomes), config(data_root))
+    assert next(ahead) == outcomes[0]  # looked up, identified; now "waiting for the Hub"
+    cache = data_root / "cache" / "identify"
+    wrote = []
+
+    def another_job_writes():
+        writer = identify_stage.ResultCache(cache, "https://huggingface.co", identify_stage.ROWS)
+        writer.put("another job's digest", {"licenses": ["[]"]})
+        writer.flush()
+        wrote.append(writer._db is not None)
+        writer.close()
+
+    writing = threading.Thread(target=another_job_writes)
+    writing.start()
+    writing.join(10)
+    still_waiting = writing.is_alive()
+    assert list(ahead) == outcomes[1:]
+    writing.join()
+    assert not still_waiting and wrote == [True]
+
+
+def test_a_model_that_cannot_be_identified_ahead_leaves_the_fetch_going(
+    tmp_path, monkeypatch, caplog
+):
+    """The work ahead is an optimisation: an identifier that fails on a record is a warning in
+    the fetch, which writes its outcomes as ever; the identify job meets that record as a miss."""
+    models, data_root = models_file(tmp_path), tmp_path / "data"
+    outcomes = [({**r, "modelId": r["id"]}, None) for r in all_snapshot_records()]
+    broken = outcomes[1][0]["modelId"]
+    identify = identify_stage.per_model
+
+    def per_model(kind, record):
+        if record["modelId"] == broken:
+            raise KeyError("an identifier's bug")
+        return identify(kind, record)
+
+    monkeypatch.setattr(identify_stage, "per_model", per_model)
+    assert _ahead(outcomes, data_root) == outcomes
+    assert f"{broken}: not identified ahead (KeyError" in caplog.text
+    monkeypatch.setattr(identify_stage, "per_model", identify)
+    counts = identify_stage.identify_all(
+        identify_stage.kind_outputs(outputs(tmp_path / "out"), list(KINDS)), models,
+        config(data_root),
+    )  # fmt: skip
+    assert {c["cache_misses"] for c in counts.values()} == {1}
