@@ -41,8 +41,11 @@ from hfharvest.jsonio import read_json  # noqa: E402 - by suffix: the run's .jso
 # Dropped wherever they occur, by key: when a record was fetched (`extracted_at`), and what a job
 # cost — requests per rate-limit bucket (`hub_requests` in stage files, `requests` per stage in
 # summary.json) and card-cache hits, which depend on which of two parallel extract jobs fetches a
-# shared README first (a race, locally as on SLURM).
-VOLATILE_KEYS = frozenset({"extracted_at", "hub_requests", "requests", "card_cache"})
+# shared README first (a race, locally as on SLURM); and the digest of a listing file, whose
+# records hold their `extracted_at` (shards/latest_listing_shas.json.gz: its rows are compared).
+VOLATILE_KEYS = frozenset(
+    {"extracted_at", "hub_requests", "requests", "card_cache", "listing_sha256"}
+)
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 JOB_RULE = re.compile(r"^(local)?rule (\w+):", re.MULTILINE)
 SUBMITTED = re.compile(r"^Job \d+ has been submitted with SLURM jobid (\d+)", re.MULTILINE)
