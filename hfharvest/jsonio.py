@@ -258,8 +258,7 @@ def write_entry_files(paths: Sequence[str | Path], entries: Iterable[tuple[str, 
         for key, values in entries:
             head = f"{',' if count else ''}\n{encode_basestring(key)}: "
             for handle, value in zip(handles, values, strict=True):
-                handle.write(head)
-                handle.write(value)
+                handle.write(head + value)  # one call, not two: 10 files of 100 000 entries
             count += 1
         for handle in handles:
             handle.write("\n}\n")
