@@ -32,6 +32,10 @@ import ijson
 # normalize stage's N-Triples: 0.35 s against 0.58 s for 5 000 documents, the same ratio)
 from zlib_ng import gzip_ng
 
+# json.dumps(record, ensure_ascii=False), its encoder made once (json.dumps builds one per call
+# when given options): stages write a record per model.
+_RECORD_JSON = json.JSONEncoder(ensure_ascii=False)
+
 
 def _file_mode() -> int:
     """0666 less the process's umask (read once: os.umask can only be read by setting it)."""
@@ -254,8 +258,7 @@ def write_entry_files(paths: Sequence[str | Path], entries: Iterable[tuple[str, 
         for key, values in entries:
             head = f"{',' if count else ''}\n{encode_basestring(key)}: "
             for handle, value in zip(handles, values, strict=True):
-                handle.write(head)
-                handle.write(value)
+                handle.write(head + value)  # one call, not two: 10 files of 100 000 entries
             count += 1
         for handle in handles:
             handle.write("\n}\n")
@@ -433,7 +436,7 @@ class ArtifactWriter:
         if type(record) is ModelText:
             self._handle.write(record.text)  # read from a stage file and passed on unchanged
         else:
-            self._handle.write(json.dumps(record, ensure_ascii=False))
+            self._handle.write(_RECORD_JSON.encode(record))
         self._models += 1
 
     def add_failure(self, failure: dict) -> None:

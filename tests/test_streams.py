@@ -428,3 +428,19 @@ def test_a_compressed_stage_file_streams_back_and_a_capped_read_counts_decoded_b
     assert packed.stat().st_size < cap
     with pytest.raises(ValueError, match="cap decompressed"):
         read_json(packed, max_bytes=cap)
+
+
+def test_keyed_rows_come_back_by_key_each_keys_adds_in_seq_order():
+    """Across batches (adds beyond spill._BATCH), keys out of order, seqs given out of order:
+    by key, then by seq, each add's texts as given."""
+    added = [(f"m{(i * 7919) % 3001:05d}", (i * 31) % (2 * spill._BATCH)) for i in range(9000)]
+    added += [(key, seq + 2 * spill._BATCH) for key, seq in added[:3000]]  # keys added again
+    with spill.KeyedRows(2) as rows:
+        for key, seq in reversed(added):
+            rows.add(key, f"{key}:{seq}", "[]", seq=seq)
+        back = list(rows.by_key())
+    expected: dict[str, list] = {}
+    for key, seq in sorted(added):
+        expected.setdefault(key, []).append((f"{key}:{seq}", "[]"))
+    assert [key for key, _ in back] == sorted(expected)
+    assert dict(back) == expected
