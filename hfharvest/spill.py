@@ -21,6 +21,7 @@ _BATCH = 10_000  # rows per executemany: few round trips, a small buffer
 _BATCH_BYTES = 4 * 1024 * 1024
 _HELD_DISTINCT = 20_000  # distinct values count_distinct holds in memory before it spills
 _MISSING = object()
+_BATCH_KEYS = 500  # keys a query asks at once (Groups.present), under SQLite's 999 variables
 _PRESENT = ""  # the member of a key's presence row: a key with no members still comes out
 # Each scratch database's page cache (KiB). A job holds up to 17 of them (the normalize stage's
 # maps), and the OS caches the file's pages anyway: at 16 MB each they were most of the
@@ -105,6 +106,14 @@ class Groups(_Scratch):
         query = "SELECT 1 FROM rows WHERE key = ? AND member = ''"
         return self._db.execute(query, (key,)).fetchone() is not None
 
+    def present(self, keys: list[str]) -> set[str]:
+        """Those of `keys` the groups hold: one query for many keys (at most _BATCH_KEYS), where
+        `in` is one a key."""
+        self._flush()
+        marks = ", ".join("?" * len(keys))
+        query = f"SELECT key FROM rows WHERE member = '' AND key IN ({marks})"
+        return {key for (key,) in self._db.execute(query, keys)}
+
     def __len__(self) -> int:
         self._flush()
         return self._db.execute("SELECT count(*) FROM rows WHERE member = ''").fetchone()[0]
@@ -158,7 +167,10 @@ class Table(Groups):
     _pending_bytes = 0
 
     def put(self, key: str, member: str, payload) -> None:
-        text = json.dumps(payload, ensure_ascii=False)
+        self.put_text(key, member, json.dumps(payload, ensure_ascii=False))
+
+    def put_text(self, key: str, member: str, text: str) -> None:
+        """put of a payload given as its JSON text."""
         self._pending.append((key, member, text))
         self._pending_bytes += len(text)
         # Payloads are whole records (a card can be megabytes): bound the buffer by size too.

@@ -2,7 +2,7 @@ from hfharvest.cards import store_from
 from hfharvest.jsonio import write_json
 from hfharvest.normalize.doc_cache import DocumentCache
 from hfharvest.normalize.inputs import RunInputs
-from hfharvest.normalize.stage import normalize_linked_data
+from hfharvest.normalize.linked_stage import normalize_linked_data
 from hfharvest.workflow import start_log
 
 start_log(snakemake.log[0])

@@ -14,6 +14,7 @@ from hfharvest.jsonio import artifact_writer
 from hfharvest.stages.ancestors import STATED, add_ancestors
 from hfharvest.stages.extract import Extractor, Harvest
 from hfharvest.stages.identify import ResultCache
+from hfharvest.workflow import write_stage
 
 # Real cards (tests/data/cards/PROVENANCE.md) under their real model ids.
 CARDS = {
@@ -123,3 +124,19 @@ def test_the_bases_a_card_states_are_read_once_per_card_digest(replica, tmp_path
         out.add([({**intel, "card_sha256": edited}, None)])
     third = ResultCache(tmp_path / "cache", replica.url, STATED)
     assert bases(third) == [] and (third.hits, third.misses) == (0, 1)  # BERT not pulled in
+
+
+def test_merged_records_pass_through_as_their_file_holds_them(replica, tmp_path):
+    """The merged models are written as read (text kept, not decoded and encoded again): a
+    record the merge wrote with its non-ASCII letters escaped keeps them escaped."""
+    merged, out = tmp_path / "merged.json", tmp_path / "ancestors.json"
+    with artifact_writer(merged, "merge_models") as writer:
+        writer.add((harvested(model_id), None) for model_id in CARDS)
+    text = merged.read_text().replace('"source": "file"', '"source": "fil\\u00e9"')
+    merged.write_text(text)
+    extractor = Extractor(HubClient(replica.url, max_retries=1, backoff_s=0.01), threads=2)
+    write_stage(str(out), "add_ancestor_models", add_ancestors(extractor, str(merged), 0))
+    models = [line.rstrip(",") for line in text.splitlines()[1 : len(CARDS) + 1]]
+    assert out.read_text().splitlines()[1 : len(CARDS) + 1] == [
+        line if n == len(CARDS) - 1 else f"{line}," for n, line in enumerate(models)
+    ]

@@ -9,6 +9,7 @@ import pytest
 from conftest import snapshot_record
 
 from hfharvest.enrich import (
+    base_models,
     enrich_articles,
     enrich_base_models,
     enrich_datasets,
@@ -435,6 +436,38 @@ def test_base_models_from_the_ancestors_artifact(tmp_path):
         "finetune",
     )
     assert found["nobody/unknown-base"]["reason"] == "not_harvested"
+
+
+def test_base_models_join_in_batches_whatever_the_artifact_layout(tmp_path, monkeypatch):
+    """Ids are asked a batch of records at a time, and a record read as written is kept as its
+    text: across batches, and from an artifact not laid out a model a line (read by ijson),
+    the entities are the same, extraction times aside."""
+    monkeypatch.setattr(base_models, "KEYS_ASKED", 2)
+    names = ["google/flan-t5-large", "gpt2", "google-bert/bert-base-uncased", "google-t5/t5-small"]
+    records = [{**snapshot_record(name), "modelId": name} for name in names]
+    records[3]["extraction_metadata"] = {"requested_id": "old/t5"}
+    mapping = {"a": ["gpt2", "old/t5"], "b": ["google/flan-t5-large", "nobody/unknown"]}
+    written = tmp_path / "written.json"
+    with artifact_writer(written, "add_ancestor_models") as out:
+        for record in records:
+            out.add_model(record)
+    one_line = tmp_path / "one_line.json"
+    one_line.write_text(json.dumps({"stage": "add_ancestor_models", "models": records}))
+
+    def entities(path):
+        found = by_id(enrich_base_models(path, iter(mapping.items())))
+        return {
+            i: {k: v for k, v in e.items() if k != "extraction_metadata"} for i, e in found.items()
+        }
+
+    found = entities(written)
+    assert found == entities(one_line)
+    assert {i for i, e in found.items() if e["enriched"]} == {
+        "gpt2",
+        "google/flan-t5-large",
+        "old/t5",
+    }
+    assert found["old/t5"]["record"] == records[3] and found["gpt2"]["record"] == records[1]
 
 
 def test_keywords():

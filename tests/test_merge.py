@@ -3,6 +3,7 @@ import pytest
 from hfharvest.jsonio import artifact_writer, iter_models
 from hfharvest.stages.extract import Harvest
 from hfharvest.stages.merge import NeedsPlan, merge_artifacts, write_merged
+from hfharvest.workflow import write_stage
 
 
 def record(model_id, source, card_status="ok"):
@@ -86,3 +87,26 @@ def test_an_id_twice_from_two_sources_in_one_file_is_merged_with_a_plan(tmp_path
     [merged] = iter_models(tmp_path / "merged.json")
     assert merged["extraction_metadata"]["sources"] == ["latest", "file"]
     assert [merged] == Harvest.collect(merge_artifacts(paths)).models
+
+
+def test_one_pass_writes_what_the_plan_writes(tmp_path):
+    """One pass keeps a record's text, its metadata (with `sources`) and what follows made
+    again: byte for byte the file the plan writes, which encodes each record again; a record
+    laid out otherwise than json.dumps writes it, or that has `sources`, is encoded again."""
+    models = [
+        {**record("a/x", "latest"), "card_sha256": "ab", "tags": ["é", 1.5]},
+        record("b/y", "latest"),  # its metadata last: written below as json.dumps would not
+        {"modelId": "c/z", "extraction_metadata": {"source": "latest", "sources": ["old"]}},
+        {"modelId": "d/w", "extraction_metadata": {}, "cardData": {"extraction_metadata": {}}},
+    ]
+    path = tmp_path / "l.json"
+    artifact(path, models)
+    spaced = '"b/y", "extraction_metadata": {"source": "latest", "card_status": "ok"}}'
+    assert spaced in path.read_text()
+    path.write_text(path.read_text().replace(spaced, spaced.replace(": ", ":")))
+    write_merged(str(tmp_path / "one_pass.json"), [str(path)])
+    write_stage(str(tmp_path / "planned.json"), "merge_models", merge_artifacts([str(path)]))
+    assert (tmp_path / "one_pass.json").read_text() == (tmp_path / "planned.json").read_text()
+    merged = list(iter_models(tmp_path / "one_pass.json"))
+    sources = [m["extraction_metadata"]["sources"] for m in merged]
+    assert sources == [["latest"], ["latest"], ["latest"], [None]]

@@ -35,13 +35,13 @@ from workflow_runner import Workflow, rules_run
 
 from hfharvest.entities import entity_id
 from hfharvest.lineage import base_model_links
-from hfharvest.normalize import catalogue, families, stage, vocab
+from hfharvest.normalize import catalogue, families, linked_stage, vocab
 from hfharvest.normalize.doc_cache import DOCUMENT_CODE, DocumentCache
 from hfharvest.normalize.fair4ml import Lookups, model_document
 from hfharvest.normalize.inputs import ENTITY_FILES, RunInputs
 from hfharvest.normalize.linked_data import OPTIONS, LinkedDataStats, pack, to_ntriples, written
 from hfharvest.normalize.sections import card_sections
-from hfharvest.normalize.stage import TABLES
+from hfharvest.normalize.stage import TABLES, load_facts
 from hfharvest.normalize.tables import SCHEMAS
 from hfharvest.replica import ReplicaHub
 
@@ -474,7 +474,7 @@ def test_normalize_reruns_exactly_when_its_inputs_change(run):
 def test_a_document_is_cached_by_what_it_is_made_from(run, tmp_path):
     workflow, _, _ = run
     inputs = RunInputs.from_folder(workflow.run_folder(CONFIG))
-    facts = stage.load_facts(inputs, max_chars=1000)
+    facts = load_facts(inputs, max_chars=1000)
     bert = next(r for r in inputs.iter_models() if r["modelId"] == BERT)
     text = facts.text(BERT)
     key = DocumentCache.key(facts.document_inputs(bert, text))
@@ -776,7 +776,7 @@ def _slot(index: int, cut: bool) -> str:
     """A model's slot that ends a block (its CRC-32 is 0 modulo BLOCK_EVERY) or not."""
     for n in itertools.count():
         slot = f"model org/m{index}-{n}"
-        if (zlib.crc32(slot.encode()) % stage.BLOCK_EVERY == 0) == cut:
+        if (zlib.crc32(slot.encode()) % linked_stage.BLOCK_EVERY == 0) == cut:
             return slot
     raise AssertionError("unreachable")
 
@@ -811,26 +811,28 @@ def test_a_rerun_copies_every_block_but_the_changed_models(tmp_path, monkeypatch
     compressed again, with the rest of its old block and the new front block; every other block
     is copied as it was, the new versions replace the old entries, and the files hold what a run
     without a cache writes."""
-    monkeypatch.setattr(stage, "MIN_BLOCK", 2)
+    monkeypatch.setattr(linked_stage, "MIN_BLOCK", 2)
     slots = [_slot(i, cut=i % 4 == 3) for i in range(20)]  # blocks of four
     keys = [f"{i:064x}" for i in range(20)]
     cache, made = DocumentCache(tmp_path), []
-    list(stage._blocks(_items(slots, keys, made), cache))
+    list(linked_stage._blocks(_items(slots, keys, made), cache))
     assert made == keys
     changed = f"{99:064x}"  # the 10th model's new version, listed second
     rerun = [slots[0], slots[9], *slots[1:9], *slots[10:]]
     rerun_keys = [keys[0], changed, *keys[1:9], *keys[10:]]
     made.clear()
     packed = []
-    monkeypatch.setattr(stage, "pack", lambda docs: packed.append(list(docs)) or pack(packed[-1]))
+    monkeypatch.setattr(
+        linked_stage, "pack", lambda docs: packed.append(list(docs)) or pack(packed[-1])
+    )
     again = DocumentCache(tmp_path)
-    copied = _unpacked(stage._blocks(_items(rerun, rerun_keys, made), again))
+    copied = _unpacked(linked_stage._blocks(_items(rerun, rerun_keys, made), again))
     assert made == [changed]
     # The front block (5 documents, then cut) and the changed model's old block, repacked.
     names = [[json.loads(document.line)["name"] for document in docs] for docs in packed]
     assert names == [[keys[0], changed, *keys[1:4]], [keys[8], keys[10], keys[11]]]
     assert again.hits == len(rerun) - 1
-    assert copied == _unpacked(stage._blocks(_items(rerun, rerun_keys, []), None))
+    assert copied == _unpacked(linked_stage._blocks(_items(rerun, rerun_keys, []), None))
     # As many entries as after the first run: 20 documents and 5 blocks.
     assert len(list(tmp_path.rglob("*.nt"))) == 20
     assert len(list((tmp_path / "blocks").rglob("*.gz"))) == 5
@@ -839,14 +841,14 @@ def test_a_rerun_copies_every_block_but_the_changed_models(tmp_path, monkeypatch
 def _linked_data(inputs: RunInputs, out: Path, cache: DocumentCache | None) -> tuple[dict, dict]:
     """The stats and the decompressed files of normalize_linked_data."""
     names = ("fair4ml_models.jsonl.gz", "fair4ml_datasets.jsonl.gz", "fair4ml.nt.gz")
-    stats = stage.normalize_linked_data(inputs, *(out / name for name in names), 1000, cache)
+    stats = linked_stage.normalize_linked_data(inputs, *(out / name for name in names), 1000, cache)
     return stats, {name: gzip.decompress((out / name).read_bytes()) for name in names}
 
 
 def test_cached_blocks_give_the_files_of_a_run_without_a_cache(run, tmp_path, monkeypatch):
     """Blocks of two documents: the rerun copies them all, then a damaged block is made again
     from its documents; the files decompress to what a run without a cache writes."""
-    monkeypatch.setattr(stage, "MAX_BLOCK", 2)
+    monkeypatch.setattr(linked_stage, "MAX_BLOCK", 2)
     inputs = RunInputs.from_folder(run[0].run_folder(CONFIG))
     plain_stats, plain = _linked_data(inputs, tmp_path / "plain", None)
     cache = tmp_path / "cache"
@@ -865,7 +867,7 @@ def test_a_document_from_its_models_facts_is_the_one_the_whole_maps_give(run):
     """The stage reads each model's facts (identify's files merged, one lookup a model) and the
     enriched entities; each document is the one the run's whole maps, a map a file, give."""
     inputs = RunInputs.from_folder(run[0].run_folder(CONFIG))
-    facts, whole = stage.load_facts(inputs, 1000), load_lookups(inputs, max_chars=1000)
+    facts, whole = load_facts(inputs, 1000), load_lookups(inputs, max_chars=1000)
     records = list(inputs.iter_models())
     for record in records:
         own = facts.lookups(record["modelId"], facts.text(record["modelId"]))
@@ -924,15 +926,15 @@ def test_a_block_with_a_document_that_may_not_be_kept_is_not_cached(tmp_path, mo
     """A model whose card the store could not give is written without its sections, and its
     document must not outlive the run: neither it nor its block is cached, the next run makes
     it again; the other blocks are copied."""
-    monkeypatch.setattr(stage, "MIN_BLOCK", 2)
+    monkeypatch.setattr(linked_stage, "MIN_BLOCK", 2)
     slots = [_slot(i, cut=i % 4 == 3) for i in range(8)]  # two blocks of four
     keys = [f"{i:064x}" for i in range(8)]
     cache, made = DocumentCache(tmp_path), []
     items = _items(slots, keys, made)
     unkept = items[5][2]
     items[5] = (slots[5], keys[5], lambda: (unkept()[0], False))
-    list(stage._blocks(items, cache))
+    list(linked_stage._blocks(items, cache))
     made.clear()
     again = DocumentCache(tmp_path)
-    list(stage._blocks(items, again))
+    list(linked_stage._blocks(items, again))
     assert made == [keys[5]] and again.hits == 7

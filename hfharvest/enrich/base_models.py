@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from pathlib import Path
 
 from ..entities import entity
-from ..jsonio import iter_failures, iter_models
+from ..jsonio import ModelText, iter_failures, iter_models_as_written
 from ..spill import Table
 from .common import models_by_entity, unresolved
 
 SOURCE = "ancestors_artifact"
+KEYS_ASKED = 200  # records whose ids are asked in one query: two ids each, 400 < 500
 
 
 def enrich_base_models(
@@ -55,18 +58,37 @@ _OWN, _RENAMED, _FAILURE = "0", "1", "2"
 
 
 def _keep_bases(path: str | Path, grouped, found: Table) -> None:
-    for record in iter_models(path):
-        if not isinstance(record, dict) or not record.get("modelId"):
-            continue
-        requested = (record.get("extraction_metadata") or {}).get("requested_id")
-        if record["modelId"] in grouped:
-            found.put(record["modelId"], _OWN, ["record", record])
-        if requested and requested in grouped:
-            found.put(requested, _RENAMED, ["record", record])
+    models = _models(path)
+    while chunk := list(islice(models, KEYS_ASKED)):
+        wanted = grouped.present([key for _, *keys in chunk for key in keys if key])
+        for record, own, requested in chunk:
+            if own in wanted:
+                found.put_text(own, _OWN, _payload(record))
+            if requested in wanted:
+                found.put_text(requested, _RENAMED, _payload(record))
     for failure in iter_failures(path):
         model = failure.get("model_id") if isinstance(failure, dict) else None
         if model and failure.get("part") != "card" and model in grouped:
             found.put(model, _FAILURE, ["failure", failure])
+
+
+def _models(path: str | Path) -> Iterator[tuple[dict, str | None, str | None]]:
+    """The artifact's records that have an id, each with its id and the id it was requested
+    under (None where not a string: no entity has it)."""
+    for record in iter_models_as_written(path):
+        if isinstance(record, dict) and record.get("modelId"):
+            requested = (record.get("extraction_metadata") or {}).get("requested_id")
+            yield record, _string(record["modelId"]), _string(requested)
+
+
+def _string(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _payload(record: dict) -> str:
+    """A kept record's row; a record read as written is not encoded again."""
+    text = record.text if isinstance(record, ModelText) else json.dumps(record, ensure_ascii=False)
+    return f'["record", {text}]'
 
 
 def _enriched(base_id: str, models: list[str], record: Mapping) -> dict:

@@ -32,6 +32,10 @@ class EntityModels:
     def __contains__(self, entity_id: object) -> bool:
         return isinstance(entity_id, str) and entity_id in self._groups
 
+    def present(self, entity_ids: list[str]) -> set[str]:
+        """Those of `entity_ids` (at most spill._BATCH_KEYS) held, in one query."""
+        return self._groups.present(entity_ids)
+
     def close(self) -> None:
         self._groups.close()
 

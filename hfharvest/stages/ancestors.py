@@ -9,7 +9,7 @@ from .. import errors
 from ..cards import CardStore, with_text
 from ..identify.card_text import stated_base_models
 from ..ids import InvalidModelId, validate_model_id
-from ..jsonio import iter_models, read_failures
+from ..jsonio import iter_models_as_written, read_failures
 from ..lineage import base_model_links
 from .extract import Extractor, Outcome
 from .identify import ResultCache, record_digest
@@ -45,7 +45,7 @@ def add_ancestors(
         yield None, failure
     known: set[str] = set()
     links: list[Link] = []
-    for record in iter_models(models_path):
+    for record in iter_models_as_written(models_path):  # passed on as written: not encoded again
         _note_rename(record, renamed)
         known.add(record["modelId"])
         record_links, failure = _capped_links(record, extractor.cards, stated)

@@ -6,11 +6,12 @@ models only later artifacts have, in theirs (the models file's order).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..jsonio import iter_models, read_failures
+from ..jsonio import ModelText, iter_models, iter_models_as_written, read_failures
 from .extract import Outcome
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,8 @@ REQUIRED = ("modelId", "extraction_metadata")
 
 GOOD_CARD = {"ok", "missing", "truncated"}  # we asked and the Hub answered
 _NONE = object()
+_KEY = "extraction_metadata"
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps's output, its encoder made once
 
 
 @dataclass
@@ -95,7 +98,7 @@ def _one_pass(path: str, index: int, plan: dict[str, _Choice],
               unusable: list[dict]) -> Iterator[Outcome]:  # fmt: skip
     """The planned merge of the one artifact with models, read once: each id's first record is
     written with its source; a later record of the id only sets what the plan would have."""
-    for number, record in enumerate(iter_models(path), start=1):
+    for number, record in enumerate(iter_models_as_written(path), start=1):
         if (problem := _problem(record)) is not None:
             unusable.append(_unusable(path, number, problem))
             continue
@@ -107,8 +110,25 @@ def _one_pass(path: str, index: int, plan: dict[str, _Choice],
             choice.card_good = choice.card_good or good
             continue
         plan[record["modelId"]] = _Choice(index, good, [source], written=True)
-        meta["sources"] = [source]
-        yield record, None
+        yield _with_sources(record, [source]), None
+
+
+def _with_sources(record: dict, sources: list) -> dict:
+    """The record with its `extraction_metadata.sources` added. One read as written keeps its
+    text, the metadata and what follows it made again (not the whole record), where the text
+    ends as json.dumps writes them (else the record is encoded again)."""
+    meta = record["extraction_metadata"]
+    if type(record) is not ModelText or "sources" in meta:
+        meta["sources"] = sources
+        return dict(record) if type(record) is ModelText else record
+    keys = list(record)
+    rest = "".join(f", {_encode(k)}: {_encode(record[k])}" for k in keys[keys.index(_KEY) + 1 :])
+    before = f"{_encode(_KEY)}: {_encode(meta)}{rest}}}"
+    meta["sources"] = sources
+    if not record.text.endswith(before):
+        return dict(record)
+    record.text = f"{record.text[: -len(before)]}{_encode(_KEY)}: {_encode(meta)}{rest}}}"
+    return record
 
 
 def _unusable(path: str, number: int, problem: str) -> dict:
