@@ -162,6 +162,23 @@ def test_the_digest_is_the_one_earlier_releases_cached_under():
         )
 
 
+def _another_job_writes(root, endpoint: str, kind: str, key: str, value):
+    """One entry written to the cache by another job (a connection of its own, in a thread of
+    its own), started; and the list that gets whether that writer kept its cache."""
+    kept = []
+
+    def write():
+        writer = identify_stage.ResultCache(root, endpoint, kind)
+        writer.put(key, value)
+        writer.flush()
+        kept.append(writer._db is not None)
+        writer.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    return thread, kept
+
+
 def test_a_reading_run_holds_off_another_runs_cache_writes_only_for_a_bounded_number_of_reads(
     tmp_path, monkeypatch
 ):
@@ -176,17 +193,7 @@ def test_a_reading_run_holds_off_another_runs_cache_writes_only_for_a_bounded_nu
 
     reader = identify_stage.ResultCache(tmp_path, endpoint, "licenses")
     assert reader.get("d1") == ["license-1"]  # the reader now holds a read transaction
-    stayed_on = []
-
-    def write_another_runs_entry():  # a connection of its own, in its own thread
-        writer = identify_stage.ResultCache(tmp_path, endpoint, "licenses")
-        writer.put("new", ["mit"])
-        writer.flush()
-        stayed_on.append(writer._db is not None)
-        writer.close()
-
-    writing = threading.Thread(target=write_another_runs_entry)
-    writing.start()
+    writing, stayed_on = _another_job_writes(tmp_path, endpoint, "licenses", "new", ["mit"])
     writing.join(0.5)
     assert writing.is_alive()  # held off by the reader's open transaction...
     for _ in range(60):  # ...until the reader's bounded transaction ends
@@ -395,18 +402,10 @@ def test_identify_ahead_holds_off_no_other_job_s_writes_while_it_waits_for_the_h
     outcomes = [({**r, "modelId": r["id"]}, None) for r in all_snapshot_records()[:2]]
     ahead = identify_stage.identify_ahead(iter(outcomes), config(data_root))
     assert next(ahead) == outcomes[0]  # looked up, identified; now "waiting for the Hub"
-    cache = data_root / "cache" / "identify"
-    wrote = []
-
-    def another_job_writes():
-        writer = identify_stage.ResultCache(cache, "https://huggingface.co", identify_stage.ROWS)
-        writer.put("another job's digest", {"licenses": ["[]"]})
-        writer.flush()
-        wrote.append(writer._db is not None)
-        writer.close()
-
-    writing = threading.Thread(target=another_job_writes)
-    writing.start()
+    writing, wrote = _another_job_writes(
+        data_root / "cache" / "identify", "https://huggingface.co", identify_stage.ROWS,
+        "another job's digest", {"licenses": ["[]"]},
+    )  # fmt: skip
     writing.join(10)
     still_waiting = writing.is_alive()
     assert list(ahead) == outcomes[1:]
