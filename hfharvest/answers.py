@@ -126,15 +126,17 @@ _INT64_DIGITS = 19
 def json_value(text: bytes | str):
     """json.loads with non-finite floats and out-of-int64 integers read as null, and lone
     surrogates (`"\\ud800"`, valid JSON) read as U+FFFD."""
-    value = json.loads(text, parse_float=_finite, parse_int=_int64, parse_constant=_null)
-    escapes = _SURROGATE_ESCAPE if isinstance(text, bytes) else _SURROGATE_ESCAPE_STR
+    value = json.loads(
+        text, parse_float=finite_or_none, parse_int=int64_or_none, parse_constant=_null
+    )
+    escapes = SURROGATE_ESCAPE if isinstance(text, bytes) else _SURROGATE_ESCAPE_STR
     return _without_surrogates(value) if escapes.search(text) else value
 
 
 # A `\uD800`-`\uDFFF` escape: a pair of them is one character, json.loads joins it; one alone
 # is a string no UTF-8 file can hold, and writing it failed the whole stage (UnicodeEncodeError).
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_SURROGATE_ESCAPE_STR = re.compile(_SURROGATE_ESCAPE.pattern.decode())
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_STR = re.compile(SURROGATE_ESCAPE.pattern.decode())
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -150,12 +152,14 @@ def _without_surrogates(value):
     return value
 
 
-def _finite(text: str) -> float | None:
+# A number as the run files can hold it (yajl reads them back), else None: also how jsonio tells
+# which texts it may read with json.loads instead of ijson.
+def finite_or_none(text: str) -> float | None:
     value = float(text)
     return value if math.isfinite(value) else None
 
 
-def _int64(text: str) -> int | None:
+def int64_or_none(text: str) -> int | None:
     if len(text.lstrip("-")) > _INT64_DIGITS:
         return None
     value = int(text)
@@ -222,7 +226,9 @@ def _entries(body: bytes) -> Iterator[tuple[bytes, int]]:
     raise BrokenArray("JSON array not closed (cut short?)")
 
 
-_VALUES = json.JSONDecoder(parse_float=_finite, parse_int=_int64, parse_constant=_null)
+_VALUES = json.JSONDecoder(
+    parse_float=finite_or_none, parse_int=int64_or_none, parse_constant=_null
+)
 _SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import math
 import os
 import re
 import tempfile
@@ -31,6 +30,8 @@ import ijson
 # zlib-ng's gzip: the same format and level, compressed in about half of zlib's CPU (the
 # normalize stage's N-Triples: 0.35 s against 0.58 s for 5 000 documents, the same ratio)
 from zlib_ng import gzip_ng
+
+from .answers import SURROGATE_ESCAPE, finite_or_none, int64_or_none
 
 # json.dumps(record, ensure_ascii=False), its encoder made once (json.dumps builds one per call
 # when given options): stages write a record per model.
@@ -161,7 +162,6 @@ class ModelText(dict):
 
 _HEAD = re.compile(rb'\{"stage": "[^"\\]*", "models": \[\n')  # as ArtifactWriter writes it
 _MODELS_END = b'], "failures": [\n'
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _refused(text: str):
@@ -169,13 +169,11 @@ def _refused(text: str):
 
 
 def _int64(text: str) -> int:
-    if -(2**63) < (value := int(text)) < 2**63:  # yajl refuses -2**63 too
-        return value
-    return _refused(text)
+    return value if (value := int64_or_none(text)) is not None else _refused(text)
 
 
 def _finite(text: str) -> float:
-    return value if math.isfinite(value := float(text)) else _refused(text)
+    return value if (value := finite_or_none(text)) is not None else _refused(text)
 
 
 # json.loads refusing what ijson (yajl) reads otherwise or refuses: NaN and Infinity, integers
@@ -215,7 +213,7 @@ def _model_lines(handle) -> Iterator[ModelText | None]:
             record = _STRICT.decode(text)
         except ValueError:
             break
-        if not (raw[:1] == b"{" and raw[-1:] == b"}") or _SURROGATE_ESCAPE.search(raw):
+        if not (raw[:1] == b"{" and raw[-1:] == b"}") or SURROGATE_ESCAPE.search(raw):
             break
         written = ModelText(record)
         written.text = text

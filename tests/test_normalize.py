@@ -583,13 +583,15 @@ def test_the_workflow_loads_postgres_and_never_writes_the_dsn(run):
 
 
 # Modules a document writer loads that do not shape a document: package markers, the table
-# names, error classes (and the token masking their messages) and the atomic file writers.
+# names, error classes (and the token masking their messages), the atomic file writers and the
+# number rules they read stage files by (answers: which texts json.loads may read).
 NOT_SHAPING = {
     "hfharvest",
     "hfharvest.normalize",
     "hfharvest.errors",
     "hfharvest.redact",
     "hfharvest.jsonio",
+    "hfharvest.answers",
 }
 
 
