@@ -35,7 +35,7 @@ from .answers import SURROGATE_ESCAPE, finite_or_none, int64_or_none
 
 # json.dumps(record, ensure_ascii=False), its encoder made once (json.dumps builds one per call
 # when given options): stages write a record per model.
-_RECORD_JSON = json.JSONEncoder(ensure_ascii=False)
+dumps_record = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _file_mode() -> int:
@@ -434,7 +434,7 @@ class ArtifactWriter:
         if type(record) is ModelText:
             self._handle.write(record.text)  # read from a stage file and passed on unchanged
         else:
-            self._handle.write(_RECORD_JSON.encode(record))
+            self._handle.write(dumps_record(record))
         self._models += 1
 
     def add_failure(self, failure: dict) -> None:

@@ -6,12 +6,11 @@ models only later artifacts have, in theirs (the models file's order).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..jsonio import ModelText, iter_models, iter_models_as_written, read_failures
+from ..jsonio import ModelText, dumps_record, iter_models, iter_models_as_written, read_failures
 from .extract import Outcome
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,6 @@ REQUIRED = ("modelId", "extraction_metadata")
 GOOD_CARD = {"ok", "missing", "truncated"}  # we asked and the Hub answered
 _NONE = object()
 _KEY = "extraction_metadata"
-_encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps's output, its encoder made once
 
 
 @dataclass
@@ -122,12 +120,14 @@ def _with_sources(record: dict, sources: list) -> dict:
         meta["sources"] = sources
         return dict(record) if type(record) is ModelText else record
     keys = list(record)
-    rest = "".join(f", {_encode(k)}: {_encode(record[k])}" for k in keys[keys.index(_KEY) + 1 :])
-    before = f"{_encode(_KEY)}: {_encode(meta)}{rest}}}"
+    rest = "".join(
+        f", {dumps_record(k)}: {dumps_record(record[k])}" for k in keys[keys.index(_KEY) + 1 :]
+    )
+    before = f"{dumps_record(_KEY)}: {dumps_record(meta)}{rest}}}"
     meta["sources"] = sources
     if not record.text.endswith(before):
         return dict(record)
-    record.text = f"{record.text[: -len(before)]}{_encode(_KEY)}: {_encode(meta)}{rest}}}"
+    record.text = f"{record.text[: -len(before)]}{dumps_record(_KEY)}: {dumps_record(meta)}{rest}}}"
     return record
 
 
