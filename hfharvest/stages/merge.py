@@ -21,6 +21,7 @@ REQUIRED = ("modelId", "extraction_metadata")
 GOOD_CARD = {"ok", "missing", "truncated"}  # we asked and the Hub answered
 _NONE = object()
 _KEY = "extraction_metadata"
+_KEY_TEXT, _SOURCES_TEXT = f'"{_KEY}": ', '"sources": '  # as json.dumps writes these keys
 
 
 @dataclass
@@ -123,11 +124,14 @@ def _with_sources(record: dict, sources: list) -> dict:
     rest = "".join(
         f", {dumps_record(k)}: {dumps_record(record[k])}" for k in keys[keys.index(_KEY) + 1 :]
     )
-    before = f"{dumps_record(_KEY)}: {dumps_record(meta)}{rest}}}"
+    meta_text = dumps_record(meta)
+    before = f"{_KEY_TEXT}{meta_text}{rest}}}"
     meta["sources"] = sources
-    if not record.text.endswith(before):
+    if len(meta) == 1 or not record.text.endswith(before):  # (an empty one had no `, `)
         return dict(record)
-    record.text = f"{record.text[: -len(before)]}{dumps_record(_KEY)}: {dumps_record(meta)}{rest}}}"
+    # `sources` is the metadata's last key: its text is the one before, that key added
+    meta_text = f"{meta_text[:-1]}, {_SOURCES_TEXT}{dumps_record(sources)}}}"
+    record.text = f"{record.text[: -len(before)]}{_KEY_TEXT}{meta_text}{rest}}}"
     return record
 
 
