@@ -29,14 +29,18 @@ import stat
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from zlib_ng import gzip_ng, zlib_ng
+
 from .ids import validate_model_id
 from .progress import CONSOLE
 from .runconfig import endpoint_key
+from .trail import TrailWalk, trail_line
 
 if TYPE_CHECKING:
     from .cards import CardStore
@@ -48,6 +52,8 @@ VERSION = re.compile(r"[0-9a-f]{7,64}|v[0-9]{1,6}")  # a commit sha, or an arXiv
 LEGACY_OWNER = "~"  # ids without an owner (gpt2); `~` is never part of a Hub id
 ENTRY_MAX_BYTES = 64 * 1024 * 1024  # a README is cut at 5 MiB: an entry beyond this is damage
 ENDPOINT_FILE = "ENDPOINT"  # in each endpoint's folder: which endpoint its entries came from
+TRAILS = "~trails"  # beside it, the fetch jobs' trails (trail.py); `~` is in no owner's name
+TRAIL_NAME = re.compile(r"[0-9]{1,6}-of-[0-9]{1,6}")  # a fetch shard's scatter item
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 # A planted symlink (ELOOP), a file where a folder should be (ENOTDIR), a FIFO or device (ENXIO).
 _TAMPERED = {errno.ELOOP, errno.ENOTDIR, errno.ENXIO, errno.EISDIR}
@@ -211,21 +217,22 @@ class EntryStore:
         with suppress(OSError):
             os.unlink(name, dir_fd=folder)  # removes a planted link itself, never its target
 
-    def store_entry(self, parts: list[str], name: str, data: bytes) -> None:
+    def store_entry(self, parts: list[str], name: str, data: bytes) -> bool:
         """Write atomically (a temporary file renamed over the entry); a cache that cannot be
-        written is switched off with one warning, a tampered path is skipped."""
+        written is switched off with one warning, a tampered path is skipped. Whether it was
+        written."""
         if not self.writable:
-            return
+            return False
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             self._switch_off(err)
-            return
+            return False
         try:
             folder = self._open_dir(parts, create=True)
         except OSError as err:
             self._write_failed(parts, err)
-            return
+            return False
         temporary = f".{name}.{secrets.token_hex(6)}.tmp"
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
@@ -238,8 +245,10 @@ class EntryStore:
             with suppress(OSError):
                 os.unlink(temporary, dir_fd=folder)
             self._write_failed(parts, err)
+            return False
         finally:
             os.close(folder)
+        return True
 
     def _write_failed(self, parts: list[str], err: OSError) -> None:
         where = self.root.joinpath(*parts)
@@ -262,38 +271,49 @@ class EntryStore:
         return self.root.joinpath(*parts, name)
 
     # -- entries -------------------------------------------------------------------------------
-    def _write_entry(self, parts: list[str], name: str, entry: dict) -> None:
+    def _write_entry(self, parts: list[str], name: str, entry: dict) -> bytes | None:
+        """Write the entry, checksummed; its bytes, or None if it could not be written."""
         entry["checksum"] = _checksum(entry)
-        self.store_entry(parts, name, _ENTRY_JSON.encode(entry).encode())
+        data = _ENTRY_JSON.encode(entry).encode()
+        return data if self.store_entry(parts, name, data) else None
 
     def _load_entry(self, parts: list[str], name: str, key: dict) -> dict | None:
         """A checksummed entry whose key fields match `key`; None if missing, or if damaged
         (then it is deleted, to be refetched)."""
+        return self._load_entry_bytes(parts, name, key)[0]
+
+    def _load_entry_bytes(self, parts: list[str], name: str,
+                          key: dict) -> tuple[dict | None, bytes | None]:  # fmt: skip
+        """`_load_entry`, and the bytes its file holds."""
         try:
             data = self.read_entry(parts, name)
-            if data is None:
-                return None
-            entry = json.loads(data.decode("utf-8"))
-            checksum = entry.pop("checksum")
-            if checksum != _checksum(entry) or any(entry[k] != v for k, v in key.items()):
-                raise ValueError("checksum or key mismatch")
-            return entry
+            return (None, None) if data is None else (_checked(data, key), data)
         except TamperedEntry as err:
             where = self._shown(parts, name)
             log.warning("cache entry %s: %s: ignored, will refetch", where, err.strerror)
-            return None
         except PermissionError as err:
             where = self._shown(parts, name)
             log.warning("cache entry %s cannot be read (%s): will refetch", where, err.strerror)
-            return None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+        except (OSError, *_DAMAGED) as err:
             where = self._shown(parts, name)
             log.warning("corrupt cache entry %s (%s): dropped, will refetch", where, err)
             with suppress(OSError):
                 folder = self._open_dir(parts, create=False)
                 self._drop(folder, name)
                 os.close(folder)
-            return None
+        return None, None
+
+
+_DAMAGED = (ValueError, KeyError, TypeError, AttributeError, RecursionError)  # of an entry's bytes
+
+
+def _checked(data: bytes, key: dict) -> dict:
+    """The entry `data` holds, its checksum and key fields checked; one of _DAMAGED if not."""
+    entry = json.loads(data.decode("utf-8"))
+    checksum = entry.pop("checksum")
+    if checksum != _checksum(entry) or any(entry[k] != v for k, v in key.items()):
+        raise ValueError("checksum or key mismatch")
+    return entry
 
 
 class CardCache(EntryStore):
@@ -306,6 +326,8 @@ class CardCache(EntryStore):
         folder, self.endpoint = endpoint_key(endpoint)
         self._base = ["readmes", folder]
         self._marked = False
+        self._following: TrailWalk | None = None
+        self._trail_out: _TrailWriter | None = None
 
     def _where(self, model_id: str, sha: str) -> tuple[list[str], str]:
         validate_model_id(model_id)  # ids become paths only once checked: no `..`, no `/x`
@@ -329,18 +351,67 @@ class CardCache(EntryStore):
         blob is removed there, so the next run fetches it again."""
         if not sha or not SHA.fullmatch(sha):
             return None
-        parts, name = self._where(model_id, sha)
-        entry = self._load_entry(parts, name, {"model_id": model_id, "sha": sha})
+        entry = self._entry(model_id, sha)
         card = None
         if entry is not None:
             try:
                 card = self._card(model_id, sha, entry, text)
             except KeyError as err:
-                log.warning("corrupt cache entry %s/%s (no %s): will refetch", parts, name, err)
+                where = self._path(model_id, sha)
+                log.warning("corrupt cache entry %s (no %s): will refetch", where, err)
             except (CardUnreadable, ValueError) as err:
                 log.warning("%s@%s: README cached, but %s: will refetch", model_id, sha, err)
         self._tally(card is not None)
         return card
+
+    def _entry(self, model_id: str, sha: str) -> dict | None:
+        """The entry from the trail of the run before, if it holds it as it should (its own
+        id and sha: the id needs no check to become a path), else from its file; kept in this
+        job's trail."""
+        key = {"model_id": model_id, "sha": sha}
+        entry, data = None, None
+        if self._following is not None:
+            with self._lock:  # the fetch job asks in one thread; anyone else may not
+                data = self._following.find(model_id, sha)
+        if data is not None:
+            with suppress(*_DAMAGED):  # a damaged line: the file is read instead
+                entry = _checked(data, key)
+        if entry is None:
+            entry, data = self._load_entry_bytes(*self._where(model_id, sha), key)
+        if entry is not None:
+            self._trail(model_id, sha, data)
+        return entry
+
+    def follow_trail(self, name: str) -> None:
+        """Walk the trail `name` the job of the run before left (see trail.py) and leave one
+        for the next run's: for a job that looks up a listing's entries in its order (a fetch
+        shard, a `name` each). The new trail is in place once `flush` is called."""
+        if not TRAIL_NAME.fullmatch(name):
+            raise ValueError(f"not a trail name: {name!r}")
+        try:
+            folder = self._open_dir([*self._base, TRAILS], create=True)
+        except OSError as err:  # the cache's own writes say why, once
+            log.info("README trail not kept (%s): entries read from their files", err)
+            return
+        try:
+            self._trail_out = _TrailWriter(folder, f"{name}.gz")
+        except OSError as err:
+            os.close(folder)
+            log.info("README trail not kept (%s): entries read from their files", err)
+            return
+        self._following = TrailWalk(_trail_lines(folder, f"{name}.gz"))
+
+    def _trail(self, model_id: str, sha: str, data: bytes) -> None:
+        if self._trail_out is not None:
+            with self._lock:
+                self._trail_out.add(trail_line(model_id, sha, data))
+
+    def flush(self) -> None:
+        """Put this job's trail in place (see follow_trail)."""
+        with self._lock:
+            out, self._trail_out, self._following = self._trail_out, None, None
+        if out is not None:
+            out.close()
 
     def _card(self, model_id: str, sha: str, entry: dict, text: bool = True) -> CachedCard:
         refused, source = entry.get("refused"), entry.get("source")
@@ -387,7 +458,8 @@ class CardCache(EntryStore):
             entry["refused"] = refused
         if source:
             entry["source"] = source
-        self._write_entry(parts, name, entry)
+        if (written := self._write_entry(parts, name, entry)) is not None:
+            self._trail(model_id, sha, written)
         return digest
 
 
@@ -422,6 +494,72 @@ class RecordCache(EntryStore):
 
     def put(self, model_id: str, record: dict) -> None:
         self._write_entry(*self._where(model_id), {"model_id": model_id, "record": record})
+
+
+def _trail_lines(folder: int, name: str) -> Iterator[bytes]:
+    """The lines of the trail `name` in `folder` (a regular file, never a link), as far as they
+    can be read: a trail that is absent, cut or damaged ends there (the files are read)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+    except OSError:
+        return
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return
+        with os.fdopen(os.dup(fd), "rb") as raw, gzip_ng.GzipFile(fileobj=raw) as lines:
+            yield from lines
+    except (OSError, EOFError, zlib_ng.error) as err:
+        log.info("README trail %s: %s: the rest read from the entries' files", name, err)
+    finally:
+        os.close(fd)
+
+
+_TRAIL_BATCH = 1_000
+
+
+class _TrailWriter:
+    """A trail written as it grows into a temporary file of `folder`, renamed to `name` by
+    `close` (a job that fails leaves the trail before it in place)."""
+
+    def __init__(self, folder: int, name: str):
+        self._folder, self._name = folder, name
+        self._temporary = f".{name}.{secrets.token_hex(6)}.tmp"
+        fd = os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                     0o644, dir_fd=folder)  # fmt: skip
+        self._raw = os.fdopen(fd, "wb")
+        self._out = gzip_ng.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0,
+                                     compresslevel=1)  # fmt: skip
+        self._done = weakref.finalize(self, _discard, self._raw, folder, self._temporary)
+        self._lines: list[bytes] = []  # compressed a batch at a time (a call a line: 2 us each)
+
+    def add(self, line: bytes) -> None:
+        self._lines.append(line)
+        if len(self._lines) >= _TRAIL_BATCH:
+            self._write()
+
+    def _write(self) -> None:
+        self._out.write(b"".join(self._lines))
+        self._lines = []
+
+    def close(self) -> None:
+        try:
+            self._write()
+            self._out.close()
+            self._raw.close()
+            os.replace(self._temporary, self._name, src_dir_fd=self._folder,
+                       dst_dir_fd=self._folder)  # fmt: skip
+        except OSError as err:
+            log.warning("README trail %s not kept: %s", self._name, err)
+        self._done()  # the folder closed (and the temporary file removed, if still there)
+
+
+def _discard(raw, folder: int, temporary: str) -> None:
+    """A trail never closed (its job failed): its temporary file removed, its folder closed."""
+    with suppress(OSError):
+        raw.close()
+        os.unlink(temporary, dir_fd=folder)
+    with suppress(OSError):
+        os.close(folder)
 
 
 def _read_up_to(fd: int, size: int) -> bytes:

@@ -123,6 +123,7 @@ def write_stage(
             out.metadata["hub_requests"] = dict(process_rate_limiter().requests)
             if extractor.cache is not None:
                 cache = extractor.cache
+                cache.flush()  # its trail for the next run (follow_trail), the job done
                 out.metadata["card_cache"] = {"hits": cache.hits, "misses": cache.misses}
             if extractor.shared is not None:
                 out.metadata["records_reused"] = extractor.reused

@@ -34,6 +34,8 @@ def latest_shard(extractor: Extractor, listing_path: str, scatteritem: str) -> I
     """READMEs for this shard's part of the latest listing."""
     # The listing file already holds the failures of its records (dropped fields): not again.
     records = take_shard(iter_models(listing_path), scatteritem)
+    if extractor.cache is not None:  # the READMEs looked up in the listing's order
+        extractor.cache.follow_trail(scatteritem)
     return extractor.with_cards((record, None) for record in records)
 
 

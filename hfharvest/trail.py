@@ -1,0 +1,61 @@
+"""The README entries a fetch job read, in the order it listed the models: the next run's job of
+the same shard reads them back as it walks its own listing, instead of opening each entry's file.
+
+A warm run lists the same models in nearly the same order (newest first: the changed ones move
+to the front, the rest keep their order), so the entry of each listed model is the next one in
+the trail, or a little ahead. The walk holds at most `window` entries read ahead; a model it
+does not find (changed, new, or too far) is looked up in its file as before. What a trail gives
+is only where the bytes come from: the cache checks them exactly as a file's (checksum, key).
+
+A line is `<model id>\\t<sha>\\t<entry as its file holds it>` (entries are one-line JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+WINDOW = 20_000  # entries held ahead at most (a few MB): past them a lookup reads the file
+
+
+class TrailWalk:
+    """Entries of an earlier trail, found by (model id, sha) in about the order they were
+    written."""
+
+    def __init__(self, lines: Iterable[bytes], window: int = WINDOW):
+        self._lines: Iterator[bytes] | None = iter(lines)
+        self._ahead: dict[str, tuple[str, bytes]] = {}  # read ahead: id -> (sha, entry)
+        # Ids asked and not found (changed or new models, or ahead of the window): a line of
+        # theirs read later is no answer to anyone, and is dropped rather than held. Grows with
+        # what changed, not with the listing.
+        self._missed: set[str] = set()
+        self._window = window
+
+    def find(self, model_id: str, sha: str) -> bytes | None:
+        """The entry's bytes, if the trail holds them at `sha` within the window."""
+        found = self._ahead.pop(model_id, None)
+        while found is None and self._lines is not None and len(self._ahead) < self._window:
+            line = self._next()
+            if line is None:
+                break
+            if line[0] == model_id:
+                found = line[1:]
+            elif line[0] in self._missed:
+                self._missed.discard(line[0])
+            else:
+                self._ahead[line[0]] = line[1:]
+        if found is None:
+            self._missed.add(model_id)
+        return found[1] if found is not None and found[0] == sha else None
+
+    def _next(self) -> tuple[str, str, bytes] | None:
+        for line in self._lines:
+            model_id, tab, rest = line.rstrip(b"\n").partition(b"\t")
+            sha, tab2, entry = rest.partition(b"\t")
+            if tab and tab2:  # a line cut short is skipped: its file is read instead
+                return model_id.decode("utf-8", "replace"), sha.decode("ascii", "replace"), entry
+        self._lines = None
+        return None
+
+
+def trail_line(model_id: str, sha: str, entry: bytes) -> bytes:
+    return b"%s\t%s\t%s\n" % (model_id.encode("utf-8"), sha.encode("ascii"), entry)
