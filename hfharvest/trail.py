@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 WINDOW = 20_000  # entries held ahead at most (a few MB): past them a lookup reads the file
+MISSED_MAX = 5 * WINDOW  # ids not found that are remembered (see TrailWalk._missed)
 
 
 class TrailWalk:
@@ -26,7 +27,8 @@ class TrailWalk:
         self._ahead: dict[str, tuple[str, bytes]] = {}  # read ahead: id -> (sha, entry)
         # Ids asked and not found (changed or new models, or ahead of the window): a line of
         # theirs read later is no answer to anyone, and is dropped rather than held. Grows with
-        # what changed, not with the listing.
+        # what changed, up to a bound (past it such lines are held, and the walk may stall: the
+        # files are read).
         self._missed: set[str] = set()
         self._window = window
 
@@ -43,8 +45,8 @@ class TrailWalk:
                 self._missed.discard(line[0])
             else:
                 self._ahead[line[0]] = line[1:]
-        if found is None:
-            self._missed.add(model_id)
+        if found is None and self._lines is not None and len(self._missed) < MISSED_MAX:
+            self._missed.add(model_id)  # (a trail read to its end holds no more lines of it)
         return found[1] if found is not None and found[0] == sha else None
 
     def _next(self) -> tuple[str, str, bytes] | None:

@@ -44,6 +44,17 @@ def test_lines_of_models_asked_already_do_not_fill_the_window():
     assert found == [f"entry of {model_id}".encode() for model_id in unchanged]
 
 
+def test_a_walk_remembers_what_it_missed_only_while_lines_may_come(monkeypatch):
+    """A cold run has no trail: its 1.5 million misses must not be held (memory flat in N)."""
+    walk = TrailWalk([])
+    assert [walk.find(model_id, SHA) for model_id in IDS] == [None] * len(IDS)
+    assert walk._missed == set()
+    monkeypatch.setattr("hfharvest.trail.MISSED_MAX", 2)
+    walk = TrailWalk(lines(*IDS), window=1)
+    assert [walk.find(f"org/new{i}", SHA) for i in range(4)] == [None] * 4
+    assert walk._missed == {"org/new0", "org/new1"}
+
+
 def fetched(root, removed=()) -> dict[str, str | None]:
     """A job's lookups of IDS in order, its trail followed and left; `removed`: entry files
     deleted first (a hit on those comes from the trail)."""
