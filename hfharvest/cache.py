@@ -29,18 +29,15 @@ import stat
 import threading
 import time
 import weakref
-from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zlib_ng import gzip_ng, zlib_ng
-
 from .ids import validate_model_id
 from .progress import CONSOLE
 from .runconfig import endpoint_key
-from .trail import TrailWalk, trail_line
+from .trail import TrailWalk, TrailWriter, trail_line, trail_lines
 
 if TYPE_CHECKING:
     from .cards import CardStore
@@ -327,7 +324,7 @@ class CardCache(EntryStore):
         self._base = ["readmes", folder]
         self._marked = False
         self._following: TrailWalk | None = None
-        self._trail_out: _TrailWriter | None = None
+        self._trail_out: TrailWriter | None = None
 
     def _where(self, model_id: str, sha: str) -> tuple[list[str], str]:
         validate_model_id(model_id)  # ids become paths only once checked: no `..`, no `/x`
@@ -394,12 +391,12 @@ class CardCache(EntryStore):
             log.info("README trail not kept (%s): entries read from their files", err)
             return
         try:
-            self._trail_out = _TrailWriter(folder, f"{name}.gz")
+            self._trail_out = TrailWriter(folder, f"{name}.gz")
         except OSError as err:
             os.close(folder)
             log.info("README trail not kept (%s): entries read from their files", err)
             return
-        self._following = TrailWalk(_trail_lines(folder, f"{name}.gz"))
+        self._following = TrailWalk(trail_lines(folder, f"{name}.gz"))
 
     def _trail(self, model_id: str, sha: str, data: bytes) -> None:
         if self._trail_out is not None:
@@ -494,72 +491,6 @@ class RecordCache(EntryStore):
 
     def put(self, model_id: str, record: dict) -> None:
         self._write_entry(*self._where(model_id), {"model_id": model_id, "record": record})
-
-
-def _trail_lines(folder: int, name: str) -> Iterator[bytes]:
-    """The lines of the trail `name` in `folder` (a regular file, never a link), as far as they
-    can be read: a trail that is absent, cut or damaged ends there (the files are read)."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
-    except OSError:
-        return
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return
-        with os.fdopen(os.dup(fd), "rb") as raw, gzip_ng.GzipFile(fileobj=raw) as lines:
-            yield from lines
-    except (OSError, EOFError, zlib_ng.error) as err:
-        log.info("README trail %s: %s: the rest read from the entries' files", name, err)
-    finally:
-        os.close(fd)
-
-
-_TRAIL_BATCH = 1_000
-
-
-class _TrailWriter:
-    """A trail written as it grows into a temporary file of `folder`, renamed to `name` by
-    `close` (a job that fails leaves the trail before it in place)."""
-
-    def __init__(self, folder: int, name: str):
-        self._folder, self._name = folder, name
-        self._temporary = f".{name}.{secrets.token_hex(6)}.tmp"
-        fd = os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-                     0o644, dir_fd=folder)  # fmt: skip
-        self._raw = os.fdopen(fd, "wb")
-        self._out = gzip_ng.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0,
-                                     compresslevel=1)  # fmt: skip
-        self._done = weakref.finalize(self, _discard, self._raw, folder, self._temporary)
-        self._lines: list[bytes] = []  # compressed a batch at a time (a call a line: 2 us each)
-
-    def add(self, line: bytes) -> None:
-        self._lines.append(line)
-        if len(self._lines) >= _TRAIL_BATCH:
-            self._write()
-
-    def _write(self) -> None:
-        self._out.write(b"".join(self._lines))
-        self._lines = []
-
-    def close(self) -> None:
-        try:
-            self._write()
-            self._out.close()
-            self._raw.close()
-            os.replace(self._temporary, self._name, src_dir_fd=self._folder,
-                       dst_dir_fd=self._folder)  # fmt: skip
-        except OSError as err:
-            log.warning("README trail %s not kept: %s", self._name, err)
-        self._done()  # the folder closed (and the temporary file removed, if still there)
-
-
-def _discard(raw, folder: int, temporary: str) -> None:
-    """A trail never closed (its job failed): its temporary file removed, its folder closed."""
-    with suppress(OSError):
-        raw.close()
-        os.unlink(temporary, dir_fd=folder)
-    with suppress(OSError):
-        os.close(folder)
 
 
 def _read_up_to(fd: int, size: int) -> bytes:
