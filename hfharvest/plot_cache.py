@@ -68,7 +68,7 @@ class PlotCache:
             if facts != {"key": key, "size": len(picture),
                          "checksum": hashlib.sha256(picture).hexdigest()}:  # fmt: skip
                 return False
-        except ValueError:
+        except (ValueError, RecursionError):  # a header that is not ours: drawn again
             return False
         with atomic_writer(path, "wb") as handle:
             handle.write(picture)
