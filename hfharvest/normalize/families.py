@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib
+import pyarrow.parquet as pq
 
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
+from ..plot_cache import PlotCache, plot_key, reuse_or_draw
+from ..report import pyplot
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 RELATION_COLOURS = {
     "finetune": "#4c72b0",
@@ -32,6 +34,8 @@ RELATION_COLOURS = {
 MAX_LABELLED = 40  # beyond this many models a panel names only its roots with most children
 NAMED_ROOTS = 5
 MAX_DRAWN = 300  # beyond this many models a panel shows its busiest roots' first generations
+FAMILIES_CODE = ("normalize/families.py", "report.py")  # what draws the picture
+Edge = tuple[str, str, str]  # parent, child, relation
 
 
 def iter_edges(edges_path: str):
@@ -44,8 +48,14 @@ def iter_edges(edges_path: str):
 
 def lineage_graph(edges_path: str) -> nx.DiGraph:
     """parent -> child edges with their relation: the whole graph, for small runs and tests."""
+    return _graph(iter_edges(edges_path))
+
+
+def _graph(edges) -> nx.DiGraph:
+    import networkx as nx  # only to draw (a reused picture needs none of it)
+
     graph = nx.DiGraph()
-    for parent, child, relation in iter_edges(edges_path):
+    for parent, child, relation in edges:
         graph.add_edge(parent, child, relation=relation)
     return graph
 
@@ -77,6 +87,13 @@ class Family:
 
 def largest_families(edges_path: str, count: int, max_drawn: int = MAX_DRAWN) -> list[Family]:
     """The `count` largest families, largest first (ties: by smallest model id)."""
+    return [_family(size, edges, max_drawn) for size, edges in family_edges(edges_path, count)]
+
+
+def family_edges(edges_path: str, count: int) -> list[tuple[int, list[Edge]]]:
+    """(models, sorted edges) of the `count` largest families, largest first (ties: by smallest
+    model id): what the picture is drawn from, the same whatever order the table lists them in
+    (a warm run lists its changed models first)."""
     families = _Families()
     for parent, child, _ in iter_edges(edges_path):
         families.join(parent, child)
@@ -86,12 +103,15 @@ def largest_families(edges_path: str, count: int, max_drawn: int = MAX_DRAWN) ->
     ranked = sorted(members.values(), key=lambda nodes: (-len(nodes), min(nodes)))[:count]
     del members, families
     chosen = {node: index for index, nodes in enumerate(ranked) for node in nodes}
-    graphs = [nx.DiGraph() for _ in ranked]
-    for parent, child, relation in iter_edges(edges_path):
-        if (index := chosen.get(parent)) is not None:
-            graphs[index].add_edge(parent, child, relation=relation)
-    return [Family(_around_busiest_roots(graph, max_drawn), graph.number_of_nodes())
-            for graph in graphs]  # fmt: skip
+    edges: list[list[Edge]] = [[] for _ in ranked]
+    for edge in iter_edges(edges_path):
+        if (index := chosen.get(edge[0])) is not None:
+            edges[index].append(edge)
+    return [(len(nodes), sorted(found)) for nodes, found in zip(ranked, edges, strict=True)]
+
+
+def _family(size: int, edges: list[Edge], max_drawn: int) -> Family:
+    return Family(_around_busiest_roots(_graph(edges), max_drawn), size)
 
 
 def _around_busiest_roots(family: nx.DiGraph, max_drawn: int) -> nx.DiGraph:
@@ -110,17 +130,23 @@ def _around_busiest_roots(family: nx.DiGraph, max_drawn: int) -> nx.DiGraph:
                     kept[child] = None
                     following.append(child)
         frontier = following
-    return family.subgraph(kept).copy()
+    # In the order kept, not a subgraph's: that one follows a set's, which differs from one
+    # interpreter to the next (hash seeds), and so did the picture of the same families.
+    drawn = type(family)()
+    drawn.add_nodes_from(kept)
+    drawn.add_edges_from(edge for edge in family.edges(kept, data=True) if edge[1] in kept)
+    return drawn
 
 
 def _layout(family: nx.DiGraph) -> dict:
     """Roots on the left, each generation one column to the right (spring layout for cycles)."""
+    import networkx as nx
+
     if not nx.is_directed_acyclic_graph(family):
         return nx.spring_layout(family, seed=0)
-    for generation, nodes in enumerate(nx.topological_generations(family)):
-        for node in nodes:
-            family.nodes[node]["generation"] = generation
-    return nx.multipartite_layout(family, subset_key="generation")
+    # Generations as lists: from a node attribute, networkx groups them in sets (hash order).
+    generations = dict(enumerate(nx.topological_generations(family)))
+    return nx.multipartite_layout(family, subset_key=generations)
 
 
 def _label(model_id: str) -> str:
@@ -136,8 +162,20 @@ def _title(drawn: nx.DiGraph, roots: list[str], size: int) -> str:
     return f"{', '.join(sorted(roots)[:2])}: {size} models{shown}"
 
 
-def plot_families(edges_path: str, path: str, count: int = 4) -> None:
-    families = largest_families(edges_path, count)
+def plot_families(edges_path: str, path: str, count: int = 4,
+                  cache: PlotCache | None = None) -> None:  # fmt: skip
+    """The picture of the `count` largest families; reused from `cache` when it holds the
+    picture of these families."""
+    chosen = family_edges(edges_path, count)
+    key = plot_key(FAMILIES_CODE, ["families", MAX_DRAWN, chosen])
+    reuse_or_draw(cache, path, key, lambda: _draw(chosen, path))
+
+
+def _draw(chosen: list[tuple[int, list[Edge]]], path: str) -> None:
+    import networkx as nx
+
+    plt = pyplot()
+    families = [_family(size, edges, MAX_DRAWN) for size, edges in chosen]
     panels = max(len(families), 1)
     figure, axes = plt.subplots(panels, 1, figsize=(11, 3.2 * panels), squeeze=False)
     for axis, family in zip(axes[:, 0], families, strict=False):

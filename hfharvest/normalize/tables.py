@@ -163,10 +163,11 @@ def _coerce(value, kind: pa.DataType):
 class TableWriter:
     """Rows in, Parquet record batches out, `batch_rows` at a time."""
 
-    def __init__(self, writer: pq.ParquetWriter, batch_rows: int):
-        self._writer, self._batch_rows = writer, batch_rows
+    def __init__(self, writer: pq.ParquetWriter, batch_rows: int, run_id: str = ""):
+        self._writer, self._batch_rows, self._run_id = writer, batch_rows, run_id
         self._rows = _Rows(writer.schema)
         self._tables: list[pa.Table] = []  # rows given as tables, `_pending` of them
+        self._values: dict[str, list] = {}  # and their columns given as values
         self._pending = 0
         self.count = 0
 
@@ -176,18 +177,28 @@ class TableWriter:
         if len(self._rows.rows) >= self._batch_rows:
             self._flush_rows()
 
-    def add_table(self, table: pa.Table) -> None:
-        """Rows given as a table (of the writer's schema), written `batch_rows` at a time."""
+    def add_table(self, table: pa.Table, **values: list) -> None:
+        """Rows given as a table of the writer's columns but `run_id` (the writer's) and those
+        in `values` (a value a row each), written `batch_rows` at a time: the columns set per
+        run are made a batch at a time, not for each block of cached rows."""
         self._flush_rows()
         self._tables.append(table)
+        for column, items in values.items():
+            self._values.setdefault(column, []).extend(items)
         self._pending += table.num_rows
         while self._pending >= self._batch_rows:
-            whole = pa.concat_tables(self._tables)
-            self._write(whole.slice(0, self._batch_rows))
-            self._tables, self._pending = (
-                [whole.slice(self._batch_rows)],
-                self._pending - self._batch_rows,
-            )
+            self._write_tables(self._batch_rows)
+
+    def _write_tables(self, count: int) -> None:
+        whole = pa.concat_tables(self._tables)
+        given = {"run_id": pa.repeat(pa.scalar(self._run_id, STR), count)}
+        given |= {column: pa.array(items[:count], INT) for column, items in self._values.items()}
+        columns = [given[f.name] if f.name in given else whole.column(f.name).slice(0, count)
+                   for f in self._writer.schema]  # fmt: skip
+        self._write(pa.Table.from_arrays(columns, schema=self._writer.schema))
+        self._tables = [whole.slice(count)]
+        self._values = {column: items[count:] for column, items in self._values.items()}
+        self._pending -= count
 
     def _write(self, table: pa.Table) -> None:
         # One chunk: a table of many small ones is written slower than it is combined.
@@ -200,8 +211,8 @@ class TableWriter:
 
     def _flush_tables(self) -> None:
         if self._pending:
-            self._write(pa.concat_tables(self._tables))
-        self._tables, self._pending = [], 0
+            self._write_tables(self._pending)
+        self._tables, self._values = [], {}
 
     def _flush_rows(self) -> None:
         if self._rows.rows:
@@ -225,10 +236,11 @@ def write_tables(
         for name, schema in SCHEMAS.items():
             handle = stack.enter_context(atomic_writer(out[name], "wb"))
             parquet = stack.enter_context(pq.ParquetWriter(handle, schema, compression="zstd"))
-            writers[name] = TableWriter(parquet, batch_rows)
+            writers[name] = TableWriter(parquet, batch_rows, run_id)
         for records, rows in _blocks(models, facts, cache):
-            for name in MODEL_TABLES:
-                writers[name].add_table(_per_run(name, rows[name], records, run_id))
+            writers["models"].add_table(rows["models"], **_per_run_counts(records))
+            for name in ("lineage_edges", "model_entities"):
+                writers[name].add_table(rows[name])
         for kind, items in entities.items():
             for entity in items:
                 writers[f"entities_{kind}"].add({**entity, "run_id": run_id})
@@ -387,15 +399,12 @@ class _Rows:
         return table
 
 
-def _per_run(name: str, rows: pa.Table, records: list[dict], run_id: str) -> pa.Table:
-    """A block's cached rows with the columns set per run, in the table's column order."""
-    given = {"run_id": pa.repeat(pa.scalar(run_id, STR), rows.num_rows)}
-    if name == "models":  # a row per record, in their order
-        for column in ("downloads", "likes"):  # _coerce's INT inline: an int, never a bool
-            values = [v if type(v := r.get(column)) is int else None for r in records]
-            given[column] = pa.array(values, INT)
-    columns = [given[f.name] if f.name in given else rows.column(f.name) for f in SCHEMAS[name]]
-    return pa.Table.from_arrays(columns, schema=SCHEMAS[name])
+def _per_run_counts(records: list[dict]) -> dict[str, list]:
+    """The models' columns set per run besides `run_id`, a value a record, in their order."""
+    return {  # _coerce's INT inline: an int, never a bool
+        column: [v if type(v := r.get(column)) is int else None for r in records]
+        for column in ("downloads", "likes")
+    }
 
 
 def _model_rows(record: dict, lookups: Lookups, writers: dict, run_id: str) -> None:

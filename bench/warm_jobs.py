@@ -1,0 +1,113 @@
+"""CPU of the tables, catalogue and plot jobs on a warm run (issue 10), each in a fresh process.
+
+Runs what each job's script runs (scripts/normalize_tables.py, build_catalogue.py,
+plot_lineage_families.py, plot_run_report.py) on a kept data root holding a cold and a warm run
+(bench/run.py --keep), writing only under `--scratch`. The caches (table rows, pictures) are
+filled from the cold run first, at this code, then each warm pass starts from a copy of them.
+CPU by getrusage (the child's own and its children's, imports included), as the machine is
+shared and wall time noisy.
+
+    PYTHONPATH=. .venv/bin/python bench/warm_jobs.py --data DATA_ROOT --scratch /tmp/wj --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+JOBS = ("normalize_tables", "plot_lineage_families", "plot_run_report", "build_catalogue")
+STAGES = {"extract_latest": "hf_models_latest.json.gz", "merge_models": "hf_models.json",
+          "extract_from_file": "hf_models_from_file.json.gz",
+          "add_ancestor_models": "hf_models_with_ancestors.json"}  # fmt: skip
+ENDPOINT = "http://127.0.0.1"  # the partition the table cache is read from (any, if the same)
+
+
+def run_job(job: str, data: Path, run: str, out: Path, caches: Path, cached: bool) -> None:
+    """One job, as its script runs it, in this process."""
+    from hfharvest.jsonio import write_json
+    from hfharvest.workflow import start_log
+
+    raw, normalized = data / "1_raw" / "hf" / run, data / "2_normalized" / "hf" / run
+    (out / "report").mkdir(parents=True, exist_ok=True)
+    start_log(str(out / f"{job}.log"))
+    if job == "normalize_tables":
+        from hfharvest.normalize.inputs import RunInputs
+        from hfharvest.normalize.stage import normalize_tables
+        from hfharvest.normalize.table_cache import TableCache
+
+        inputs = RunInputs.from_folder(raw, STAGES)
+        cache = TableCache(caches / "tables", ENDPOINT) if cached else None
+        write_json(out / "counts.json", normalize_tables(inputs, out, run, 10_000, cache))
+        return
+    if job == "build_catalogue":
+        from hfharvest.normalize.catalogue import build_catalogue
+
+        tables = {path.stem: path for path in sorted((normalized / "tables").glob("*.parquet"))}
+        write_json(out / "counts.json", build_catalogue(tables, out / "catalogue.duckdb"))
+        return
+    from hfharvest.plot_cache import PlotCache
+
+    plots = PlotCache(caches / "plots") if cached else None
+    if job == "plot_lineage_families":
+        from hfharvest.normalize.families import plot_families
+
+        edges = normalized / "tables" / "lineage_edges.parquet"
+        plot_families(str(edges), str(out / "report" / "lineage_families.png"), cache=plots)
+        return
+    from hfharvest import report
+
+    names = ("pipeline_tags", "libraries", "licenses", "lineage", "entities", "timings")
+    pictures = {name: str(out / "report" / f"{name}.png") for name in names}
+    licences = raw / "identified" / "licenses.json"
+    report.plot_models(str(raw / "hf_models_with_ancestors.json"), str(licences), pictures, plots)
+    report.plot_entities(str(raw / "summary.json"), pictures["entities"], plots)
+    benchmarks = data / "benchmarks" / run
+    timed = sorted(str(path) for path in benchmarks.rglob("*.tsv"))
+    report.plot_timings(timed, str(benchmarks), pictures["timings"])
+
+
+def child_cpu(args: argparse.Namespace, job: str, run: str, caches: Path) -> float:
+    """CPU seconds of one job in a fresh interpreter (its imports included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    call = [sys.executable, __file__, "--child", job, run, str(caches), "--data", str(args.data),
+            "--scratch", str(args.scratch)] + (["--no-cache"] if args.no_cache else [])  # fmt: skip
+    subprocess.run(call, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="a data_root after both runs")
+    parser.add_argument("--scratch", type=Path, required=True, help="caches and outputs go here")
+    parser.add_argument("--cold", default="cold")
+    parser.add_argument("--warm", default="warm")
+    parser.add_argument("--job", action="append", choices=JOBS, help="default: all four")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-cache", action="store_true", help="no table rows, no pictures")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        job, run, caches = args.child
+        out = args.scratch / "out" / run / job
+        run_job(job, args.data, run, out, Path(caches), not args.no_cache)
+        return
+    filled = args.scratch / "caches-filled"
+    for job in args.job or JOBS:
+        if job != "build_catalogue":
+            print(f"{job} fill ({args.cold}): CPU {child_cpu(args, job, args.cold, filled):.2f} s")
+        for attempt in range(args.repeat):
+            caches = args.scratch / "caches-warm"
+            shutil.rmtree(caches, ignore_errors=True)
+            if filled.exists():
+                shutil.copytree(filled, caches)
+            cpu = child_cpu(args, job, args.warm, caches)
+            print(f"{job} warm ({args.warm}) #{attempt + 1}: CPU {cpu:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
