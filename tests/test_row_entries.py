@@ -32,6 +32,8 @@ def test_a_stored_entry_with_any_byte_changed_is_read_as_none(at):
     {"licenses": [7]},
     {"licenses": '["mit"]'},
     {"lic\tenses": ['["mit"]']},
+    {"licenses,tasks:1": ['["mit"]']},
+    {"licenses": []},
 ])  # fmt: skip
 def test_rows_that_would_not_read_back_as_sound_texts_are_not_stored(rows):
     assert rows_text(rows) is None
