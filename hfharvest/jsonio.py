@@ -20,10 +20,11 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from json.encoder import encode_basestring  # json.dumps of a str, ensure_ascii=False
 from pathlib import Path
+from typing import TypeVar
 
 import ijson
 
@@ -32,6 +33,8 @@ import ijson
 from zlib_ng import gzip_ng
 
 from .answers import SURROGATE_ESCAPE, finite_or_none, int64_or_none
+
+T = TypeVar("T")
 
 # json.dumps(record, ensure_ascii=False), its encoder made once (json.dumps builds one per call
 # when given options): stages write a record per model.
@@ -185,21 +188,29 @@ def iter_models_as_written(path: str | Path) -> Iterator[dict]:
     """iter_models, each record a ModelText: a file laid out as ArtifactWriter writes it (one
     model a line) is read a line at a time by json.loads; from a line it refuses (what ijson
     might read otherwise, or a layout not ArtifactWriter's) on, by ijson as iter_models."""
+    return iter_model_lines(path, _written, lambda record: record)
+
+
+def iter_model_lines(path: str | Path, read_line: Callable[[bytes], T | None],
+                     read_record: Callable[[dict], T]) -> Iterator[T]:  # fmt: skip
+    """`read_line` of each model's line (`{...}`, without its comma) of a file laid out as
+    ArtifactWriter writes it; from the first line it reads as None (or a layout not
+    ArtifactWriter's) on, `read_record` of each record iter_models parses."""
     done = 0
     with _open_checked(path) as handle:
         if _HEAD.fullmatch(handle.readline()):
-            for record in _model_lines(handle):
-                if record is None:
+            for raw in _model_lines(handle):
+                if raw is None or (value := read_line(raw)) is None:
                     break
-                yield record
+                yield value
                 done += 1
             else:
                 return
-    yield from itertools.islice(iter_models(path), done, None)
+    yield from map(read_record, itertools.islice(iter_models(path), done, None))
 
 
-def _model_lines(handle) -> Iterator[ModelText | None]:
-    """The records of the lines after the head, then None if one could not be read here."""
+def _model_lines(handle) -> Iterator[bytes | None]:
+    """The model lines after the head, then None if the layout is not ArtifactWriter's."""
     last = False  # a line without a comma: the models end after it
     for line in handle:
         if line == _MODELS_END and last:
@@ -208,17 +219,24 @@ def _model_lines(handle) -> Iterator[ModelText | None]:
             break  # not ArtifactWriter's layout: no models, or one cut or split
         last = not line.endswith(b",\n")
         raw = line[:-1] if last else line[:-2]
-        try:
-            text = raw.decode("utf-8")
-            record = _STRICT.decode(text)
-        except ValueError:
+        if not (raw[:1] == b"{" and raw[-1:] == b"}"):
             break
-        if not (raw[:1] == b"{" and raw[-1:] == b"}") or SURROGATE_ESCAPE.search(raw):
-            break
-        written = ModelText(record)
-        written.text = text
-        yield written
+        yield raw
     yield None
+
+
+def _written(raw: bytes) -> ModelText | None:
+    """The record of a model line, with its text; None if it is not read here."""
+    try:
+        text = raw.decode("utf-8")
+        record = _STRICT.decode(text)
+    except ValueError:
+        return None
+    if SURROGATE_ESCAPE.search(raw):
+        return None
+    written = ModelText(record)
+    written.text = text
+    return written
 
 
 def iter_entries(path: str | Path) -> Iterator[tuple[str, object]]:

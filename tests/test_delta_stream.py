@@ -151,3 +151,35 @@ def test_kept_rows_that_do_not_match_the_listing_or_do_not_read_are_not_used(tmp
     text = gzip.decompress(kept.read_bytes())
     kept.write_bytes(gzip.compress(text.replace(b'"3"]', b'"3", 0]')))  # a row of three
     assert write_delta(str(tmp_path / "d2.json"), day2, pointer, "day2", ENDPOINT)["unchanged"] == 2
+
+
+def _listed(model_id, author, sha) -> dict:
+    """A record with the keys list_latest_models writes, in its order."""
+    return {"modelId": model_id, "author": author, "sha": sha, "last_modified": None, "tags": []}
+
+
+LISTED = [
+    _listed("a/x", "a", "0" * 40),
+    _listed("b/y", None, None),
+    _listed("c/ü", 'say "hi" \\ \u2028', "f" * 64),  # escapes in the author, an id not ASCII
+    _listed("d/w", "d", None),
+]
+
+
+def test_a_listings_ids_and_shas_are_read_from_its_lines_as_parsing_them_gives(
+    tmp_path, monkeypatch
+):
+    """Lines as list_latest_models writes them are read from their start, not parsed (the
+    records are not read at all); a line of another shape (an escaped id, another key order)
+    is parsed, and every line after it: the pairs are the records' either way."""
+    path = listing(tmp_path / "l.json", [])
+    with artifact_writer(path, "list_latest_models") as out:
+        out.add((record, None) for record in LISTED)
+    expected = [(r["modelId"], r["sha"]) for r in LISTED]
+    with monkeypatch.context() as patched:
+        patched.setattr("hfharvest.jsonio._items", lambda path, prefix: 1 / 0)  # no parse
+        assert list(delta.listing_shas(path)) == expected
+    odd = [LISTED[0], {**LISTED[1], "modelId": 'b/"y'}, {"sha": "1", "modelId": "e/v"}, LISTED[3]]
+    with artifact_writer(path, "list_latest_models") as out:
+        out.add((record, None) for record in odd)
+    assert list(delta.listing_shas(path)) == [(r["modelId"], r["sha"]) for r in odd]

@@ -11,10 +11,10 @@ hash>/` (`ENDPOINT` beside it names the endpoint, as the README cache does): `{d
 row texts}}`, the digest covering the record fields the identifiers read and the identify code
 itself (the cached form too: identify/rows.py), so a new identifier version or an edited card is
 a miss. The texts are what the files hold, so a hit is written without decoding and encoding
-its answers again. One file rather than a file per model: 1.5 million models would be as many
-small files. Like the README cache it is an optimisation: one that cannot be opened or written
-is a warning, not a failure. (`ResultCache` also keeps, by kind, what add_ancestor_models
-reuses.)
+its answers again (checked as they are put, checksummed: stages/row_entries.py). One file
+rather than a file per model: 1.5 million models would be as many small files. Like the README
+cache it is an optimisation: one that cannot be opened or written is a warning, not a failure.
+(`ResultCache` also keeps, by kind, what add_ancestor_models reuses.)
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from ..jsonio import atomic_writer, iter_models, read_key, write_entry_files
 from ..progress import CONSOLE
 from ..runconfig import cache_endpoint, code_digest, endpoint_key
 from ..spill import KeyedRows
+from .row_entries import rows_entry, rows_text
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +104,15 @@ def per_model(kind: str, record: dict):
 
 
 class ResultCache:
-    """`{digest: JSON result}` in `<folder>/<endpoint hash>/<kind>.sqlite`; counts hits/misses."""
+    """`{digest: JSON result}` in `<folder>/<endpoint hash>/<kind>.sqlite`; counts hits/misses.
+    ROWS holds `{kind: [texts]}` in row_entries' form: only sound texts are put, or read."""
 
     def __init__(self, folder: str | Path | None, endpoint: str, kind: str):
         self.hits = self.misses = 0
         self._db = None
         self._pending: list[tuple[str, str]] = []
         self._reads = 0
+        self._kind = kind
         if folder is not None:
             try:
                 self._db = _open(Path(folder), endpoint, kind)
@@ -127,9 +130,17 @@ class ResultCache:
                 found = None
             if found is not None:
                 self.hits += 1
-                return json.loads(found[0])
+                return self._decoded(digest, found[0])
         self.misses += 1
         return None
+
+    def _decoded(self, digest: str, stored):
+        if self._kind != ROWS:
+            return json.loads(stored)
+        found, legacy = rows_entry(stored)
+        if legacy and found:  # an earlier release's entry, sound: kept in this form from now
+            self.put(digest, found)
+        return found
 
     def _in_read_transaction(self) -> None:
         self._reads += 1
@@ -149,8 +160,11 @@ class ResultCache:
                 self._off(err)
 
     def put(self, digest: str, result) -> None:
-        if self._db is not None:
-            self._pending.append((digest, json.dumps(result, ensure_ascii=False)))
+        if self._db is None:
+            return
+        stored = json.dumps(result, ensure_ascii=False) if self._kind != ROWS else rows_text(result)
+        if stored is not None:
+            self._pending.append((digest, stored))
             if len(self._pending) >= _BATCH:
                 self.flush()
 
@@ -337,26 +351,14 @@ def _looked_up(cache: ResultCache, record: dict,
                widths: dict[str, int]) -> tuple[str, dict, list[str]]:  # fmt: skip
     """(digest, {kind: texts} the cache holds, the kinds of `widths` it does not)."""
     digest = _digest(ROWS, _fields_json(record))
-    found = cache.get(digest)
-    found = found if isinstance(found, dict) else {}
+    found = cache.get(digest) or {}  # its texts sound (row_entries), or none
     # a kind whose entry is not the list of texts cached_texts gives is a miss
     missed = [
         kind
         for kind, width in widths.items()
         if type(texts := found.get(kind)) is not list or len(texts) != width
     ]
-    if not _json_texts([text for kind in widths if kind not in missed for text in found[kind]]):
-        missed = list(widths)  # damaged: written as they are, texts must be JSON
     return digest, found, missed
-
-
-def _json_texts(texts: list) -> bool:
-    """Whether each text is a JSON array or object: one parse of them all, not one a text."""
-    try:
-        values = json.loads(f"[{','.join(texts)}]")
-    except (TypeError, ValueError):  # a text not a string, or not JSON
-        return False
-    return len(values) == len(texts) and all(isinstance(v, (list, dict)) for v in values)
 
 
 def _files(outputs: dict) -> list[tuple[str, str]]:
