@@ -84,16 +84,23 @@ class Groups(_Scratch):
 
     def add(self, key: str, members: Iterable = (), payloads: Iterable | None = None) -> None:
         """The key (even with no members), its members and, optionally, one payload each."""
-        rows = [(key, _PRESENT, None)]
         if payloads is None:
-            rows += [(key, member, None) for member in members]
+            rows = [(key, member, None) for member in members]
         else:
-            rows += [
+            rows = [
                 (key, member, json.dumps(payload, ensure_ascii=False))
                 for member, payload in zip(members, payloads, strict=True)
             ]
-        self._pending += rows
+        self._pending += rows or [(key, _PRESENT, None)]  # a key with members needs no mark
         if len(self._pending) >= _BATCH:
+            self._flush()
+
+    def add_pairs(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """add of many `(key, member)` pairs: a row each, and no call each (an enrich job adds
+        a few hundred thousand)."""
+        pairs = iter(pairs)
+        while batch := [(key, member, None) for key, member in islice(pairs, _BATCH)]:
+            self._pending += batch
             self._flush()
 
     def _flush(self) -> None:
@@ -103,7 +110,7 @@ class Groups(_Scratch):
     def __contains__(self, key: str) -> bool:
         if self._pending:  # a lookup per model read (enrich_base_models): no empty flushes
             self._flush()
-        query = "SELECT 1 FROM rows WHERE key = ? AND member = ''"
+        query = "SELECT 1 FROM rows WHERE key = ? LIMIT 1"
         return self._db.execute(query, (key,)).fetchone() is not None
 
     def present(self, keys: list[str]) -> set[str]:
@@ -111,12 +118,12 @@ class Groups(_Scratch):
         `in` is one a key."""
         self._flush()
         marks = ", ".join("?" * len(keys))
-        query = f"SELECT key FROM rows WHERE member = '' AND key IN ({marks})"
+        query = f"SELECT DISTINCT key FROM rows WHERE key IN ({marks})"
         return {key for (key,) in self._db.execute(query, keys)}
 
     def __len__(self) -> int:
         self._flush()
-        return self._db.execute("SELECT count(*) FROM rows WHERE member = ''").fetchone()[0]
+        return self._db.execute("SELECT count(DISTINCT key) FROM rows").fetchone()[0]
 
     def items(self) -> Iterator[tuple[str, list[tuple[str, object]]]]:
         """`(key, [(member, payload), ...])` by key, members sorted, payloads decoded."""

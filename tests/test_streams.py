@@ -362,6 +362,23 @@ def test_the_normalize_stage_looks_models_up_on_disk_not_in_a_dict(tmp_path):
     lookup.close()
 
 
+def test_groups_answer_for_keys_added_with_or_without_members():
+    """A key added with members has no presence row of its own (one row a pair): it is still
+    held, counted once and comes out with its members sorted and deduplicated; a key added
+    with none comes out empty."""
+    pairs = [(f"k{i % 7}", f"m{(i * 13) % 50:02d}") for i in range(3 * spill._BATCH)]
+    with spill.Groups() as groups:
+        groups.add_pairs(iter(pairs))
+        groups.add("k3", ["m00", "extra"])
+        groups.add("lonely")
+        assert len(groups) == 8 and "k0" in groups and "lonely" in groups and "k9" not in groups
+        assert groups.present(["k1", "k9", "lonely"]) == {"k1", "lonely"}
+        out = dict(groups.members())
+    expected = {key: sorted({member for k, member in pairs if k == key}) for key, _ in pairs}
+    expected["k3"] = sorted({*expected["k3"], "extra"})
+    assert out == {**expected, "lonely": []} and list(out) == sorted(out)
+
+
 @pytest.mark.parametrize("held", [0, 7, spill._HELD_DISTINCT])
 def test_distinct_values_are_counted_across_batches(held):
     """Values repeated in later batches (and within one) count once, whether they were held in
