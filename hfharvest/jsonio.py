@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from json.encoder import encode_basestring  # json.dumps of a str, ensure_ascii=False
 from pathlib import Path
@@ -181,24 +181,34 @@ def _finite(text: str) -> float:
 _STRICT = json.JSONDecoder(parse_int=_int64, parse_float=_finite, parse_constant=_refused)
 
 
-def iter_models_as_written(path: str | Path) -> Iterator[dict]:
+def iter_models_as_written(
+    path: str | Path, read: Callable[[bytes], bool] | None = None
+) -> Iterator[dict]:
     """iter_models, each record a ModelText: a file laid out as ArtifactWriter writes it (one
     model a line) is read a line at a time by json.loads; from a line it refuses (what ijson
-    might read otherwise, or a layout not ArtifactWriter's) on, by ijson as iter_models."""
+    might read otherwise, or a layout not ArtifactWriter's) on, by ijson as iter_models.
+
+    `read(line)` False: that line's record is passed over, not parsed (nor checked beyond the
+    layout), for a reader that wants few of them; records ijson reads all come."""
     done = 0
     with _open_checked(path) as handle:
         if _HEAD.fullmatch(handle.readline()):
-            for record in _model_lines(handle):
+            for record in _model_lines(handle, read):
                 if record is None:
                     break
-                yield record
+                if record is not _PASSED:
+                    yield record
                 done += 1
             else:
                 return
     yield from itertools.islice(iter_models(path), done, None)
 
 
-def _model_lines(handle) -> Iterator[ModelText | None]:
+_PASSED = ModelText()  # a line `read` passed over
+
+
+def _model_lines(handle, read: Callable[[bytes], bool] | None = None
+                 ) -> Iterator[ModelText | None]:  # fmt: skip
     """The records of the lines after the head, then None if one could not be read here."""
     last = False  # a line without a comma: the models end after it
     for line in handle:
@@ -208,6 +218,9 @@ def _model_lines(handle) -> Iterator[ModelText | None]:
             break  # not ArtifactWriter's layout: no models, or one cut or split
         last = not line.endswith(b",\n")
         raw = line[:-1] if last else line[:-2]
+        if read is not None and not read(raw):
+            yield _PASSED
+            continue
         try:
             text = raw.decode("utf-8")
             record = _STRICT.decode(text)
