@@ -1,5 +1,6 @@
 """Groups kept on disk: `(key, member, payload)` rows in, `(key, [(member, payload)])` out,
-sorted by key then member, so a job's memory does not grow with the number of models.
+sorted by key then member, so a job's memory does not grow with the number of models (a Groups
+holds its first members in memory, up to a bound).
 
 A temporary SQLite database (the standard library's) does the sorting and deduplication: its
 B-tree is an external sort that already exists, and a `WITHOUT ROWID` primary key keeps the rows

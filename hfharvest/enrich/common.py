@@ -9,8 +9,9 @@ from ..spill import Groups
 
 
 class EntityModels:
-    """`{entity id: sorted model ids}`, sorted by entity id, kept on disk (hfharvest.spill): a
-    kind can name a million entities whose model lists together hold every model."""
+    """`{entity id: sorted model ids}`, sorted by entity id, kept on disk past a bound
+    (hfharvest.spill.Groups): a kind can name a million entities whose model lists together
+    hold every model."""
 
     def __init__(self, mapping: Mapping[str, Iterable] | Iterable[tuple[str, Iterable]]):
         self._groups = Groups()
