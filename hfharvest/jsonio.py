@@ -184,11 +184,26 @@ def _finite(text: str) -> float:
 _STRICT = json.JSONDecoder(parse_int=_int64, parse_float=_finite, parse_constant=_refused)
 
 
-def iter_models_as_written(path: str | Path) -> Iterator[dict]:
+def iter_models_as_written(
+    path: str | Path, read: Callable[[bytes], bool] | None = None
+) -> Iterator[dict]:
     """iter_models, each record a ModelText: a file laid out as ArtifactWriter writes it (one
     model a line) is read a line at a time by json.loads; from a line it refuses (what ijson
-    might read otherwise, or a layout not ArtifactWriter's) on, by ijson as iter_models."""
-    return iter_model_lines(path, _written, lambda record: record)
+    might read otherwise, or a layout not ArtifactWriter's) on, by ijson as iter_models.
+
+    `read(line)` False: that line's record is passed over, not parsed (nor checked beyond the
+    layout), for a reader that wants few of them; records ijson reads all come."""
+    if read is None:
+        return iter_model_lines(path, _written, _same)
+    lines = iter_model_lines(path, lambda raw: _written(raw) if read(raw) else _PASSED, _same)
+    return (record for record in lines if record is not _PASSED)
+
+
+_PASSED = ModelText()  # a line `read` passed over
+
+
+def _same(record: dict) -> dict:
+    return record
 
 
 def iter_model_lines(path: str | Path, read_line: Callable[[bytes], T | None],

@@ -1,5 +1,6 @@
 """Groups kept on disk: `(key, member, payload)` rows in, `(key, [(member, payload)])` out,
-sorted by key then member, so a job's memory does not grow with the number of models.
+sorted by key then member, so a job's memory does not grow with the number of models (a Groups
+holds its first members in memory, up to a bound).
 
 A temporary SQLite database (the standard library's) does the sorting and deduplication: its
 B-tree is an external sort that already exists, and a `WITHOUT ROWID` primary key keeps the rows
@@ -20,6 +21,9 @@ from typing import Self
 _BATCH = 10_000  # rows per executemany: few round trips, a small buffer
 _BATCH_BYTES = 4 * 1024 * 1024
 _HELD_DISTINCT = 20_000  # distinct values count_distinct holds in memory before it spills
+# Members Groups holds in memory before it spills: ~8 bytes each and their strings (an
+# enrich job's are model ids, one string a model however many entities name it).
+_HELD_MEMBERS = 500_000
 _MISSING = object()
 _BATCH_KEYS = 500  # keys a query asks at once (Groups.present), under SQLite's 999 variables
 _PRESENT = ""  # the member of a key's presence row: a key with no members still comes out
@@ -72,54 +76,109 @@ class ScratchDB(_Scratch):
 
 
 class Groups(_Scratch):
-    """`with Groups() as groups: groups.add(key, members) ... for key, rows in groups.items()`."""
+    """`with Groups() as groups: groups.add(key, members) ... for key, rows in groups.items()`.
 
-    def __init__(self, folder: str | Path | None = None):
+    Up to `held` members without payloads are grouped in memory, and the scratch database
+    takes them all once there are more (or a payload comes): an enrich job groups a few
+    hundred thousand (entity, model) pairs at 100 000 models, and each cost SQLite ~1.5 us
+    to insert, several times what a dict takes."""
+
+    def __init__(self, folder: str | Path | None = None, held: int = _HELD_MEMBERS):
         self._dir, self._db = _scratch_db(
             "CREATE TABLE rows (key TEXT, member TEXT, payload TEXT,"
             " PRIMARY KEY (key, member)) WITHOUT ROWID;",
             folder,
         )
         self._pending: list[tuple[str, str, str | None]] = []
+        # key -> members (repeats included), until spilled (None); the members held
+        self._held: dict[str, list] | None = {} if held > 0 else None
+        self._held_count, self._held_max = 0, held
 
     def add(self, key: str, members: Iterable = (), payloads: Iterable | None = None) -> None:
         """The key (even with no members), its members and, optionally, one payload each."""
-        rows = [(key, _PRESENT, None)]
+        if payloads is None and self._held is not None:
+            kept = self._held.setdefault(key, [])
+            before = len(kept)
+            kept.extend(members)
+            self._count_held(len(kept) - before)
+            return
+        self._spill()
         if payloads is None:
-            rows += [(key, member, None) for member in members]
+            rows = [(key, member, None) for member in members]
         else:
-            rows += [
+            rows = [
                 (key, member, json.dumps(payload, ensure_ascii=False))
                 for member, payload in zip(members, payloads, strict=True)
             ]
-        self._pending += rows
+        self._pending += rows or [(key, _PRESENT, None)]  # a key with members needs no mark
         if len(self._pending) >= _BATCH:
             self._flush()
+
+    def add_pairs(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """add of many `(key, member)` pairs, without a call each (an enrich job adds a few
+        hundred thousand)."""
+        pairs = iter(pairs)
+        while batch := list(islice(pairs, _BATCH)):
+            if self._held is None:
+                self._pending += [(key, member, None) for key, member in batch]
+                self._flush()
+                continue
+            held = self._held
+            for key, member in batch:
+                if (kept := held.get(key)) is None:
+                    held[key] = [member]
+                else:
+                    kept.append(member)
+            self._count_held(len(batch))
+
+    def _count_held(self, added: int) -> None:
+        self._held_count += added
+        if self._held_count > self._held_max:
+            self._spill()
+
+    def _spill(self) -> None:
+        """The members held, into the database (from then on, all go there)."""
+        if self._held is None:
+            return
+        held, self._held = self._held, None
+        self.add_pairs((key, member) for key, members in held.items() for member in members)
+        for key in [key for key, members in held.items() if not members]:
+            self.add(key)
 
     def _flush(self) -> None:
         self._db.executemany("INSERT OR IGNORE INTO rows VALUES (?, ?, ?)", self._pending)
         self._pending = []
 
     def __contains__(self, key: str) -> bool:
+        if self._held is not None:
+            return key in self._held
         if self._pending:  # a lookup per model read (enrich_base_models): no empty flushes
             self._flush()
-        query = "SELECT 1 FROM rows WHERE key = ? AND member = ''"
+        query = "SELECT 1 FROM rows WHERE key = ? LIMIT 1"
         return self._db.execute(query, (key,)).fetchone() is not None
 
     def present(self, keys: list[str]) -> set[str]:
         """Those of `keys` the groups hold: one query for many keys (at most _BATCH_KEYS), where
         `in` is one a key."""
+        if self._held is not None:
+            return {key for key in keys if key in self._held}
         self._flush()
         marks = ", ".join("?" * len(keys))
-        query = f"SELECT key FROM rows WHERE member = '' AND key IN ({marks})"
+        query = f"SELECT DISTINCT key FROM rows WHERE key IN ({marks})"
         return {key for (key,) in self._db.execute(query, keys)}
 
     def __len__(self) -> int:
+        if self._held is not None:
+            return len(self._held)
         self._flush()
-        return self._db.execute("SELECT count(*) FROM rows WHERE member = ''").fetchone()[0]
+        return self._db.execute("SELECT count(DISTINCT key) FROM rows").fetchone()[0]
 
     def items(self) -> Iterator[tuple[str, list[tuple[str, object]]]]:
         """`(key, [(member, payload), ...])` by key, members sorted, payloads decoded."""
+        if self._held is not None:
+            for key, members in self.members():
+                yield key, [(member, None) for member in members]
+            return
         self._flush()
         rows = self._db.execute("SELECT key, member, payload FROM rows ORDER BY key, member")
         for key, group in groupby(rows, key=lambda row: row[0]):
@@ -133,7 +192,13 @@ class Groups(_Scratch):
             )
 
     def members(self) -> Iterator[tuple[str, list[str]]]:
-        """`(key, sorted members)` by key."""
+        """`(key, sorted members)` by key. Python's order of strings (by code point) is
+        SQLite's (by their UTF-8 bytes)."""
+        if self._held is not None:
+            held = self._held
+            for key in sorted(held):
+                yield key, sorted(set(held[key]))
+            return
         for key, rows in self.items():
             yield key, [member for member, _ in rows]
 
@@ -165,6 +230,9 @@ class Table(Groups):
     """`{(key, member): payload}` on disk where the last payload put wins (as `dict[k] = v`)."""
 
     _pending_bytes = 0
+
+    def __init__(self, folder: str | Path | None = None):
+        super().__init__(folder, held=0)  # payloads: on disk from the first
 
     def put(self, key: str, member: str, payload) -> None:
         self.put_text(key, member, json.dumps(payload, ensure_ascii=False))

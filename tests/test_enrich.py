@@ -470,6 +470,33 @@ def test_base_models_join_in_batches_whatever_the_artifact_layout(tmp_path, monk
     assert found["old/t5"]["record"] == records[3] and found["gpt2"]["record"] == records[1]
 
 
+def test_base_models_parse_every_line_that_may_name_one(tmp_path):
+    """Lines whose id (first, as the writer puts it) names no base are passed over unparsed;
+    a line naming one otherwise is parsed: under a requested id, a second `modelId` (the last
+    one is the record's), an escaped key."""
+    records = [
+        {"modelId": "gpt2", "sha": "1"},
+        {"modelId": "new/t5", "extraction_metadata": {"requested_id": "old/t5"}},
+        {"modelId": "decoy", "z": "DUPLICATE"},
+        {"modelId": "other", "z": "ESCAPED"},
+        {"modelId": "nobody/wanted", "sha": "2"},
+    ]
+    path = tmp_path / "hf_models_with_ancestors.json"
+    with artifact_writer(path, "add_ancestor_models") as out:
+        for record in records:
+            out.add_model(record)
+    text = path.read_text().replace('"z": "DUPLICATE"', '"modelId": "google/flan-t5-large"')
+    escaped = '"extraction_metadata": {"requested\\u005fid": "esc/aped"}'
+    path.write_text(text.replace('"z": "ESCAPED"', escaped))
+    mapping = {"a": ["gpt2", "old/t5", "google/flan-t5-large", "esc/aped", "nobody/else"]}
+
+    found = by_id(enrich_base_models(path, iter(mapping.items())))
+    models = {base: entity.get("model_id") for base, entity in found.items()}
+    assert models == {"esc/aped": "other", "google/flan-t5-large": "google/flan-t5-large",
+                      "gpt2": "gpt2", "nobody/else": None, "old/t5": "new/t5"}  # fmt: skip
+    assert [e["enriched"] for e in found.values()] == [True, True, True, False, True]
+
+
 def test_keywords():
     found = by_id(enrich_keywords({"a": ["exbert", "bert"], "b": ["bert"], "c": []}))
 

@@ -3,12 +3,14 @@ datasets by endpoint, id and sha; arXiv papers by endpoint, id and version."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import pytest
 from card_helpers import card_cache
 
 from hfharvest.cache import EntityCache
+from hfharvest.enrich import datasets as datasets_module
 from hfharvest.enrich import enrich_articles, enrich_datasets
 from hfharvest.hub import HubClient
 from hfharvest.replica import ReplicaHub
@@ -114,12 +116,19 @@ def test_croissant_over_the_run_limit_is_deferred_then_asked_by_the_next_run(
     assert replica.stats()["total"] == 0 and stable(third) == stable(second)
 
 
-def test_a_croissant_deferred_again_leaves_its_cached_record_as_it_was(replica, tmp_path, clock):
+def test_a_croissant_deferred_again_leaves_its_cached_record_as_it_was(
+    replica, tmp_path, clock, monkeypatch
+):
     first = datasets_run(replica, tmp_path, clock, croissant_max=1)
     deferred = sorted(e["id"] for e in first if e["croissant_status"] == "deferred")
     replica.reset_stats()
     clock.now += 3600  # records fresh, no Croissant budget: nothing asked, nothing learnt
+    made_in = []
+    dataset = datasets_module._dataset
+    monkeypatch.setattr(datasets_module, "_dataset", lambda *args, **kwargs: made_in.append(
+        threading.current_thread()) or dataset(*args, **kwargs))  # fmt: skip
     again = datasets_run(replica, tmp_path, clock, croissant_max=0)
+    assert made_in == [threading.current_thread()] * 3  # no request: not handed to a thread
     assert replica.stats()["total"] == 0
     assert stable(again) == stable(first)
     # Not marked seen now: the Hub was not asked, so the record ages from when it was.
@@ -220,6 +229,23 @@ def test_a_dataset_or_paper_the_source_lacks_is_asked_again_only_past_the_max_ag
         asked = requests_to(replica, "dataset_info", "arxiv_query")
         expected = 0 if hours == 23 else 1
         assert asked == {"dataset_info": expected, "arxiv_query": expected}, hours
+
+
+def test_an_id_arxiv_lacked_is_kept_its_shorter_age_within_a_longer_max_age(
+    replica, tmp_path, clock
+):
+    """max_age_h a week, absent_max_age_h a day (the defaults): the lacked id is asked again
+    after a day, though its cache entry is younger than a week."""
+    endpoint = f"{replica.url}/api/query"
+    papers = EntityCache(tmp_path, "articles", endpoint, clock=clock)
+    wanted = {"m": ["arxiv:2901.99999"]}
+    for hours, expected in ((0, 1), (23, 0), (2, 1), (1, 0)):
+        clock.now += hours * 3600
+        replica.reset_stats()
+        [paper] = enrich_articles(wanted, endpoint, delay_s=0, cache=papers, max_age_h=168,
+                                  absent_max_age_h=24)  # fmt: skip
+        assert paper["reason"] == "not_in_answer"
+        assert requests_to(replica, "arxiv_query") == {"arxiv_query": expected}, hours
 
 
 def test_base_model_records_of_earlier_runs_are_reused_within_the_max_age(replica, tmp_path, clock):

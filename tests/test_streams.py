@@ -362,6 +362,27 @@ def test_the_normalize_stage_looks_models_up_on_disk_not_in_a_dict(tmp_path):
     lookup.close()
 
 
+@pytest.mark.parametrize("held", [0, 7, 2 * spill._BATCH, spill._HELD_MEMBERS])
+def test_groups_answer_for_keys_added_with_or_without_members(held):
+    """Whether held in memory, spilled to disk before, or during (`held`): a key added with
+    members (on disk, no presence row of its own) is held, counted once and comes out with its
+    members sorted and deduplicated; a key added with none comes out empty."""
+    pairs = [(f"k{i % 7}", f"m{(i * 13) % 50:02d}") for i in range(3 * spill._BATCH)]
+    pairs.append(("k\u00e9", "m\U0001f600"))  # sorted by code point, as SQLite by UTF-8 bytes
+    with spill.Groups(held=held) as groups:
+        groups.add("lonely")
+        groups.add_pairs(iter(pairs))
+        groups.add("k3", ["m00", "extra"])
+        assert len(groups) == 9 and "k0" in groups and "lonely" in groups and "k9" not in groups
+        assert groups.present(["k1", "k9", "lonely"]) == {"k1", "lonely"}
+        out = dict(groups.members())
+    expected: dict[str, set] = {"lonely": set()}
+    for key, member in [*pairs, ("k3", "m00"), ("k3", "extra")]:
+        expected.setdefault(key, set()).add(member)
+    assert out == {key: sorted(members) for key, members in expected.items()}
+    assert list(out) == sorted(out)
+
+
 @pytest.mark.parametrize("held", [0, 7, spill._HELD_DISTINCT])
 def test_distinct_values_are_counted_across_batches(held):
     """Values repeated in later batches (and within one) count once, whether they were held in

@@ -194,9 +194,9 @@ def _cached(cache: EntityCache, wanted: list[_Wanted], max_age_s: float,
     for item in wanted:
         if item.arxiv_id in found or item.arxiv_id in lacked:
             continue
-        paper = cache.fresh(item.arxiv_id, max_age_s)
+        paper, age = cache.fresh_age(item.arxiv_id, max_age_s)
         if paper is not None and paper.get("missing") == NOT_IN_ANSWER:
-            if cache.is_fresh(item.arxiv_id, absent_max_age_s):
+            if age <= absent_max_age_s:
                 lacked.add(item.arxiv_id)
                 continue
             paper = None  # lacked longer ago: asked again

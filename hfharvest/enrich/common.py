@@ -9,16 +9,19 @@ from ..spill import Groups
 
 
 class EntityModels:
-    """`{entity id: sorted model ids}`, sorted by entity id, kept on disk (hfharvest.spill): a
-    kind can name a million entities whose model lists together hold every model."""
+    """`{entity id: sorted model ids}`, sorted by entity id, kept on disk past a bound
+    (hfharvest.spill.Groups): a kind can name a million entities whose model lists together
+    hold every model."""
 
     def __init__(self, mapping: Mapping[str, Iterable] | Iterable[tuple[str, Iterable]]):
         self._groups = Groups()
         pairs = mapping.items() if isinstance(mapping, Mapping) else mapping
-        for model_id, ids in pairs:
-            for entity_id in ids or ():
-                if isinstance(entity_id, str) and entity_id.strip():
-                    self._groups.add(entity_id, (model_id,))
+        self._groups.add_pairs(
+            (entity_id, model_id)
+            for model_id, ids in pairs
+            for entity_id in ids or ()
+            if isinstance(entity_id, str) and entity_id.strip()
+        )
 
     def items(self) -> Iterator[tuple[str, list[str]]]:
         return self._groups.members()

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
 from itertools import islice
 from urllib.parse import quote
 
@@ -121,6 +122,10 @@ class CroissantBudget:
             self.left -= 1
             return True
 
+    def spent(self) -> bool:
+        """Whether no request is left (final: `left` only goes down)."""
+        return self.left is not None and self.left <= 0
+
 
 def enrich_datasets(
     client: HubClient,
@@ -163,8 +168,9 @@ def enrich_datasets(
             (dataset_id, models, _known(dataset_id, models, cache, max_age_s, listed, croissant))
             for dataset_id, models in by_dataset.items()
         )
-        yield from ordered_map(lambda item: _finish(client, *item, croissant, cache, budget),
-                               known, threads, answer_here=_ready,
+        finish = partial(_finish, client, croissant=croissant, cache=cache, budget=budget)
+        yield from ordered_map(lambda item: finish(*item), known, threads,
+                               answer_here=partial(_ready, finish, budget),
                                window_per_thread=WINDOW_PER_THREAD)  # fmt: skip
     finally:
         by_dataset.close()
@@ -232,14 +238,19 @@ def _known(dataset_id: str, models: list[str], cache, max_age_s: float, listed: 
     return {"fields": fields, "cached": version is not None and fields.get("sha") == version}
 
 
-def _ready(item: tuple) -> dict | None:
+def _ready(finish, budget: CroissantBudget, item: tuple) -> dict | None:
     """The entity of a dataset that needs no request (most of a warm run's): made here, not
-    handed to a thread."""
+    handed to a thread. So is a cached record waiting for its Croissant once the run's
+    Croissant requests are spent: it stays deferred, and is neither asked nor written."""
     known = item[2]
-    return known["entity"] if known is not None and "entity" in known else None
+    if known is None:
+        return None
+    if "entity" in known:
+        return known["entity"]
+    return finish(*item) if known["cached"] and budget.spent() else None
 
 
-def _finish(client, dataset_id, models, known, croissant, cache, budget) -> dict:
+def _finish(client, dataset_id, models, known, *, croissant, cache, budget) -> dict:
     if known is not None and "entity" in known:
         return known["entity"]
     fields = known["fields"] if known else None
