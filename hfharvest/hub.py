@@ -1,4 +1,10 @@
-"""The one Hub client: endpoint, token, timeouts, retries and rate limiting in one place."""
+"""The one Hub client: endpoint, token, timeouts, retries and rate limiting in one place.
+
+huggingface_hub's `hf_api` (HfApi and its record classes, 0.05 s of a job's start) is imported
+when first needed: for a record not of the plain shape (listed.plain_model; a card with
+`model-index`, say) or a dataset's. A job whose records are all plain (the ancestors job asking
+for bases) never loads it, and a fetch sends its first requests before it does.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +20,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx2
-from huggingface_hub import HfApi, hf_hub_url
 from huggingface_hub import constants as hf_constants
+from huggingface_hub import hf_hub_url
 from huggingface_hub.errors import (
     DisabledRepoError,
     EntryNotFoundError,
@@ -29,7 +36,6 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.hf_api import DatasetInfo, ModelInfo
 from huggingface_hub.utils import (
     build_hf_headers,
     get_session,
@@ -46,6 +52,10 @@ from .ids import InvalidModelId, is_model_id, validate_model_id
 from .listed import ListedModel, plain_model
 from .ratelimit import MAX_WAIT_S, RateLimiter, WaitTooLong
 from .runconfig import REPLICA_URL_ENV, ConfigError, check_endpoint, check_token  # noqa: F401 - callers import them here
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import DatasetInfo, ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +297,6 @@ class HubClient:
             check_token(token, token_env or "the token given")
             redact.register(token)
         self._token = token or False  # False: never pick up a token from elsewhere
-        self.api = HfApi(endpoint=self.endpoint, token=self._token, library_name="hfharvest")
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -299,6 +308,13 @@ class HubClient:
     @property
     def authenticated(self) -> bool:
         return bool(self._token)
+
+    @cached_property
+    def api(self) -> HfApi:
+        """huggingface_hub's client on this endpoint with this token (made when first asked)."""
+        from huggingface_hub import HfApi
+
+        return HfApi(endpoint=self.endpoint, token=self._token, library_name="hfharvest")
 
     def __repr__(self) -> str:  # never shows the token
         return f"HubClient(endpoint={self.endpoint!r}, authenticated={self.authenticated})"
@@ -404,6 +420,8 @@ class HubClient:
                              dataset_id)  # fmt: skip
         if not isinstance(data, dict):
             raise errors.Malformed(dataset_id, f"a {type(data).__name__}, not a dataset record")
+        from huggingface_hub.hf_api import DatasetInfo
+
         return DatasetInfo(**data)
 
     def list_datasets(
@@ -790,6 +808,8 @@ def _model_info(data: object, where: str, requested: str | None = None):
 def _read_by_model_info(data: dict, file_names: list[dict] | None):
     """huggingface_hub's ModelInfo of a record of any shape, without the values it raises on
     (said in `_hfharvest_dropped`), or a `malformed` HarvestError."""
+    from huggingface_hub.hf_api import ModelInfo
+
     fields, dropped = _tolerated(data)
     try:
         info = ModelInfo(**{**fields, "siblings": file_names})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -47,7 +48,18 @@ def start_log(path: str) -> None:
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     atexit.unregister(log_resources)  # once, however often a process starts a log (tests)
     atexit.register(log_resources)
+    freeze_at_exit()
     fix_mmap_threshold()
+
+
+def freeze_at_exit() -> None:
+    """At this process's exit, before the interpreter tears its modules down, move every object
+    the garbage collector tracks into its permanent generation (`gc.freeze`). The teardown's
+    collections then skip them: they walked every object the process's libraries had made,
+    0.05 s of a job's exit and 0.3 s of Snakemake's (measured on a loaded machine; 0.01 s
+    frozen). What they would still have freed, the process's end frees."""
+    atexit.unregister(gc.freeze)  # once, however often it is asked
+    atexit.register(gc.freeze)
 
 
 def fix_mmap_threshold() -> None:

@@ -28,6 +28,7 @@ def run_script(spec: dict) -> None:
         input=Files(spec["input"]), output=Files(spec["output"]), log=[spec["log"]],
         params=SimpleNamespace(**spec["params"]), config=spec["config"],
         rule=spec.get("rule", ""), threads=spec.get("threads", 1),
+        wildcards=SimpleNamespace(**spec.get("wildcards", {})),
     )  # fmt: skip
     runpy.run_path(spec["script"], init_globals={"snakemake": snakemake})
 

@@ -45,3 +45,19 @@ def test_the_parent_s_memory_is_not_the_job_s(tmp_path):
     subprocess.run([sys.executable, "-c", parent, tiny, str(log)], check=True, timeout=120)
     rss_mb = float(log.read_text().splitlines()[-1].rsplit("max_rss_mb=", 1)[1])
     assert 5 < rss_mb < 200
+
+
+def test_a_job_exits_without_collecting_its_libraries_objects_again(tmp_path):
+    """At exit the objects are frozen (gc.freeze) before the interpreter's teardown, whose
+    collections would walk them all; the log still ends with the job's resources."""
+    log = tmp_path / "job.log"
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print(gc.get_freeze_count() > 0))  # runs after the job's own\n"
+        "from hfharvest.joblog import start_log\n"
+        "start_log(sys.argv[1])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True,
+                          text=True, check=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip() == "True"
+    assert "job resources: cpu_s=" in log.read_text().splitlines()[-1]

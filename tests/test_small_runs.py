@@ -15,26 +15,31 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO, snapshot_record
 from workflow_runner import Workflow
 
 from hfharvest.identify import KINDS
+from hfharvest.jsonio import iter_models_as_written, read_failures
 from hfharvest.runconfig import REPLICA_URL_ENV
 from hfharvest.stages.extract import Extractor
 from hfharvest.workflow import ReplicaProcess, client_from, write_stage
 
 HEAVY = ("huggingface_hub", "httpx2", "pandas", "pyarrow", "rdflib", "numpy")
 BERT = "google-bert/bert-base-uncased"
+LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 IDS = [BERT, "gpt2", "facebook/bart-large-mnli"]
 SCRIPT_JOB = Path(__file__).parent / "script_job.py"  # a rule's script, run as Snakemake would
 
 
-def run_job(script: str, tmp_path, inputs: dict, outputs: dict, **params) -> list[str]:
-    config = {"data_root": str(tmp_path / "data"), "hf": {"cache": True},
-              "hub": {"endpoint": "http://127.0.0.1:9"}}  # fmt: skip
+def run_job(script: str, tmp_path, inputs: dict, outputs: dict, config: dict | None = None,
+            wildcards: dict | None = None, **params) -> list[str]:  # fmt: skip
+    config = config or {"data_root": str(tmp_path / "data"), "hf": {"cache": True},
+                        "hub": {"endpoint": "http://127.0.0.1:9"}}  # fmt: skip
     spec = {"script": str(REPO / "scripts" / script), "input": inputs, "output": outputs,
             "log": str(tmp_path / f"{script}.log"), "params": params, "config": config,
-            "rule": script.removesuffix(".py"), "heavy": HEAVY}  # fmt: skip
+            "rule": script.removesuffix(".py"), "heavy": HEAVY,
+            "wildcards": wildcards or {}}  # fmt: skip
     # then says which heavy packages the job had imported
     done = subprocess.run([sys.executable, str(SCRIPT_JOB), json.dumps(spec)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -75,6 +80,30 @@ def test_the_merge_job_imports_no_hub_client_and_merges_what_it_is_given(models_
     models = json.loads(merged.read_text())["models"]
     assert [model["modelId"] for model in models] == IDS
     assert models[0]["sha"] == snapshot_record(BERT)["sha"]
+
+
+def test_the_hub_jobs_on_a_small_run_s_way_fetch_without_huggingface_hub_s_hf_api(
+    replica, tmp_path
+):
+    """The fetch by id and the ancestors job read the Hub's plain records themselves: neither
+    imports `hf_api` (HfApi and its record classes, 0.05 s of each job's start)."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"{LLAMA}\ngpt2\n")  # records of the plain shape; llama's base is not on the
+    # replica: asked, missing
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config |= {"data_root": str(tmp_path / "data"), "run_id": "small"}
+    config["hub"] |= {"endpoint": replica.url}
+    config["hf"] |= {"models_file": str(ids), "threads": 2}
+    shard, ancestors = tmp_path / "shard.json", tmp_path / "ancestors.json"
+    fetch = run_job("fetch_file_models.py", tmp_path, {"models_file": str(ids)},
+                    {"shard": str(shard)}, config, {"scatteritem": "1-of-1"},
+                    models_file=str(ids), retry=0)  # fmt: skip
+    bases = run_job("add_ancestor_models.py", tmp_path, {"models": str(shard)},
+                    {"models": str(ancestors)}, config, iterations=1, retry=0)  # fmt: skip
+    assert "huggingface_hub" in fetch and "huggingface_hub.hf_api" not in fetch + bases
+    assert [m["modelId"] for m in iter_models_as_written(str(ancestors))] == [LLAMA, "gpt2"]
+    failures = [(f["model_id"], f["reason"]) for f in read_failures(str(ancestors))]
+    assert ("meta-llama/Llama-3.1-8B", "not_found") in failures  # the base was asked
 
 
 def test_the_snakefile_imports_no_hub_client_while_it_is_parsed():

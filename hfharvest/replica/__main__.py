@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ..joblog import freeze_at_exit
 from ..jsonio import atomic_writer
 from .bulk import DUMP_ID, MISSING_SHARE, ROWS_PER_SHARD, STALE_SHARE
 from .faults import FAULTS_HELP
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         dump_missing_share=args.dump_missing_share,
         faults=_faults(args),
     )
+    freeze_at_exit()  # its stop is a workflow's last wait (`hub.endpoint: replica`)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())

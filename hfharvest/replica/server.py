@@ -89,8 +89,10 @@ class ReplicaHub(Routes, Paging, Faults, Stats):
         if self._server is not None:
             raise RuntimeError("the replica hub is already running")
         self._server = _Server((host, port), self, listener)
-        # A short poll: stop() waits up to one poll for serve_forever to notice (0.5 s by default).
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+        # A short poll: stop() waits up to one poll for serve_forever to notice (0.5 s by default);
+        # at 10 ms a workflow's wait for its replica's stop is 5 ms on average, for 100 cheap
+        # wake-ups a second.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
                          name="replica-hub", daemon=True).start()  # fmt: skip
         bound_host, bound_port = self._server.server_address[:2]
         self.url = f"http://{bound_host}:{bound_port}"
