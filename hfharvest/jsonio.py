@@ -273,7 +273,7 @@ def write_entries(path: str | Path, entries: Iterable[tuple[str, object]],
                   encoded: bool = False) -> int:  # fmt: skip
     """`{key: value, ...}` from pairs, one entry a line, atomically; returns how many. With
     `encoded`, each value is already its JSON text."""
-    texts = ((key, (value if encoded else _dumps(value),)) for key, value in entries)
+    texts = ((key, (value if encoded else dumps_record(value),)) for key, value in entries)
     return write_entry_files([path], texts)
 
 
@@ -294,10 +294,6 @@ def write_entry_files(paths: Sequence[str | Path], entries: Iterable[tuple[str, 
         for handle in handles:
             handle.write("\n}\n")
     return count
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def write_items(path: str | Path, items: Iterable) -> int:

@@ -18,6 +18,8 @@ from itertools import groupby, islice
 from pathlib import Path
 from typing import Self
 
+from .jsonio import dumps_record
+
 _BATCH = 10_000  # rows per executemany: few round trips, a small buffer
 _BATCH_BYTES = 4 * 1024 * 1024
 _HELD_DISTINCT = 20_000  # distinct values count_distinct holds in memory before it spills
@@ -107,7 +109,7 @@ class Groups(_Scratch):
             rows = [(key, member, None) for member in members]
         else:
             rows = [
-                (key, member, json.dumps(payload, ensure_ascii=False))
+                (key, member, dumps_record(payload))
                 for member, payload in zip(members, payloads, strict=True)
             ]
         self._pending += rows or [(key, _PRESENT, None)]  # a key with members needs no mark
@@ -235,7 +237,7 @@ class Table(Groups):
         super().__init__(folder, held=0)  # payloads: on disk from the first
 
     def put(self, key: str, member: str, payload) -> None:
-        self.put_text(key, member, json.dumps(payload, ensure_ascii=False))
+        self.put_text(key, member, dumps_record(payload))
 
     def put_text(self, key: str, member: str, text: str) -> None:
         """put of a payload given as its JSON text."""
@@ -319,7 +321,7 @@ class DiskMap(_Scratch):
         self._read = lru_cache(maxsize=memo)(self._read_row) if memo else self._read_row
         batch: list[tuple[str, str]] = []
         for key, value in pairs:
-            batch.append((key, json.dumps(value, ensure_ascii=False)))
+            batch.append((key, dumps_record(value)))
             if len(batch) >= _BATCH:
                 self._insert(batch)
                 batch = []
