@@ -171,3 +171,11 @@ def peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def warm_data_args(parser) -> None:
+    """The arguments of a bench that replays a job on a kept data root's cold and warm runs."""
+    parser.add_argument("--data", type=Path, required=True, help="a data_root after both runs")
+    parser.add_argument("--scratch", type=Path, required=True, help="caches and outputs go here")
+    parser.add_argument("--cold", default="cold")
+    parser.add_argument("--warm", default="warm")

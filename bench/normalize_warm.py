@@ -19,10 +19,12 @@ import shutil
 import time
 from pathlib import Path
 
+from harness import warm_data_args
+
 from hfharvest.cards import CardStore, store_root
 from hfharvest.normalize.doc_cache import DocumentCache
 from hfharvest.normalize.inputs import RunInputs
-from hfharvest.normalize.stage import normalize_linked_data
+from hfharvest.normalize.linked_stage import normalize_linked_data
 
 
 def cpu_seconds() -> float:
@@ -57,10 +59,7 @@ def warm_pass(args: argparse.Namespace, cache: Path, profiled: Path | None) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="a data_root after both runs")
-    parser.add_argument("--scratch", type=Path, required=True, help="caches and outputs go here")
-    parser.add_argument("--cold", default="cold")
-    parser.add_argument("--warm", default="warm")
+    warm_data_args(parser)
     parser.add_argument("--store", type=Path, help="the card store (default: the data root's)")
     parser.add_argument("--seed", type=Path, help="a cache to start from (copied, not changed)")
     parser.add_argument("--max-chars", type=int, default=4000)

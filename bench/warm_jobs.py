@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness import warm_data_args
+
 JOBS = ("normalize_tables", "plot_lineage_families", "plot_run_report", "build_catalogue")
 STAGES = {"extract_latest": "hf_models_latest.json.gz", "merge_models": "hf_models.json",
           "extract_from_file": "hf_models_from_file.json.gz",
@@ -82,10 +84,7 @@ def child_cpu(args: argparse.Namespace, job: str, run: str, caches: Path) -> flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="a data_root after both runs")
-    parser.add_argument("--scratch", type=Path, required=True, help="caches and outputs go here")
-    parser.add_argument("--cold", default="cold")
-    parser.add_argument("--warm", default="warm")
+    warm_data_args(parser)
     parser.add_argument("--job", action="append", choices=JOBS, help="default: all four")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--no-cache", action="store_true", help="no table rows, no pictures")
