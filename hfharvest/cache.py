@@ -386,6 +386,7 @@ class CardCache(EntryStore):
         if not TRAIL_NAME.fullmatch(name):
             raise ValueError(f"not a trail name: {name!r}")
         try:
+            self.root.mkdir(parents=True, exist_ok=True)  # a first run's: its trail is kept too
             folder = self._open_dir([*self._base, TRAILS], create=True)
         except OSError as err:  # the cache's own writes say why, once
             log.info("README trail not kept (%s): entries read from their files", err)
