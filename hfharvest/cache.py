@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .ids import validate_model_id
+from .jsonio import dumps_record
 from .progress import CONSOLE
 from .runconfig import endpoint_key
 from .trail import TrailWalk, TrailWriter, trail_line, trail_lines
@@ -54,9 +55,9 @@ TRAIL_NAME = re.compile(r"[0-9]{1,6}-of-[0-9]{1,6}")  # a fetch shard's scatter 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 # A planted symlink (ELOOP), a file where a folder should be (ENOTDIR), a FIFO or device (ENXIO).
 _TAMPERED = {errno.ELOOP, errno.ENOTDIR, errno.ENXIO, errno.EISDIR}
-# json.dumps(..., ensure_ascii=False[, sort_keys=True]) with their encoders made once: json.dumps
-# builds a new encoder for each call with options, a third of a warm README lookup's checksum.
-_ENTRY_JSON = json.JSONEncoder(ensure_ascii=False)
+# json.dumps(..., sort_keys=True, ensure_ascii=False) with its encoder made once (as
+# jsonio.dumps_record): json.dumps builds one per call with options, a third of a warm README
+# lookup's checksum.
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
@@ -271,7 +272,7 @@ class EntryStore:
     def _write_entry(self, parts: list[str], name: str, entry: dict) -> bytes | None:
         """Write the entry, checksummed; its bytes, or None if it could not be written."""
         entry["checksum"] = _checksum(entry)
-        data = _ENTRY_JSON.encode(entry).encode()
+        data = dumps_record(entry).encode()
         return data if self.store_entry(parts, name, data) else None
 
     def _load_entry(self, parts: list[str], name: str, key: dict) -> dict | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
@@ -10,7 +9,7 @@ from itertools import islice
 from pathlib import Path
 
 from ..entities import entity
-from ..jsonio import ModelText, iter_failures, iter_models_as_written
+from ..jsonio import ModelText, dumps_record, iter_failures, iter_models_as_written
 from ..spill import Table
 from .common import models_by_entity, unresolved
 
@@ -108,7 +107,7 @@ def _string(value) -> str | None:
 
 def _payload(record: dict) -> str:
     """A kept record's row; a record read as written is not encoded again."""
-    text = record.text if isinstance(record, ModelText) else json.dumps(record, ensure_ascii=False)
+    text = record.text if isinstance(record, ModelText) else dumps_record(record)
     return f'["record", {text}]'
 
 

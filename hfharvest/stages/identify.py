@@ -34,7 +34,7 @@ from ..forked import ForkedWindow
 from ..identify import KINDS, identifier
 from ..identify._fields import model_id
 from ..identify.rows import cached_texts, dumps, relations_texts
-from ..jsonio import atomic_writer, iter_models, read_key, write_entry_files
+from ..jsonio import atomic_writer, dumps_record, iter_models, read_key, write_entry_files
 from ..progress import CONSOLE
 from ..runconfig import cache_endpoint, code_digest, endpoint_key
 from ..spill import KeyedRows
@@ -162,7 +162,7 @@ class ResultCache:
     def put(self, digest: str, result) -> None:
         if self._db is None:
             return
-        stored = json.dumps(result, ensure_ascii=False) if self._kind != ROWS else rows_text(result)
+        stored = dumps_record(result) if self._kind != ROWS else rows_text(result)
         if stored is not None:
             self._pending.append((digest, stored))
             if len(self._pending) >= _BATCH:
