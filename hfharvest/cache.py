@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .ids import validate_model_id
-from .jsonio import dumps_record
 from .progress import CONSOLE
 from .runconfig import endpoint_key
 from .trail import TrailWalk, TrailWriter, trail_line, trail_lines
@@ -56,8 +55,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 # A planted symlink (ELOOP), a file where a folder should be (ENOTDIR), a FIFO or device (ENXIO).
 _TAMPERED = {errno.ELOOP, errno.ENOTDIR, errno.ENXIO, errno.EISDIR}
 # json.dumps(..., sort_keys=True, ensure_ascii=False) with its encoder made once (as
-# jsonio.dumps_record): json.dumps builds one per call with options, a third of a warm README
-# lookup's checksum.
+# jsonio.dumps_record): json.dumps builds one per call with options.
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
@@ -271,8 +269,7 @@ class EntryStore:
     # -- entries -------------------------------------------------------------------------------
     def _write_entry(self, parts: list[str], name: str, entry: dict) -> bytes | None:
         """Write the entry, checksummed; its bytes, or None if it could not be written."""
-        entry["checksum"] = _checksum(entry)
-        data = dumps_record(entry).encode()
+        data = _signed(_canonical(entry))
         return data if self.store_entry(parts, name, data) else None
 
     def _load_entry(self, parts: list[str], name: str, key: dict) -> dict | None:
@@ -282,10 +279,10 @@ class EntryStore:
 
     def _load_entry_bytes(self, parts: list[str], name: str,
                           key: dict) -> tuple[dict | None, bytes | None]:  # fmt: skip
-        """`_load_entry`, and the bytes its file holds."""
+        """`_load_entry`, and its bytes in the signed form (`_verified`)."""
         try:
             data = self.read_entry(parts, name)
-            return (None, None) if data is None else (_checked(data, key), data)
+            return (None, None) if data is None else _verified(data, key)
         except TamperedEntry as err:
             where = self._shown(parts, name)
             log.warning("cache entry %s: %s: ignored, will refetch", where, err.strerror)
@@ -307,11 +304,44 @@ _DAMAGED = (ValueError, KeyError, TypeError, AttributeError, RecursionError)  # 
 
 def _checked(data: bytes, key: dict) -> dict:
     """The entry `data` holds, its checksum and key fields checked; one of _DAMAGED if not."""
+    return _verified(data, key)[0]
+
+
+def _verified(data: bytes, key: dict) -> tuple[dict, bytes]:
+    """`_checked`, and the entry's bytes in the signed form (`_signed`): `data` itself when
+    it is in that form (its checksum is then that of the bytes after it, nothing encoded
+    again), else made from the entry (one written before that form, or by hand)."""
+    if data.startswith(_SIGNED_HEAD) and data[_SIGNED_END : _SIGNED_END + 3] == b'", ':
+        canonical = b"{" + data[_SIGNED_END + 3 :]
+        if hashlib.sha256(canonical).hexdigest().encode() == data[len(_SIGNED_HEAD) : _SIGNED_END]:
+            entry = json.loads(canonical.decode("utf-8"))
+            if any(entry[k] != v for k, v in key.items()):
+                raise ValueError("key mismatch")
+            return entry, data
     entry = json.loads(data.decode("utf-8"))
     checksum = entry.pop("checksum")
-    if checksum != _checksum(entry) or any(entry[k] != v for k, v in key.items()):
+    canonical = _canonical(entry)
+    if checksum != hashlib.sha256(canonical).hexdigest() or any(
+        entry[k] != v for k, v in key.items()
+    ):
         raise ValueError("checksum or key mismatch")
-    return entry
+    return entry, _signed(canonical)
+
+
+# An entry's bytes: `{"checksum": "<sha256 of the rest>", ` then the rest of its canonical JSON
+# (sorted keys), so that reading one hashes its bytes instead of encoding it again. Entries of
+# other forms (`"checksum"` anywhere, over the canonical JSON of the others) are read too.
+_SIGNED_HEAD = b'{"checksum": "'
+_SIGNED_END = len(_SIGNED_HEAD) + 64  # a sha256's hex digest
+
+
+def _canonical(entry: dict) -> bytes:
+    return _CANONICAL_JSON.encode(entry).encode()
+
+
+def _signed(canonical: bytes) -> bytes:
+    checksum = hashlib.sha256(canonical).hexdigest().encode()
+    return b'%s%s", %s' % (_SIGNED_HEAD, checksum, canonical[1:])
 
 
 class CardCache(EntryStore):
@@ -373,7 +403,7 @@ class CardCache(EntryStore):
                 data = self._following.find(model_id, sha)
         if data is not None:
             with suppress(*_DAMAGED):  # a damaged line: the file is read instead
-                entry = _checked(data, key)
+                entry, data = _verified(data, key)
         if entry is None:
             entry, data = self._load_entry_bytes(*self._where(model_id, sha), key)
         if entry is not None:
@@ -503,11 +533,6 @@ def _read_up_to(fd: int, size: int) -> bytes:
         chunks.append(chunk)
         size -= len(chunk)
     return b"".join(chunks)
-
-
-def _checksum(entry: dict) -> str:
-    canonical = _CANONICAL_JSON.encode(entry).encode()
-    return hashlib.sha256(canonical).hexdigest()
 
 
 class EntityCache(EntryStore):

@@ -7,7 +7,7 @@ the trail, or a little ahead. The walk holds at most `window` entries read ahead
 does not find (changed, new, or too far) is looked up in its file as before. What a trail gives
 is only where the bytes come from: the cache checks them exactly as a file's (checksum, key).
 
-A line is `<model id>\\t<sha>\\t<entry as its file holds it>` (entries are one-line JSON); the
+A line is `<model id>\\t<sha>\\t<entry in its signed form>` (cache.py; one-line JSON); the
 file is gzip-compressed, written into a temporary file renamed into place, and opened like the
 cache's entries (a regular file, never through a link, in the folder the cache walked).
 """

@@ -4,6 +4,7 @@ lists from it, in about the same order, instead of each entry's file; checked li
 from __future__ import annotations
 
 import gzip
+import json
 import os
 
 from card_helpers import card_cache
@@ -116,3 +117,23 @@ def test_a_trail_is_never_followed_through_a_link_and_a_failed_job_leaves_the_on
     del cache  # the job failed: never flushed
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == ["1-of-1.gz"]
+
+
+def test_entries_an_earlier_release_wrote_are_hits_and_trailed_in_the_signed_form(tmp_path):
+    """An entry's file of an earlier release (its checksum last, over the canonical JSON of the
+    rest) stays a hit; the trail holds it signed (cache.py), so the next run hashes its bytes
+    rather than encoding it again, and serves it from there."""
+    root = tmp_path / "cache"
+    fetched(root)
+    cache = card_cache(root, ENDPOINT)
+    for model_id in IDS:
+        path = cache._path(model_id, SHA)
+        entry = json.loads(path.read_bytes())
+        earlier = {key: entry[key] for key in ("model_id", "sha", "sha256", "truncated", "bytes")}
+        path.write_text(json.dumps({**earlier, "checksum": entry["checksum"]}))
+    trail_path(root).unlink()
+    digests = fetched(root)
+    assert None not in digests.values()
+    trail = gzip.decompress(trail_path(root).read_bytes()).splitlines()
+    assert [line.split(b"\t")[2][:14] for line in trail] == [b'{"checksum": "'] * len(IDS)
+    assert fetched(root, removed=IDS) == digests
