@@ -47,7 +47,7 @@ def fetch(config: dict, run: Path, out: Path) -> None:
 def extract(config: dict, run: Path, out: Path) -> None:
     listing, shards = str(run / "shards/latest_listing.json.gz"), [str(out / "shard.json")]
     first = read_tail(listing, ("failures", *METADATA))
-    outcomes = gather(shards, first_failures=first.get("failures", []))
+    outcomes = gather(shards, first_failures=first.get("failures", []), parsed=False)
     metadata = summed_metadata([first, *shard_tails(shards)])
     write_stage(str(out / "hf_models_latest.json.gz"), "extract_latest", outcomes, None, metadata)
 

@@ -254,6 +254,30 @@ def _written(raw: bytes) -> ModelText | None:
     return written
 
 
+def iter_model_texts(path: str | Path) -> Iterator[dict]:
+    """iter_models_as_written for a reader that passes records on unchanged and looks at their
+    `modelId` alone (a gather): a line that starts with its id, as ArtifactWriter writes a Hub
+    record, is not parsed (nor checked beyond its layout), its ModelText holds only that id;
+    any other line is read as there."""
+    return iter_model_lines(path, _id_and_text, _same)
+
+
+# A model line's start when its record's first key is its id, without an escape in it.
+_ID_FIRST = re.compile(rb'\{"modelId": "([^"\\\x00-\x1f]*)", ')
+
+
+def _id_and_text(raw: bytes) -> ModelText | None:
+    if (found := _ID_FIRST.match(raw)) is None or SURROGATE_ESCAPE.search(raw):
+        return _written(raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    written = ModelText(modelId=found.group(1).decode("utf-8"))
+    written.text = text
+    return written
+
+
 def iter_entries(path: str | Path) -> Iterator[tuple[str, object]]:
     """An identify mapping's `(model id, value)` pairs, one at a time."""
     with _open_checked(path) as handle:

@@ -4,7 +4,7 @@ from hfharvest.workflow import start_log, write_stage
 
 start_log(snakemake.log[0])
 shards = list(snakemake.input.shards)
-outcomes = gather(shards, first_failures=read_json(snakemake.input.ids)["failures"])
+outcomes = gather(shards, first_failures=read_json(snakemake.input.ids)["failures"], parsed=False)
 write_stage(
     snakemake.output.models,
     "extract_from_file",

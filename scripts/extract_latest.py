@@ -5,7 +5,7 @@ from hfharvest.workflow import start_log, write_stage
 start_log(snakemake.log[0])
 listing, shards = snakemake.input.listing, list(snakemake.input.shards)
 first = read_tail(listing, ("failures", *METADATA))  # one pass over the compressed listing
-outcomes = gather(shards, first_failures=first.get("failures", []))
+outcomes = gather(shards, first_failures=first.get("failures", []), parsed=False)
 write_stage(
     snakemake.output.models,
     "extract_latest",

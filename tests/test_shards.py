@@ -48,3 +48,27 @@ def test_a_shard_does_not_repeat_the_listing_files_failures(tmp_path):
         shard = Harvest.collect(latest_shard(extractor, str(listing), "1-of-1"))
     assert [m["modelId"] for m in shard.models] == [record["modelId"]]
     assert [f for f in shard.failures if f.get("part") == "metadata"] == []
+
+
+def test_a_gather_that_only_writes_its_records_writes_what_one_parsing_them_writes(tmp_path):
+    """parsed=False: a line starting with its id passes as its text, holding only that id; the
+    gathered file is the same bytes."""
+    records = [
+        {"modelId": "org/m0", "sha": "a" * 40, "downloads": 2**40, "card_sha256": None},
+        {"sha": "b" * 40, "modelId": "org/m1", "tags": ["ü", "x\ty"]},  # id not first: parsed
+        {"modelId": "org/m0", "sha": "c" * 40},  # a renamed repo listed twice
+        {"modelId": "org/é", "meta": {"nested": [1.5, None, True]}},
+    ]
+    shard = tmp_path / "1-of-1.json"
+    with artifact_writer(shard, "shard") as out:
+        out.add([(record, None) for record in records])
+    written = {}
+    for parsed in (True, False):
+        with artifact_writer(tmp_path / f"{parsed}.json", "gathered") as out:
+            gathered = list(gather([str(shard)], parsed=parsed))
+            out.add(gathered)
+        written[parsed] = (tmp_path / f"{parsed}.json").read_bytes()
+    assert written[False] == written[True]
+    assert [record for record, _ in gathered] == [
+        {"modelId": "org/m0"}, records[1], {"modelId": "org/é"}
+    ]  # fmt: skip

@@ -10,7 +10,13 @@ import re
 from collections.abc import Iterable, Iterator
 from itertools import islice, zip_longest
 
-from ..jsonio import iter_models, iter_models_as_written, read_failures, read_tail
+from ..jsonio import (
+    iter_model_texts,
+    iter_models,
+    iter_models_as_written,
+    read_failures,
+    read_tail,
+)
 from .extract import Extractor, Outcome, file_ids
 
 SCATTER_ITEM = re.compile(r"(\d+)-of-(\d+)")
@@ -49,11 +55,15 @@ def file_shard(
     return extractor.by_ids(model_ids, source="file", total=len(model_ids))
 
 
-def gather(shard_paths: list[str], first_failures: Iterable[dict] = ()) -> Iterator[Outcome]:
+def gather(shard_paths: list[str], first_failures: Iterable[dict] = (),
+           parsed: bool = True) -> Iterator[Outcome]:  # fmt: skip
     """The shards' records interleaved back into their original order (a renamed repo listed
-    twice kept once), then `first_failures` and the shards' failures sorted by model id."""
+    twice kept once), then `first_failures` and the shards' failures sorted by model id.
+    `parsed=False` for a gather that only writes them: a record may then hold its `modelId`
+    alone beside its text (jsonio.iter_model_texts), its line not parsed."""
     seen: set[str] = set()
-    streams = [iter_models_as_written(path) for path in shard_paths]  # written as they were
+    read = iter_models_as_written if parsed else iter_model_texts  # written as they were
+    streams = [read(path) for path in shard_paths]
     for row in zip_longest(*streams, fillvalue=_MISSING):
         for record in row:
             if record is not _MISSING and record["modelId"] not in seen:
