@@ -1,12 +1,16 @@
-"""CPU of the extract chain's jobs (fetch_latest_cards, extract_latest, merge_models,
-add_ancestor_models) on a kept run, each called in this process as its script calls it.
+"""CPU of the extract chain's jobs (list_latest_models, fetch_latest_cards, extract_latest,
+merge_models, add_ancestor_models) on a kept run, each called in this process as its script
+calls it.
 
 The jobs read the run's listing (`--run`) under `--data` and write into `--out` (the run folder
 is not touched; the caches and the card store under `--data` are used, and written, as a job
 would). A listing whose READMEs the cache holds needs no Hub: run it on a copy of a kept
 hub-scale data root's `cache/hf`, `cache/identify` and `store/cards`, with the endpoint of its
 config (the cache's key). CPU by getrusage (this process and its children): the machine is
-shared and wall time noisy. `--profile PREFIX` writes a cProfile of each job to PREFIX.<job>.
+shared and wall time noisy. `list` (not in the default jobs) lists `--num-models` from the
+endpoint, a replica of the run's N (`python -m hfharvest.replica --scale N --seed 0
+--latency-ms 0 --page-size 1000`), into `--out`. `--profile PREFIX` writes a cProfile of each
+job to PREFIX.<job>.
 
     PYTHONPATH=. .venv/bin/python bench/extract_warm.py --data DATA --run warm \
         --endpoint http://127.0.0.1:42537 --out /tmp/ew --jobs fetch,merge
@@ -38,6 +42,13 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def listing(config: dict, run: Path, out: Path) -> None:
+    """list_latest_models, from the endpoint (a replica of the run's N), into `out`."""
+    extractor = extractor_from(config, cache=False)
+    outcomes = extractor.listing_outcomes(config["hf"]["num_models"], config["hf"]["offset"])
+    write_stage(str(out / "latest_listing.json.gz"), "list_latest_models", outcomes, extractor)
+
+
 def fetch(config: dict, run: Path, out: Path) -> None:
     extractor = extractor_from(config)
     outcomes = latest_shard(extractor, str(run / "shards/latest_listing.json.gz"), "1-of-1")
@@ -66,7 +77,7 @@ def ancestors(config: dict, run: Path, out: Path) -> None:
                 extractor, {"renamed": renamed})  # fmt: skip
 
 
-JOBS = {"fetch": fetch, "extract": extract, "merge": merge, "ancestors": ancestors}
+JOBS = {"list": listing, "fetch": fetch, "extract": extract, "merge": merge, "ancestors": ancestors}
 
 
 def main() -> None:
@@ -75,12 +86,16 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="the run id whose listing is read")
     parser.add_argument("--endpoint", required=True, help="the Hub endpoint of that run")
     parser.add_argument("--out", type=Path, required=True, help="where the jobs write")
-    parser.add_argument("--jobs", default=",".join(JOBS), help="comma-separated, in order")
+    parser.add_argument("--num-models", type=int, default=100_000, help="what `list` lists")
+    parser.add_argument(
+        "--jobs", default=",".join(list(JOBS)[1:]), help="comma-separated, in order"
+    )
     parser.add_argument("--profile", help="write a cProfile of each job to PROFILE.<job>")
     args = parser.parse_args()
     config = yaml.safe_load(CONFIG.read_text())
     config.update(data_root=str(args.data), run_id=args.run)
     config["hub"]["endpoint"], config["hf"]["models_file"] = args.endpoint, None
+    config["hf"]["num_models"] = args.num_models
     args.out.mkdir(parents=True, exist_ok=True)
     run = args.data / "1_raw" / "hf" / args.run
     for name in args.jobs.split(","):
