@@ -242,16 +242,26 @@ def _model_lines(handle) -> Iterator[bytes | None]:
 
 def _written(raw: bytes) -> ModelText | None:
     """The record of a model line, with its text; None if it is not read here."""
+    if (decoded := _decoded(raw)) is None:
+        return None
+    written = ModelText(decoded[1])
+    written.text = decoded[0]
+    return written
+
+
+def _parsed(raw: bytes):
+    """The value of a line as ijson reads it; None if it is not read here."""
+    return None if (decoded := _decoded(raw)) is None else decoded[1]
+
+
+def _decoded(raw: bytes) -> tuple[str, object] | None:
+    """A line's text and value, if json.loads reads it as ijson does; else None."""
     try:
         text = raw.decode("utf-8")
-        record = _STRICT.decode(text)
+        value = _STRICT.decode(text)
     except ValueError:
         return None
-    if SURROGATE_ESCAPE.search(raw):
-        return None
-    written = ModelText(record)
-    written.text = text
-    return written
+    return None if SURROGATE_ESCAPE.search(raw) else (text, value)
 
 
 def iter_model_texts(path: str | Path) -> Iterator[dict]:
@@ -287,10 +297,105 @@ def iter_entries(path: str | Path) -> Iterator[tuple[str, object]]:
             raise ValueError(f"{path}: invalid JSON: {err}") from None
 
 
+def iter_entry_chunks(path: str | Path) -> Iterator[list[tuple[str, str]]]:
+    """iter_entries' pairs with each value's JSON text, not the value, in lists: a file laid out
+    as write_entry_files writes it (one entry a line, keys without escapes) is split by a
+    regular expression a megabyte of lines at a time, each value's text as written (not parsed:
+    its reader parses those it uses, and a malformed one fails there); from a chunk not in that
+    layout on, ijson's values, encoded."""
+    done = 0
+    with _open_checked(path) as handle:
+        if handle.readline(3) == b"{\n":  # not a whole file of one line
+            for pairs in _entry_chunks(handle):
+                if pairs is None:
+                    break
+                yield pairs
+                done += len(pairs)
+            else:
+                return
+    entries = itertools.islice(iter_entries(path), done, None)
+    while pairs := [(key, dumps_record(value)) for key, value in itertools.islice(entries, 10_000)]:
+        yield pairs
+
+
+_KEY = r'"([^"\\\x00-\x1f]*)": '  # a key as encode_basestring writes it, when it escapes nothing
+_ENTRIES = re.compile(f"^{_KEY}(.+),$", re.MULTILINE)  # an entry line but the last
+_LAST_ENTRY = re.compile(f"{_KEY}(.+)\n")
+ENTRY_CHUNK = 1 << 20  # bytes of lines split at a time
+
+
+def _entry_chunks(handle) -> Iterator[list[tuple[str, str]] | None]:
+    """The entries after the opening brace, a chunk at a time, then None if the layout is not
+    write_entry_files'."""
+    empty = True
+    while lines := handle.readlines(ENTRY_CHUNK):
+        if not lines[-1].endswith(b",\n") and lines[-1] != b"}\n":
+            lines.append(handle.readline())  # the closing brace, after the last entry
+        end = lines[-1] == b"}\n"
+        entries = lines[:-1] if end else lines
+        last = entries.pop() if end and entries and not entries[-1].endswith(b",\n") else None
+        if end and last is None and not (empty and not entries):
+            break  # a comma before the closing brace
+        try:
+            pairs = _ENTRIES.findall(b"".join(entries).decode("utf-8"))
+            final = None if last is None else _LAST_ENTRY.fullmatch(last.decode("utf-8"))
+        except UnicodeDecodeError:
+            break
+        if len(pairs) != len(entries) or (last is not None and final is None):
+            break  # a line not an entry's (each line matches once, or not at all)
+        yield [*pairs, final.groups()] if final else pairs
+        empty = False
+        if end:
+            if not handle.read(1):  # nothing after the closing brace
+                return
+            break
+    yield None
+
+
 def iter_items(path: str | Path, prefix: str = "item") -> Iterator:
-    """The items of a file holding one JSON list (an enrich output), one at a time; with
-    `prefix` (ijson's), those of a list inside it."""
-    return _items(path, prefix)
+    """The items of a file holding one JSON list (an enrich output), one at a time: by
+    json.loads a line at a time where the file is laid out as write_items writes it, else by
+    ijson; with `prefix` (ijson's), those of a list inside it."""
+    if prefix != "item":
+        return _items(path, prefix)
+    return _lines_read(path, b"[\n", b"]\n", _parsed, _items(path, prefix))
+
+
+def _lines_read(path: str | Path, opening: bytes, closing: bytes,
+                read_line: Callable[[bytes], T | None], fallback: Iterator[T]
+                ) -> Iterator[T]:  # fmt: skip
+    """`read_line` of each line (without its comma) of a JSON object or list written one
+    member a line between an `opening` and a `closing` line; from the first line it reads as
+    None (or a layout not that) on, `fallback`'s values."""
+    done = 0
+    with _open_checked(path) as handle:
+        if handle.readline(len(opening) + 1) == opening:  # not a whole file of one line
+            for raw in _member_lines(handle, closing):
+                if raw is None or (value := read_line(raw)) is None:
+                    break
+                yield value
+                done += 1
+            else:
+                return
+    yield from itertools.islice(fallback, done, None)
+
+
+def _member_lines(handle, closing: bytes) -> Iterator[bytes | None]:
+    """The lines after the opening one, without their commas, then None if the layout is not
+    one member a line up to `closing` at the end."""
+    comma = True  # the line before ended with a comma, or opened: a member may follow
+    empty = True
+    for line in handle:
+        if line == closing and (empty or not comma):
+            if not handle.read(1):  # nothing after the closing line
+                return
+            break
+        if not comma or not line.endswith(b"\n"):
+            break
+        comma = line.endswith(b",\n")
+        yield line[:-2] if comma else line[:-1]
+        empty = False
+    yield None
 
 
 def write_entries(path: str | Path, entries: Iterable[tuple[str, object]],

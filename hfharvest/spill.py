@@ -309,11 +309,12 @@ class DiskMap(_Scratch):
     `convert` turns a stored value into what callers get (applied on each read). With `memo`,
     the values of that many recently read keys are kept decoded: for maps a few of whose keys
     are asked again and again (a licence or a language is named by thousands of models). Such
-    values are shared between callers, who must not change them.
+    values are shared between callers, who must not change them. With `encoded`, the pairs'
+    values are their JSON texts already, stored as they are.
     """
 
     def __init__(self, pairs: Iterable[tuple[str, object]], convert: Callable = lambda v: v,
-                 memo: int = 0):  # fmt: skip
+                 memo: int = 0, encoded: bool = False):  # fmt: skip
         self._dir, self._db = _scratch_db(
             "CREATE TABLE map (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
         )
@@ -321,7 +322,7 @@ class DiskMap(_Scratch):
         self._read = lru_cache(maxsize=memo)(self._read_row) if memo else self._read_row
         batch: list[tuple[str, str]] = []
         for key, value in pairs:
-            batch.append((key, dumps_record(value)))
+            batch.append((key, value if encoded else dumps_record(value)))
             if len(batch) >= _BATCH:
                 self._insert(batch)
                 batch = []

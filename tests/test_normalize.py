@@ -33,7 +33,9 @@ from pyld import jsonld
 from whole_lookups import load_lookups
 from workflow_runner import Workflow, rules_run
 
-from hfharvest.entities import entity_id
+from hfharvest import jsonio
+from hfharvest.entities import KINDS, entity_id
+from hfharvest.jsonio import iter_entries, write_entries
 from hfharvest.lineage import base_model_links
 from hfharvest.normalize import catalogue, families, linked_stage, vocab
 from hfharvest.normalize.doc_cache import DOCUMENT_CODE, DocumentCache
@@ -878,6 +880,43 @@ def test_a_document_from_its_models_facts_is_the_one_the_whole_maps_give(run):
         {d for ids in whole.mappings["datasets"].values() for d in ids}
     )
     assert len(records) == 8 and facts.named("datasets")
+
+
+def _facts_files(folder: Path, drop: str | None = None, swap: bool = False) -> RunInputs:
+    """Identify's files of 40 models (one value a file per model), but `drop` missing from the
+    relations and, with `swap`, two of the licences' entries out of order; no dataset sources."""
+    ids = [f"org/m{index:02}" for index in range(40)]
+    files = {kind: folder / f"{kind}.json" for kind in KINDS}
+    files |= {"relations": folder / "relations.json", "identifiers": folder / "identifiers.json"}
+    for number, (name, path) in enumerate(files.items()):
+        kept = [model for model in ids if not (name == "relations" and model == drop)]
+        entries = [(model, [f"{name}-{number}", {"é": index}] if index % 3 else [])
+                   for index, model in enumerate(kept)]  # fmt: skip
+        if swap and name == "licenses":
+            entries[5], entries[6] = entries[6], entries[5]
+        write_entries(path, entries)
+    return RunInputs(ids, {kind: files[kind] for kind in KINDS}, files["relations"], {},
+                     identifiers=files["identifiers"])  # fmt: skip
+
+
+def test_a_models_facts_are_its_value_in_each_identify_file(tmp_path, monkeypatch):
+    """The facts of each model are the text dumps_record gives of its value in each identify
+    file (null where a file has none), whether the files list the same models in the same order
+    (chunks of lines compared whole), one lacks a model, or one is not in order."""
+    monkeypatch.setattr(jsonio, "ENTRY_CHUNK", 200)  # a few lines a chunk
+    for name, drop, swap in (("aligned", None, False), ("dropped", "org/m17", False),
+                             ("unsorted", None, True)):  # fmt: skip
+        folder = tmp_path / name
+        folder.mkdir()
+        inputs = _facts_files(folder, drop, swap)
+        files = [*(inputs.identified[kind] for kind in KINDS), inputs.relations, None,
+                 inputs.identifiers]  # fmt: skip
+        maps = [dict(iter_entries(path)) if path else {} for path in files]
+        facts = inputs.facts_of()
+        assert len(facts) == 40, name
+        for model in inputs.models:
+            expected = jsonio.dumps_record([values.get(model) for values in maps])
+            assert facts.text(model) == expected, (name, model)
 
 
 def _with_entity(folder: Path, kind: str, entity: str, **fields) -> None:

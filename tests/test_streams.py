@@ -25,6 +25,7 @@ from hfharvest.jsonio import (
     read_json,
     read_key,
     read_tail,
+    write_entries,
     write_items,
 )
 from hfharvest.stages import identify as identify_stage
@@ -176,6 +177,68 @@ def test_models_read_as_written_are_the_models_and_their_texts(tmp_path):
         path.write_text(body)
         as_written = _read_all(iter_models_as_written, path)
         assert as_written == _read_all(iter_models, path), name
+
+
+def _as_written(path):
+    return [pair for chunk in jsonio.iter_entry_chunks(path) for pair in chunk]
+
+
+def _encoded(path):
+    return [(key, jsonio.dumps_record(value)) for key, value in iter_entries(path)]
+
+
+def test_an_identify_mappings_value_texts_are_its_values_encoded(tmp_path, monkeypatch):
+    """The normalize stage takes an identify mapping's values as the texts written, split a
+    chunk of lines at a time: the pairs iter_entries reads, each value as dumps_record encodes
+    it, chunks cut anywhere; in another layout (or from a key with escapes on), ijson's, and a
+    broken file is ijson's error."""
+    monkeypatch.setattr(jsonio, "ENTRY_CHUNK", 40)  # a few lines a chunk
+    values = [[], ["mit"], {"b/x": {"relation": "finetune"}}, None, 'é\n\u2028"', [1.5, 2**63 - 1]]
+    entries = {f"m/{index:02}": values[index % len(values)] for index in range(30)}
+    path = tmp_path / "licenses.json"
+    write_entries(path, entries.items())
+    assert _as_written(path) == [(k, jsonio.dumps_record(v)) for k, v in entries.items()]
+
+    text = path.read_text()
+    bodies = {
+        "escaped key": text.replace('"m/10"', '"m/\\u0031\\"0"'),
+        "indented": json.dumps(entries, indent=1),
+        "one line": json.dumps(entries),
+        "empty": "{\n}\n",
+        "whitespace after": text + "\n",
+        "trailing comma": text.replace("\n}", ",\n}"),
+        "comma missing": text.replace("[],\n", "[]\n", 1),
+        "cut": text[: len(text) // 2],
+        "split line": text.replace('"m/12": ', '"m/12":\n'),
+    }
+    for name, body in bodies.items():
+        path.write_text(body)
+        assert _read_all(_as_written, path) == _read_all(_encoded, path), name
+
+
+def test_an_enrich_outputs_items_read_a_line_at_a_time_are_ijsons(tmp_path):
+    """Items of a list written one a line are read by json.loads; whatever it would read
+    otherwise than ijson (big integers, lone surrogates), another layout or a broken file:
+    ijson's items, or its error."""
+    items = [{"id": f"d/{index}", "n": index, "f": [1.5, -0.0], "s": 'é\n"'} for index in range(9)]
+    path = tmp_path / "hf_datasets_specific.json"
+    write_items(path, items)
+    assert list(iter_items(path)) == items
+    text = path.read_text()
+    first = text.split("\n")[1]
+    bodies = {
+        "big int": text.replace(first, first[:-2] + f', "x": {2**64}}},'),
+        "lone surrogate": text.replace(first, first[:-2] + ', "u": "\\ud800"},'),
+        "indented": json.dumps(items, indent=1),
+        "one line": json.dumps(items),
+        "empty": "[\n]\n",
+        "trailing comma": text.replace("\n]", ",\n]"),
+        "cut": text[: len(text) // 2],
+    }
+    for name, body in bodies.items():
+        path.write_text(body)
+        ijsons = _read_all(lambda p: jsonio._items(p, "item"), path)
+        assert _read_all(iter_items, path) == ijsons, name
 
 
 def test_a_compressed_stage_files_tail_is_scanned_once_per_file_version(tmp_path, monkeypatch):

@@ -6,12 +6,14 @@ so a change of the run folder's format (streamed or sharded files) stays here.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..entities import KINDS
-from ..jsonio import iter_entries, iter_items, iter_models, read_failures
+from ..jsonio import iter_entries, iter_entry_chunks, iter_items, iter_models, read_failures
 from ..spill import DiskMap
 from .facts import identifier_strings, relation_objects
 
@@ -131,15 +133,17 @@ class RunInputs:
         """Model id -> `[ids of each kind in KINDS order, relations, dataset sources,
         identifiers]` (a file's value, None where it has no entry for the model): every
         per-model file in one map, one lookup a model. The identify stage writes them sorted
-        by model id, so they are merged as they stream; a file that is not sorted is sorted
-        on disk first."""
+        by model id, so they are merged as they stream, each value's text as written (a
+        model's is the list's JSON text, never decoded and encoded again); a file that is not
+        sorted is sorted on disk first."""
         files = [*(self.identified[kind] for kind in KINDS), self.relations,
                  self.dataset_sources, self.identifiers]  # fmt: skip
         try:
-            return DiskMap(_merged([iter_entries(path) if path else iter(()) for path in files]))
+            return DiskMap(_aligned([iter_entry_chunks(path) if path else None for path in files]),
+                           encoded=True)  # fmt: skip
         except _Unsorted:
             sorted_files = [DiskMap(iter_entries(path)) if path else {} for path in files]
-            return DiskMap(_merged([entries.items() for entries in sorted_files]))
+            return DiskMap(_merged([iter(entries.items()) for entries in sorted_files]))
 
     def iter_entities(self, kind: str) -> Iterator[dict]:
         """The enriched entities of `kind`, slimmed to the fields the stage uses."""
@@ -166,17 +170,79 @@ class _Unsorted(ValueError):
     pass
 
 
-def _merged(streams: list[Iterator[tuple[str, object]]]) -> Iterator[tuple[str, list]]:
-    """`(key, [each stream's value or None])` by key from streams sorted by key; a key given
-    twice in one stream takes its last value (as a dict would). Raises _Unsorted."""
+def _aligned(files: list[Iterator[list[tuple[str, str]]] | None]) -> Iterator[tuple[str, str]]:
+    """`(key, JSON text of [each file's value text or null])` by key from files' chunks of
+    `(key, value text)` sorted by key (None: no file). While every file holds the same keys in
+    the same order (as the identify stage writes them) a chunk's lists are compared and joined
+    whole; from the first that differ on, entry by entry. Raises _Unsorted."""
+    present = [chunks for chunks in files if chunks is not None]
+    buffers: list[list[tuple[str, str]]] = [[] for _ in present]
+    last = ""
+    while True:
+        for chunks, buffer in zip(present, buffers, strict=True):
+            if not buffer:
+                buffer.extend(next(chunks, ()))
+        count = min(map(len, buffers), default=0)
+        keys = [key for key, _ in buffers[0][:count]] if count else []
+        if not keys or not _same_keys(keys, buffers, last):
+            break
+        columns = iter(buffer[:count] for buffer in buffers)
+        values = [_NULLS if chunks is None else map(_text, next(columns)) for chunks in files]
+        yield from zip(keys, map("[{}]".format, map(", ".join, zip(*values))))  # noqa: B905
+        last = keys[-1]
+        for buffer in buffers:
+            del buffer[:count]
+    rest = iter(itertools.chain(buffer, itertools.chain.from_iterable(chunks))
+                for buffer, chunks in zip(buffers, present, strict=True))  # fmt: skip
+    streams = [iter(()) if chunks is None else next(rest) for chunks in files]
+    yield from _listed(_merged(streams, after=last))
+
+
+_NULLS = itertools.repeat("null")  # the value of a file the run does not have
+_text = operator.itemgetter(1)
+
+
+def _same_keys(keys: list[str], buffers: list[list[tuple[str, str]]], last: str) -> bool:
+    """Whether each buffer starts with `keys`, which come after `last` in increasing order."""
+    count = len(keys)
+    return (
+        last < keys[0]
+        and all(map(str.__lt__, keys, keys[1:]))
+        and all([key for key, _ in buffer[:count]] == keys for buffer in buffers[1:])
+    )
+
+
+def _listed(merged: Iterator[tuple[str, list]]) -> Iterator[tuple[str, str]]:
+    """Each key's values' texts as the JSON text of their list (dumps_record's, for texts as it
+    writes them)."""
+    for key, texts in merged:
+        yield key, f"[{', '.join('null' if text is None else text for text in texts)}]"
+
+
+def _merged(
+    streams: list[Iterator[tuple[str, object]]], after: str = ""
+) -> Iterator[tuple[str, list]]:
+    """`(key, [each stream's value or None])` by key from streams sorted by key, all past
+    `after`; a key given twice in one stream takes its last value (as a dict would). Raises
+    _Unsorted."""
     heads = [next(stream, None) for stream in streams]
     while live := [head[0] for head in heads if head is not None]:
-        key = min(live)
-        values = [None] * len(streams)
-        for index, stream in enumerate(streams):
-            while (head := heads[index]) is not None and head[0] == key:
-                values[index] = head[1]
-                heads[index] = following = next(stream, None)
-                if following is not None and following[0] < key:
-                    raise _Unsorted(key)
+        if (key := min(live)) <= after and after:
+            raise _Unsorted(key)
+        values = [head[1] if head and head[0] == key else None for head in heads]
+        heads = [next(stream, None) if head and head[0] == key else head
+                 for stream, head in zip(streams, heads, strict=True)]  # fmt: skip
+        if not all(head is None or head[0] > key for head in heads):
+            _settle(key, streams, heads, values)
         yield key, values
+
+
+def _settle(key: str, streams: list[Iterator], heads: list, values: list) -> None:
+    """A key given again in a stream takes its last value; a smaller key after it means the
+    stream is not sorted."""
+    for index, stream in enumerate(streams):
+        while (head := heads[index]) is not None and head[0] == key:
+            values[index] = head[1]
+            heads[index] = next(stream, None)
+        if head is not None and head[0] < key:
+            raise _Unsorted(key)
