@@ -275,6 +275,9 @@ def _in_worker(record: dict, missed: list[str]) -> tuple[dict, bool]:
     return identify_missed(record, missed, _worker_cards)
 
 
+# a row's texts joined into one column of the sorted rows (a column each cost SQLite a tenth of
+# a warm pass): JSON texts never hold a raw tab
+_SEP = "\t"
 _EXTRAS = ("sources", "relations")  # a kind's file of payloads beside its mapping
 
 
@@ -322,7 +325,7 @@ class _Pass:
             else:
                 found = texts[kind]
             row += found[: self.widths[kind]]
-        self.rows.add(model, *row, seq=seq)
+        self.rows.add(model, _SEP.join(row), seq=seq)
 
     def _capped(self, kind: str, model: str, texts: list[str]) -> list[str]:
         """At most `cap` ids (each one a request to enrich), with a warning."""
@@ -396,7 +399,7 @@ def identify_run(
     `max_per_model` (each one a request to enrich) are cut, with a warning."""
     kinds = list(outputs)
     renamed = (read_key(models_path, "renamed", {}) or {}) if "base_models" in kinds else {}
-    with KeyedRows(len(_files(outputs))) as rows, _Misses(cards, workers) as misses:
+    with KeyedRows(1) as rows, _Misses(cards, workers) as misses:
         run = _Pass(outputs, rows, cache, renamed, max_per_model)
         for seq, record in enumerate(iter_models(models_path)):
             if (model := model_id(record)) is None:
@@ -418,9 +421,10 @@ def _merged(rows: KeyedRows, payloads: list[bool]) -> Iterator[tuple[str, Sequen
     first payload of an id winning (`payloads`: which texts are payloads)."""
     for model, added in rows.by_key():
         if len(added) == 1:
-            yield model, added[0]
+            yield model, added[0][0].split(_SEP)
         else:
-            yield model, [_union([texts[i] for texts in added], p) for i, p in enumerate(payloads)]
+            rows = [row.split(_SEP) for (row,) in added]
+            yield model, [_union([texts[i] for texts in rows], p) for i, p in enumerate(payloads)]
 
 
 def _union(texts: list[str], payloads: bool) -> str:
