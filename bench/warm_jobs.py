@@ -1,9 +1,12 @@
-"""CPU of the tables, catalogue and plot jobs on a warm run (issue 10), each in a fresh process.
+"""CPU of the identify, summary, tables, catalogue and plot jobs on a warm run (issue 10), each in
+a fresh process.
 
-Runs what each job's script runs (scripts/normalize_tables.py, build_catalogue.py,
-plot_lineage_families.py, plot_run_report.py) on a kept data root holding a cold and a warm run
-(bench/run.py --keep), writing only under `--scratch`. The caches (table rows, pictures) are
-filled from the cold run first, at this code, then each warm pass starts from a copy of them.
+Runs what each job's script runs (scripts/identify.py, summarize_run.py's counts,
+normalize_tables.py, build_catalogue.py, plot_lineage_families.py, plot_run_report.py) on a kept
+data root holding a cold and a warm run (bench/run.py --keep), writing only under `--scratch`
+(identify reads the data root's card store). The caches (identify rows, table rows, pictures)
+are filled from the cold run first, at this code, then each warm pass starts from a copy of
+them.
 CPU by getrusage (the child's own and its children's, imports included), as the machine is
 shared and wall time noisy.
 
@@ -21,7 +24,9 @@ from pathlib import Path
 
 from harness import warm_data_args
 
-JOBS = ("normalize_tables", "plot_lineage_families", "plot_run_report", "build_catalogue")
+JOBS = ("identify", "summarize_run", "normalize_tables", "plot_lineage_families", "plot_run_report",
+        "build_catalogue")  # fmt: skip
+UNCACHED = ("summarize_run", "build_catalogue")  # nothing to fill from the cold run
 STAGES = {"extract_latest": "hf_models_latest.json.gz", "merge_models": "hf_models.json",
           "extract_from_file": "hf_models_from_file.json.gz",
           "add_ancestor_models": "hf_models_with_ancestors.json"}  # fmt: skip
@@ -36,6 +41,12 @@ def run_job(job: str, data: Path, run: str, out: Path, caches: Path, cached: boo
     raw, normalized = data / "1_raw" / "hf" / run, data / "2_normalized" / "hf" / run
     (out / "report").mkdir(parents=True, exist_ok=True)
     start_log(str(out / f"{job}.log"))
+    if job == "identify":
+        identify(data, raw, out, caches, cached)
+        return
+    if job == "summarize_run":
+        summarize(raw, out)
+        return
     if job == "normalize_tables":
         from hfharvest.normalize.inputs import RunInputs
         from hfharvest.normalize.stage import normalize_tables
@@ -72,6 +83,36 @@ def run_job(job: str, data: Path, run: str, out: Path, caches: Path, cached: boo
     report.plot_timings(timed, str(benchmarks), pictures["timings"])
 
 
+def identify(data: Path, raw: Path, out: Path, caches: Path, cached: bool) -> None:
+    """scripts/identify.py's pass, two workers for what the cache does not answer."""
+    from hfharvest.cards import store_from
+    from hfharvest.stages.identify import ROWS, ResultCache, identify_run, kind_outputs
+
+    kinds = ["articles", "base_models", "datasets", "identifiers", "keywords", "languages",
+             "licenses", "tasks"]  # fmt: skip
+    named = {kind: out / f"{kind}.json" for kind in kinds}
+    named |= {name: out / f"{name}.json" for name in ("base_model_relations", "dataset_sources")}
+    cache = ResultCache(caches / "identify" if cached else None, ENDPOINT, ROWS)
+    models = str(raw / "hf_models_with_ancestors.json")
+    cards = store_from({"data_root": str(data)})
+    identify_run(kind_outputs(named, kinds), models, cache, cards, 1000, workers=2)
+
+
+def summarize(raw: Path, out: Path) -> None:
+    """scripts/summarize_run.py's counts of the stage, identify and enrich files."""
+    from hfharvest.jsonio import write_json
+    from hfharvest.stages.summary import summarize
+
+    enriched = ("hf_datasets_specific.json", "arxiv_articles.json", "hf_base_models.json",
+                "keywords.json", "languages.json", "licenses.json", "tasks.json")  # fmt: skip
+    kinds = ("articles", "base_models", "datasets", "keywords", "languages", "licenses",
+             "tasks", "identifiers")  # fmt: skip
+    summary = summarize(str(raw), {name: str(raw / path) for name, path in STAGES.items()},
+                        [str(raw / "identified" / f"{kind}.json") for kind in kinds],
+                        [str(raw / name) for name in enriched])  # fmt: skip
+    write_json(out / "summary.json", summary)
+
+
 def child_cpu(args: argparse.Namespace, job: str, run: str, caches: Path) -> float:
     """CPU seconds of one job in a fresh interpreter (its imports included)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -85,9 +126,9 @@ def child_cpu(args: argparse.Namespace, job: str, run: str, caches: Path) -> flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     warm_data_args(parser)
-    parser.add_argument("--job", action="append", choices=JOBS, help="default: all four")
+    parser.add_argument("--job", action="append", choices=JOBS, help="default: all")
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--no-cache", action="store_true", help="no table rows, no pictures")
+    parser.add_argument("--no-cache", action="store_true", help="no rows cached, no pictures")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -97,7 +138,7 @@ def main() -> None:
         return
     filled = args.scratch / "caches-filled"
     for job in args.job or JOBS:
-        if job != "build_catalogue":
+        if job not in UNCACHED:
             print(f"{job} fill ({args.cold}): CPU {child_cpu(args, job, args.cold, filled):.2f} s")
         for attempt in range(args.repeat):
             caches = args.scratch / "caches-warm"

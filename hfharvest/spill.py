@@ -213,12 +213,12 @@ def count_distinct(values: Iterable[str], held: int = _HELD_DISTINCT) -> int:
     each cost the summary more than reading its mapping."""
     values = iter(values)
     seen: set[str] = set()
-    for value in values:
-        seen.add(value)
-        if len(seen) > held:
-            break
-    else:
-        return len(seen)
+    # a batch at a time into the set: a test of its size after each value cost the summary's
+    # eight mappings of 100 000 models 0.15 s of CPU
+    while len(seen) <= held:
+        if not (batch := list(islice(values, _BATCH))):
+            return len(seen)
+        seen.update(batch)
     with ScratchDB("CREATE TABLE seen (value TEXT PRIMARY KEY) WITHOUT ROWID;") as scratch:
         insert = "INSERT OR IGNORE INTO seen VALUES (?)"
         scratch.db.executemany(insert, zip(seen))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import subprocess
 import sys
 import threading
@@ -148,18 +149,24 @@ def test_the_job_s_workers_run_the_kinds_not_the_script(tmp_path):
         assert Path(path).read_bytes() == Path(named[name]).read_bytes(), name
 
 
-def test_the_digest_is_the_one_earlier_releases_cached_under():
-    """The fields are serialised once per record for every kind; the digest must not change,
-    or every user's identify cache would go cold."""
+def test_the_digest_covers_each_field_kind_and_code_version():
+    """The fields are serialised once per record for every kind (marshal): the digest is of
+    them, the kind and the code version, and any field read changing makes another."""
     record = {**all_snapshot_records()[0], "card_sha256": "ab" * 32}
-    for kind in KINDS:
-        fields = {key: record.get(key) for key in identify_stage.FIELDS}
-        text = json.dumps(
-            [kind, identify_stage.code_version(), fields], sort_keys=True, default=str
-        )
-        assert (
-            identify_stage.record_digest(kind, record) == hashlib.sha256(text.encode()).hexdigest()
-        )
+    digests = {identify_stage.record_digest(kind, record) for kind in KINDS}
+    assert len(digests) == len(KINDS)
+    fields = marshal.dumps([record.get(key) for key in identify_stage.FIELDS], 2)
+    version = identify_stage.code_version()
+    assert (
+        identify_stage.record_digest("keywords", record)
+        == hashlib.sha256(f"keywords\0{version}\0".encode() + fields).hexdigest()
+    )
+    for key in identify_stage.FIELDS:
+        changed = {**record, key: [record.get(key)]}
+        assert identify_stage.record_digest("keywords", changed) not in digests, key
+    assert identify_stage.record_digest("keywords", {**record, "downloads": 7}) in digests
+    # 1 and 1.0, True and 1 are told apart, as JSON tells them
+    assert len({identify_stage.record_digest("keywords", {"tags": v}) for v in (1, 1.0, True)}) == 3
 
 
 def _another_job_writes(root, endpoint: str, kind: str, key: str, value):

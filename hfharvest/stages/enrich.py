@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 
 from ..jsonio import iter_entries, iter_items, write_items
@@ -84,13 +85,15 @@ def file_identification_counts(path: str) -> dict:
     """identification_counts of an identify mapping, streamed; distinct ids counted on disk."""
     counts = {"models": 0, "models_with_entities": 0}
 
-    def ids():
+    def named():
         for _, entity_ids in iter_entries(path):
             counts["models"] += 1
-            counts["models_with_entities"] += bool(entity_ids)
-            yield from entity_ids or ()
+            if entity_ids:
+                counts["models_with_entities"] += 1
+                yield entity_ids
 
-    distinct = count_distinct(ids())
+    # the ids of a model at once: count_distinct takes them in batches, not one by one
+    distinct = count_distinct(chain.from_iterable(named()))
     return {**counts, "distinct_entities": distinct}
 
 
