@@ -52,10 +52,11 @@ def live_members(group: int) -> list[int]:
     return members
 
 
-def cached_readmes(root: Path) -> set[str]:
-    """Model ids whose README the cache holds (complete entries only: written atomically)."""
-    entries = (root / "data" / "cache" / "hf" / "readmes").rglob("*.json")
-    return {json.loads(path.read_text())["model_id"] for path in entries}
+def cached_readmes(root: Path) -> dict[str, dict]:
+    """The README cache's entries by model id (complete entries only: written atomically)."""
+    paths = (root / "data" / "cache" / "hf" / "readmes").rglob("*.json")
+    entries = (json.loads(path.read_text()) for path in paths)
+    return {entry["model_id"]: entry for entry in entries}
 
 
 def reference(tmp_path: Path) -> dict[str, dict]:
@@ -106,9 +107,14 @@ def test_sigkill_mid_readmes_then_rerun_loses_nothing_and_refetches_no_cached_re
         time.sleep(0.5)  # a request in flight when the group died may still be answered
         assert live_members(process.pid) == []  # no job of the killed run survives
         first = hub.stats()
-        cached = cached_readmes(root)
+        entries = cached_readmes(root)
+        cached = set(entries)
         served_first = set(first["readme_gets"])
-        assert 0 < len(cached) <= len(served_first) < N
+        # Every cached text was served. A model the listing shows without a README is cached
+        # without a request, a gated refusal without a README served: `cached` may hold more
+        # ids than were served (it did under load, 14 of 13).
+        with_text = {model_id for model_id, entry in entries.items() if entry["sha256"]}
+        assert with_text and with_text <= served_first and len(served_first) < N
         assert not (run_folder / TARGET).exists()
         print(f"killed after {len(served_first)} READMEs served, {len(cached)} cached")
 
