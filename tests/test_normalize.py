@@ -484,6 +484,10 @@ def test_a_document_is_cached_by_what_it_is_made_from(run, tmp_path):
     assert DocumentCache.key(facts.document_inputs(harvested_again, text)) == key
     new_commit = {**bert, "sha": "0" * 40}
     assert DocumentCache.key(facts.document_inputs(new_commit, text)) != key
+    values = json.loads(text)  # each fact: the ids of a kind, relations, sources, own ids
+    for index in range(len(values)):
+        changed = jsonio.dumps_record([*values[:index], ["changed"], *values[index + 1 :]])
+        assert DocumentCache.key(facts.document_inputs(bert, changed)) != key, index
     cache, slot = DocumentCache(tmp_path), f"model {BERT}"
     document = written({"@id": HUB + BERT, "name": "bert"}, "<a> <b> <c> .\n")
     cache.put(slot, key, document)
@@ -876,10 +880,10 @@ def test_a_document_from_its_models_facts_is_the_one_the_whole_maps_give(run):
     for record in records:
         own = facts.lookups(record["modelId"], facts.text(record["modelId"]))
         assert model_document(record, own) == model_document(record, whole)
-    assert facts.named("datasets") == sorted(
+    assert inputs.named("datasets") == sorted(
         {d for ids in whole.mappings["datasets"].values() for d in ids}
     )
-    assert len(records) == 8 and facts.named("datasets")
+    assert len(records) == 8 and inputs.named("datasets")
 
 
 def _facts_files(folder: Path, drop: str | None = None, swap: bool = False) -> RunInputs:
@@ -950,6 +954,25 @@ def test_an_entity_change_makes_exactly_the_documents_naming_it_again(run, tmp_p
     stats, files = _linked_data(inputs, tmp_path / "again", DocumentCache(cache))
     models = stats["fair4ml_models.jsonl.gz"]
     assert naming and models["documents"] - models.pop("from_cache") == len(naming)
+    assert (stats, files) == _linked_data(inputs, tmp_path / "plain", None)
+
+
+@pytest.mark.parametrize("name", ["datasets", "base_model_relations", "identifiers"])
+def test_a_changed_fact_makes_exactly_that_models_document_again(run, tmp_path, name):
+    """A model's document key holds its facts: after one model's value in one identify file
+    changed (the ids it names, or what is not an entity), it alone is made again, and the files
+    are those of a run without a cache."""
+    folder = tmp_path / "run"
+    shutil.copytree(run[0].run_folder(CONFIG), folder, ignore=shutil.ignore_patterns(".records"))
+    inputs, cache = RunInputs.from_folder(folder), tmp_path / "cache"
+    _linked_data(inputs, tmp_path / "first", DocumentCache(cache))
+    path = folder / "identified" / f"{name}.json"
+    entries = dict(iter_entries(path))
+    entries[BERT] = {"squad": "metadata"} if name == "base_model_relations" else ["squad"]
+    write_entries(path, sorted(entries.items()))
+    stats, files = _linked_data(inputs, tmp_path / "again", DocumentCache(cache))
+    models = stats["fair4ml_models.jsonl.gz"]
+    assert models["documents"] - models.pop("from_cache") == 1
     assert (stats, files) == _linked_data(inputs, tmp_path / "plain", None)
 
 

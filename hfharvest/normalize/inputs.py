@@ -7,6 +7,7 @@ so a change of the run folder's format (streamed or sharded files) stays here.
 from __future__ import annotations
 
 import itertools
+import json
 import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -144,6 +145,13 @@ class RunInputs:
         except _Unsorted:
             sorted_files = [DiskMap(iter_entries(path)) if path else {} for path in files]
             return DiskMap(_merged([iter(entries.items()) for entries in sorted_files]))
+
+    def named(self, kind: str) -> list[str]:
+        """The distinct ids of the entities of `kind` the run's models name, sorted: from that
+        kind's identify file alone, its lists' texts decoded where not empty."""
+        chunks = iter_entry_chunks(self.identified[kind])
+        texts = (text for chunk in chunks for _, text in chunk if text != "[]")
+        return sorted({entity for text in texts for entity in json.loads(text) or ()})
 
     def iter_entities(self, kind: str) -> Iterator[dict]:
         """The enriched entities of `kind`, slimmed to the fields the stage uses."""

@@ -31,7 +31,7 @@ def normalize_linked_data(
     digest), else are made, a model's with the card's text from `cards`."""
     facts = load_facts(inputs, max_chars)
     models = (_model_item(record, facts, cache, cards) for record in inputs.iter_models())
-    datasets = (_dataset_item(dataset, facts.shared, cache) for dataset in facts.named("datasets"))
+    datasets = (_dataset_item(dataset, facts.shared, cache) for dataset in inputs.named("datasets"))
     stats = write_linked_data(
         {
             models_jsonl: _blocks(models, cache),
