@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from json.encoder import encode_basestring  # json.dumps of a str, ensure_ascii=False
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import ijson
 
@@ -211,17 +211,30 @@ def iter_model_lines(path: str | Path, read_line: Callable[[bytes], T | None],
     """`read_line` of each model's line (`{...}`, without its comma) of a file laid out as
     ArtifactWriter writes it; from the first line it reads as None (or a layout not
     ArtifactWriter's) on, `read_record` of each record iter_models parses."""
+
+    def lines(handle) -> Iterator[bytes | None] | None:
+        return _model_lines(handle) if _HEAD.fullmatch(handle.readline()) else None
+
+    return _lines_read(path, lines, read_line, lambda: map(read_record, iter_models(path)))
+
+
+def _lines_read(path: str | Path, lines: Callable[[IO[bytes]], Iterator[bytes | None] | None],
+                read_line: Callable[[bytes], T | None], fallback: Callable[[], Iterator[T]]
+                ) -> Iterator[T]:  # fmt: skip
+    """`read_line` of each line `lines` gives of the opened file (None for a file, or from a
+    line, not in its layout); from the first it reads as None on, `fallback()`'s values past
+    those already read (a fast reader of our own layouts, with the full parser behind it)."""
     done = 0
     with _open_checked(path) as handle:
-        if _HEAD.fullmatch(handle.readline()):
-            for raw in _model_lines(handle):
+        if (found := lines(handle)) is not None:
+            for raw in found:
                 if raw is None or (value := read_line(raw)) is None:
                     break
                 yield value
                 done += 1
             else:
                 return
-    yield from map(read_record, itertools.islice(iter_models(path), done, None))
+    yield from itertools.islice(fallback(), done, None)
 
 
 def _model_lines(handle) -> Iterator[bytes | None]:
@@ -358,26 +371,12 @@ def iter_items(path: str | Path, prefix: str = "item") -> Iterator:
     ijson; with `prefix` (ijson's), those of a list inside it."""
     if prefix != "item":
         return _items(path, prefix)
-    return _lines_read(path, b"[\n", b"]\n", _parsed, _items(path, prefix))
 
+    def lines(handle) -> Iterator[bytes | None] | None:
+        opened = handle.readline(3) == b"[\n"  # not a whole file of one line
+        return _member_lines(handle, b"]\n") if opened else None
 
-def _lines_read(path: str | Path, opening: bytes, closing: bytes,
-                read_line: Callable[[bytes], T | None], fallback: Iterator[T]
-                ) -> Iterator[T]:  # fmt: skip
-    """`read_line` of each line (without its comma) of a JSON object or list written one
-    member a line between an `opening` and a `closing` line; from the first line it reads as
-    None (or a layout not that) on, `fallback`'s values."""
-    done = 0
-    with _open_checked(path) as handle:
-        if handle.readline(len(opening) + 1) == opening:  # not a whole file of one line
-            for raw in _member_lines(handle, closing):
-                if raw is None or (value := read_line(raw)) is None:
-                    break
-                yield value
-                done += 1
-            else:
-                return
-    yield from itertools.islice(fallback, done, None)
+    return _lines_read(path, lines, _parsed, lambda: _items(path, prefix))
 
 
 def _member_lines(handle, closing: bytes) -> Iterator[bytes | None]:
