@@ -302,29 +302,28 @@ class EntryStore:
 _DAMAGED = (ValueError, KeyError, TypeError, AttributeError, RecursionError)  # of an entry's bytes
 
 
-def _checked(data: bytes, key: dict) -> dict:
-    """The entry `data` holds, its checksum and key fields checked; one of _DAMAGED if not."""
-    return _verified(data, key)[0]
-
-
 def _verified(data: bytes, key: dict) -> tuple[dict, bytes]:
-    """`_checked`, and the entry's bytes in the signed form (`_signed`): `data` itself when
-    it is in that form (its checksum is then that of the bytes after it, nothing encoded
-    again), else made from the entry (one written before that form, or by hand)."""
+    """The entry `data` holds, its checksum and key fields checked (one of _DAMAGED if not),
+    and its bytes in the signed form (`_signed`)."""
+    entry, signed = _signed_entry(data)
+    if any(entry[k] != v for k, v in key.items()):
+        raise ValueError("key mismatch")
+    return entry, signed
+
+
+def _signed_entry(data: bytes) -> tuple[dict, bytes]:
+    """The entry, its checksum checked, and its signed bytes: `data` itself when it is in that
+    form (its checksum is then that of the bytes after it, nothing encoded again), else made
+    from the entry (one written before that form, or by hand)."""
     if data.startswith(_SIGNED_HEAD) and data[_SIGNED_END : _SIGNED_END + 3] == b'", ':
         canonical = b"{" + data[_SIGNED_END + 3 :]
         if hashlib.sha256(canonical).hexdigest().encode() == data[len(_SIGNED_HEAD) : _SIGNED_END]:
-            entry = json.loads(canonical.decode("utf-8"))
-            if any(entry[k] != v for k, v in key.items()):
-                raise ValueError("key mismatch")
-            return entry, data
+            return json.loads(canonical.decode("utf-8")), data
     entry = json.loads(data.decode("utf-8"))
     checksum = entry.pop("checksum")
     canonical = _canonical(entry)
-    if checksum != hashlib.sha256(canonical).hexdigest() or any(
-        entry[k] != v for k, v in key.items()
-    ):
-        raise ValueError("checksum or key mismatch")
+    if checksum != hashlib.sha256(canonical).hexdigest():
+        raise ValueError("checksum mismatch")
     return entry, _signed(canonical)
 
 
