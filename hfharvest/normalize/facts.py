@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING
@@ -90,6 +91,14 @@ class ModelFacts:
 
 def _values(text: str) -> list:
     return json.loads(text) or [None] * (len(KINDS) + 3)
+
+
+def key_digest(material) -> str:
+    """The sha256 of a cache key's material (JSON values, tuples) by marshal's version 2: it
+    writes no references (equal values give equal bytes, shared objects or not) and tells every
+    JSON type apart (1, 1.0 and True differ), in a third to a half of json.dumps(sort_keys)'s
+    CPU; the same values in another order only miss."""
+    return hashlib.sha256(marshal.dumps(material, 2)).hexdigest()
 
 
 def stable(record: dict) -> dict:

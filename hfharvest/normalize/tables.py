@@ -7,10 +7,8 @@ hold several runs. README.md ("Tables") documents every column.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import marshal
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -28,7 +26,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from ..entities import entity_id
 from ..jsonio import atomic_writer
 from . import TABLES
-from .facts import ModelFacts, stable
+from .facts import ModelFacts, key_digest, stable
 from .fair4ml import Lookups, model_iri, repository_ids
 from .origin import RecordOrigins
 from .table_cache import MODEL_TABLES, Block, TableCache, cached_schemas, code_version, ends_block
@@ -277,12 +275,10 @@ def _blocks(models: Iterable[dict], facts: ModelFacts,
 def _digest(record: dict, text: str, version: str) -> str:
     """What a model's cached rows are made from: its record less what changes every harvest
     (`downloads`, `likes`: set per run; `extraction_metadata` but the two fields used), and
-    its facts. Serialized by marshal, in half json.dumps's CPU: its version 2 writes no
-    references (equal values give equal bytes, shared objects or not) and tells every JSON
-    type apart (1, 1.0 and True differ); the cache key holds the Python version."""
+    its facts (key_digest: the cache key holds the Python version, as marshal's bytes may
+    change with it)."""
     meta = record.get("extraction_metadata") or {}
-    material = (version, stable(record), meta.get("source"), meta.get("card_status"), text)
-    return hashlib.sha256(marshal.dumps(material, 2)).hexdigest()
+    return key_digest((version, stable(record), meta.get("source"), meta.get("card_status"), text))
 
 
 def _block_rows(records: list[dict], facts: ModelFacts, cache: TableCache | None, version: str,
